@@ -1,0 +1,58 @@
+"""Pipeline behaviours, outermost first: logging, validation, unit of work."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Protocol
+
+from loguru import logger
+
+from common.errors import AppError
+from common.mediator import Command, Handler, Next, Request
+
+
+class UnitOfWork(Protocol):
+    def __enter__(self) -> Any: ...
+    def __exit__(self, *exc_info: object) -> None: ...
+    def commit(self) -> None: ...
+
+
+class LoggingBehaviour:
+    """One DEBUG line per message; expected failures at INFO with their reason (the RPC line is elsewhere)."""
+
+    def __call__(self, message: Request[Any], handler: Handler, call_next: Next) -> Any:
+        name = type(message).__name__
+        started = time.perf_counter()
+        try:
+            result = call_next()
+        except AppError as error:
+            logger.info("{} refused: {} ({})", name, error.message, error.code.value)
+            raise
+        logger.debug("{} handled in {:.1f} ms", name, (time.perf_counter() - started) * 1000)
+        return result
+
+
+class ValidationBehaviour:
+    """Refuses malformed messages before any handler or database sees them."""
+
+    def __call__(self, message: Request[Any], handler: Handler, call_next: Next) -> Any:
+        message.validate()
+        return call_next()
+
+
+class UnitOfWorkBehaviour:
+    """Runs the handler inside its unit of work: commands commit on success; anything raised rolls back."""
+
+    def __call__(self, message: Request[Any], handler: Handler, call_next: Next) -> Any:
+        uow: UnitOfWork | None = getattr(handler, "uow", None)
+        if uow is None:
+            return call_next()
+        with uow:
+            result = call_next()
+            if isinstance(message, Command):
+                uow.commit()
+            return result
+
+
+def default_pipeline() -> list[Any]:
+    return [LoggingBehaviour(), ValidationBehaviour(), UnitOfWorkBehaviour()]

@@ -1,0 +1,1 @@
+"""SQLAlchemy helpers shared by both services' infrastructure layers."""

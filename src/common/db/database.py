@@ -1,0 +1,104 @@
+"""One engine per service, tuned per backend.
+
+SQLite: WAL, and one writer at a time per process (a lock plus ``BEGIN IMMEDIATE``), because SQLite's
+own busy-wait sleeps in millisecond steps and wrecks tail latency when threads race for the write lock.
+PostgreSQL: a sized pool with pre-ping; row-level concurrency is the database's business.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, create_engine, event, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError
+
+from common.errors import Unavailable
+
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+
+class Database:
+    def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 5) -> None:
+        parsed = make_url(url)
+        self.url = url
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        self._write_lock = threading.Lock()
+        if self.is_sqlite:
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            self.engine = create_engine(url, pool_size=pool_size, max_overflow=max_overflow)
+            _tune_sqlite(self.engine)
+        else:
+            self.engine = create_engine(
+                url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True, pool_timeout=5
+            )
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def redacted_url(self) -> str:
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    def begin(self, *, write: bool) -> Connection:
+        """A connection inside a fresh transaction; for SQLite writes, the process's write lock is held
+        until ``end`` is called."""
+        locked = False
+        if write and self.is_sqlite:
+            if not self._write_lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
+                raise Unavailable("database is busy, try again")
+            locked = True
+        try:
+            conn = self.engine.connect()
+            conn.info["eshop_write"] = write
+            conn.begin()
+            return conn
+        except BaseException:
+            if locked:
+                self._write_lock.release()
+            raise
+
+    def end(self, conn: Connection, *, commit: bool) -> None:
+        try:
+            if commit:
+                conn.commit()
+            else:
+                conn.rollback()
+        finally:
+            write = conn.info.pop("eshop_write", False)
+            conn.close()
+            if write and self.is_sqlite:
+                self._write_lock.release()
+
+    def ping(self) -> bool:
+        """True when the database answers a trivial query."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return True
+        except DBAPIError:
+            return False
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _tune_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Take transaction control from the driver so that BEGIN is ours to say (see _on_begin).
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # IMMEDIATE takes the write lock up front, so two writers never deadlock upgrading read locks.
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("eshop_write") else "BEGIN")

@@ -1,0 +1,54 @@
+"""A unit of work over a ``Database``: one transaction at a time, opened lazily on first use.
+
+``commit`` ends the current transaction; the next use of ``connection`` opens a new one. That lets a
+handler commit, call another service with no lock held, then write the outcome in a second transaction.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from common.db.database import Database
+from common.errors import Unavailable
+
+
+class SqlUnitOfWork:
+    def __init__(self, database: Database, *, read_only: bool = False) -> None:
+        self._database = database
+        self._read_only = read_only
+        self._conn: Connection | None = None
+
+    @property
+    def connection(self) -> Connection:
+        if self._conn is None:
+            self._conn = self._database.begin(write=not self._read_only)
+        return self._conn
+
+    @property
+    def dialect(self) -> str:
+        return self._database.dialect
+
+    def __enter__(self) -> SqlUnitOfWork:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.rollback()
+        if isinstance(exc, OperationalError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
+            # The database is down or locked: a retryable condition for the caller, not a bug.
+            raise Unavailable("database unavailable, try again") from exc
+
+    def commit(self) -> None:
+        self._finish(commit=True)
+
+    def rollback(self) -> None:
+        self._finish(commit=False)
+
+    def _finish(self, *, commit: bool) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            self._database.end(conn, commit=commit)

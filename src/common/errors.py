@@ -1,0 +1,92 @@
+"""Application errors. Each names the gRPC status it becomes; the mapping to wire details lives in
+``common.grpc.status`` so that these stay plain Python for the domain and application layers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class ErrorCode(str, Enum):
+    """The subset of gRPC status codes the application raises on purpose."""
+
+    INVALID_ARGUMENT = "INVALID_ARGUMENT"
+    NOT_FOUND = "NOT_FOUND"
+    ALREADY_EXISTS = "ALREADY_EXISTS"
+    FAILED_PRECONDITION = "FAILED_PRECONDITION"
+    ABORTED = "ABORTED"
+    UNAVAILABLE = "UNAVAILABLE"
+    DEADLINE_EXCEEDED = "DEADLINE_EXCEEDED"
+
+
+@dataclass(frozen=True)
+class FieldViolation:
+    field: str
+    description: str
+
+
+@dataclass(frozen=True)
+class PreconditionViolation:
+    type: str
+    subject: str
+    description: str
+
+
+@dataclass(frozen=True)
+class ResourceRef:
+    resource_type: str
+    resource_name: str
+    description: str = ""
+
+
+class AppError(Exception):
+    """An expected failure with a message a person can read."""
+
+    code: ErrorCode = ErrorCode.FAILED_PRECONDITION
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidArgument(AppError):
+    code = ErrorCode.INVALID_ARGUMENT
+
+    def __init__(self, violations: list[FieldViolation]) -> None:
+        summary = "; ".join(f"{v.field}: {v.description}" for v in violations)
+        super().__init__(f"invalid request: {summary}")
+        self.violations = violations
+
+
+class NotFound(AppError):
+    code = ErrorCode.NOT_FOUND
+
+    def __init__(self, message: str, resources: list[ResourceRef]) -> None:
+        super().__init__(message)
+        self.resources = resources
+
+
+class AlreadyExists(AppError):
+    code = ErrorCode.ALREADY_EXISTS
+
+
+class FailedPrecondition(AppError):
+    code = ErrorCode.FAILED_PRECONDITION
+
+    def __init__(self, message: str, violations: list[PreconditionViolation] | None = None) -> None:
+        super().__init__(message)
+        self.violations = violations or []
+
+
+class Aborted(AppError):
+    """A concurrency conflict the caller may retry (e.g. a serialization failure that kept failing)."""
+
+    code = ErrorCode.ABORTED
+
+
+class Unavailable(AppError):
+    code = ErrorCode.UNAVAILABLE
+
+
+class DeadlineExceeded(AppError):
+    code = ErrorCode.DEADLINE_EXCEEDED

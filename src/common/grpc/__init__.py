@@ -1,0 +1,1 @@
+"""gRPC plumbing shared by both services: interceptors, status mapping, server bootstrap."""

@@ -1,0 +1,111 @@
+"""gRPC server bootstrap: interceptors, limits, health (tied to the database), reflection, graceful stop."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable, Sequence
+from concurrent import futures
+from dataclasses import dataclass, field
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from loguru import logger
+
+from common.grpc.server_interceptors import server_interceptors
+from common.settings import ServerSettings
+
+HEALTH_PROBE_INTERVAL_S = 1.0
+
+
+@dataclass
+class RunningServer:
+    """A started server and what it takes to stop it well."""
+
+    server: grpc.Server
+    health: health.HealthServicer
+    port: int
+    service_names: Sequence[str]
+    grace_s: float
+    _stop_probe: threading.Event = field(default_factory=threading.Event)
+    on_stop: list[Callable[[], None]] = field(default_factory=list)
+
+    def stop(self, grace_s: float | None = None) -> None:
+        """NOT_SERVING first (load balancers drain), then let in-flight calls finish, then clean up."""
+        self._stop_probe.set()
+        self.health.enter_graceful_shutdown()
+        self.server.stop(self.grace_s if grace_s is None else grace_s).wait()
+        for callback in reversed(self.on_stop):
+            callback()
+
+
+def start_server(
+    settings: ServerSettings,
+    register: Callable[[grpc.Server], None],
+    service_names: Sequence[str],
+    is_healthy: Callable[[], bool],
+    extra_interceptors: Sequence[grpc.ServerInterceptor] = (),
+) -> RunningServer:
+    message_limit = settings.max_message_bytes
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix="rpc"),
+        interceptors=[*extra_interceptors, *server_interceptors()],
+        options=[
+            ("grpc.max_receive_message_length", message_limit),
+            ("grpc.max_send_message_length", message_limit),
+            ("grpc.so_reuseport", 0),
+        ],
+        maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
+    )
+    register(server)
+    health_servicer = health.HealthServicer(experimental_non_blocking=True)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        [*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
+    )
+    port = server.add_insecure_port(settings.listen_address)
+    if port == 0:
+        raise RuntimeError(f"cannot listen on {settings.listen_address}")
+    server.start()
+    running = RunningServer(server, health_servicer, port, service_names, settings.shutdown_grace_s)
+    _start_health_probe(running, is_healthy)
+    return running
+
+
+def _start_health_probe(running: RunningServer, is_healthy: Callable[[], bool]) -> None:
+    """SERVING only while the database answers; re-checked every second by a daemon thread."""
+
+    def set_all(ok: bool) -> None:
+        status = health_pb2.HealthCheckResponse.SERVING if ok else health_pb2.HealthCheckResponse.NOT_SERVING
+        for name in ("", *running.service_names):
+            running.health.set(name, status)
+
+    def probe() -> None:
+        last: bool | None = None
+        while not running._stop_probe.is_set():
+            ok = is_healthy()
+            if ok != last:
+                if last is not None:
+                    logger.warning("health changed: {}", "SERVING" if ok else "NOT_SERVING (database down)")
+                set_all(ok)
+                last = ok
+            running._stop_probe.wait(HEALTH_PROBE_INTERVAL_S)
+
+    set_all(is_healthy())
+    threading.Thread(target=probe, name="health-probe", daemon=True).start()
+
+
+def wait_for_termination(running: RunningServer) -> None:
+    """Block until SIGTERM or SIGINT, then stop gracefully."""
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        logger.info("received {}, stopping (grace {} s)", signal.Signals(signum).name, running.grace_s)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    while not stop.wait(0.5):  # a short wait keeps the main thread responsive to signals
+        pass
+    running.stop()

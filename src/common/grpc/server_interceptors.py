@@ -1,0 +1,83 @@
+"""Server interceptors, outermost first: correlation id, call logging, error mapping."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import grpc
+from loguru import logger
+
+from common import correlation
+from common.errors import AppError, ErrorCode
+from common.grpc.handler_wrapping import Behaviour, UnaryServerInterceptor
+from common.grpc.status import internal_status, to_grpc_status, with_trailer
+
+_QUIET_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
+
+
+def _echo_correlation_id(context: grpc.ServicerContext) -> None:
+    """Echo the id in the response's initial metadata.
+
+    Sent only with responses that are not UNAVAILABLE: headers commit a call, and a committed call is
+    never retried by the client's retry policy, so an UNAVAILABLE answer goes out trailers-only.
+    """
+    cid = correlation.current()
+    if cid is not None:
+        context.send_initial_metadata(((correlation.HEADER, cid),))
+
+
+def _with_correlation_id(status: grpc.Status) -> grpc.Status:
+    cid = correlation.current()
+    return status if cid is None else with_trailer(status, correlation.HEADER, cid)
+
+
+class CorrelationIdInterceptor(UnaryServerInterceptor):
+    """Takes a well-formed ``x-correlation-id`` from the caller (or makes one), binds it for the call."""
+
+    def around(self, behaviour: Behaviour, request: Any, context: grpc.ServicerContext, method: str) -> Any:
+        received = next((v for k, v in context.invocation_metadata() if k == correlation.HEADER), None)
+        with correlation.bound(correlation.accept_or_new(received)) as cid:
+            context.set_trailing_metadata(((correlation.HEADER, cid),))
+            response = behaviour(request, context)
+            _echo_correlation_id(context)
+            return response
+
+
+class LoggingInterceptor(UnaryServerInterceptor):
+    """One line per call: method, status code, duration (the correlation id comes with the context)."""
+
+    def around(self, behaviour: Behaviour, request: Any, context: grpc.ServicerContext, method: str) -> Any:
+        started = time.perf_counter()
+        code = grpc.StatusCode.OK
+        try:
+            return behaviour(request, context)
+        except BaseException:
+            code = context.code() or grpc.StatusCode.UNKNOWN  # type: ignore[attr-defined]
+            raise
+        finally:
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            level = "DEBUG" if method.startswith(_QUIET_PREFIXES) else "INFO"
+            logger.log(level, "rpc {} {} {:.1f} ms", method, code.name, elapsed_ms)
+
+
+class ErrorMappingInterceptor(UnaryServerInterceptor):
+    """AppError -> its status with details; anything else -> INTERNAL with a generic message, logged."""
+
+    def around(self, behaviour: Behaviour, request: Any, context: grpc.ServicerContext, method: str) -> Any:
+        try:
+            return behaviour(request, context)
+        except AppError as error:
+            if error.code is not ErrorCode.UNAVAILABLE:
+                _echo_correlation_id(context)
+            context.abort_with_status(_with_correlation_id(to_grpc_status(error)))
+        except Exception:
+            if context.code() not in (None, grpc.StatusCode.OK):  # type: ignore[attr-defined]
+                raise  # the servicer aborted on purpose; that exception carries its status already
+            logger.exception("unexpected failure in {}", method)
+            _echo_correlation_id(context)
+            context.abort_with_status(_with_correlation_id(internal_status(correlation.current() or "-")))
+
+
+def server_interceptors() -> list[grpc.ServerInterceptor]:
+    return [CorrelationIdInterceptor(), LoggingInterceptor(), ErrorMappingInterceptor()]

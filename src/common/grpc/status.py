@@ -1,0 +1,79 @@
+"""AppError -> gRPC status with google.rpc details (AIP-193): BadRequest, PreconditionFailure, ResourceInfo."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import grpc
+from google.protobuf import any_pb2
+from google.protobuf.message import Message
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from common.errors import AppError, FailedPrecondition, InvalidArgument, NotFound
+
+GRPC_CODES: dict[str, grpc.StatusCode] = {code.name: code for code in grpc.StatusCode}
+
+
+def grpc_code(error: AppError) -> grpc.StatusCode:
+    return GRPC_CODES[error.code.value]
+
+
+def to_grpc_status(error: AppError) -> grpc.Status:
+    status = status_pb2.Status(code=grpc_code(error).value[0], message=error.message)
+    for detail in _details(error):
+        packed = any_pb2.Any()
+        packed.Pack(detail)
+        status.details.append(packed)
+    return rpc_status.to_status(status)
+
+
+def internal_status(correlation_id: str) -> grpc.Status:
+    message = f"internal error; quote correlation id {correlation_id} when reporting it"
+    return rpc_status.to_status(status_pb2.Status(code=code_pb2.INTERNAL, message=message))
+
+
+class _Status(NamedTuple):
+    code: grpc.StatusCode
+    details: str
+    trailing_metadata: tuple[tuple[str, str | bytes], ...]
+
+
+class Status(_Status, grpc.Status):
+    pass
+
+
+def with_trailer(status: grpc.Status, key: str, value: str) -> grpc.Status:
+    """``abort_with_status`` replaces the trailing metadata: carry other trailers inside the status."""
+    return Status(status.code, status.details, (*status.trailing_metadata, (key, value)))
+
+
+def _details(error: AppError) -> list[Message]:
+    if isinstance(error, InvalidArgument):
+        return [
+            error_details_pb2.BadRequest(
+                field_violations=[
+                    error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+                    for v in error.violations
+                ]
+            )
+        ]
+    if isinstance(error, FailedPrecondition) and error.violations:
+        return [
+            error_details_pb2.PreconditionFailure(
+                violations=[
+                    error_details_pb2.PreconditionFailure.Violation(
+                        type=v.type, subject=v.subject, description=v.description
+                    )
+                    for v in error.violations
+                ]
+            )
+        ]
+    if isinstance(error, NotFound):
+        return [
+            error_details_pb2.ResourceInfo(
+                resource_type=r.resource_type, resource_name=r.resource_name, description=r.description
+            )
+            for r in error.resources
+        ]
+    return []

@@ -1,0 +1,129 @@
+"""Field checks shared by both services. Each check appends a violation instead of raising, so one
+response names every bad field (AIP-193 BadRequest)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Protocol
+
+from common.errors import FieldViolation, InvalidArgument
+
+MAX_LINES = 100
+MAX_QUANTITY = 10_000
+MAX_NAME_LENGTH = 200
+MAX_DESCRIPTION_LENGTH = 2000
+MAX_PRICE = Decimal("1000000")
+MAX_STOCK = 2**31 - 1
+
+
+class Line(Protocol):
+    @property
+    def product_id(self) -> str: ...
+    @property
+    def quantity(self) -> int: ...
+
+
+@dataclass
+class Violations:
+    items: list[FieldViolation]
+
+    def __init__(self) -> None:
+        self.items = []
+
+    def add(self, field: str, description: str) -> None:
+        self.items.append(FieldViolation(field, description))
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise InvalidArgument(self.items)
+
+
+def is_uuid(value: str) -> bool:
+    # The canonical 36-character form only: '{...}', 'urn:uuid:' and bare hex are refused so that the
+    # same id is never stored under two spellings.
+    if len(value) != 36:
+        return False
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def check_uuid(v: Violations, field: str, value: str, *, required: bool = True) -> None:
+    if not value:
+        if required:
+            v.add(field, "is required")
+        return
+    if not is_uuid(value):
+        v.add(field, f"must be a UUID, got {_shown(value)}")
+
+
+def check_lines(v: Violations, field: str, lines: Sequence[Line]) -> None:
+    """Order lines: 1..100 of them, distinct valid product ids, quantity 1..10000."""
+    if not lines:
+        v.add(field, "must have at least one line")
+        return
+    if len(lines) > MAX_LINES:
+        v.add(field, f"must have at most {MAX_LINES} lines, got {len(lines)}")
+        return
+    seen: set[str] = set()
+    for i, line in enumerate(lines):
+        check_uuid(v, f"{field}[{i}].product_id", line.product_id)
+        key = line.product_id.lower()
+        if key in seen:
+            v.add(f"{field}[{i}].product_id", f"product {_shown(line.product_id)} appears more than once")
+        seen.add(key)
+        if not 1 <= line.quantity <= MAX_QUANTITY:
+            v.add(f"{field}[{i}].quantity", f"must be between 1 and {MAX_QUANTITY}, got {line.quantity}")
+
+
+def check_text(v: Violations, field: str, value: str, *, max_length: int, required: bool) -> None:
+    if required and not value.strip():
+        v.add(field, "is required")
+    elif len(value) > max_length:
+        v.add(field, f"must be at most {max_length} characters, got {len(value)}")
+
+
+def parse_price(value: str) -> Decimal | None:
+    """A non-negative decimal with at most 2 fractional digits and at most 1000000, or None."""
+    if not value or value.strip() != value or any(c in value for c in "eE_"):
+        return None
+    try:
+        amount = Decimal(value)
+    except InvalidOperation:
+        return None
+    exponent = amount.as_tuple().exponent
+    if not amount.is_finite() or not isinstance(exponent, int) or exponent < -2:
+        return None
+    if amount < 0 or amount > MAX_PRICE:
+        return None
+    return amount
+
+
+def check_price(v: Violations, field: str, value: str) -> None:
+    if parse_price(value) is None:
+        v.add(
+            field,
+            f"must be a non-negative decimal string with at most 2 fractional digits and at most "
+            f"{MAX_PRICE}, got {_shown(value)}",
+        )
+
+
+def check_non_negative(v: Violations, field: str, value: int) -> None:
+    if value < 0:
+        v.add(field, f"must not be negative, got {value}")
+
+
+def check_page_size(v: Violations, field: str, value: int) -> None:
+    if value < 0:
+        v.add(field, f"must not be negative, got {value}")
+
+
+def _shown(value: str, limit: int = 40) -> str:
+    """Quote a bad value for a message without echoing megabytes of it back."""
+    text = value if len(value) <= limit else value[:limit] + "…"
+    return repr(text)

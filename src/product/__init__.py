@@ -1,0 +1,1 @@
+"""Product service: the catalogue and its stock."""

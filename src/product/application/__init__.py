@@ -1,0 +1,1 @@
+"""Use cases (commands, queries, handlers) and the ports they need."""

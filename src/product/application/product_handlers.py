@@ -1,0 +1,120 @@
+"""Catalogue use cases: create, read, list, batch-get, restock."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID, uuid4
+
+from common import pagination
+from common.errors import FailedPrecondition, FieldViolation, InvalidArgument, PreconditionViolation
+from common.validation import MAX_STOCK, parse_price
+from product.application.messages import (
+    BatchGetProducts,
+    CreateProduct,
+    GetProduct,
+    ListProducts,
+    RestockProduct,
+)
+from product.application.ports import Clock, ProductUnitOfWork
+from product.application.results import ProductPage
+from product.domain.errors import ProductNotFound
+from product.domain.model import Product
+
+
+class CreateProductHandler:
+    def __init__(self, uow: ProductUnitOfWork, clock: Clock) -> None:
+        self.uow = uow
+        self.clock = clock
+
+    def handle(self, command: CreateProduct) -> Product:
+        price = parse_price(command.price)
+        assert price is not None, "validated by CreateProduct.validate"
+        now = self.clock()
+        product = Product(
+            product_id=uuid4(),
+            name=command.name.strip(),
+            description=command.description,
+            price=price,
+            stock_quantity=command.stock_quantity,
+            low_stock_threshold=command.low_stock_threshold,
+            create_time=now,
+            update_time=now,
+        )
+        self.uow.products.add(product)
+        return product
+
+
+class GetProductHandler:
+    def __init__(self, uow: ProductUnitOfWork) -> None:
+        self.uow = uow
+
+    def handle(self, query: GetProduct) -> Product:
+        product_id = UUID(query.product_id)
+        product = self.uow.products.get(product_id)
+        if product is None:
+            raise ProductNotFound([product_id])
+        return product
+
+
+class ListProductsHandler:
+    """Oldest first, keyset-paged on (create_time, product_id) so pages stay stable while products are added."""
+
+    def __init__(self, uow: ProductUnitOfWork) -> None:
+        self.uow = uow
+
+    def handle(self, query: ListProducts) -> ProductPage:
+        size = pagination.effective_page_size(query.page_size)
+        position = pagination.decode_token(query.page_token, keys={"t", "id"})
+        after = None if position is None else _position(position)
+        products = self.uow.products.list_after(after, size + 1)
+        next_token = ""
+        if len(products) > size:
+            products = products[:size]
+            last = products[-1]
+            next_token = pagination.encode_token({"t": last.create_time.isoformat(), "id": str(last.product_id)})
+        return ProductPage(products, next_token)
+
+
+def _position(position: dict[str, object]) -> tuple[datetime, UUID]:
+    try:
+        return datetime.fromisoformat(str(position["t"])), UUID(str(position["id"]))
+    except ValueError:
+        raise InvalidArgument(
+            [FieldViolation("page_token", "is not a token returned by a previous call")]
+        ) from None
+
+
+class BatchGetProductsHandler:
+    """AIP-231: all or nothing; products in request order."""
+
+    def __init__(self, uow: ProductUnitOfWork) -> None:
+        self.uow = uow
+
+    def handle(self, query: BatchGetProducts) -> list[Product]:
+        ids = [UUID(p) for p in query.product_ids]
+        found = self.uow.products.get_many(ids)
+        missing = list(dict.fromkeys(p for p in ids if p not in found))
+        if missing:
+            raise ProductNotFound(missing)
+        return [found[p] for p in ids]
+
+
+class RestockProductHandler:
+    def __init__(self, uow: ProductUnitOfWork, clock: Clock) -> None:
+        self.uow = uow
+        self.clock = clock
+
+    def handle(self, command: RestockProduct) -> Product:
+        product_id = UUID(command.product_id)
+        product = self.uow.products.get(product_id)
+        if product is None:
+            raise ProductNotFound([product_id])
+        if product.stock_quantity + command.quantity > MAX_STOCK:
+            raise FailedPrecondition(
+                f"restocking {command.quantity} would exceed the maximum stock of {MAX_STOCK}",
+                [PreconditionViolation("STOCK_LIMIT", str(product_id), "stock would overflow")],
+            )
+        self.uow.products.put_back(product_id, command.quantity, self.clock())
+        restocked = self.uow.products.get(product_id)
+        assert restocked is not None
+        return restocked

@@ -1,0 +1,98 @@
+"""Stock reservation: all-or-nothing across lines, idempotent by order id, never below zero."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from uuid import UUID
+
+from product.application.messages import ReleaseStock, ReserveStock
+from product.application.ports import Clock, ProductUnitOfWork
+from product.application.results import ReleaseResult
+from product.domain.errors import InsufficientStock, ProductNotFound, ReservationConflict, ReservationReleased
+from product.domain.model import (
+    Reservation,
+    ReservationStatus,
+    ReservedLine,
+    Shortage,
+    StockRequest,
+)
+
+
+class ReserveStockHandler:
+    """Runs in one transaction (the unit-of-work behaviour): any failure rolls every line back."""
+
+    def __init__(self, uow: ProductUnitOfWork, clock: Clock) -> None:
+        self.uow = uow
+        self.clock = clock
+
+    def handle(self, command: ReserveStock) -> Reservation:
+        order_id = UUID(command.order_id)
+        requested = command.requests()
+        existing = self.uow.reservations.get(order_id)
+        if existing is not None:
+            return _replay(existing, requested)
+
+        products = self.uow.products.get_many([r.product_id for r in requested])
+        missing = [r.product_id for r in requested if r.product_id not in products]
+        if missing:
+            raise ProductNotFound(missing)
+
+        now = self.clock()
+        if not self.uow.reservations.try_open(order_id, now):
+            # A concurrent call with the same order id got there first (the key is unique): this is
+            # its repeat. On PostgreSQL the insert waited for that call to commit, so it is visible now.
+            winner = self.uow.reservations.get(order_id)
+            assert winner is not None, "try_open lost to a reservation that is not there"
+            return _replay(winner, requested)
+
+        # Conditional decrements in one fixed order: concurrent multi-line reservations cannot deadlock.
+        short = [
+            r
+            for r in sorted(requested, key=lambda r: r.product_id)
+            if not self.uow.products.try_take(r.product_id, r.quantity, now)
+        ]
+        if short:
+            available = self.uow.products.get_many([r.product_id for r in short])
+            raise InsufficientStock(
+                [Shortage(r.product_id, r.quantity, available[r.product_id].stock_quantity) for r in short]
+            )
+
+        lines = tuple(
+            ReservedLine(r.product_id, products[r.product_id].name, products[r.product_id].price, r.quantity)
+            for r in requested
+        )
+        self.uow.reservations.add_lines(order_id, lines)
+        return Reservation(order_id, ReservationStatus.ACTIVE, lines, now)
+
+
+def _replay(existing: Reservation, requested: Sequence[StockRequest]) -> Reservation:
+    if not existing.requested_the_same(requested):
+        raise ReservationConflict(existing.order_id)
+    if existing.status is ReservationStatus.RELEASED:
+        raise ReservationReleased(existing.order_id)
+    return existing
+
+
+class ReleaseStockHandler:
+    """Puts back exactly what the order reserved, once. Releasing twice, or nothing, is fine."""
+
+    def __init__(self, uow: ProductUnitOfWork, clock: Clock) -> None:
+        self.uow = uow
+        self.clock = clock
+
+    def handle(self, command: ReleaseStock) -> ReleaseResult:
+        order_id = UUID(command.order_id)
+        now = self.clock()
+        if self.uow.reservations.get(order_id) is None and self.uow.reservations.add_released_marker(
+            order_id, now
+        ):
+            # Released before it was reserved (a compensation that overtook a slow reserve): the marker
+            # makes that late reserve fail instead of taking stock nobody will ever give back.
+            return ReleaseResult(order_id, released=False)
+        if not self.uow.reservations.try_release(order_id, now):
+            return ReleaseResult(order_id, released=False)
+        reservation = self.uow.reservations.get(order_id)
+        assert reservation is not None
+        for line in sorted(reservation.lines, key=lambda line: line.product_id):
+            self.uow.products.put_back(line.product_id, line.quantity, now)
+        return ReleaseResult(order_id, released=True)

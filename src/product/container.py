@@ -1,0 +1,63 @@
+"""The Product service's composition root: the only place that knows every concrete class."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from dependency_injector import containers, providers
+
+from common.behaviours import LoggingBehaviour, UnitOfWorkBehaviour, ValidationBehaviour
+from common.db.database import Database
+from common.db.types import utcnow
+from common.mediator import Mediator
+from product.application import messages as m
+from product.application.product_handlers import (
+    BatchGetProductsHandler,
+    CreateProductHandler,
+    GetProductHandler,
+    ListProductsHandler,
+    RestockProductHandler,
+)
+from product.application.stock_handlers import ReleaseStockHandler, ReserveStockHandler
+from product.infrastructure.schema import create_schema
+from product.infrastructure.unit_of_work import SqlProductUnitOfWork
+from product.presentation.servicer import ProductServicer
+from product.settings import ProductSettings
+
+
+def _database(settings: ProductSettings) -> Iterator[Database]:
+    database = Database(
+        settings.database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
+    )
+    create_schema(database)
+    yield database
+    database.dispose()
+
+
+class ProductContainer(containers.DeclarativeContainer):
+    settings = providers.Singleton(ProductSettings)
+    database = providers.Resource(_database, settings=settings)
+    clock = providers.Object(utcnow)
+
+    uow = providers.Factory(SqlProductUnitOfWork, database=database)
+    read_uow = providers.Factory(SqlProductUnitOfWork, database=database, read_only=True)
+
+    # Message type -> handler factory; the mediator builds a fresh handler (and unit of work) per call.
+    handlers = providers.Dict(
+        {
+            m.CreateProduct: providers.Factory(CreateProductHandler, uow=uow, clock=clock).provider,
+            m.RestockProduct: providers.Factory(RestockProductHandler, uow=uow, clock=clock).provider,
+            m.ReserveStock: providers.Factory(ReserveStockHandler, uow=uow, clock=clock).provider,
+            m.ReleaseStock: providers.Factory(ReleaseStockHandler, uow=uow, clock=clock).provider,
+            m.GetProduct: providers.Factory(GetProductHandler, uow=read_uow).provider,
+            m.ListProducts: providers.Factory(ListProductsHandler, uow=read_uow).provider,
+            m.BatchGetProducts: providers.Factory(BatchGetProductsHandler, uow=read_uow).provider,
+        }
+    )
+    behaviours = providers.List(
+        providers.Singleton(LoggingBehaviour),
+        providers.Singleton(ValidationBehaviour),
+        providers.Singleton(UnitOfWorkBehaviour),
+    )
+    mediator = providers.Singleton(Mediator, handlers=handlers, behaviours=behaviours)
+    servicer = providers.Singleton(ProductServicer, mediator=mediator)

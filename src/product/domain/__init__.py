@@ -1,0 +1,1 @@
+"""Plain-Python model of products and stock reservations; imports nothing outward."""

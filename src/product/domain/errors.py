@@ -1,0 +1,54 @@
+"""Domain failures, each an AppError so the edge knows its status code and details."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from uuid import UUID
+
+from common.errors import AlreadyExists, FailedPrecondition, NotFound, PreconditionViolation, ResourceRef
+from product.domain.model import Shortage
+
+PRODUCT_RESOURCE_TYPE = "eshop.product.v1.Product"
+STOCK_VIOLATION = "STOCK"
+
+
+class ProductNotFound(NotFound):
+    def __init__(self, product_ids: Sequence[UUID]) -> None:
+        names = ", ".join(str(p) for p in product_ids)
+        noun = "product" if len(product_ids) == 1 else "products"
+        super().__init__(
+            f"{noun} not found: {names}",
+            [ResourceRef(PRODUCT_RESOURCE_TYPE, str(p), "product not found") for p in product_ids],
+        )
+        self.product_ids = list(product_ids)
+
+
+class InsufficientStock(FailedPrecondition):
+    def __init__(self, shortages: Sequence[Shortage]) -> None:
+        violations = [
+            PreconditionViolation(
+                STOCK_VIOLATION, str(s.product_id), f"requested {s.requested}, available {s.available}"
+            )
+            for s in shortages
+        ]
+        summary = "; ".join(f"{v.subject}: {v.description}" for v in violations)
+        super().__init__(f"insufficient stock: {summary}", violations)
+        self.shortages = list(shortages)
+
+
+class ReservationConflict(AlreadyExists):
+    def __init__(self, order_id: UUID) -> None:
+        super().__init__(
+            f"order {order_id} already has a stock reservation with different items; "
+            "a reservation is keyed by order id and cannot be changed"
+        )
+
+
+class ReservationReleased(FailedPrecondition):
+    """A repeat of a reservation that has since been released: its stock is no longer held."""
+
+    def __init__(self, order_id: UUID) -> None:
+        super().__init__(
+            f"the stock reservation of order {order_id} was released; reserve under a new order id",
+            [PreconditionViolation("RESERVATION_RELEASED", str(order_id), "reservation was released")],
+        )

@@ -1,0 +1,1 @@
+"""Adapters: SQLAlchemy tables, repositories and the unit of work."""

@@ -1,0 +1,47 @@
+"""Protobuf <-> application messages. The only product module (with the servicer) that sees pb2 types."""
+
+from __future__ import annotations
+
+from common.generated.eshop.product.v1 import product_pb2 as pb
+from common.grpc.timestamps import to_timestamp
+from common.money import format_money
+from product.application.messages import StockLine
+from product.application.results import ReleaseResult
+from product.domain.model import Product, Reservation
+
+
+def product_to_pb(product: Product) -> pb.Product:
+    return pb.Product(
+        product_id=str(product.product_id),
+        name=product.name,
+        description=product.description,
+        price=format_money(product.price),
+        stock_quantity=product.stock_quantity,
+        low_stock_threshold=product.low_stock_threshold,
+        create_time=to_timestamp(product.create_time),
+        update_time=to_timestamp(product.update_time),
+    )
+
+
+def stock_lines(items: list[pb.StockItem] | object) -> tuple[StockLine, ...]:
+    return tuple(StockLine(item.product_id, item.quantity) for item in items)  # type: ignore[attr-defined]
+
+
+def reservation_to_pb(reservation: Reservation) -> pb.ReserveStockResponse:
+    return pb.ReserveStockResponse(
+        order_id=str(reservation.order_id),
+        items=[
+            pb.ReservedItem(
+                product_id=str(line.product_id),
+                name=line.name,
+                unit_price=format_money(line.unit_price),
+                quantity=line.quantity,
+            )
+            for line in reservation.lines
+        ],
+        reserve_time=to_timestamp(reservation.reserve_time),
+    )
+
+
+def release_to_pb(result: ReleaseResult) -> pb.ReleaseStockResponse:
+    return pb.ReleaseStockResponse(order_id=str(result.order_id), released=result.released)

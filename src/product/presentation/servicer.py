@@ -1,0 +1,61 @@
+"""ProductService over gRPC: translate, dispatch through the mediator, translate back. Nothing else."""
+
+from __future__ import annotations
+
+import grpc
+
+from common.generated.eshop.product.v1 import product_pb2 as pb
+from common.generated.eshop.product.v1 import product_pb2_grpc as pb_grpc
+from common.mediator import Mediator
+from product.application import messages as m
+from product.presentation.mapping import product_to_pb, release_to_pb, reservation_to_pb, stock_lines
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ProductService"].full_name
+
+
+class ProductServicer(pb_grpc.ProductServiceServicer):
+    def __init__(self, mediator: Mediator) -> None:
+        self._mediator = mediator
+
+    def CreateProduct(self, request: pb.CreateProductRequest, context: grpc.ServicerContext) -> pb.Product:
+        command = m.CreateProduct(
+            name=request.name,
+            description=request.description,
+            price=request.price,
+            stock_quantity=request.stock_quantity,
+            low_stock_threshold=request.low_stock_threshold,
+        )
+        return product_to_pb(self._mediator.send(command))
+
+    def GetProduct(self, request: pb.GetProductRequest, context: grpc.ServicerContext) -> pb.Product:
+        return product_to_pb(self._mediator.send(m.GetProduct(request.product_id)))
+
+    def ListProducts(
+        self, request: pb.ListProductsRequest, context: grpc.ServicerContext
+    ) -> pb.ListProductsResponse:
+        page = self._mediator.send(m.ListProducts(request.page_size, request.page_token))
+        return pb.ListProductsResponse(
+            products=[product_to_pb(p) for p in page.products], next_page_token=page.next_page_token
+        )
+
+    def BatchGetProducts(
+        self, request: pb.BatchGetProductsRequest, context: grpc.ServicerContext
+    ) -> pb.BatchGetProductsResponse:
+        products = self._mediator.send(m.BatchGetProducts(tuple(request.product_ids)))
+        return pb.BatchGetProductsResponse(products=[product_to_pb(p) for p in products])
+
+    def RestockProduct(self, request: pb.RestockProductRequest, context: grpc.ServicerContext) -> pb.Product:
+        return product_to_pb(self._mediator.send(m.RestockProduct(request.product_id, request.quantity)))
+
+    def ReserveStock(
+        self, request: pb.ReserveStockRequest, context: grpc.ServicerContext
+    ) -> pb.ReserveStockResponse:
+        command = m.ReserveStock(request.order_id, stock_lines(request.items))
+        return reservation_to_pb(self._mediator.send(command))
+
+    def ReleaseStock(
+        self, request: pb.ReleaseStockRequest, context: grpc.ServicerContext
+    ) -> pb.ReleaseStockResponse:
+        return release_to_pb(self._mediator.send(m.ReleaseStock(request.order_id)))
+
+

@@ -1,0 +1,48 @@
+"""Start and run the Product service."""
+
+from __future__ import annotations
+
+import grpc
+from loguru import logger
+
+from common.generated.eshop.product.v1 import product_pb2_grpc as pb_grpc
+from common.grpc.server import RunningServer, start_server, wait_for_termination
+from common.logging import configure_logging
+from common.settings import LogSettings
+from product.container import ProductContainer
+from product.presentation.servicer import SERVICE_NAME
+from product.settings import ProductSettings
+
+VERSION = "0.1.0"
+
+
+def start(settings: ProductSettings | None = None) -> tuple[RunningServer, ProductContainer]:
+    """Build the container, open the database, start serving; the caller stops the server."""
+    container = ProductContainer()
+    if settings is not None:
+        container.settings.override(settings)
+    settings = container.settings()
+    container.init_resources()
+    database = container.database()
+    servicer = container.servicer()  # built before start: Singleton creation is not thread-safe
+
+    def register(server: grpc.Server) -> None:
+        pb_grpc.add_ProductServiceServicer_to_server(servicer, server)
+
+    running = start_server(settings, register, [SERVICE_NAME], database.ping)
+    running.on_stop.append(container.shutdown_resources)
+    logger.info(
+        "product service {} listening on {} (database {})",
+        VERSION,
+        f"{settings.listen_address.rsplit(':', 1)[0]}:{running.port}",
+        database.redacted_url(),
+    )
+    return running, container
+
+
+def serve() -> None:
+    logs = LogSettings()
+    configure_logging("product", logs.log_level, logs.log_json)
+    running, _ = start()
+    wait_for_termination(running)
+    logger.info("product service stopped")
