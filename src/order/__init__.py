@@ -1,0 +1,1 @@
+"""Order service: orders, and the stock they reserve in the Product service."""

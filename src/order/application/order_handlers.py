@@ -1,0 +1,156 @@
+"""Order use cases: create (reserving stock), cancel (releasing it), get, list."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID, uuid4
+
+from loguru import logger
+
+from common import pagination
+from common.errors import Aborted, AppError, DeadlineExceeded, FieldViolation, InvalidArgument, Unavailable
+from order.application.messages import CancelOrder, CreateOrder, GetOrder, ListOrders
+from order.application.ports import Clock, OrderUnitOfWork
+from order.application.product_client import (
+    ProductClient,
+    ProductServiceUnavailable,
+    ReservationRefused,
+    Reserved,
+)
+from order.application.results import OrderPage
+from order.application.stock_releases import StockReleases
+from order.domain.errors import OrderNotFound
+from order.domain.model import Order, OrderLine
+
+UNAVAILABLE_REASON = "product service unavailable"
+DEFAULT_CANCEL_REASON = "cancelled by request"
+
+
+class CreateOrderHandler:
+    """PENDING is committed before stock is reserved, so no reservation exists for an order nobody knows."""
+
+    def __init__(
+        self, uow: OrderUnitOfWork, products: ProductClient, releases: StockReleases, clock: Clock
+    ) -> None:
+        self.uow = uow
+        self.products = products
+        self.releases = releases
+        self.clock = clock
+
+    def handle(self, command: CreateOrder) -> Order:
+        request_id = UUID(command.request_id) if command.request_id else None
+        if request_id is not None:
+            earlier = self.uow.orders.get_by_request_id(request_id)
+            if earlier is not None:
+                return earlier
+        lines = tuple(OrderLine(UUID(i.product_id), i.quantity) for i in command.items)
+        order = Order.place(uuid4(), UUID(command.customer_id), lines, self.clock(), request_id)
+        if not self.uow.orders.add(order):
+            # A concurrent call with the same request_id won the race; answer with its order.
+            assert request_id is not None
+            self.uow.rollback()
+            earlier = self.uow.orders.get_by_request_id(request_id)
+            assert earlier is not None
+            return earlier
+        self.uow.commit()
+
+        try:
+            outcome = self.products.reserve(order.order_id, lines)
+        except ProductServiceUnavailable as error:
+            raise self._give_up(order, error) from None
+
+        if isinstance(outcome, Reserved):
+            resolved = order.confirm(outcome.items, self.clock())
+        else:
+            resolved = order.reject(outcome.reason, outcome.failed_product_ids, self.clock())
+        if self.uow.orders.save(resolved):
+            logger.info("order {} {}", order.order_id, resolved.status.value)
+            return resolved
+        return self._lost_race(order.order_id, outcome)
+
+    def _give_up(self, order: Order, error: ProductServiceUnavailable) -> AppError:
+        """The reservation may have happened: reject the order and queue a compensating release in the
+        same transaction, then tell the caller the truth (UNAVAILABLE / DEADLINE_EXCEEDED)."""
+        rejected = order.reject(UNAVAILABLE_REASON, (), self.clock())
+        if self.uow.orders.save(rejected):
+            self.releases.queue(self.uow, order.order_id, deliver_now=False)
+            self.uow.commit()
+        logger.warning("order {} rejected: {} ({})", order.order_id, UNAVAILABLE_REASON, error)
+        message = f"{UNAVAILABLE_REASON}: order {order.order_id} was rejected and any stock it may hold will be released"
+        return DeadlineExceeded(message) if error.deadline_exceeded else Unavailable(message)
+
+    def _lost_race(self, order_id: UUID, outcome: Reserved | ReservationRefused) -> Order:
+        """Someone moved the order while we reserved (a cancel): their state stands; if we took stock,
+        a release is queued (a cancel queued one too; releases are idempotent)."""
+        current = self.uow.orders.get(order_id)
+        assert current is not None
+        if isinstance(outcome, Reserved) and not current.holds_stock:
+            self.releases.queue(self.uow, order_id, deliver_now=False)
+        return current
+
+
+class CancelOrderHandler:
+    """The cancellation commits with its release in the outbox; the release is then tried once at
+    once, and an outage only delays it (the worker retries it), never fails the cancellation."""
+
+    def __init__(self, uow: OrderUnitOfWork, releases: StockReleases, clock: Clock) -> None:
+        self.uow = uow
+        self.releases = releases
+        self.clock = clock
+
+    def handle(self, command: CancelOrder) -> Order:
+        order_id = UUID(command.order_id)
+        order = self.uow.orders.get(order_id)
+        if order is None:
+            raise OrderNotFound(order_id)
+        cancelled = order.cancel(command.reason.strip() or DEFAULT_CANCEL_REASON, self.clock())
+        if cancelled is order:
+            return order  # already cancelled: nothing to do, nothing to release again
+        if not self.uow.orders.save(cancelled):
+            raise Aborted(f"order {order_id} changed while it was being cancelled; try again")
+        entry = self.releases.queue(self.uow, order_id, deliver_now=True)
+        self.uow.commit()
+        logger.info("order {} cancelled", order_id)
+        self.releases.deliver(entry)
+        return cancelled
+
+
+class GetOrderHandler:
+    def __init__(self, uow: OrderUnitOfWork) -> None:
+        self.uow = uow
+
+    def handle(self, query: GetOrder) -> Order:
+        order_id = UUID(query.order_id)
+        order = self.uow.orders.get(order_id)
+        if order is None:
+            raise OrderNotFound(order_id)
+        return order
+
+
+class ListOrdersHandler:
+    """Newest first, keyset-paged on (create_time, order_id)."""
+
+    def __init__(self, uow: OrderUnitOfWork) -> None:
+        self.uow = uow
+
+    def handle(self, query: ListOrders) -> OrderPage:
+        size = pagination.effective_page_size(query.page_size)
+        position = pagination.decode_token(query.page_token, keys={"t", "id"})
+        before = None if position is None else _position(position)
+        customer_id = UUID(query.customer_id) if query.customer_id else None
+        orders = self.uow.orders.list_newest_first(customer_id, before, size + 1)
+        next_token = ""
+        if len(orders) > size:
+            orders = orders[:size]
+            last = orders[-1]
+            next_token = pagination.encode_token({"t": last.create_time.isoformat(), "id": str(last.order_id)})
+        return OrderPage(orders, next_token)
+
+
+def _position(position: dict[str, object]) -> tuple[datetime, UUID]:
+    try:
+        return datetime.fromisoformat(str(position["t"])), UUID(str(position["id"]))
+    except ValueError:
+        raise InvalidArgument(
+            [FieldViolation("page_token", "is not a token returned by a previous call")]
+        ) from None

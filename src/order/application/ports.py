@@ -1,0 +1,69 @@
+"""Storage ports of the Order service."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+from uuid import UUID
+
+from order.domain.model import Order
+
+
+@dataclass(frozen=True)
+class PendingRelease:
+    """A stock release the Product service has not acknowledged yet (the outbox row)."""
+
+    entry_id: int
+    order_id: UUID
+    correlation_id: str
+    attempts: int
+    next_attempt_at: datetime
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class OutboxStats:
+    waiting: int
+    oldest: datetime | None
+
+
+class OrderRepository(Protocol):
+    def add(self, order: Order) -> bool:
+        """Insert; False when an order with the same request_id exists already."""
+        ...
+    def get(self, order_id: UUID) -> Order | None: ...
+    def get_by_request_id(self, request_id: UUID) -> Order | None: ...
+    def save(self, order: Order) -> bool:
+        """Write ``order`` if it still has the status it was loaded with; False if someone moved it."""
+        ...
+    def list_newest_first(
+        self, customer_id: UUID | None, before: tuple[datetime, UUID] | None, limit: int
+    ) -> list[Order]: ...
+
+
+class ReleaseOutbox(Protocol):
+    def add(self, order_id: UUID, correlation_id: str, now: datetime, first_attempt_at: datetime) -> PendingRelease:
+        """Queue a release; nobody delivers it before ``first_attempt_at``."""
+        ...
+    def due(self, now: datetime, limit: int) -> list[PendingRelease]: ...
+    def claim(self, entry: PendingRelease, until: datetime) -> bool:
+        """Take ``entry`` for delivery until ``until`` (a lease); False if another worker took it."""
+        ...
+    def done(self, entry_id: int) -> None: ...
+    def retry_later(self, entry_id: int, attempts: int, at: datetime, error: str) -> None: ...
+    def stats(self) -> OutboxStats: ...
+
+
+class OrderUnitOfWork(Protocol):
+    orders: OrderRepository
+    outbox: ReleaseOutbox
+
+    def __enter__(self) -> OrderUnitOfWork: ...
+    def __exit__(self, *exc_info: object) -> None: ...
+    def commit(self) -> None: ...
+    def rollback(self) -> None: ...
+
+
+class Clock(Protocol):
+    def __call__(self) -> datetime: ...

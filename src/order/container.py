@@ -1,0 +1,97 @@
+"""The Order service's composition root: the only place that knows every concrete class."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from dependency_injector import containers, providers
+
+from common.behaviours import LoggingBehaviour, UnitOfWorkBehaviour, ValidationBehaviour
+from common.db.database import Database
+from common.db.types import utcnow
+from common.mediator import Mediator
+from order.application import messages as m
+from order.application.order_handlers import (
+    CancelOrderHandler,
+    CreateOrderHandler,
+    GetOrderHandler,
+    ListOrdersHandler,
+)
+from order.application.stock_releases import Backoff, StockReleases
+from order.infrastructure.grpc_product_client import GrpcProductClient, RetryPolicy, open_channel
+from order.infrastructure.outbox_worker import OutboxWorker
+from order.infrastructure.schema import create_schema
+from order.infrastructure.unit_of_work import SqlOrderUnitOfWork
+from order.presentation.servicer import OrderServicer
+from order.settings import OrderSettings
+
+
+def _database(settings: OrderSettings) -> Iterator[Database]:
+    database = Database(
+        settings.database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
+    )
+    create_schema(database)
+    yield database
+    database.dispose()
+
+
+def _retry_policy(settings: OrderSettings) -> RetryPolicy:
+    return RetryPolicy(
+        max_attempts=settings.product_retry_max_attempts,
+        initial_backoff_s=settings.product_retry_initial_backoff_s,
+        max_backoff_s=settings.product_retry_max_backoff_s,
+        backoff_multiplier=settings.product_retry_backoff_multiplier,
+    )
+
+
+class OrderContainer(containers.DeclarativeContainer):
+    settings = providers.Singleton(OrderSettings)
+    database = providers.Resource(_database, settings=settings)
+    clock = providers.Object(utcnow)
+
+    uow = providers.Factory(SqlOrderUnitOfWork, database=database)
+    read_uow = providers.Factory(SqlOrderUnitOfWork, database=database, read_only=True)
+
+    product_channel = providers.Resource(
+        open_channel,
+        target=settings.provided.product_service_target,
+        policy=providers.Factory(_retry_policy, settings=settings),
+    )
+    product_client = providers.Singleton(
+        GrpcProductClient, channel=product_channel, timeout_s=settings.provided.product_call_timeout_s
+    )
+    releases = providers.Singleton(
+        StockReleases,
+        uow_factory=uow.provider,
+        product_client=product_client,
+        clock=clock,
+        backoff=providers.Factory(
+            Backoff,
+            initial_s=settings.provided.outbox_initial_backoff_s,
+            max_s=settings.provided.outbox_max_backoff_s,
+        ),
+        # A release tried at once is left alone by the worker for longer than one call can take.
+        lease_s=providers.Callable(lambda t: 2 * t + 1, settings.provided.product_call_timeout_s),
+    )
+    outbox_worker = providers.Singleton(
+        OutboxWorker, releases=releases, poll_interval_s=settings.provided.outbox_poll_interval_s
+    )
+
+    # Message type -> handler factory; the mediator builds a fresh handler (and unit of work) per call.
+    handlers = providers.Dict(
+        {
+            m.CreateOrder: providers.Factory(
+                CreateOrderHandler, uow=uow, products=product_client, releases=releases, clock=clock
+            ).provider,
+            m.CancelOrder: providers.Factory(CancelOrderHandler, uow=uow, releases=releases, clock=clock).provider,
+            m.GetOrder: providers.Factory(GetOrderHandler, uow=read_uow).provider,
+            m.ListOrders: providers.Factory(ListOrdersHandler, uow=read_uow).provider,
+        }
+    )
+    behaviours = providers.List(
+        providers.Singleton(LoggingBehaviour),
+        providers.Singleton(ValidationBehaviour),
+        providers.Singleton(UnitOfWorkBehaviour),
+    )
+    mediator = providers.Singleton(Mediator, handlers=handlers, behaviours=behaviours)
+    servicer = providers.Singleton(OrderServicer, mediator=mediator)

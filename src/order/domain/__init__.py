@@ -1,0 +1,1 @@
+"""Plain-Python model of orders and their lifecycle; imports nothing outward."""

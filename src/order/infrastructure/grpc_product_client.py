@@ -1,0 +1,153 @@
+"""The product client port over gRPC: one channel, built-in retries, a deadline on every call.
+
+Retries live in the channel's service config (gRPC A6), not in a loop here: only UNAVAILABLE is
+retried, with exponential backoff, under retry throttling so an outage is not multiplied by retries.
+They are safe because ReserveStock and ReleaseStock are idempotent by order id.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import grpc
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+from common.generated.eshop.product.v1 import product_pb2 as pb
+from common.generated.eshop.product.v1 import product_pb2_grpc as pb_grpc
+from common.grpc.client_interceptors import client_interceptors
+from order.application.product_client import (
+    ProductServiceUnavailable,
+    ReservationOutcome,
+    ReservationRefused,
+    Reserved,
+)
+from order.domain.model import OrderItem, OrderLine
+
+PRODUCT_SERVICE = "eshop.product.v1.ProductService"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 4
+    initial_backoff_s: float = 0.1
+    max_backoff_s: float = 1.0
+    backoff_multiplier: float = 2.0
+
+
+def service_config(policy: RetryPolicy) -> dict[str, Any]:
+    return {
+        "loadBalancingConfig": [{"round_robin": {}}],
+        "methodConfig": [
+            {
+                "name": [{"service": PRODUCT_SERVICE}],
+                "retryPolicy": {
+                    "maxAttempts": policy.max_attempts,
+                    "initialBackoff": f"{policy.initial_backoff_s}s",
+                    "maxBackoff": f"{policy.max_backoff_s}s",
+                    "backoffMultiplier": policy.backoff_multiplier,
+                    "retryableStatusCodes": ["UNAVAILABLE"],
+                },
+            }
+        ],
+        # Each failure costs a token, each success gives back 0.1; below half of maxTokens the client
+        # stops retrying until the service recovers.
+        "retryThrottling": {"maxTokens": 10, "tokenRatio": 0.1},
+    }
+
+
+def open_channel(target: str, policy: RetryPolicy, max_message_bytes: int = 4 * 1024 * 1024) -> Iterator[grpc.Channel]:
+    """A dependency-injector Resource: the channel lives as long as the container and is closed with it."""
+    channel = grpc.insecure_channel(
+        target,
+        options=[
+            ("grpc.enable_retries", 1),
+            ("grpc.service_config", json.dumps(service_config(policy))),
+            ("grpc.max_receive_message_length", max_message_bytes),
+            ("grpc.keepalive_time_ms", 30_000),
+        ],
+    )
+    try:
+        yield grpc.intercept_channel(channel, *client_interceptors())
+    finally:
+        channel.close()
+
+
+class GrpcProductClient:
+    def __init__(self, channel: grpc.Channel, timeout_s: float) -> None:
+        self._stub = pb_grpc.ProductServiceStub(channel)
+        self._timeout = timeout_s
+
+    def reserve(self, order_id: UUID, lines: Sequence[OrderLine]) -> ReservationOutcome:
+        request = pb.ReserveStockRequest(
+            order_id=str(order_id),
+            items=[pb.StockItem(product_id=str(line.product_id), quantity=line.quantity) for line in lines],
+        )
+        try:
+            response = self._stub.ReserveStock(request, timeout=self._timeout)
+        except grpc.RpcError as error:
+            return _refusal(error)
+        return Reserved(
+            tuple(
+                OrderItem(UUID(item.product_id), item.name, Decimal(item.unit_price), item.quantity)
+                for item in response.items
+            )
+        )
+
+    def release(self, order_id: UUID) -> bool:
+        try:
+            response = self._stub.ReleaseStock(pb.ReleaseStockRequest(order_id=str(order_id)), timeout=self._timeout)
+        except grpc.RpcError as error:
+            raise _unavailable(error) from None
+        return bool(response.released)
+
+
+def _refusal(error: grpc.RpcError) -> ReservationRefused:
+    """Read the answer from the status details, never from the message text (which is for people)."""
+    code = error.code()  # type: ignore[attr-defined]
+    details = _details(error)
+    if code is grpc.StatusCode.FAILED_PRECONDITION:
+        violations = [
+            v
+            for d in details
+            if isinstance(d, error_details_pb2.PreconditionFailure)
+            for v in d.violations
+            if v.type == "STOCK"
+        ]
+        if violations:
+            reason = "insufficient stock: " + "; ".join(f"{v.subject} {v.description}" for v in violations)
+            return ReservationRefused(reason, tuple(UUID(v.subject) for v in violations))
+        return ReservationRefused(f"stock reservation refused: {error.details()}", ())  # type: ignore[attr-defined]
+    if code is grpc.StatusCode.NOT_FOUND:
+        missing = [d.resource_name for d in details if isinstance(d, error_details_pb2.ResourceInfo)]
+        return ReservationRefused("unknown product: " + ", ".join(missing), tuple(UUID(m) for m in missing))
+    if code is grpc.StatusCode.ALREADY_EXISTS:
+        return ReservationRefused("a different stock reservation exists for this order id", ())
+    raise _unavailable(error)
+
+
+def _unavailable(error: grpc.RpcError) -> ProductServiceUnavailable:
+    code = error.code()  # type: ignore[attr-defined]
+    return ProductServiceUnavailable(
+        f"product service: {code.name}: {error.details()}",  # type: ignore[attr-defined]
+        deadline_exceeded=code is grpc.StatusCode.DEADLINE_EXCEEDED,
+    )
+
+
+def _details(error: grpc.RpcError) -> list[Any]:
+    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    if status is None:
+        return []
+    unpacked: list[Any] = []
+    for packed in status.details:
+        for kind in (error_details_pb2.PreconditionFailure, error_details_pb2.ResourceInfo):
+            if packed.Is(kind.DESCRIPTOR):
+                message = kind()
+                packed.Unpack(message)
+                unpacked.append(message)
+    return unpacked

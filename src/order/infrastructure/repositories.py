@@ -1,0 +1,207 @@
+"""SQL repositories of the Order service."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Connection, and_, delete, func, or_, select, update
+
+from common.db.types import UTCDateTime
+from common.db.upsert import insert_ignoring_conflict
+from common.money import from_cents, to_cents
+from order.application.ports import OutboxStats, PendingRelease
+from order.domain.model import Order, OrderItem, OrderLine, OrderStatus
+from order.infrastructure.tables import order_lines, orders, release_outbox
+
+ConnectionSource = Callable[[], Connection]
+
+
+class SqlOrderRepository:
+    def __init__(self, connection: ConnectionSource) -> None:
+        self._conn = connection
+
+    def add(self, order: Order) -> bool:
+        conn = self._conn()
+        row = _order_row(order)
+        if order.request_id is not None:
+            if insert_ignoring_conflict(conn, orders, row, ["request_id"]) == 0:
+                return False
+        else:
+            conn.execute(orders.insert().values(**row))
+        conn.execute(
+            order_lines.insert(),
+            [
+                {"order_id": str(order.order_id), "line_no": i, "product_id": str(line.product_id),
+                 "quantity": line.quantity}
+                for i, line in enumerate(order.lines)
+            ],
+        )
+        return True
+
+    def get(self, order_id: UUID) -> Order | None:
+        return self._one(orders.c.order_id == str(order_id))
+
+    def get_by_request_id(self, request_id: UUID) -> Order | None:
+        return self._one(orders.c.request_id == str(request_id))
+
+    def save(self, order: Order) -> bool:
+        expected = order.loaded_status or OrderStatus.PENDING
+        conn = self._conn()
+        result = conn.execute(
+            update(orders)
+            .where(orders.c.order_id == str(order.order_id), orders.c.status == expected.value)
+            .values(
+                status=order.status.value,
+                status_reason=order.status_reason,
+                failed_product_ids=",".join(str(p) for p in order.failed_product_ids),
+                update_time=order.update_time,
+            )
+        )
+        if result.rowcount != 1:
+            return False
+        for i, item in enumerate(order.items):
+            conn.execute(
+                update(order_lines)
+                .where(order_lines.c.order_id == str(order.order_id), order_lines.c.line_no == i)
+                .values(
+                    product_id=str(item.product_id),
+                    quantity=item.quantity,
+                    product_name=item.product_name,
+                    unit_price_cents=to_cents(item.unit_price),
+                )
+            )
+        return True
+
+    def list_newest_first(
+        self, customer_id: UUID | None, before: tuple[datetime, UUID] | None, limit: int
+    ) -> list[Order]:
+        query = select(orders).order_by(orders.c.create_time.desc(), orders.c.order_id.desc()).limit(limit)
+        if customer_id is not None:
+            query = query.where(orders.c.customer_id == str(customer_id))
+        if before is not None:
+            t, last_id = before
+            query = query.where(
+                or_(orders.c.create_time < t, and_(orders.c.create_time == t, orders.c.order_id < str(last_id)))
+            )
+        heads = list(self._conn().execute(query))
+        lines = self._lines([h.order_id for h in heads])
+        return [_order(h._mapping, lines.get(h.order_id, [])) for h in heads]
+
+    def _one(self, condition: Any) -> Order | None:
+        head = self._conn().execute(select(orders).where(condition)).first()
+        if head is None:
+            return None
+        return _order(head._mapping, self._lines([head.order_id]).get(head.order_id, []))
+
+    def _lines(self, order_ids: list[str]) -> dict[str, list[Any]]:
+        if not order_ids:
+            return {}
+        rows = self._conn().execute(
+            select(order_lines)
+            .where(order_lines.c.order_id.in_(order_ids))
+            .order_by(order_lines.c.order_id, order_lines.c.line_no)
+        )
+        grouped: dict[str, list[Any]] = {}
+        for row in rows:
+            grouped.setdefault(row.order_id, []).append(row)
+        return grouped
+
+
+def _order_row(order: Order) -> dict[str, Any]:
+    return {
+        "order_id": str(order.order_id),
+        "customer_id": str(order.customer_id),
+        "status": order.status.value,
+        "status_reason": order.status_reason,
+        "failed_product_ids": ",".join(str(p) for p in order.failed_product_ids),
+        "request_id": None if order.request_id is None else str(order.request_id),
+        "create_time": order.create_time,
+        "update_time": order.update_time,
+    }
+
+
+def _order(head: Any, lines: list[Any]) -> Order:
+    status = OrderStatus(head["status"])
+    priced = bool(lines) and all(line.unit_price_cents is not None for line in lines)
+    return Order(
+        order_id=UUID(head["order_id"]),
+        customer_id=UUID(head["customer_id"]),
+        status=status,
+        lines=tuple(OrderLine(UUID(line.product_id), line.quantity) for line in lines),
+        create_time=head["create_time"],
+        update_time=head["update_time"],
+        items=tuple(
+            OrderItem(UUID(line.product_id), line.product_name, from_cents(line.unit_price_cents), line.quantity)
+            for line in lines
+        )
+        if priced
+        else (),
+        status_reason=head["status_reason"],
+        failed_product_ids=tuple(UUID(p) for p in head["failed_product_ids"].split(",") if p),
+        request_id=None if head["request_id"] is None else UUID(head["request_id"]),
+        loaded_status=status,
+    )
+
+
+class SqlReleaseOutbox:
+    def __init__(self, connection: ConnectionSource) -> None:
+        self._conn = connection
+
+    def add(self, order_id: UUID, correlation_id: str, now: datetime, first_attempt_at: datetime) -> PendingRelease:
+        result = self._conn().execute(
+            release_outbox.insert().values(
+                order_id=str(order_id),
+                correlation_id=correlation_id,
+                attempts=0,
+                next_attempt_at=first_attempt_at,
+                created_at=now,
+                last_error="",
+            )
+        )
+        (entry_id,) = result.inserted_primary_key or (0,)
+        return PendingRelease(int(entry_id), order_id, correlation_id, 0, first_attempt_at, now)
+
+    def due(self, now: datetime, limit: int) -> list[PendingRelease]:
+        rows = self._conn().execute(
+            select(release_outbox)
+            .where(release_outbox.c.next_attempt_at <= now)
+            .order_by(release_outbox.c.next_attempt_at)
+            .limit(limit)
+        )
+        return [
+            PendingRelease(
+                r.entry_id, UUID(r.order_id), r.correlation_id, r.attempts, r.next_attempt_at, r.created_at
+            )
+            for r in rows
+        ]
+
+    def claim(self, entry: PendingRelease, until: datetime) -> bool:
+        # Compare-and-set on the time we saw: of several workers (replicas) only one moves it.
+        result = self._conn().execute(
+            update(release_outbox)
+            .where(
+                release_outbox.c.entry_id == entry.entry_id,
+                release_outbox.c.next_attempt_at == entry.next_attempt_at,
+            )
+            .values(next_attempt_at=until)
+        )
+        return result.rowcount == 1
+
+    def done(self, entry_id: int) -> None:
+        self._conn().execute(delete(release_outbox).where(release_outbox.c.entry_id == entry_id))
+
+    def retry_later(self, entry_id: int, attempts: int, at: datetime, error: str) -> None:
+        self._conn().execute(
+            update(release_outbox)
+            .where(release_outbox.c.entry_id == entry_id)
+            .values(attempts=attempts, next_attempt_at=at, last_error=error[:1000])
+        )
+
+    def stats(self) -> OutboxStats:
+        count, oldest = self._conn().execute(
+            select(func.count(), func.min(release_outbox.c.created_at, type_=UTCDateTime))
+        ).one()
+        return OutboxStats(int(count), oldest)

@@ -1,0 +1,1 @@
+"""gRPC servicer and the mapping between protobuf and application messages."""

@@ -1,0 +1,34 @@
+"""OrderService over gRPC: translate, dispatch through the mediator, translate back."""
+
+from __future__ import annotations
+
+import grpc
+
+from common.generated.eshop.order.v1 import order_pb2 as pb
+from common.generated.eshop.order.v1 import order_pb2_grpc as pb_grpc
+from common.mediator import Mediator
+from order.application import messages as m
+from order.presentation.mapping import lines, order_to_pb
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["OrderService"].full_name
+
+
+class OrderServicer(pb_grpc.OrderServiceServicer):
+    def __init__(self, mediator: Mediator) -> None:
+        self._mediator = mediator
+
+    def CreateOrder(self, request: pb.CreateOrderRequest, context: grpc.ServicerContext) -> pb.Order:
+        command = m.CreateOrder(request.customer_id, lines(request.items), request.request_id)
+        return order_to_pb(self._mediator.send(command))
+
+    def CancelOrder(self, request: pb.CancelOrderRequest, context: grpc.ServicerContext) -> pb.Order:
+        return order_to_pb(self._mediator.send(m.CancelOrder(request.order_id, request.reason)))
+
+    def GetOrder(self, request: pb.GetOrderRequest, context: grpc.ServicerContext) -> pb.Order:
+        return order_to_pb(self._mediator.send(m.GetOrder(request.order_id)))
+
+    def ListOrders(self, request: pb.ListOrdersRequest, context: grpc.ServicerContext) -> pb.ListOrdersResponse:
+        page = self._mediator.send(m.ListOrders(request.customer_id, request.page_size, request.page_token))
+        return pb.ListOrdersResponse(
+            orders=[order_to_pb(o) for o in page.orders], next_page_token=page.next_page_token
+        )

@@ -1,0 +1,53 @@
+"""Start and run the Order service."""
+
+from __future__ import annotations
+
+import grpc
+from loguru import logger
+
+from common.generated.eshop.order.v1 import order_pb2_grpc as pb_grpc
+from common.grpc.server import RunningServer, start_server, wait_for_termination
+from common.logging import configure_logging
+from common.settings import LogSettings
+from order.container import OrderContainer
+from order.presentation.servicer import SERVICE_NAME
+from order.settings import OrderSettings
+
+VERSION = "0.1.0"
+
+
+def start(settings: OrderSettings | None = None) -> tuple[RunningServer, OrderContainer]:
+    """Build the container, open the database and the product channel, start serving and draining
+    the release outbox; the caller stops the server (which stops the worker and closes resources)."""
+    container = OrderContainer()
+    if settings is not None:
+        container.settings.override(settings)
+    settings = container.settings()
+    container.init_resources()
+    database = container.database()
+    servicer = container.servicer()  # built before start: Singleton creation is not thread-safe
+    worker = container.outbox_worker()
+
+    def register(server: grpc.Server) -> None:
+        pb_grpc.add_OrderServiceServicer_to_server(servicer, server)
+
+    running = start_server(settings, register, [SERVICE_NAME], database.ping)
+    running.on_stop.append(container.shutdown_resources)
+    running.on_stop.append(worker.stop)
+    worker.start()
+    logger.info(
+        "order service {} listening on {} (database {}, product service {})",
+        VERSION,
+        f"{settings.listen_address.rsplit(':', 1)[0]}:{running.port}",
+        database.redacted_url(),
+        settings.product_service_target,
+    )
+    return running, container
+
+
+def serve() -> None:
+    logs = LogSettings()
+    configure_logging("order", logs.log_level, logs.log_json)
+    running, _ = start()
+    wait_for_termination(running)
+    logger.info("order service stopped")

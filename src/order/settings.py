@@ -1,0 +1,25 @@
+"""Order service settings: ``ORDER_*`` environment variables (contract: Running)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from common.settings import ServerSettings
+
+
+class OrderSettings(ServerSettings):
+    model_config = SettingsConfigDict(env_prefix="ORDER_", extra="ignore")
+
+    listen_address: str = "127.0.0.1:50052"
+    database_url: str = "sqlite:///.eshop/order.db"
+    product_service_target: str = "127.0.0.1:50051"
+    product_call_timeout_s: float = Field(default=5.0, gt=0)
+    # gRPC caps maxAttempts at 5 (the first try included).
+    product_retry_max_attempts: int = Field(default=4, ge=2, le=5)
+    product_retry_initial_backoff_s: float = Field(default=0.1, gt=0)
+    product_retry_max_backoff_s: float = Field(default=1.0, gt=0)
+    product_retry_backoff_multiplier: float = Field(default=2.0, ge=1)
+    outbox_poll_interval_s: float = Field(default=0.5, gt=0)
+    outbox_initial_backoff_s: float = Field(default=0.5, gt=0)
+    outbox_max_backoff_s: float = Field(default=10.0, gt=0)
