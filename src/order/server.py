@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import grpc
 from loguru import logger
 
@@ -16,7 +18,9 @@ from order.settings import OrderSettings
 VERSION = "0.1.0"
 
 
-def start(settings: OrderSettings | None = None) -> tuple[RunningServer, OrderContainer]:
+def start(
+    settings: OrderSettings | None = None, extra_interceptors: Sequence[grpc.ServerInterceptor] = ()
+) -> tuple[RunningServer, OrderContainer]:
     """Build the container, open the database and the product channel, start serving and draining
     the release outbox; the caller stops the server (which stops the worker and closes resources)."""
     container = OrderContainer()
@@ -31,7 +35,7 @@ def start(settings: OrderSettings | None = None) -> tuple[RunningServer, OrderCo
     def register(server: grpc.Server) -> None:
         pb_grpc.add_OrderServiceServicer_to_server(servicer, server)
 
-    running = start_server(settings, register, [SERVICE_NAME], database.ping)
+    running = start_server(settings, register, [SERVICE_NAME], database.ping, extra_interceptors)
     running.on_stop.append(container.shutdown_resources)
     running.on_stop.append(worker.stop)
     worker.start()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import grpc
 from loguru import logger
 
@@ -16,7 +18,9 @@ from product.settings import ProductSettings
 VERSION = "0.1.0"
 
 
-def start(settings: ProductSettings | None = None) -> tuple[RunningServer, ProductContainer]:
+def start(
+    settings: ProductSettings | None = None, extra_interceptors: Sequence[grpc.ServerInterceptor] = ()
+) -> tuple[RunningServer, ProductContainer]:
     """Build the container, open the database, start serving; the caller stops the server."""
     container = ProductContainer()
     if settings is not None:
@@ -29,7 +33,7 @@ def start(settings: ProductSettings | None = None) -> tuple[RunningServer, Produ
     def register(server: grpc.Server) -> None:
         pb_grpc.add_ProductServiceServicer_to_server(servicer, server)
 
-    running = start_server(settings, register, [SERVICE_NAME], database.ping)
+    running = start_server(settings, register, [SERVICE_NAME], database.ping, extra_interceptors)
     running.on_stop.append(container.shutdown_resources)
     logger.info(
         "product service {} listening on {} (database {})",
