@@ -1,10 +1,13 @@
-"""Creates the schema on start (idempotent)."""
+"""Brings the database schema to the newest migration on start (idempotent, replica-safe)."""
 
 from __future__ import annotations
 
 from common.db.database import Database
-from order.infrastructure.tables import metadata
+from common.db.migrations import upgrade_to_head
+
+SCRIPT_LOCATION = "order.infrastructure:migrations"
+VERSION_TABLE = "order_alembic_version"
 
 
 def create_schema(database: Database) -> None:
-    metadata.create_all(database.engine)
+    upgrade_to_head(database, SCRIPT_LOCATION, VERSION_TABLE)
