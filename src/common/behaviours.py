@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 from loguru import logger
 
-from common.errors import AppError
+from common.errors import Aborted, AppError
 from common.mediator import Command, Handler, Next, Request
 
 
@@ -41,17 +41,33 @@ class ValidationBehaviour:
 
 
 class UnitOfWorkBehaviour:
-    """Runs the handler inside its unit of work: commands commit on success; anything raised rolls back."""
+    """Runs the handler inside its unit of work: commands commit on success; anything raised rolls back.
+
+    A handler whose whole work is in its transaction (no calls to other services) may declare
+    ``retry_on_conflict = True``: a serialization failure or deadlock then reruns it, a bounded number
+    of times, before the caller sees ABORTED.
+    """
+
+    def __init__(self, conflict_attempts: int = 3) -> None:
+        self._conflict_attempts = conflict_attempts
 
     def __call__(self, message: Request[Any], handler: Handler, call_next: Next) -> Any:
         uow: UnitOfWork | None = getattr(handler, "uow", None)
         if uow is None:
             return call_next()
-        with uow:
-            result = call_next()
-            if isinstance(message, Command):
-                uow.commit()
-            return result
+        attempts = self._conflict_attempts if getattr(handler, "retry_on_conflict", False) else 1
+        for attempt in range(1, attempts + 1):
+            try:
+                with uow:
+                    result = call_next()
+                    if isinstance(message, Command):
+                        uow.commit()
+                    return result
+            except Aborted:
+                if attempt == attempts:
+                    raise
+                logger.info("{} conflicted with a concurrent change; retry {}", type(message).__name__, attempt)
+        raise AssertionError("unreachable")
 
 
 def default_pipeline() -> list[Any]:

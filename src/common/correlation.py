@@ -24,7 +24,7 @@ def is_valid(value: str) -> bool:
 
 
 def accept_or_new(value: str | bytes | None) -> str:
-    """The caller's id when it is well-formed (1–128 of [A-Za-z0-9._:-]), else a fresh UUID4."""
+    """The caller's id when it is well-formed (1-128 of [A-Za-z0-9._:-]), else a fresh UUID4."""
     if isinstance(value, str) and is_valid(value):
         return value
     return new_id()

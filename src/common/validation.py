@@ -44,13 +44,11 @@ class Violations:
 def is_uuid(value: str) -> bool:
     # The canonical 36-character form only: '{...}', 'urn:uuid:' and bare hex are refused so that the
     # same id is never stored under two spellings.
-    if len(value) != 36:
-        return False
+    # uuid.UUID alone also takes hyphens anywhere, 'urn:' + 32 hex digits and non-ASCII digits.
     try:
-        uuid.UUID(value)
+        return str(uuid.UUID(value)) == value.lower()
     except ValueError:
         return False
-    return True
 
 
 def check_uuid(v: Violations, field: str, value: str, *, required: bool = True) -> None:

@@ -18,6 +18,8 @@ from order.application.order_handlers import (
     ListOrdersHandler,
 )
 from order.application.stock_releases import Backoff, StockReleases
+from order.application.reconciler import PendingOrderReconciler
+from order.infrastructure.background import PeriodicWorker
 from order.infrastructure.grpc_product_client import GrpcProductClient, RetryPolicy, open_channel
 from order.infrastructure.outbox_worker import OutboxWorker
 from order.infrastructure.schema import create_schema
@@ -75,6 +77,20 @@ class OrderContainer(containers.DeclarativeContainer):
     )
     outbox_worker = providers.Singleton(
         OutboxWorker, releases=releases, poll_interval_s=settings.provided.outbox_poll_interval_s
+    )
+    reconciler = providers.Singleton(
+        PendingOrderReconciler,
+        uow_factory=uow.provider,
+        product_client=product_client,
+        releases=releases,
+        clock=clock,
+        pending_timeout_s=settings.provided.reconcile_pending_after_s,
+    )
+    reconciler_worker = providers.Singleton(
+        PeriodicWorker,
+        name="pending-order-reconciler",
+        step=reconciler.provided.run_once,
+        interval_s=settings.provided.reconcile_interval_s,
     )
 
     # Message type -> handler factory; the mediator builds a fresh handler (and unit of work) per call.

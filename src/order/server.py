@@ -30,15 +30,16 @@ def start(
     container.init_resources()
     database = container.database()
     servicer = container.servicer()  # built before start: Singleton creation is not thread-safe
-    worker = container.outbox_worker()
+    workers = [container.outbox_worker(), container.reconciler_worker()]
 
     def register(server: grpc.Server) -> None:
         pb_grpc.add_OrderServiceServicer_to_server(servicer, server)
 
     running = start_server(settings, register, [SERVICE_NAME], database.ping, extra_interceptors)
     running.on_stop.append(container.shutdown_resources)
-    running.on_stop.append(worker.stop)
-    worker.start()
+    for worker in workers:
+        running.on_stop.append(worker.stop)
+        worker.start()  # the reconciler's first pass runs now: start-up resolves what a crash left
     logger.info(
         "order service {} listening on {} (database {}, product service {})",
         VERSION,

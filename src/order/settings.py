@@ -23,3 +23,6 @@ class OrderSettings(ServerSettings):
     outbox_poll_interval_s: float = Field(default=0.5, gt=0)
     outbox_initial_backoff_s: float = Field(default=0.5, gt=0)
     outbox_max_backoff_s: float = Field(default=10.0, gt=0)
+    # A PENDING order older than this was abandoned by a crash (longer than any CreateOrder call takes).
+    reconcile_pending_after_s: float = Field(default=30.0, gt=0)
+    reconcile_interval_s: float = Field(default=10.0, gt=0)

@@ -18,7 +18,7 @@ from product.application.product_handlers import (
     ListProductsHandler,
     RestockProductHandler,
 )
-from product.application.stock_handlers import ReleaseStockHandler, ReserveStockHandler
+from product.application.stock_handlers import GetReservationHandler, ReleaseStockHandler, ReserveStockHandler
 from product.infrastructure.schema import create_schema
 from product.infrastructure.unit_of_work import SqlProductUnitOfWork
 from product.presentation.servicer import ProductServicer
@@ -52,6 +52,7 @@ class ProductContainer(containers.DeclarativeContainer):
             m.GetProduct: providers.Factory(GetProductHandler, uow=read_uow).provider,
             m.ListProducts: providers.Factory(ListProductsHandler, uow=read_uow).provider,
             m.BatchGetProducts: providers.Factory(BatchGetProductsHandler, uow=read_uow).provider,
+            m.GetReservation: providers.Factory(GetReservationHandler, uow=read_uow).provider,
         }
     )
     behaviours = providers.List(

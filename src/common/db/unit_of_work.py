@@ -12,7 +12,15 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from common.db.database import Database
-from common.errors import Unavailable
+from common.errors import Aborted, Unavailable
+
+# PostgreSQL's serialization_failure and deadlock_detected: the transaction lost a race and may be
+# retried as a whole.
+_CONFLICT_SQLSTATES = {"40001", "40P01"}
+
+
+def is_conflict(error: BaseException) -> bool:
+    return isinstance(error, DBAPIError) and getattr(error.orig, "sqlstate", None) in _CONFLICT_SQLSTATES
 
 
 class SqlUnitOfWork:
@@ -38,6 +46,8 @@ class SqlUnitOfWork:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.rollback()
+        if exc is not None and is_conflict(exc):
+            raise Aborted("the change conflicted with a concurrent one; try again") from exc
         if isinstance(exc, OperationalError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
             # The database is down or locked: a retryable condition for the caller, not a bug.
             raise Unavailable("database unavailable, try again") from exc

@@ -29,7 +29,7 @@ class RunningServer:
     service_names: Sequence[str]
     grace_s: float
     _stop_probe: threading.Event = field(default_factory=threading.Event)
-    on_stop: list[Callable[[], None]] = field(default_factory=list)
+    on_stop: list[Callable[[], object]] = field(default_factory=list)
 
     def stop(self, grace_s: float | None = None) -> None:
         """NOT_SERVING first (load balancers drain), then let in-flight calls finish, then clean up."""

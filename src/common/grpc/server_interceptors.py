@@ -53,7 +53,7 @@ class LoggingInterceptor(UnaryServerInterceptor):
         try:
             return behaviour(request, context)
         except BaseException:
-            code = context.code() or grpc.StatusCode.UNKNOWN  # type: ignore[attr-defined]
+            code = context.code() or grpc.StatusCode.UNKNOWN
             raise
         finally:
             elapsed_ms = (time.perf_counter() - started) * 1000
@@ -72,7 +72,7 @@ class ErrorMappingInterceptor(UnaryServerInterceptor):
                 _echo_correlation_id(context)
             context.abort_with_status(_with_correlation_id(to_grpc_status(error)))
         except Exception:
-            if context.code() not in (None, grpc.StatusCode.OK):  # type: ignore[attr-defined]
+            if context.code() not in (None, grpc.StatusCode.OK):
                 raise  # the servicer aborted on purpose; that exception carries its status already
             logger.exception("unexpected failure in {}", method)
             _echo_correlation_id(context)

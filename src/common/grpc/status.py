@@ -1,4 +1,7 @@
-"""AppError -> gRPC status with google.rpc details (AIP-193): BadRequest, PreconditionFailure, ResourceInfo."""
+"""AppError -> gRPC status with google.rpc details (AIP-193).
+
+The details used are BadRequest, PreconditionFailure and ResourceInfo.
+"""
 
 from __future__ import annotations
 

@@ -37,6 +37,9 @@ class OrderRepository(Protocol):
     def save(self, order: Order) -> bool:
         """Write ``order`` if it still has the status it was loaded with; False if someone moved it."""
         ...
+    def pending_since_before(self, cutoff: datetime, limit: int) -> list[Order]:
+        """PENDING orders last touched before ``cutoff``, oldest first."""
+        ...
     def list_newest_first(
         self, customer_id: UUID | None, before: tuple[datetime, UUID] | None, limit: int
     ) -> list[Order]: ...

@@ -39,6 +39,11 @@ class ProductClient(Protocol):
         """Reserve every line or none; idempotent by ``order_id``. Raises ProductServiceUnavailable."""
         ...
 
+    def held_reservation(self, order_id: UUID) -> Reserved | None:
+        """The reservation the Product service holds for ``order_id``, or None if it holds none
+        (never made, or released). Raises ProductServiceUnavailable."""
+        ...
+
     def release(self, order_id: UUID) -> bool:
         """Release what ``order_id`` reserved; True if something was released. Raises ProductServiceUnavailable."""
         ...

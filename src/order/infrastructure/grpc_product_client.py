@@ -8,7 +8,7 @@ They are safe because ReserveStock and ReleaseStock are idempotent by order id.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -92,12 +92,19 @@ class GrpcProductClient:
             response = self._stub.ReserveStock(request, timeout=self._timeout)
         except grpc.RpcError as error:
             return _refusal(error)
-        return Reserved(
-            tuple(
-                OrderItem(UUID(item.product_id), item.name, Decimal(item.unit_price), item.quantity)
-                for item in response.items
-            )
-        )
+        return _reserved(response.items)
+
+    def held_reservation(self, order_id: UUID) -> Reserved | None:
+        request = pb.GetReservationRequest(order_id=str(order_id))
+        try:
+            reservation = self._stub.GetReservation(request, timeout=self._timeout)
+        except grpc.RpcError as error:
+            if error.code() is grpc.StatusCode.NOT_FOUND:  # type: ignore[attr-defined]
+                return None
+            raise _unavailable(error) from None
+        if reservation.state != pb.Reservation.STATE_ACTIVE:
+            return None
+        return _reserved(reservation.items)
 
     def release(self, order_id: UUID) -> bool:
         try:
@@ -105,6 +112,12 @@ class GrpcProductClient:
         except grpc.RpcError as error:
             raise _unavailable(error) from None
         return bool(response.released)
+
+
+def _reserved(items: Iterable[pb.ReservedItem]) -> Reserved:
+    return Reserved(
+        tuple(OrderItem(UUID(i.product_id), i.name, Decimal(i.unit_price), i.quantity) for i in items)
+    )
 
 
 def _refusal(error: grpc.RpcError) -> ReservationRefused:

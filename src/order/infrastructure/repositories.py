@@ -75,6 +75,18 @@ class SqlOrderRepository:
             )
         return True
 
+    def pending_since_before(self, cutoff: datetime, limit: int) -> list[Order]:
+        heads = list(
+            self._conn().execute(
+                select(orders)
+                .where(orders.c.status == OrderStatus.PENDING.value, orders.c.update_time < cutoff)
+                .order_by(orders.c.update_time)
+                .limit(limit)
+            )
+        )
+        lines = self._lines([h.order_id for h in heads])
+        return [_order(h._mapping, lines.get(h.order_id, [])) for h in heads]
+
     def list_newest_first(
         self, customer_id: UUID | None, before: tuple[datetime, UUID] | None, limit: int
     ) -> list[Order]:

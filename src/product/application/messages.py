@@ -109,3 +109,13 @@ class BatchGetProducts(Query[list[Product]]):
             for i, product_id in enumerate(self.product_ids):
                 check.check_uuid(v, f"product_ids[{i}]", product_id)
         v.raise_if_any()
+
+
+@dataclass(frozen=True)
+class GetReservation(Query[Reservation]):
+    order_id: str
+
+    def validate(self) -> None:
+        v = check.Violations()
+        check.check_uuid(v, "order_id", self.order_id)
+        v.raise_if_any()

@@ -18,6 +18,7 @@ class ProductRepository(Protocol):
     def try_take(self, product_id: UUID, quantity: int, now: datetime) -> bool:
         """Atomically take ``quantity`` from the available stock if at least that much is there."""
         ...
+
     def put_back(self, product_id: UUID, quantity: int, now: datetime) -> None: ...
 
 
@@ -26,10 +27,12 @@ class ReservationRepository(Protocol):
     def try_open(self, order_id: UUID, now: datetime) -> bool:
         """Claim ``order_id`` (an ACTIVE reservation with no lines yet); False if it is already taken."""
         ...
+
     def add_lines(self, order_id: UUID, lines: Sequence[ReservedLine]) -> None: ...
     def try_release(self, order_id: UUID, now: datetime) -> bool:
         """Mark an ACTIVE reservation RELEASED; False if it is not ACTIVE (released, or never made)."""
         ...
+
     def add_released_marker(self, order_id: UUID, now: datetime) -> bool:
         """Record that ``order_id`` was released before any reservation, so a late one cannot land."""
         ...

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from uuid import UUID, uuid4
 
 from common import pagination
@@ -57,7 +57,7 @@ class GetProductHandler:
 
 
 class ListProductsHandler:
-    """Oldest first, keyset-paged on (create_time, product_id) so pages stay stable while products are added."""
+    """Oldest first, keyset-paged on (create_time, product_id): pages stay stable while products are added."""
 
     def __init__(self, uow: ProductUnitOfWork) -> None:
         self.uow = uow
@@ -71,14 +71,21 @@ class ListProductsHandler:
         if len(products) > size:
             products = products[:size]
             last = products[-1]
-            next_token = pagination.encode_token({"t": last.create_time.isoformat(), "id": str(last.product_id)})
+            next_token = pagination.encode_token(
+                {"t": last.create_time.isoformat(), "id": str(last.product_id)}
+            )
         return ProductPage(products, next_token)
 
 
 def _position(position: dict[str, object]) -> tuple[datetime, UUID]:
     try:
-        return datetime.fromisoformat(str(position["t"])), UUID(str(position["id"]))
-    except ValueError:
+        after, last_id = datetime.fromisoformat(str(position["t"])), UUID(str(position["id"]))
+        # A forged time without a zone, or one out of range in UTC, would otherwise fail later in the
+        # database layer as INTERNAL.
+        if after.tzinfo is None:
+            raise ValueError("page token time has no zone")
+        return after.astimezone(timezone.utc), last_id
+    except (ValueError, OverflowError):
         raise InvalidArgument(
             [FieldViolation("page_token", "is not a token returned by a previous call")]
         ) from None

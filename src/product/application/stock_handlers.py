@@ -5,10 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from uuid import UUID
 
-from product.application.messages import ReleaseStock, ReserveStock
+from product.application.messages import GetReservation, ReleaseStock, ReserveStock
 from product.application.ports import Clock, ProductUnitOfWork
 from product.application.results import ReleaseResult
-from product.domain.errors import InsufficientStock, ProductNotFound, ReservationConflict, ReservationReleased
+from product.domain.errors import (
+    InsufficientStock,
+    ProductNotFound,
+    ReservationConflict,
+    ReservationNotFound,
+    ReservationReleased,
+)
 from product.domain.model import (
     Reservation,
     ReservationStatus,
@@ -20,6 +26,8 @@ from product.domain.model import (
 
 class ReserveStockHandler:
     """Runs in one transaction (the unit-of-work behaviour): any failure rolls every line back."""
+
+    retry_on_conflict = True
 
     def __init__(self, uow: ProductUnitOfWork, clock: Clock) -> None:
         self.uow = uow
@@ -76,6 +84,8 @@ def _replay(existing: Reservation, requested: Sequence[StockRequest]) -> Reserva
 class ReleaseStockHandler:
     """Puts back exactly what the order reserved, once. Releasing twice, or nothing, is fine."""
 
+    retry_on_conflict = True
+
     def __init__(self, uow: ProductUnitOfWork, clock: Clock) -> None:
         self.uow = uow
         self.clock = clock
@@ -96,3 +106,15 @@ class ReleaseStockHandler:
         for line in sorted(reservation.lines, key=lambda line: line.product_id):
             self.uow.products.put_back(line.product_id, line.quantity, now)
         return ReleaseResult(order_id, released=True)
+
+
+class GetReservationHandler:
+    def __init__(self, uow: ProductUnitOfWork) -> None:
+        self.uow = uow
+
+    def handle(self, query: GetReservation) -> Reservation:
+        order_id = UUID(query.order_id)
+        reservation = self.uow.reservations.get(order_id)
+        if reservation is None:
+            raise ReservationNotFound(order_id)
+        return reservation

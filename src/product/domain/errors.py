@@ -9,6 +9,7 @@ from common.errors import AlreadyExists, FailedPrecondition, NotFound, Precondit
 from product.domain.model import Shortage
 
 PRODUCT_RESOURCE_TYPE = "eshop.product.v1.Product"
+RESERVATION_RESOURCE_TYPE = "eshop.product.v1.Reservation"
 STOCK_VIOLATION = "STOCK"
 
 
@@ -51,4 +52,12 @@ class ReservationReleased(FailedPrecondition):
         super().__init__(
             f"the stock reservation of order {order_id} was released; reserve under a new order id",
             [PreconditionViolation("RESERVATION_RELEASED", str(order_id), "reservation was released")],
+        )
+
+
+class ReservationNotFound(NotFound):
+    def __init__(self, order_id: UUID) -> None:
+        super().__init__(
+            f"no stock reservation for order {order_id}",
+            [ResourceRef(RESERVATION_RESOURCE_TYPE, str(order_id), "no reservation for this order id")],
         )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from common.generated.eshop.product.v1 import product_pb2 as pb
 from common.grpc.timestamps import to_timestamp
 from common.money import format_money
 from product.application.messages import StockLine
 from product.application.results import ReleaseResult
-from product.domain.model import Product, Reservation
+from product.domain.model import Product, Reservation, ReservationStatus
 
 
 def product_to_pb(product: Product) -> pb.Product:
@@ -23,22 +25,41 @@ def product_to_pb(product: Product) -> pb.Product:
     )
 
 
-def stock_lines(items: list[pb.StockItem] | object) -> tuple[StockLine, ...]:
-    return tuple(StockLine(item.product_id, item.quantity) for item in items)  # type: ignore[attr-defined]
+def stock_lines(items: Iterable[pb.StockItem]) -> tuple[StockLine, ...]:
+    return tuple(StockLine(item.product_id, item.quantity) for item in items)
+
+
+def _reserved_items(reservation: Reservation) -> list[pb.ReservedItem]:
+    return [
+        pb.ReservedItem(
+            product_id=str(line.product_id),
+            name=line.name,
+            unit_price=format_money(line.unit_price),
+            quantity=line.quantity,
+        )
+        for line in reservation.lines
+    ]
 
 
 def reservation_to_pb(reservation: Reservation) -> pb.ReserveStockResponse:
     return pb.ReserveStockResponse(
         order_id=str(reservation.order_id),
-        items=[
-            pb.ReservedItem(
-                product_id=str(line.product_id),
-                name=line.name,
-                unit_price=format_money(line.unit_price),
-                quantity=line.quantity,
-            )
-            for line in reservation.lines
-        ],
+        items=_reserved_items(reservation),
+        reserve_time=to_timestamp(reservation.reserve_time),
+    )
+
+
+_STATE = {
+    ReservationStatus.ACTIVE: pb.Reservation.STATE_ACTIVE,
+    ReservationStatus.RELEASED: pb.Reservation.STATE_RELEASED,
+}
+
+
+def reservation_state_to_pb(reservation: Reservation) -> pb.Reservation:
+    return pb.Reservation(
+        order_id=str(reservation.order_id),
+        state=_STATE[reservation.status],
+        items=_reserved_items(reservation),
         reserve_time=to_timestamp(reservation.reserve_time),
     )
 

@@ -8,7 +8,13 @@ from common.generated.eshop.product.v1 import product_pb2 as pb
 from common.generated.eshop.product.v1 import product_pb2_grpc as pb_grpc
 from common.mediator import Mediator
 from product.application import messages as m
-from product.presentation.mapping import product_to_pb, release_to_pb, reservation_to_pb, stock_lines
+from product.presentation.mapping import (
+    product_to_pb,
+    release_to_pb,
+    reservation_state_to_pb,
+    reservation_to_pb,
+    stock_lines,
+)
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ProductService"].full_name
 
@@ -58,4 +64,5 @@ class ProductServicer(pb_grpc.ProductServiceServicer):
     ) -> pb.ReleaseStockResponse:
         return release_to_pb(self._mediator.send(m.ReleaseStock(request.order_id)))
 
-
+    def GetReservation(self, request: pb.GetReservationRequest, context: grpc.ServicerContext) -> pb.Reservation:
+        return reservation_state_to_pb(self._mediator.send(m.GetReservation(request.order_id)))

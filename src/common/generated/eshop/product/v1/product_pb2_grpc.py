@@ -71,6 +71,11 @@ class ProductServiceStub:
                 request_serializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.ReleaseStockRequest.SerializeToString,
                 response_deserializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.ReleaseStockResponse.FromString,
                 _registered_method=True)
+        self.GetReservation = channel.unary_unary(
+                '/eshop.product.v1.ProductService/GetReservation',
+                request_serializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.GetReservationRequest.SerializeToString,
+                response_deserializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.Reservation.FromString,
+                _registered_method=True)
 
 
 class ProductServiceServicer:
@@ -124,6 +129,14 @@ class ProductServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetReservation(self, request, context):
+        """The reservation made for an order (active or released); NOT_FOUND if none was ever made.
+        Lets the Order service resolve orders left PENDING by a crash.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ProductServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -161,6 +174,11 @@ def add_ProductServiceServicer_to_server(servicer, server):
                     servicer.ReleaseStock,
                     request_deserializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.ReleaseStockRequest.FromString,
                     response_serializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.ReleaseStockResponse.SerializeToString,
+            ),
+            'GetReservation': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetReservation,
+                    request_deserializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.GetReservationRequest.FromString,
+                    response_serializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.Reservation.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -354,6 +372,33 @@ class ProductService:
             '/eshop.product.v1.ProductService/ReleaseStock',
             common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.ReleaseStockRequest.SerializeToString,
             common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.ReleaseStockResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetReservation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/eshop.product.v1.ProductService/GetReservation',
+            common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.GetReservationRequest.SerializeToString,
+            common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.Reservation.FromString,
             options,
             channel_credentials,
             insecure,

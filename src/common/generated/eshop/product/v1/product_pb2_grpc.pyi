@@ -46,6 +46,10 @@ class ProductServiceStub:
     """All-or-nothing across lines; idempotent by order_id."""
     ReleaseStock: _grpc.UnaryUnaryMultiCallable[_product_pb2.ReleaseStockRequest, _product_pb2.ReleaseStockResponse]
     """Restores what the order reserved, once; OK with released=false when nothing is active."""
+    GetReservation: _grpc.UnaryUnaryMultiCallable[_product_pb2.GetReservationRequest, _product_pb2.Reservation]
+    """The reservation made for an order (active or released); NOT_FOUND if none was ever made.
+    Lets the Order service resolve orders left PENDING by a crash.
+    """
 
 @_typing.type_check_only
 class ProductServiceAsyncStub(ProductServiceStub):
@@ -65,6 +69,10 @@ class ProductServiceAsyncStub(ProductServiceStub):
     """All-or-nothing across lines; idempotent by order_id."""
     ReleaseStock: _aio.UnaryUnaryMultiCallable[_product_pb2.ReleaseStockRequest, _product_pb2.ReleaseStockResponse]  # type: ignore[assignment]
     """Restores what the order reserved, once; OK with released=false when nothing is active."""
+    GetReservation: _aio.UnaryUnaryMultiCallable[_product_pb2.GetReservationRequest, _product_pb2.Reservation]  # type: ignore[assignment]
+    """The reservation made for an order (active or released); NOT_FOUND if none was ever made.
+    Lets the Order service resolve orders left PENDING by a crash.
+    """
 
 class ProductServiceServicer(metaclass=_abc_1.ABCMeta):
     """The catalogue and its stock. Every mutation is safe to retry: ReserveStock and
@@ -123,5 +131,15 @@ class ProductServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_product_pb2.ReleaseStockResponse, _abc.Awaitable[_product_pb2.ReleaseStockResponse]]:
         """Restores what the order reserved, once; OK with released=false when nothing is active."""
+
+    @_abc_1.abstractmethod
+    def GetReservation(
+        self,
+        request: _product_pb2.GetReservationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_product_pb2.Reservation, _abc.Awaitable[_product_pb2.Reservation]]:
+        """The reservation made for an order (active or released); NOT_FOUND if none was ever made.
+        Lets the Order service resolve orders left PENDING by a crash.
+        """
 
 def add_ProductServiceServicer_to_server(servicer: ProductServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

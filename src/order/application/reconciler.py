@@ -1,0 +1,65 @@
+"""Resolves orders left PENDING by a crash between reserving stock and recording the outcome.
+
+An order PENDING for longer than any CreateOrder call can take was abandoned. The Product service is
+asked what it holds: a held reservation confirms the order; none rejects it and queues a release (so a
+reservation still in flight lands on the release marker instead of taking stock). Saves are
+compare-and-set on PENDING, so replicas running this at once resolve each order once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+from loguru import logger
+
+from common import correlation
+from order.application.ports import Clock, OrderUnitOfWork
+from order.application.product_client import ProductClient, ProductServiceUnavailable
+from order.application.stock_releases import StockReleases
+from order.domain.model import Order
+
+ABANDONED_REASON = "order was not completed in time; nothing is reserved for it"
+
+
+class PendingOrderReconciler:
+    def __init__(
+        self,
+        uow_factory: Callable[[], OrderUnitOfWork],
+        product_client: ProductClient,
+        releases: StockReleases,
+        clock: Clock,
+        pending_timeout_s: float,
+    ) -> None:
+        self._uow_factory = uow_factory
+        self._client = product_client
+        self._releases = releases
+        self._clock = clock
+        self._timeout = timedelta(seconds=pending_timeout_s)
+
+    def run_once(self, limit: int = 100) -> int:
+        """Resolve up to ``limit`` abandoned orders; returns how many this call resolved."""
+        with self._uow_factory() as uow:
+            stale = uow.orders.pending_since_before(self._clock() - self._timeout, limit)
+        return sum(1 for order in stale if self._resolve(order))
+
+    def _resolve(self, order: Order) -> bool:
+        with correlation.bound(f"reconcile:{order.order_id}"):
+            try:
+                held = self._client.held_reservation(order.order_id)
+            except ProductServiceUnavailable as error:
+                logger.warning("cannot resolve PENDING order {} yet: {}", order.order_id, error)
+                return False
+            now = self._clock()
+            with self._uow_factory() as uow:
+                if held is not None:
+                    resolved = order.confirm(held.items, now)
+                else:
+                    resolved = order.reject(ABANDONED_REASON, (), now)
+                if not uow.orders.save(resolved):
+                    return False  # another replica (or the original call) got there first
+                if held is None:
+                    self._releases.queue(uow, order.order_id, deliver_now=False)
+                uow.commit()
+            logger.info("PENDING order {} resolved as {}", order.order_id, resolved.status.value)
+            return True
