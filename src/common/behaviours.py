@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 from loguru import logger
 
+from common import deadline
 from common.errors import Aborted, AppError
 from common.mediator import Command, Handler, Next, Request
 
@@ -43,6 +44,7 @@ class ValidationBehaviour:
 class UnitOfWorkBehaviour:
     """Runs the handler inside its unit of work: commands commit on success; anything raised rolls back.
 
+    Work still uncommitted when the caller's deadline has passed is rolled back (DEADLINE_EXCEEDED).
     A handler whose whole work is in its transaction (no calls to other services) may declare
     ``retry_on_conflict = True``: a serialization failure or deadlock then reruns it, a bounded number
     of times, before the caller sees ABORTED.
@@ -61,6 +63,10 @@ class UnitOfWorkBehaviour:
                 with uow:
                     result = call_next()
                     if isinstance(message, Command):
+                        if getattr(uow, "in_transaction", False):
+                            # The caller gave up: its answer would go nowhere, so the work is
+                            # abandoned (rolled back on the way out) rather than committed.
+                            deadline.check()
                         uow.commit()
                     return result
             except Aborted:

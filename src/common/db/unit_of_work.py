@@ -52,6 +52,10 @@ class SqlUnitOfWork:
             # The database is down or locked: a retryable condition for the caller, not a bug.
             raise Unavailable("database unavailable, try again") from exc
 
+    @property
+    def in_transaction(self) -> bool:
+        return self._conn is not None
+
     def commit(self) -> None:
         self._finish(commit=True)
 

@@ -1,4 +1,4 @@
-"""Server interceptors, outermost first: correlation id, call logging, error mapping."""
+"""Server interceptors, outermost first: correlation id, call logging, error mapping, deadline."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import grpc
 from loguru import logger
 
-from common import correlation
+from common import correlation, deadline
 from common.errors import AppError, ErrorCode
 from common.grpc.handler_wrapping import Behaviour, UnaryServerInterceptor
 from common.grpc.status import internal_status, to_grpc_status, with_trailer
@@ -42,6 +42,14 @@ class CorrelationIdInterceptor(UnaryServerInterceptor):
             response = behaviour(request, context)
             _echo_correlation_id(context)
             return response
+
+
+class DeadlineInterceptor(UnaryServerInterceptor):
+    """Makes the caller's deadline known to the unit of work (no commit after it) and to clients."""
+
+    def around(self, behaviour: Behaviour, request: Any, context: grpc.ServicerContext, method: str) -> Any:
+        with deadline.bound(context.time_remaining()):
+            return behaviour(request, context)
 
 
 class LoggingInterceptor(UnaryServerInterceptor):
@@ -80,4 +88,4 @@ class ErrorMappingInterceptor(UnaryServerInterceptor):
 
 
 def server_interceptors() -> list[grpc.ServerInterceptor]:
-    return [CorrelationIdInterceptor(), LoggingInterceptor(), ErrorMappingInterceptor()]
+    return [CorrelationIdInterceptor(), LoggingInterceptor(), ErrorMappingInterceptor(), DeadlineInterceptor()]

@@ -18,6 +18,7 @@ import grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
+from common import deadline
 from common.generated.eshop.product.v1 import product_pb2 as pb
 from common.generated.eshop.product.v1 import product_pb2_grpc as pb_grpc
 from common.grpc.client_interceptors import client_interceptors
@@ -89,7 +90,7 @@ class GrpcProductClient:
             items=[pb.StockItem(product_id=str(line.product_id), quantity=line.quantity) for line in lines],
         )
         try:
-            response = self._stub.ReserveStock(request, timeout=self._timeout)
+            response = self._stub.ReserveStock(request, timeout=deadline.clamp(self._timeout))
         except grpc.RpcError as error:
             return _refusal(error)
         return _reserved(response.items)
@@ -97,7 +98,7 @@ class GrpcProductClient:
     def held_reservation(self, order_id: UUID) -> Reserved | None:
         request = pb.GetReservationRequest(order_id=str(order_id))
         try:
-            reservation = self._stub.GetReservation(request, timeout=self._timeout)
+            reservation = self._stub.GetReservation(request, timeout=deadline.clamp(self._timeout))
         except grpc.RpcError as error:
             if error.code() is grpc.StatusCode.NOT_FOUND:  # type: ignore[attr-defined]
                 return None
@@ -108,7 +109,7 @@ class GrpcProductClient:
 
     def release(self, order_id: UUID) -> bool:
         try:
-            response = self._stub.ReleaseStock(pb.ReleaseStockRequest(order_id=str(order_id)), timeout=self._timeout)
+            response = self._stub.ReleaseStock(pb.ReleaseStockRequest(order_id=str(order_id)), timeout=deadline.clamp(self._timeout))
         except grpc.RpcError as error:
             raise _unavailable(error) from None
         return bool(response.released)
