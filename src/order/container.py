@@ -20,7 +20,12 @@ from order.application.order_handlers import (
 from order.application.stock_releases import Backoff, StockReleases
 from order.application.reconciler import PendingOrderReconciler
 from order.infrastructure.background import PeriodicWorker
-from order.infrastructure.grpc_product_client import GrpcProductClient, RetryPolicy, open_channel
+from order.infrastructure.grpc_product_client import (
+    ChannelSecurity,
+    GrpcProductClient,
+    RetryPolicy,
+    open_channel,
+)
 from order.infrastructure.outbox_worker import OutboxWorker
 from order.infrastructure.schema import create_schema
 from order.infrastructure.unit_of_work import SqlOrderUnitOfWork
@@ -58,6 +63,13 @@ class OrderContainer(containers.DeclarativeContainer):
         open_channel,
         target=settings.provided.product_service_target,
         policy=providers.Factory(_retry_policy, settings=settings),
+        security=providers.Factory(
+            ChannelSecurity,
+            ca_file=settings.provided.product_tls_ca_file,
+            cert_file=settings.provided.product_tls_cert_file,
+            key_file=settings.provided.product_tls_key_file,
+            server_name=settings.provided.product_tls_server_name,
+        ),
     )
     product_client = providers.Singleton(
         GrpcProductClient, channel=product_channel, timeout_s=settings.provided.product_call_timeout_s

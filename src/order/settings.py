@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -20,6 +22,12 @@ class OrderSettings(ServerSettings):
     product_retry_initial_backoff_s: float = Field(default=0.1, gt=0)
     product_retry_max_backoff_s: float = Field(default=1.0, gt=0)
     product_retry_backoff_multiplier: float = Field(default=2.0, ge=1)
+    # TLS to the Product service: a CA file turns it on; a client certificate and key add mutual TLS.
+    product_tls_ca_file: Path | None = None
+    product_tls_cert_file: Path | None = None
+    product_tls_key_file: Path | None = None
+    # Name to verify in the Product service's certificate when it differs from the target's host.
+    product_tls_server_name: str | None = None
     outbox_poll_interval_s: float = Field(default=0.5, gt=0)
     outbox_initial_backoff_s: float = Field(default=0.5, gt=0)
     outbox_max_backoff_s: float = Field(default=10.0, gt=0)

@@ -64,13 +64,28 @@ def start_server(
     reflection.enable_server_reflection(
         [*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
     )
-    port = server.add_insecure_port(settings.listen_address)
+    credentials = server_credentials(settings)
+    if credentials is None:
+        port = server.add_insecure_port(settings.listen_address)
+    else:
+        port = server.add_secure_port(settings.listen_address, credentials)
     if port == 0:
         raise RuntimeError(f"cannot listen on {settings.listen_address}")
     server.start()
     running = RunningServer(server, health_servicer, port, service_names, settings.shutdown_grace_s)
     _start_health_probe(running, is_healthy)
     return running
+
+
+def server_credentials(settings: ServerSettings) -> grpc.ServerCredentials | None:
+    if settings.tls_cert_file is None or settings.tls_key_file is None:
+        return None
+    client_ca = settings.tls_client_ca_file.read_bytes() if settings.tls_client_ca_file else None
+    return grpc.ssl_server_credentials(
+        [(settings.tls_key_file.read_bytes(), settings.tls_cert_file.read_bytes())],
+        root_certificates=client_ca,
+        require_client_auth=client_ca is not None,
+    )
 
 
 def _start_health_probe(running: RunningServer, is_healthy: Callable[[], bool]) -> None:

@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -62,17 +63,45 @@ def service_config(policy: RetryPolicy) -> dict[str, Any]:
     }
 
 
-def open_channel(target: str, policy: RetryPolicy, max_message_bytes: int = 4 * 1024 * 1024) -> Iterator[grpc.Channel]:
+@dataclass(frozen=True)
+class ChannelSecurity:
+    """TLS to the Product service: off without a CA; mutual when a client certificate is given too."""
+
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    server_name: str | None = None
+
+    def credentials(self) -> grpc.ChannelCredentials | None:
+        if self.ca_file is None:
+            return None
+        return grpc.ssl_channel_credentials(
+            root_certificates=self.ca_file.read_bytes(),
+            private_key=self.key_file.read_bytes() if self.key_file else None,
+            certificate_chain=self.cert_file.read_bytes() if self.cert_file else None,
+        )
+
+
+def open_channel(
+    target: str,
+    policy: RetryPolicy,
+    security: ChannelSecurity | None = None,
+    max_message_bytes: int = 4 * 1024 * 1024,
+) -> Iterator[grpc.Channel]:
     """A dependency-injector Resource: the channel lives as long as the container and is closed with it."""
-    channel = grpc.insecure_channel(
-        target,
-        options=[
-            ("grpc.enable_retries", 1),
-            ("grpc.service_config", json.dumps(service_config(policy))),
-            ("grpc.max_receive_message_length", max_message_bytes),
-            ("grpc.keepalive_time_ms", 30_000),
-        ],
-    )
+    options: list[tuple[str, Any]] = [
+        ("grpc.enable_retries", 1),
+        ("grpc.service_config", json.dumps(service_config(policy))),
+        ("grpc.max_receive_message_length", max_message_bytes),
+        ("grpc.keepalive_time_ms", 30_000),
+    ]
+    credentials = security.credentials() if security else None
+    if credentials is None:
+        channel = grpc.insecure_channel(target, options=options)
+    else:
+        if security and security.server_name:
+            options.append(("grpc.ssl_target_name_override", security.server_name))
+        channel = grpc.secure_channel(target, credentials, options=options)
     try:
         yield grpc.intercept_channel(channel, *client_interceptors())
     finally:
