@@ -149,11 +149,15 @@ def test_product_refuses_plaintext_and_clients_without_a_certificate(
 ) -> None:
     product_port, _ = tls_pair
     request = product_pb2.ListProductsRequest()
-    with grpc.insecure_channel(f"127.0.0.1:{product_port}") as channel:
-        with pytest.raises(grpc.RpcError) as plaintext:
-            product_pb2_grpc.ProductServiceStub(channel).ListProducts(request, timeout=5)
+    with (
+        grpc.insecure_channel(f"127.0.0.1:{product_port}") as channel,
+        pytest.raises(grpc.RpcError) as plaintext,
+    ):
+        product_pb2_grpc.ProductServiceStub(channel).ListProducts(request, timeout=5)
     assert plaintext.value.code() is grpc.StatusCode.UNAVAILABLE
-    with _secure(product_port, pki, with_client_cert=False) as channel:
-        with pytest.raises(grpc.RpcError) as no_cert:
-            product_pb2_grpc.ProductServiceStub(channel).ListProducts(request, timeout=5)
+    with (
+        _secure(product_port, pki, with_client_cert=False) as channel,
+        pytest.raises(grpc.RpcError) as no_cert,
+    ):
+        product_pb2_grpc.ProductServiceStub(channel).ListProducts(request, timeout=5)
     assert no_cert.value.code() is grpc.StatusCode.UNAVAILABLE
