@@ -72,9 +72,12 @@ class UnitOfWorkBehaviour:
             except Aborted:
                 if attempt == attempts:
                     raise
-                logger.info("{} conflicted with a concurrent change; retry {}", type(message).__name__, attempt)
+                logger.info(
+                    "{} conflicted with a concurrent change; retry {}", type(message).__name__, attempt
+                )
         raise AssertionError("unreachable")
 
 
 def default_pipeline() -> list[Any]:
+    """Outermost first: log every message, refuse malformed ones, run the rest in a unit of work."""
     return [LoggingBehaviour(), ValidationBehaviour(), UnitOfWorkBehaviour()]

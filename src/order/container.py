@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from dependency_injector import containers, providers
 
-from common.behaviours import LoggingBehaviour, UnitOfWorkBehaviour, ValidationBehaviour
-from common.db.database import Database
+from common.behaviours import default_pipeline
+from common.db.database import database_resource
 from common.db.types import utcnow
 from common.mediator import Mediator
 from order.application import messages as m
@@ -17,8 +15,8 @@ from order.application.order_handlers import (
     GetOrderHandler,
     ListOrdersHandler,
 )
-from order.application.stock_releases import Backoff, StockReleases
 from order.application.reconciler import PendingOrderReconciler
+from order.application.stock_releases import Backoff, StockReleases
 from order.infrastructure.background import PeriodicWorker
 from order.infrastructure.grpc_product_client import (
     ChannelSecurity,
@@ -33,15 +31,6 @@ from order.presentation.servicer import OrderServicer
 from order.settings import OrderSettings
 
 
-def _database(settings: OrderSettings) -> Iterator[Database]:
-    database = Database(
-        settings.database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
-    )
-    create_schema(database)
-    yield database
-    database.dispose()
-
-
 def _retry_policy(settings: OrderSettings) -> RetryPolicy:
     return RetryPolicy(
         max_attempts=settings.product_retry_max_attempts,
@@ -53,7 +42,13 @@ def _retry_policy(settings: OrderSettings) -> RetryPolicy:
 
 class OrderContainer(containers.DeclarativeContainer):
     settings = providers.Singleton(OrderSettings)
-    database = providers.Resource(_database, settings=settings)
+    database = providers.Resource(
+        database_resource,
+        url=settings.provided.database_url,
+        pool_size=settings.provided.db_pool_size,
+        max_overflow=settings.provided.db_max_overflow,
+        migrate=create_schema,
+    )
     clock = providers.Object(utcnow)
 
     uow = providers.Factory(SqlOrderUnitOfWork, database=database)
@@ -111,15 +106,13 @@ class OrderContainer(containers.DeclarativeContainer):
             m.CreateOrder: providers.Factory(
                 CreateOrderHandler, uow=uow, products=product_client, releases=releases, clock=clock
             ).provider,
-            m.CancelOrder: providers.Factory(CancelOrderHandler, uow=uow, releases=releases, clock=clock).provider,
+            m.CancelOrder: providers.Factory(
+                CancelOrderHandler, uow=uow, releases=releases, clock=clock
+            ).provider,
             m.GetOrder: providers.Factory(GetOrderHandler, uow=read_uow).provider,
             m.ListOrders: providers.Factory(ListOrdersHandler, uow=read_uow).provider,
         }
     )
-    behaviours = providers.List(
-        providers.Singleton(LoggingBehaviour),
-        providers.Singleton(ValidationBehaviour),
-        providers.Singleton(UnitOfWorkBehaviour),
-    )
+    behaviours = providers.Callable(default_pipeline)
     mediator = providers.Singleton(Mediator, handlers=handlers, behaviours=behaviours)
     servicer = providers.Singleton(OrderServicer, mediator=mediator)

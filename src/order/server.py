@@ -8,9 +8,7 @@ import grpc
 from loguru import logger
 
 from common.generated.eshop.order.v1 import order_pb2_grpc as pb_grpc
-from common.grpc.server import RunningServer, start_server, wait_for_termination
-from common.logging import configure_logging
-from common.settings import LogSettings
+from common.grpc.server import RunningServer, serve_until_signalled, start_server
 from order.container import OrderContainer
 from order.presentation.servicer import SERVICE_NAME
 from order.settings import OrderSettings
@@ -43,7 +41,7 @@ def start(
     logger.info(
         "order service {} listening on {} (database {}, product service {})",
         VERSION,
-        f"{settings.listen_address.rsplit(':', 1)[0]}:{running.port}",
+        running.address,
         database.redacted_url(),
         settings.product_service_target,
     )
@@ -51,8 +49,4 @@ def start(
 
 
 def serve() -> None:
-    logs = LogSettings()
-    configure_logging("order", logs.log_level, logs.log_json)
-    running, _ = start()
-    wait_for_termination(running)
-    logger.info("order service stopped")
+    serve_until_signalled("order", lambda: start()[0])

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from dependency_injector import containers, providers
 
-from common.behaviours import LoggingBehaviour, UnitOfWorkBehaviour, ValidationBehaviour
-from common.db.database import Database
+from common.behaviours import default_pipeline
+from common.db.database import database_resource
 from common.db.types import utcnow
 from common.mediator import Mediator
 from product.application import messages as m
@@ -25,18 +23,15 @@ from product.presentation.servicer import ProductServicer
 from product.settings import ProductSettings
 
 
-def _database(settings: ProductSettings) -> Iterator[Database]:
-    database = Database(
-        settings.database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
-    )
-    create_schema(database)
-    yield database
-    database.dispose()
-
-
 class ProductContainer(containers.DeclarativeContainer):
     settings = providers.Singleton(ProductSettings)
-    database = providers.Resource(_database, settings=settings)
+    database = providers.Resource(
+        database_resource,
+        url=settings.provided.database_url,
+        pool_size=settings.provided.db_pool_size,
+        max_overflow=settings.provided.db_max_overflow,
+        migrate=create_schema,
+    )
     clock = providers.Object(utcnow)
 
     uow = providers.Factory(SqlProductUnitOfWork, database=database)
@@ -55,10 +50,6 @@ class ProductContainer(containers.DeclarativeContainer):
             m.GetReservation: providers.Factory(GetReservationHandler, uow=read_uow).provider,
         }
     )
-    behaviours = providers.List(
-        providers.Singleton(LoggingBehaviour),
-        providers.Singleton(ValidationBehaviour),
-        providers.Singleton(UnitOfWorkBehaviour),
-    )
+    behaviours = providers.Callable(default_pipeline)
     mediator = providers.Singleton(Mediator, handlers=handlers, behaviours=behaviours)
     servicer = providers.Singleton(ProductServicer, mediator=mediator)

@@ -8,9 +8,7 @@ import grpc
 from loguru import logger
 
 from common.generated.eshop.product.v1 import product_pb2_grpc as pb_grpc
-from common.grpc.server import RunningServer, start_server, wait_for_termination
-from common.logging import configure_logging
-from common.settings import LogSettings
+from common.grpc.server import RunningServer, serve_until_signalled, start_server
 from product.container import ProductContainer
 from product.presentation.servicer import SERVICE_NAME
 from product.settings import ProductSettings
@@ -38,15 +36,11 @@ def start(
     logger.info(
         "product service {} listening on {} (database {})",
         VERSION,
-        f"{settings.listen_address.rsplit(':', 1)[0]}:{running.port}",
+        running.address,
         database.redacted_url(),
     )
     return running, container
 
 
 def serve() -> None:
-    logs = LogSettings()
-    configure_logging("product", logs.log_level, logs.log_json)
-    running, _ = start()
-    wait_for_termination(running)
-    logger.info("product service stopped")
+    serve_until_signalled("product", lambda: start()[0])

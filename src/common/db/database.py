@@ -8,6 +8,7 @@ PostgreSQL: a sized pool with pre-ping; row-level concurrency is the database's 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -102,3 +103,13 @@ def _tune_sqlite(engine: Engine) -> None:
     def _on_begin(conn: Connection) -> None:
         # IMMEDIATE takes the write lock up front, so two writers never deadlock upgrading read locks.
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("eshop_write") else "BEGIN")
+
+
+def database_resource(
+    url: str, pool_size: int, max_overflow: int, migrate: Callable[[Database], None]
+) -> Iterator[Database]:
+    """A dependency-injector Resource: open, bring the schema up to date, dispose on shutdown."""
+    database = Database(url, pool_size=pool_size, max_overflow=max_overflow)
+    migrate(database)
+    yield database
+    database.dispose()

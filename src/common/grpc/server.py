@@ -14,7 +14,8 @@ from grpc_reflection.v1alpha import reflection
 from loguru import logger
 
 from common.grpc.server_interceptors import server_interceptors
-from common.settings import ServerSettings
+from common.logging import configure_logging
+from common.settings import LogSettings, ServerSettings
 
 HEALTH_PROBE_INTERVAL_S = 1.0
 
@@ -28,8 +29,15 @@ class RunningServer:
     port: int
     service_names: Sequence[str]
     grace_s: float
+    listen_address: str
     _stop_probe: threading.Event = field(default_factory=threading.Event)
     on_stop: list[Callable[[], object]] = field(default_factory=list)
+
+    @property
+    def address(self) -> str:
+        """Where it listens, with the port the OS chose when the configured one was 0."""
+        host = self.listen_address.rsplit(":", 1)[0]
+        return f"{host}:{self.port}"
 
     def stop(self, grace_s: float | None = None) -> None:
         """NOT_SERVING first (load balancers drain), then let in-flight calls finish, then clean up."""
@@ -72,7 +80,9 @@ def start_server(
     if port == 0:
         raise RuntimeError(f"cannot listen on {settings.listen_address}")
     server.start()
-    running = RunningServer(server, health_servicer, port, service_names, settings.shutdown_grace_s)
+    running = RunningServer(
+        server, health_servicer, port, service_names, settings.shutdown_grace_s, settings.listen_address
+    )
     _start_health_probe(running, is_healthy)
     return running
 
@@ -109,6 +119,15 @@ def _start_health_probe(running: RunningServer, is_healthy: Callable[[], bool]) 
 
     set_all(is_healthy())
     threading.Thread(target=probe, name="health-probe", daemon=True).start()
+
+
+def serve_until_signalled(service: str, start: Callable[[], RunningServer]) -> None:
+    """The body of ``eshop <service> serve``: logging from ESHOP_LOG_*, start, run until a signal."""
+    logs = LogSettings()
+    configure_logging(service, logs.log_level, logs.log_json)
+    running = start()
+    wait_for_termination(running)
+    logger.info("{} service stopped", service)
 
 
 def wait_for_termination(running: RunningServer) -> None:

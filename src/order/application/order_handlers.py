@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from uuid import UUID, uuid4
 
 from loguru import logger
 
 from common import pagination
-from common.errors import Aborted, AppError, DeadlineExceeded, FieldViolation, InvalidArgument, Unavailable
+from common.errors import Aborted, AppError, DeadlineExceeded, Unavailable
 from order.application.messages import CancelOrder, CreateOrder, GetOrder, ListOrders
 from order.application.ports import Clock, OrderUnitOfWork
 from order.application.product_client import (
@@ -76,7 +75,10 @@ class CreateOrderHandler:
             self.releases.queue(self.uow, order.order_id, deliver_now=False)
             self.uow.commit()
         logger.warning("order {} rejected: {} ({})", order.order_id, UNAVAILABLE_REASON, error)
-        message = f"{UNAVAILABLE_REASON}: order {order.order_id} was rejected and any stock it may hold will be released"
+        message = (
+            f"{UNAVAILABLE_REASON}: order {order.order_id} was rejected "
+            "and any stock it may hold will be released"
+        )
         return DeadlineExceeded(message) if error.deadline_exceeded else Unavailable(message)
 
     def _lost_race(self, order_id: UUID, outcome: Reserved | ReservationRefused) -> Order:
@@ -135,22 +137,12 @@ class ListOrdersHandler:
 
     def handle(self, query: ListOrders) -> OrderPage:
         size = pagination.effective_page_size(query.page_size)
-        position = pagination.decode_token(query.page_token, keys={"t", "id"})
-        before = None if position is None else _position(position)
+        before = pagination.decode_keyset(query.page_token)
         customer_id = UUID(query.customer_id) if query.customer_id else None
         orders = self.uow.orders.list_newest_first(customer_id, before, size + 1)
         next_token = ""
         if len(orders) > size:
             orders = orders[:size]
             last = orders[-1]
-            next_token = pagination.encode_token({"t": last.create_time.isoformat(), "id": str(last.order_id)})
+            next_token = pagination.encode_keyset(last.create_time, last.order_id)
         return OrderPage(orders, next_token)
-
-
-def _position(position: dict[str, object]) -> tuple[datetime, UUID]:
-    try:
-        return datetime.fromisoformat(str(position["t"])), UUID(str(position["id"]))
-    except ValueError:
-        raise InvalidArgument(
-            [FieldViolation("page_token", "is not a token returned by a previous call")]
-        ) from None

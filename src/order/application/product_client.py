@@ -45,5 +45,6 @@ class ProductClient(Protocol):
         ...
 
     def release(self, order_id: UUID) -> bool:
-        """Release what ``order_id`` reserved; True if something was released. Raises ProductServiceUnavailable."""
+        """Release what ``order_id`` reserved; True if something was released.
+        Raises ProductServiceUnavailable."""
         ...

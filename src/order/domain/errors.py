@@ -12,7 +12,8 @@ ORDER_RESOURCE_TYPE = "eshop.order.v1.Order"
 class OrderNotFound(NotFound):
     def __init__(self, order_id: UUID) -> None:
         super().__init__(
-            f"order not found: {order_id}", [ResourceRef(ORDER_RESOURCE_TYPE, str(order_id), "order not found")]
+            f"order not found: {order_id}",
+            [ResourceRef(ORDER_RESOURCE_TYPE, str(order_id), "order not found")],
         )
 
 

@@ -58,7 +58,11 @@ class Order:
 
     @staticmethod
     def place(
-        order_id: UUID, customer_id: UUID, lines: tuple[OrderLine, ...], now: datetime, request_id: UUID | None
+        order_id: UUID,
+        customer_id: UUID,
+        lines: tuple[OrderLine, ...],
+        now: datetime,
+        request_id: UUID | None,
     ) -> Order:
         return Order(order_id, customer_id, OrderStatus.PENDING, lines, now, now, request_id=request_id)
 

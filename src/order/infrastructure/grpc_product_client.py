@@ -129,7 +129,7 @@ class GrpcProductClient:
         try:
             reservation = self._stub.GetReservation(request, timeout=deadline.clamp(self._timeout))
         except grpc.RpcError as error:
-            if error.code() is grpc.StatusCode.NOT_FOUND:  # type: ignore[attr-defined]
+            if error.code() is grpc.StatusCode.NOT_FOUND:
                 return None
             raise _unavailable(error) from None
         if reservation.state != pb.Reservation.STATE_ACTIVE:
@@ -138,7 +138,9 @@ class GrpcProductClient:
 
     def release(self, order_id: UUID) -> bool:
         try:
-            response = self._stub.ReleaseStock(pb.ReleaseStockRequest(order_id=str(order_id)), timeout=deadline.clamp(self._timeout))
+            response = self._stub.ReleaseStock(
+                pb.ReleaseStockRequest(order_id=str(order_id)), timeout=deadline.clamp(self._timeout)
+            )
         except grpc.RpcError as error:
             raise _unavailable(error) from None
         return bool(response.released)
@@ -152,7 +154,7 @@ def _reserved(items: Iterable[pb.ReservedItem]) -> Reserved:
 
 def _refusal(error: grpc.RpcError) -> ReservationRefused:
     """Read the answer from the status details, never from the message text (which is for people)."""
-    code = error.code()  # type: ignore[attr-defined]
+    code = error.code()
     details = _details(error)
     if code is grpc.StatusCode.FAILED_PRECONDITION:
         violations = [
@@ -165,7 +167,7 @@ def _refusal(error: grpc.RpcError) -> ReservationRefused:
         if violations:
             reason = "insufficient stock: " + "; ".join(f"{v.subject} {v.description}" for v in violations)
             return ReservationRefused(reason, tuple(UUID(v.subject) for v in violations))
-        return ReservationRefused(f"stock reservation refused: {error.details()}", ())  # type: ignore[attr-defined]
+        return ReservationRefused(f"stock reservation refused: {error.details()}", ())
     if code is grpc.StatusCode.NOT_FOUND:
         missing = [d.resource_name for d in details if isinstance(d, error_details_pb2.ResourceInfo)]
         return ReservationRefused("unknown product: " + ", ".join(missing), tuple(UUID(m) for m in missing))
@@ -175,15 +177,15 @@ def _refusal(error: grpc.RpcError) -> ReservationRefused:
 
 
 def _unavailable(error: grpc.RpcError) -> ProductServiceUnavailable:
-    code = error.code()  # type: ignore[attr-defined]
+    code = error.code()
     return ProductServiceUnavailable(
-        f"product service: {code.name}: {error.details()}",  # type: ignore[attr-defined]
+        f"product service: {code.name}: {error.details()}",
         deadline_exceeded=code is grpc.StatusCode.DEADLINE_EXCEEDED,
     )
 
 
 def _details(error: grpc.RpcError) -> list[Any]:
-    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    status = rpc_status.from_call(error)
     if status is None:
         return []
     unpacked: list[Any] = []

@@ -34,8 +34,12 @@ class SqlOrderRepository:
         conn.execute(
             order_lines.insert(),
             [
-                {"order_id": str(order.order_id), "line_no": i, "product_id": str(line.product_id),
-                 "quantity": line.quantity}
+                {
+                    "order_id": str(order.order_id),
+                    "line_no": i,
+                    "product_id": str(line.product_id),
+                    "quantity": line.quantity,
+                }
                 for i, line in enumerate(order.lines)
             ],
         )
@@ -96,7 +100,10 @@ class SqlOrderRepository:
         if before is not None:
             t, last_id = before
             query = query.where(
-                or_(orders.c.create_time < t, and_(orders.c.create_time == t, orders.c.order_id < str(last_id)))
+                or_(
+                    orders.c.create_time < t,
+                    and_(orders.c.create_time == t, orders.c.order_id < str(last_id)),
+                )
             )
         heads = list(self._conn().execute(query))
         lines = self._lines([h.order_id for h in heads])
@@ -146,7 +153,9 @@ def _order(head: Any, lines: list[Any]) -> Order:
         create_time=head["create_time"],
         update_time=head["update_time"],
         items=tuple(
-            OrderItem(UUID(line.product_id), line.product_name, from_cents(line.unit_price_cents), line.quantity)
+            OrderItem(
+                UUID(line.product_id), line.product_name, from_cents(line.unit_price_cents), line.quantity
+            )
             for line in lines
         )
         if priced
@@ -162,7 +171,9 @@ class SqlReleaseOutbox:
     def __init__(self, connection: ConnectionSource) -> None:
         self._conn = connection
 
-    def add(self, order_id: UUID, correlation_id: str, now: datetime, first_attempt_at: datetime) -> PendingRelease:
+    def add(
+        self, order_id: UUID, correlation_id: str, now: datetime, first_attempt_at: datetime
+    ) -> PendingRelease:
         result = self._conn().execute(
             release_outbox.insert().values(
                 order_id=str(order_id),
@@ -213,7 +224,9 @@ class SqlReleaseOutbox:
         )
 
     def stats(self) -> OutboxStats:
-        count, oldest = self._conn().execute(
-            select(func.count(), func.min(release_outbox.c.created_at, type_=UTCDateTime))
-        ).one()
+        count, oldest = (
+            self._conn()
+            .execute(select(func.count(), func.min(release_outbox.c.created_at, type_=UTCDateTime)))
+            .one()
+        )
         return OutboxStats(int(count), oldest)

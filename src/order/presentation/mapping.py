@@ -36,7 +36,9 @@ def order_to_pb(order: Order) -> pb.Order:
         total = format_money(order.total_amount)
     else:
         # Not priced (never reserved): the lines as asked, and a total of "0".
-        items = [pb.OrderItem(product_id=str(line.product_id), quantity=line.quantity) for line in order.lines]
+        items = [
+            pb.OrderItem(product_id=str(line.product_id), quantity=line.quantity) for line in order.lines
+        ]
         total = "0"
     return pb.Order(
         order_id=str(order.order_id),

@@ -27,7 +27,9 @@ class OrderServicer(pb_grpc.OrderServiceServicer):
     def GetOrder(self, request: pb.GetOrderRequest, context: grpc.ServicerContext) -> pb.Order:
         return order_to_pb(self._mediator.send(m.GetOrder(request.order_id)))
 
-    def ListOrders(self, request: pb.ListOrdersRequest, context: grpc.ServicerContext) -> pb.ListOrdersResponse:
+    def ListOrders(
+        self, request: pb.ListOrdersRequest, context: grpc.ServicerContext
+    ) -> pb.ListOrdersResponse:
         page = self._mediator.send(m.ListOrders(request.customer_id, request.page_size, request.page_token))
         return pb.ListOrdersResponse(
             orders=[order_to_pb(o) for o in page.orders], next_page_token=page.next_page_token

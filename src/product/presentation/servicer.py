@@ -64,5 +64,7 @@ class ProductServicer(pb_grpc.ProductServiceServicer):
     ) -> pb.ReleaseStockResponse:
         return release_to_pb(self._mediator.send(m.ReleaseStock(request.order_id)))
 
-    def GetReservation(self, request: pb.GetReservationRequest, context: grpc.ServicerContext) -> pb.Reservation:
+    def GetReservation(
+        self, request: pb.GetReservationRequest, context: grpc.ServicerContext
+    ) -> pb.Reservation:
         return reservation_state_to_pb(self._mediator.send(m.GetReservation(request.order_id)))
