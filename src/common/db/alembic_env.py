@@ -10,7 +10,9 @@ def run(target_metadata: MetaData) -> None:
     config = context.config
     connection = config.attributes.get("connection")
     if connection is None:
-        raise RuntimeError("migrations run through common.db.migrations.upgrade_to_head (or `eshop … migrate`)")
+        raise RuntimeError(
+            "migrations run through common.db.migrations.upgrade_to_head (or `eshop … migrate`)"
+        )
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

@@ -19,4 +19,5 @@ def insert_ignoring_conflict(
     """
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     statement = dialect.insert(table).values(**values).on_conflict_do_nothing(index_elements=conflict_columns)
-    return conn.execute(statement).rowcount
+    # SQLAlchemy keeps an INSERT's rowcount only when asked; without this it is -1 on psycopg.
+    return conn.execute(statement.execution_options(preserve_rowcount=True)).rowcount

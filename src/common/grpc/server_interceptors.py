@@ -88,4 +88,9 @@ class ErrorMappingInterceptor(UnaryServerInterceptor):
 
 
 def server_interceptors() -> list[grpc.ServerInterceptor]:
-    return [CorrelationIdInterceptor(), LoggingInterceptor(), ErrorMappingInterceptor(), DeadlineInterceptor()]
+    return [
+        CorrelationIdInterceptor(),
+        LoggingInterceptor(),
+        ErrorMappingInterceptor(),
+        DeadlineInterceptor(),
+    ]
