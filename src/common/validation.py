@@ -3,10 +3,11 @@ response names every bad field (AIP-193 BadRequest)."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Protocol
 
 from common.errors import FieldViolation, InvalidArgument
@@ -17,6 +18,7 @@ MAX_NAME_LENGTH = 200
 MAX_DESCRIPTION_LENGTH = 2000
 MAX_PRICE = Decimal("1000000")
 MAX_STOCK = 2**31 - 1
+_PRICE = re.compile(r"[0-9]{1,7}(\.[0-9]{1,2})?")
 
 
 class Line(Protocol):
@@ -80,26 +82,22 @@ def check_lines(v: Violations, field: str, lines: Sequence[Line]) -> None:
 
 
 def check_text(v: Violations, field: str, value: str, *, max_length: int, required: bool) -> None:
+    """Leading and trailing blanks do not count (the stored text is stripped)."""
     if required and not value.strip():
         v.add(field, "is required")
-    elif len(value) > max_length:
+    elif len(value.strip()) > max_length:
         v.add(field, f"must be at most {max_length} characters, got {len(value)}")
 
 
 def parse_price(value: str) -> Decimal | None:
-    """A non-negative decimal with at most 2 fractional digits and at most 1000000, or None."""
-    if not value or value.strip() != value or any(c in value for c in "eE_"):
+    """A non-negative decimal with at most 2 fractional digits and at most 1000000, or None.
+
+    Plain ASCII digits only: no sign, exponent, separators, other scripts' digits, or a bare dot.
+    """
+    if _PRICE.fullmatch(value) is None:
         return None
-    try:
-        amount = Decimal(value)
-    except InvalidOperation:
-        return None
-    exponent = amount.as_tuple().exponent
-    if not amount.is_finite() or not isinstance(exponent, int) or exponent < -2:
-        return None
-    if amount < 0 or amount > MAX_PRICE:
-        return None
-    return amount
+    amount = Decimal(value)
+    return amount if amount <= MAX_PRICE else None
 
 
 def check_price(v: Violations, field: str, value: str) -> None:

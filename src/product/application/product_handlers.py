@@ -32,7 +32,7 @@ class CreateProductHandler:
         product = Product(
             product_id=uuid4(),
             name=command.name.strip(),
-            description=command.description,
+            description=command.description.strip(),
             price=price,
             stock_quantity=command.stock_quantity,
             low_stock_threshold=command.low_stock_threshold,
