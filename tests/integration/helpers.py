@@ -1,0 +1,83 @@
+"""Helpers for tests that talk to real servers: rich error details, quick product set-up."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from uuid import uuid4
+
+import grpc
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+from common.correlation import HEADER as CORRELATION_HEADER
+from common.generated.eshop.product.v1 import product_pb2 as pb
+from common.generated.eshop.product.v1 import product_pb2_grpc as pb_grpc
+
+__all__ = ["CORRELATION_HEADER", "RichDetails", "create_product", "new_id", "reserve_request", "rich_details"]
+
+
+@dataclass
+class RichDetails:
+    """The google.rpc details of a failed call, unpacked by type."""
+
+    code: grpc.StatusCode
+    message: str
+    bad_request: list[error_details_pb2.BadRequest.FieldViolation] = field(default_factory=list)
+    precondition: list[error_details_pb2.PreconditionFailure.Violation] = field(default_factory=list)
+    resources: list[error_details_pb2.ResourceInfo] = field(default_factory=list)
+
+    @property
+    def bad_fields(self) -> list[str]:
+        return [v.field for v in self.bad_request]
+
+
+def rich_details(error: grpc.RpcError) -> RichDetails:
+    """Unpack the ``grpc-status-details-bin`` trailer of ``error`` (AIP-193 details)."""
+    assert isinstance(error, grpc.Call), "expected the RpcError of a unary call"
+    details = RichDetails(error.code(), error.details() or "")
+    status = rpc_status.from_call(error)
+    for packed in status.details if status is not None else []:
+        if packed.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad_request = error_details_pb2.BadRequest()
+            packed.Unpack(bad_request)
+            details.bad_request.extend(bad_request.field_violations)
+        elif packed.Is(error_details_pb2.PreconditionFailure.DESCRIPTOR):
+            failure = error_details_pb2.PreconditionFailure()
+            packed.Unpack(failure)
+            details.precondition.extend(failure.violations)
+        elif packed.Is(error_details_pb2.ResourceInfo.DESCRIPTOR):
+            resource = error_details_pb2.ResourceInfo()
+            packed.Unpack(resource)
+            details.resources.append(resource)
+    return details
+
+
+def new_id() -> str:
+    return str(uuid4())
+
+
+def create_product(
+    stub: pb_grpc.ProductServiceStub,
+    *,
+    stock: int = 10,
+    price: str = "9.99",
+    name: str = "Widget",
+    description: str = "",
+    low_stock_threshold: int = 2,
+) -> pb.Product:
+    request = pb.CreateProductRequest(
+        name=name,
+        description=description,
+        price=price,
+        stock_quantity=stock,
+        low_stock_threshold=low_stock_threshold,
+    )
+    product: pb.Product = stub.CreateProduct(request, timeout=5)
+    return product
+
+
+def reserve_request(order_id: str, lines: Iterable[tuple[str, int]]) -> pb.ReserveStockRequest:
+    return pb.ReserveStockRequest(
+        order_id=order_id, items=[pb.StockItem(product_id=p, quantity=q) for p, q in lines]
+    )

@@ -1,0 +1,175 @@
+"""Pipeline behaviours: validation before anything, unit of work commit/rollback, logging of refusals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from loguru import logger
+
+from common import deadline
+from common.behaviours import (
+    LoggingBehaviour,
+    UnitOfWorkBehaviour,
+    ValidationBehaviour,
+    default_pipeline,
+)
+from common.errors import Aborted, DeadlineExceeded, FailedPrecondition, FieldViolation, InvalidArgument
+from common.mediator import Command, Mediator, Query
+
+
+@dataclass
+class RecordingUow:
+    events: list[str] = field(default_factory=list)
+    in_transaction: bool = False  # True: has uncommitted work (the deadline is checked before commit)
+
+    def __enter__(self) -> RecordingUow:
+        self.events.append("enter")
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:
+        self.events.append("exit" if exc_type is None else f"exit:{exc_type.__name__}")
+
+    def commit(self) -> None:
+        self.events.append("commit")
+
+
+@dataclass(frozen=True)
+class Write(Command[str]):
+    ok: bool = True
+
+    def validate(self) -> None:
+        if not self.ok:
+            raise InvalidArgument([FieldViolation("ok", "must be true")])
+
+
+@dataclass(frozen=True)
+class Read(Query[str]):
+    pass
+
+
+class UowHandler:
+    def __init__(self, uow: RecordingUow, fail: Exception | None = None) -> None:
+        self.uow, self.fail = uow, fail
+
+    def handle(self, message: Any) -> str:
+        self.uow.events.append("handle")
+        if self.fail is not None:
+            raise self.fail
+        return "done"
+
+
+def mediator(uow: RecordingUow, fail: Exception | None = None) -> Mediator:
+    factory = lambda: UowHandler(uow, fail)  # noqa: E731
+    return Mediator({Write: factory, Read: factory}, default_pipeline())
+
+
+def test_default_pipeline_is_logging_then_validation_then_unit_of_work() -> None:
+    kinds = [type(b) for b in default_pipeline()]
+    assert kinds == [LoggingBehaviour, ValidationBehaviour, UnitOfWorkBehaviour]
+
+
+def test_a_command_commits_inside_its_unit_of_work() -> None:
+    uow = RecordingUow()
+    assert mediator(uow).send(Write()) == "done"
+    assert uow.events == ["enter", "handle", "commit", "exit"]
+
+
+def test_a_query_never_commits() -> None:
+    uow = RecordingUow()
+    assert mediator(uow).send(Read()) == "done"
+    assert uow.events == ["enter", "handle", "exit"]
+
+
+def test_a_failing_command_leaves_without_commit_and_the_error_passes_through() -> None:
+    uow = RecordingUow()
+    with pytest.raises(FailedPrecondition, match="out of stock"):
+        mediator(uow, FailedPrecondition("out of stock")).send(Write())
+    assert uow.events == ["enter", "handle", "exit:FailedPrecondition"]
+
+
+def test_an_invalid_message_never_reaches_the_handler_or_the_unit_of_work() -> None:
+    uow = RecordingUow()
+    with pytest.raises(InvalidArgument) as raised:
+        mediator(uow).send(Write(ok=False))
+    assert [v.field for v in raised.value.violations] == ["ok"]
+    assert uow.events == []
+
+
+def test_a_handler_without_a_unit_of_work_just_runs() -> None:
+    class Bare:
+        def handle(self, message: Any) -> str:
+            return "bare"
+
+    assert Mediator({Write: Bare}, [UnitOfWorkBehaviour()]).send(Write()) == "bare"
+
+
+def test_refusals_are_logged_at_info_with_reason_and_code() -> None:
+    lines: list[str] = []
+    sink = logger.add(
+        lambda m: lines.append(f"{m.record['level'].name} {m.record['message']}"), level="DEBUG"
+    )
+    try:
+        with pytest.raises(FailedPrecondition):
+            mediator(RecordingUow(), FailedPrecondition("out of stock")).send(Write())
+        mediator(RecordingUow()).send(Read())
+    finally:
+        logger.remove(sink)
+
+    assert lines[0] == "INFO Write refused: out of stock (FAILED_PRECONDITION)"
+    assert lines[1].startswith("DEBUG Read handled in ")
+
+
+class FlakyHandler:
+    """Fails with ``Aborted`` (a lost race) on its first ``failures`` runs."""
+
+    retry_on_conflict = True
+
+    def __init__(self, uow: RecordingUow, failures: int) -> None:
+        self.uow, self.failures = uow, failures
+
+    def handle(self, message: Any) -> str:
+        self.uow.events.append("handle")
+        if self.uow.events.count("handle") <= self.failures:
+            raise Aborted("conflict")
+        return "done"
+
+
+def test_a_conflicting_command_that_may_retry_is_rerun_in_a_fresh_unit_of_work() -> None:
+    uow = RecordingUow()
+    mediator = Mediator({Write: lambda: FlakyHandler(uow, failures=2)}, default_pipeline())
+
+    assert mediator.send(Write()) == "done"
+    assert uow.events == ["enter", "handle", "exit:Aborted"] * 2 + ["enter", "handle", "commit", "exit"]
+
+
+def test_conflicts_give_up_after_three_attempts_with_aborted() -> None:
+    uow = RecordingUow()
+    mediator = Mediator({Write: lambda: FlakyHandler(uow, failures=99)}, default_pipeline())
+
+    with pytest.raises(Aborted):
+        mediator.send(Write())
+    assert uow.events.count("handle") == 3
+    assert "commit" not in uow.events
+
+
+def test_a_handler_that_does_not_opt_in_is_never_rerun() -> None:
+    uow = RecordingUow()
+    with pytest.raises(Aborted):
+        mediator(uow, Aborted("conflict")).send(Write())
+    assert uow.events.count("handle") == 1
+
+
+def test_work_is_not_committed_once_the_callers_deadline_has_passed() -> None:
+    uow = RecordingUow(in_transaction=True)
+    with deadline.bound(-1.0), pytest.raises(DeadlineExceeded):
+        mediator(uow).send(Write())
+    assert uow.events == ["enter", "handle", "exit:DeadlineExceeded"]
+
+
+def test_work_within_the_deadline_commits() -> None:
+    uow = RecordingUow(in_transaction=True)
+    with deadline.bound(60.0):
+        mediator(uow).send(Write())
+    assert "commit" in uow.events

@@ -1,0 +1,82 @@
+"""Correlation ids: accept well-formed ones, replace the rest with a UUID4, bind to context and logs."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import pytest
+from loguru import logger
+
+from common import correlation
+
+
+def is_uuid4(value: str) -> bool:
+    return UUID(value).version == 4 and str(UUID(value)) == value
+
+
+@pytest.mark.parametrize(
+    "value", ["a", "abc-123", "A.b_c:d-e", "x" * 128, "0f1e2d3c-aaaa-4bbb-8ccc-123456789abc"]
+)
+def test_a_well_formed_id_is_kept(value: str) -> None:
+    assert correlation.accept_or_new(value) == value
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        "",
+        "x" * 129,
+        "x" * 200,
+        "bad id!",
+        "tab\tid",
+        "new\nline",
+        "ümlaut",
+        "semi;colon",
+        "a/b",
+        b"abc",
+    ],
+)
+def test_anything_else_gets_a_fresh_uuid4(value: str | bytes | None) -> None:
+    replaced = correlation.accept_or_new(value)
+    assert replaced != value
+    assert is_uuid4(replaced)
+
+
+def test_fresh_ids_differ() -> None:
+    assert correlation.new_id() != correlation.new_id()
+
+
+def test_a_trailing_newline_is_not_accepted() -> None:
+    assert not correlation.is_valid("abc\n")
+
+
+def test_bound_sets_the_current_id_and_resets_it_after() -> None:
+    assert correlation.current() is None
+    with correlation.bound("outer") as cid:
+        assert (cid, correlation.current()) == ("outer", "outer")
+        with correlation.bound("inner"):
+            assert correlation.current() == "inner"
+        assert correlation.current() == "outer"
+    assert correlation.current() is None
+
+
+def test_bound_resets_even_when_the_block_raises() -> None:
+    with pytest.raises(RuntimeError), correlation.bound("doomed"):
+        raise RuntimeError("boom")
+    assert correlation.current() is None
+
+
+def test_bound_puts_the_id_on_every_log_line_inside_only() -> None:
+    extras: list[dict[str, Any]] = []
+    sink = logger.add(lambda m: extras.append(dict(m.record["extra"])), level="DEBUG")
+    try:
+        with correlation.bound("cid-42"):
+            logger.info("inside")
+        logger.info("outside")
+    finally:
+        logger.remove(sink)
+
+    assert extras[0]["correlation_id"] == "cid-42"
+    assert extras[1].get("correlation_id") != "cid-42"

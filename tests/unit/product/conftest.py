@@ -1,0 +1,49 @@
+"""A real mediator with the default pipeline, wired to the in-memory unit of work."""
+
+from __future__ import annotations
+
+import pytest
+
+from common.behaviours import default_pipeline
+from common.mediator import Mediator
+from product.application import messages as m
+from product.application.product_handlers import (
+    BatchGetProductsHandler,
+    CreateProductHandler,
+    GetProductHandler,
+    ListProductsHandler,
+    RestockProductHandler,
+)
+from product.application.stock_handlers import (
+    GetReservationHandler,
+    ReleaseStockHandler,
+    ReserveStockHandler,
+)
+from tests.unit.product.fakes import FakeProductUnitOfWork, FixedClock
+
+
+@pytest.fixture
+def uow() -> FakeProductUnitOfWork:
+    return FakeProductUnitOfWork()
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock()
+
+
+@pytest.fixture
+def mediator(uow: FakeProductUnitOfWork, clock: FixedClock) -> Mediator:
+    return Mediator(
+        {
+            m.CreateProduct: lambda: CreateProductHandler(uow, clock),
+            m.RestockProduct: lambda: RestockProductHandler(uow, clock),
+            m.ReserveStock: lambda: ReserveStockHandler(uow, clock),
+            m.ReleaseStock: lambda: ReleaseStockHandler(uow, clock),
+            m.GetProduct: lambda: GetProductHandler(uow),
+            m.ListProducts: lambda: ListProductsHandler(uow),
+            m.BatchGetProducts: lambda: BatchGetProductsHandler(uow),
+            m.GetReservation: lambda: GetReservationHandler(uow),
+        },
+        default_pipeline(),
+    )

@@ -1,0 +1,152 @@
+"""In-memory fakes of the Product ports (application/ports.py) with real transaction semantics.
+
+``FakeProductUnitOfWork`` keeps the *committed* state; entering it opens a working copy that the
+repositories change; ``commit`` publishes the copy, leaving the block without a commit throws it away.
+So a test can see exactly what a handler would have left in the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from uuid import UUID, uuid4
+
+from product.application.ports import ProductRepository, ReservationRepository
+from product.domain.model import Product, Reservation, ReservationStatus, ReservedLine
+
+T0 = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
+
+
+class FixedClock:
+    """A clock that moves one second per reading, so every write has a distinct, known time."""
+
+    def __init__(self, start: datetime = T0) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(seconds=1)
+        return self.now
+
+
+def make_product(
+    *, stock: int = 10, price: str = "9.99", name: str = "Widget", created: datetime = T0
+) -> Product:
+    return Product(uuid4(), name, "", Decimal(price), stock, 2, created, created)
+
+
+class FakeProductRepository:
+    def __init__(self, rows: dict[UUID, Product]) -> None:
+        self.rows = rows
+
+    def add(self, product: Product) -> None:
+        self.rows[product.product_id] = product
+
+    def get(self, product_id: UUID) -> Product | None:
+        return self.rows.get(product_id)
+
+    def get_many(self, product_ids: Sequence[UUID]) -> dict[UUID, Product]:
+        return {p: self.rows[p] for p in product_ids if p in self.rows}
+
+    def list_after(self, after: tuple[datetime, UUID] | None, limit: int) -> list[Product]:
+        ordered = sorted(self.rows.values(), key=lambda p: (p.create_time, p.product_id))
+        if after is not None:
+            ordered = [p for p in ordered if (p.create_time, p.product_id) > after]
+        return ordered[:limit]
+
+    def try_take(self, product_id: UUID, quantity: int, now: datetime) -> bool:
+        product = self.rows.get(product_id)
+        if product is None or product.stock_quantity < quantity:
+            return False
+        self.rows[product_id] = replace(
+            product, stock_quantity=product.stock_quantity - quantity, update_time=now
+        )
+        return True
+
+    def put_back(self, product_id: UUID, quantity: int, now: datetime) -> None:
+        product = self.rows[product_id]
+        self.rows[product_id] = replace(
+            product, stock_quantity=product.stock_quantity + quantity, update_time=now
+        )
+
+
+class FakeReservationRepository:
+    def __init__(self, rows: dict[UUID, Reservation]) -> None:
+        self.rows = rows
+
+    def get(self, order_id: UUID) -> Reservation | None:
+        return self.rows.get(order_id)
+
+    def try_open(self, order_id: UUID, now: datetime) -> bool:
+        if order_id in self.rows:
+            return False
+        self.rows[order_id] = Reservation(order_id, ReservationStatus.ACTIVE, (), now)
+        return True
+
+    def add_lines(self, order_id: UUID, lines: Sequence[ReservedLine]) -> None:
+        self.rows[order_id] = replace(self.rows[order_id], lines=tuple(lines))
+
+    def try_release(self, order_id: UUID, now: datetime) -> bool:
+        reservation = self.rows.get(order_id)
+        if reservation is None or reservation.status is not ReservationStatus.ACTIVE:
+            return False
+        self.rows[order_id] = replace(reservation, status=ReservationStatus.RELEASED)
+        return True
+
+    def add_released_marker(self, order_id: UUID, now: datetime) -> bool:
+        if order_id in self.rows:
+            return False
+        self.rows[order_id] = Reservation(order_id, ReservationStatus.RELEASED, (), now)
+        return True
+
+
+class FakeProductUnitOfWork:
+    products: ProductRepository
+    reservations: ReservationRepository
+
+    def __init__(self) -> None:
+        self.committed_products: dict[UUID, Product] = {}
+        self.committed_reservations: dict[UUID, Reservation] = {}
+        self.entered = 0
+        self.commits = 0
+        self.rollbacks = 0
+        self.discarded = 0  # rollbacks that threw uncommitted writes away
+        self._open()
+
+    def seed(self, *products: Product) -> None:
+        """Put products straight into the committed state (test set-up, not a handler's write)."""
+        for product in products:
+            self.committed_products[product.product_id] = product
+        self._open()
+
+    def stock(self, product_id: UUID) -> int:
+        """Committed stock: what another transaction would read."""
+        return self.committed_products[product_id].stock_quantity
+
+    def _open(self) -> None:
+        self._working_products = dict(self.committed_products)
+        self._working_reservations = dict(self.committed_reservations)
+        self.products = FakeProductRepository(self._working_products)
+        self.reservations = FakeReservationRepository(self._working_reservations)
+
+    def __enter__(self) -> FakeProductUnitOfWork:
+        self.entered += 1
+        self._open()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.rollback()
+
+    def commit(self) -> None:
+        self.committed_products = dict(self._working_products)
+        self.committed_reservations = dict(self._working_reservations)
+        self.commits += 1
+        self._open()
+
+    def rollback(self) -> None:
+        self.rollbacks += 1
+        working = (self._working_products, self._working_reservations)
+        if working != (self.committed_products, self.committed_reservations):
+            self.discarded += 1
+        self._open()

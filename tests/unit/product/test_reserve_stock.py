@@ -1,0 +1,197 @@
+"""ReserveStock through the real mediator and pipeline, on the in-memory unit of work."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from uuid import UUID, uuid4
+
+import pytest
+from pytest_mock import MockerFixture
+
+from common.errors import ErrorCode
+from common.mediator import Mediator
+from product.application.messages import ReleaseStock, ReserveStock, StockLine
+from product.domain.errors import InsufficientStock, ProductNotFound, ReservationConflict, ReservationReleased
+from product.domain.model import Product, Reservation, ReservationStatus
+from tests.unit.product.fakes import (
+    FakeProductRepository,
+    FakeProductUnitOfWork,
+    FakeReservationRepository,
+    make_product,
+)
+
+
+def reserve(order_id: UUID, *lines: tuple[Product, int]) -> ReserveStock:
+    return ReserveStock(str(order_id), tuple(StockLine(str(p.product_id), q) for p, q in lines))
+
+
+def test_reserve_takes_stock_commits_and_snapshots_name_and_price(
+    mediator: Mediator, uow: FakeProductUnitOfWork
+) -> None:
+    widget = make_product(stock=10, price="19.99", name="Widget")
+    gadget = make_product(stock=5, price="2.50", name="Gadget")
+    uow.seed(widget, gadget)
+    order_id = uuid4()
+
+    reservation = mediator.send(reserve(order_id, (widget, 3), (gadget, 5)))
+
+    assert reservation.order_id == order_id
+    assert reservation.status is ReservationStatus.ACTIVE
+    assert [(line.product_id, line.name, line.unit_price, line.quantity) for line in reservation.lines] == [
+        (widget.product_id, "Widget", Decimal("19.99"), 3),
+        (gadget.product_id, "Gadget", Decimal("2.50"), 5),
+    ]
+    assert (uow.stock(widget.product_id), uow.stock(gadget.product_id)) == (7, 0)
+    assert uow.commits == 1
+    assert uow.committed_reservations[order_id] == reservation
+
+
+def test_a_short_line_takes_nothing_on_any_line_and_commits_nothing(
+    mediator: Mediator, uow: FakeProductUnitOfWork
+) -> None:
+    # The .NET original decremented line by line and kept what it had taken when line N was short.
+    first, second, third = make_product(stock=10), make_product(stock=10), make_product(stock=1)
+    uow.seed(first, second, third)
+    order_id = uuid4()
+
+    with pytest.raises(InsufficientStock) as raised:
+        mediator.send(reserve(order_id, (first, 4), (second, 4), (third, 2)))
+
+    assert [(s.product_id, s.requested, s.available) for s in raised.value.shortages] == [
+        (third.product_id, 2, 1)
+    ]
+    assert [uow.stock(p.product_id) for p in (first, second, third)] == [10, 10, 1]
+    assert order_id not in uow.committed_reservations
+    assert uow.commits == 0
+    assert uow.discarded == 1  # lines were taken inside the transaction, then thrown away
+
+
+def test_every_short_line_is_reported_not_just_the_first(
+    mediator: Mediator, uow: FakeProductUnitOfWork
+) -> None:
+    a, b, c = make_product(stock=1), make_product(stock=0), make_product(stock=5)
+    uow.seed(a, b, c)
+
+    with pytest.raises(InsufficientStock) as raised:
+        mediator.send(reserve(uuid4(), (a, 2), (b, 1), (c, 5)))
+
+    reported = {(v.type, v.subject, v.description) for v in raised.value.violations}
+    assert reported == {
+        ("STOCK", str(a.product_id), "requested 2, available 1"),
+        ("STOCK", str(b.product_id), "requested 1, available 0"),
+    }
+    assert raised.value.code is ErrorCode.FAILED_PRECONDITION
+    assert [uow.stock(p.product_id) for p in (a, b, c)] == [1, 0, 5]
+
+
+def test_unknown_products_are_named_and_nothing_is_reserved(
+    mediator: Mediator, uow: FakeProductUnitOfWork
+) -> None:
+    known = make_product(stock=10)
+    uow.seed(known)
+    ghost_1, ghost_2 = uuid4(), uuid4()
+    order_id = uuid4()
+    command = ReserveStock(
+        str(order_id),
+        (StockLine(str(ghost_1), 1), StockLine(str(known.product_id), 1), StockLine(str(ghost_2), 1)),
+    )
+
+    with pytest.raises(ProductNotFound) as raised:
+        mediator.send(command)
+
+    assert raised.value.product_ids == [ghost_1, ghost_2]
+    assert uow.stock(known.product_id) == 10
+    assert uow.committed_reservations == {}
+
+
+def test_a_repeat_with_the_same_items_returns_the_original_and_takes_nothing(
+    mediator: Mediator, uow: FakeProductUnitOfWork
+) -> None:
+    a, b = make_product(stock=10), make_product(stock=10)
+    uow.seed(a, b)
+    order_id = uuid4()
+    first = mediator.send(reserve(order_id, (a, 2), (b, 3)))
+
+    again = mediator.send(reserve(order_id, (b, 3), (a, 2)))  # same items, other order
+
+    assert again == first
+    assert (uow.stock(a.product_id), uow.stock(b.product_id)) == (8, 7)
+
+
+def test_a_repeat_with_different_items_is_a_conflict(mediator: Mediator, uow: FakeProductUnitOfWork) -> None:
+    a = make_product(stock=10)
+    uow.seed(a)
+    order_id = uuid4()
+    mediator.send(reserve(order_id, (a, 2)))
+
+    with pytest.raises(ReservationConflict) as raised:
+        mediator.send(reserve(order_id, (a, 3)))
+
+    assert raised.value.code is ErrorCode.ALREADY_EXISTS
+    assert str(order_id) in raised.value.message
+    assert uow.stock(a.product_id) == 8
+
+
+def test_reserve_after_release_of_an_unknown_order_is_refused(
+    mediator: Mediator, uow: FakeProductUnitOfWork
+) -> None:
+    a = make_product(stock=10)
+    uow.seed(a)
+    order_id = uuid4()
+    assert mediator.send(ReleaseStock(str(order_id))).released is False
+
+    with pytest.raises(ReservationConflict):
+        mediator.send(reserve(order_id, (a, 1)))
+
+    assert uow.stock(a.product_id) == 10
+
+
+def test_the_same_items_after_a_release_are_refused_as_released(
+    mediator: Mediator, uow: FakeProductUnitOfWork
+) -> None:
+    a = make_product(stock=10)
+    uow.seed(a)
+    order_id = uuid4()
+    mediator.send(reserve(order_id, (a, 4)))
+    mediator.send(ReleaseStock(str(order_id)))
+
+    with pytest.raises(ReservationReleased):
+        mediator.send(reserve(order_id, (a, 4)))
+
+    assert uow.stock(a.product_id) == 10
+
+
+def test_a_concurrent_winner_for_the_same_order_id_is_replayed(
+    mediator: Mediator, uow: FakeProductUnitOfWork, mocker: MockerFixture
+) -> None:
+    # The first get() misses; try_open then finds the key taken by a call that committed meanwhile.
+    a = make_product(stock=10)
+    uow.seed(a)
+    order_id = uuid4()
+    winner = mediator.send(reserve(order_id, (a, 2)))
+    real_get = FakeReservationRepository.get
+    calls: list[UUID] = []
+
+    def miss_first(repo: FakeReservationRepository, order: UUID) -> Reservation | None:
+        calls.append(order)
+        return None if len(calls) == 1 else real_get(repo, order)
+
+    mocker.patch.object(FakeReservationRepository, "get", autospec=True, side_effect=miss_first)
+
+    assert mediator.send(reserve(order_id, (a, 2))) == winner
+    assert calls == [order_id, order_id]
+    assert uow.stock(a.product_id) == 8
+
+
+def test_lines_are_taken_in_product_id_order(
+    mediator: Mediator, uow: FakeProductUnitOfWork, mocker: MockerFixture
+) -> None:
+    # One global order of row locks is what keeps concurrent multi-line reservations from deadlocking.
+    products = [make_product(stock=5) for _ in range(4)]
+    uow.seed(*products)
+    take = mocker.spy(FakeProductRepository, "try_take")
+
+    mediator.send(reserve(uuid4(), *[(p, 1) for p in reversed(products)]))
+
+    taken = [call.args[1] for call in take.call_args_list]
+    assert taken == sorted(p.product_id for p in products)
