@@ -1,16 +1,58 @@
-"""Fixtures every test may use. ``make_database_url`` hands out a fresh, empty database per call."""
+"""Fixtures every test may use. ``make_database_url`` hands out a fresh, empty database per call.
+
+The backend is chosen with ESHOP_TEST_BACKEND: ``sqlite`` (default, a file per database) or ``postgres``
+(a database per call on ESHOP_TEST_POSTGRES_URL's server, or on a throwaway cluster started once per session;
+see tests/postgres_cluster.py). Asking for postgres and not getting it is an error, never a skip.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+import common
+from tests.postgres_cluster import PostgresServer, ThrowawayCluster, external_server
+
+BACKENDS = ("sqlite", "postgres")
+
+
+def backend() -> str:
+    return os.environ.get("ESHOP_TEST_BACKEND", "").strip().lower() or "sqlite"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if backend() not in BACKENDS:
+        raise pytest.UsageError(f"ESHOP_TEST_BACKEND must be one of {BACKENDS}, not {backend()!r}")
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    return [f"eshop: database backend {backend()}, package imported from {Path(common.__file__).parent}"]
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """The PostgreSQL server of this session; started lazily, on the first test that needs a database."""
+    if url := os.environ.get("ESHOP_TEST_POSTGRES_URL"):
+        server = external_server(url)
+        yield server
+        server.drop_created_databases()
+        return
+    cluster = ThrowawayCluster()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
 
 @pytest.fixture
-def make_database_url(tmp_path: Path) -> Callable[[str], str]:
+def make_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[str], str]:
     """``make_database_url("product")`` -> a URL of a new empty database (a SQLite file by default)."""
+    if backend() == "postgres":
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        return server.create_database
 
     def make(name: str) -> str:
         return f"sqlite:///{tmp_path / name}.db"
