@@ -30,7 +30,11 @@ class Backoff:
     def delay(self, attempts: int) -> float:
         """Delay before the next try after ``attempts`` failures: capped exponential, 50-100 % jitter
         so that replicas recovering together do not call in lockstep."""
-        base = min(self.max_s, self.initial_s * self.multiplier ** max(attempts - 1, 0))
+        try:
+            grown = self.initial_s * self.multiplier ** max(attempts - 1, 0)
+        except OverflowError:  # after ~1000 failures (hours of outage) the power no longer fits a float
+            grown = self.max_s
+        base = min(self.max_s, grown)
         return base * random.uniform(0.5, 1.0)
 
 
