@@ -1,0 +1,113 @@
+"""Extra server interceptors for the Product service in tests (they run outermost): fault injection,
+blocking, and recording what arrives."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+
+from common import correlation
+
+RESERVE = "/eshop.product.v1.ProductService/ReserveStock"
+RELEASE = "/eshop.product.v1.ProductService/ReleaseStock"
+
+Continuation = Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None]
+
+
+def _wrap(
+    handler: grpc.RpcMethodHandler, behaviour: Callable[[Any, grpc.ServicerContext], Any]
+) -> grpc.RpcMethodHandler:
+    """The same method with ``behaviour`` in place of the servicer's; it runs on a worker thread
+    (``intercept_service`` itself runs on the server's polling thread and must not block)."""
+    return grpc.unary_unary_rpc_method_handler(
+        behaviour,
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )
+
+
+class FailReserve(grpc.ServerInterceptor):  # type: ignore[misc]
+    """Answers UNAVAILABLE to the first ``failures`` ReserveStock attempts (None: to all); counts them."""
+
+    def __init__(self, failures: int | None) -> None:
+        self.failures = failures
+        self.attempts = 0
+        self._lock = threading.Lock()
+
+    def intercept_service(
+        self, continuation: Continuation, details: grpc.HandlerCallDetails
+    ) -> grpc.RpcMethodHandler | None:
+        handler = continuation(details)
+        if handler is None or details.method != RESERVE:
+            return handler
+        with self._lock:
+            self.attempts += 1
+            fail = self.failures is None or self.attempts <= self.failures
+        if not fail:
+            return handler
+
+        def unavailable(request: Any, context: grpc.ServicerContext) -> Any:
+            context.abort(grpc.StatusCode.UNAVAILABLE, "injected fault")
+
+        return _wrap(handler, unavailable)
+
+
+class BlockReserve(grpc.ServerInterceptor):  # type: ignore[misc]
+    """Holds every ReserveStock until ``release`` is set (the fixture sets it before stopping)."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.finished = threading.Event()
+
+    def intercept_service(
+        self, continuation: Continuation, details: grpc.HandlerCallDetails
+    ) -> grpc.RpcMethodHandler | None:
+        handler = continuation(details)
+        if handler is None or details.method != RESERVE:
+            return handler
+        inner = handler.unary_unary
+
+        def blocked(request: Any, context: grpc.ServicerContext) -> Any:
+            self.release.wait(30)
+            try:
+                return inner(request, context)
+            finally:
+                self.finished.set()
+
+        return _wrap(handler, blocked)
+
+
+@dataclass(frozen=True)
+class Received:
+    method: str
+    correlation_ids: list[str]
+    order_id: str
+
+
+class Record(grpc.ServerInterceptor):  # type: ignore[misc]
+    """Records each Product call: method, incoming x-correlation-id values, and the request's order_id."""
+
+    def __init__(self) -> None:
+        self.calls: list[Received] = []
+
+    def of(self, method: str) -> list[Received]:
+        return [c for c in list(self.calls) if c.method == method]
+
+    def intercept_service(
+        self, continuation: Continuation, details: grpc.HandlerCallDetails
+    ) -> grpc.RpcMethodHandler | None:
+        handler = continuation(details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        inner = handler.unary_unary
+        ids = [v for k, v in details.invocation_metadata if k == correlation.HEADER]
+
+        def recording(request: Any, context: grpc.ServicerContext) -> Any:
+            self.calls.append(Received(details.method, ids, getattr(request, "order_id", "")))
+            return inner(request, context)
+
+        return _wrap(handler, recording)

@@ -1,0 +1,74 @@
+"""The Product service down: creates fail UNAVAILABLE, cancels succeed, and queued releases land once
+it is back (a new server on the same port and database), carrying the id of the call that queued them."""
+
+from __future__ import annotations
+
+import grpc
+
+from common.generated.eshop.order.v1 import order_pb2 as opb
+from order.application.order_handlers import UNAVAILABLE_REASON
+from tests.integration.helpers import create_product, new_id
+from tests.integration.order.conftest import Servers
+from tests.integration.order.interceptors import RELEASE, Record
+from tests.integration.order.support import CID, get_order, only_order, order_request, rpc_failure, stock
+from tests.integration.order.waiting import eventually
+
+FAST_RETRIES = {"product_retry_initial_backoff_s": 0.02, "product_retry_max_backoff_s": 0.05}
+
+
+def test_create_with_the_product_service_down_is_unavailable(servers: Servers) -> None:
+    product = servers.product()
+    orders = servers.order_stub(servers.order(product.port, **FAST_RETRIES))
+    lamp_id = create_product(servers.product_stub(product), stock=5).product_id
+    servers.stop(product)
+
+    failure = rpc_failure(orders.CreateOrder, order_request(new_id(), (lamp_id, 1)))
+
+    assert failure.code() == grpc.StatusCode.UNAVAILABLE
+    order = only_order(orders)
+    assert order.status == opb.ORDER_STATUS_REJECTED
+    assert order.status_reason == UNAVAILABLE_REASON
+
+
+def test_cancel_while_down_succeeds_and_the_release_lands_after_a_restart(servers: Servers) -> None:
+    product_db = servers.database_url("product")
+    product = servers.product(database_url=product_db)
+    orders = servers.order_stub(servers.order(product.port, **FAST_RETRIES))
+    lamp_id = create_product(servers.product_stub(product), stock=10).product_id
+    order = orders.CreateOrder(order_request(new_id(), (lamp_id, 4)), timeout=10)
+    assert order.status == opb.ORDER_STATUS_CONFIRMED
+    servers.stop(product)
+
+    cancelled = orders.CancelOrder(
+        opb.CancelOrderRequest(order_id=order.order_id), metadata=((CID, "cancel-cid-x"),), timeout=10
+    )
+
+    assert cancelled.status == opb.ORDER_STATUS_CANCELLED
+    assert get_order(orders, order.order_id).status == opb.ORDER_STATUS_CANCELLED
+
+    recorder = Record()
+    restarted = servers.product(port=product.port, database_url=product_db, interceptors=(recorder,))
+    products = servers.product_stub(restarted)
+
+    eventually(lambda: stock(products, lamp_id) == 10, timeout=20)
+    releases = recorder.of(RELEASE)
+    assert releases, "the stock came back without a ReleaseStock call"
+    assert {r.order_id for r in releases} == {order.order_id}
+    assert all(r.correlation_ids == ["cancel-cid-x"] for r in releases)
+
+
+def test_a_create_that_failed_while_down_has_its_release_delivered_later(servers: Servers) -> None:
+    product_db = servers.database_url("product")
+    product = servers.product(database_url=product_db)
+    orders = servers.order_stub(servers.order(product.port, **FAST_RETRIES))
+    lamp_id = create_product(servers.product_stub(product), stock=3).product_id
+    servers.stop(product)
+    rpc_failure(orders.CreateOrder, order_request(new_id(), (lamp_id, 1)), metadata=((CID, "create-cid-y"),))
+    order_id = only_order(orders).order_id
+
+    recorder = Record()
+    servers.product(port=product.port, database_url=product_db, interceptors=(recorder,))
+
+    eventually(lambda: bool(recorder.of(RELEASE)), timeout=20)
+    release = recorder.of(RELEASE)[0]
+    assert (release.order_id, release.correlation_ids) == (order_id, ["create-cid-y"])

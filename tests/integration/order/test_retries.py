@@ -1,0 +1,83 @@
+"""The Product client's built-in retries and deadline, against a Product server that injects faults.
+
+Retries run beneath the client's interceptors, so only the server can count attempts: a fault-injecting
+interceptor on the Product server (outermost) answers UNAVAILABLE and counts every ReserveStock attempt.
+"""
+
+from __future__ import annotations
+
+import grpc
+
+from common.generated.eshop.order.v1 import order_pb2 as opb
+from order.application.order_handlers import UNAVAILABLE_REASON
+from tests.integration.helpers import create_product, new_id
+from tests.integration.order.conftest import Servers
+from tests.integration.order.interceptors import BlockReserve, FailReserve
+from tests.integration.order.support import only_order, order_request, rpc_failure, stock
+from tests.integration.order.waiting import eventually
+
+FAST_RETRIES = {"product_retry_initial_backoff_s": 0.02, "product_retry_max_backoff_s": 0.05}
+
+
+def test_two_unavailable_answers_are_retried_and_the_order_confirmed(servers: Servers) -> None:
+    faults = FailReserve(failures=2)
+    product = servers.product(interceptors=(faults,))
+    products = servers.product_stub(product)
+    orders = servers.order_stub(servers.order(product.port, **FAST_RETRIES))
+    lamp = create_product(products, stock=5)
+
+    order = orders.CreateOrder(order_request(new_id(), (lamp.product_id, 2)), timeout=10)
+
+    assert order.status == opb.ORDER_STATUS_CONFIRMED
+    assert faults.attempts == 3
+    assert stock(products, lamp.product_id) == 3
+
+
+def test_always_unavailable_fails_after_max_attempts_and_rejects_the_order(servers: Servers) -> None:
+    faults = FailReserve(failures=None)
+    product = servers.product(interceptors=(faults,))
+    products = servers.product_stub(product)
+    orders = servers.order_stub(servers.order(product.port, product_retry_max_attempts=3, **FAST_RETRIES))
+    lamp = create_product(products, stock=5)
+
+    failure = rpc_failure(orders.CreateOrder, order_request(new_id(), (lamp.product_id, 2)))
+
+    assert failure.code() == grpc.StatusCode.UNAVAILABLE
+    assert faults.attempts == 3
+    order = only_order(orders)
+    assert order.order_id in failure.details()
+    assert order.status == opb.ORDER_STATUS_REJECTED
+    assert order.status_reason == UNAVAILABLE_REASON
+    assert stock(products, lamp.product_id) == 5
+
+
+def test_a_reservation_past_the_deadline_fails_deadline_exceeded(servers: Servers) -> None:
+    blocker = BlockReserve()
+    servers.unblock.append(blocker.release)
+    product = servers.product(interceptors=(blocker,))
+    products = servers.product_stub(product)
+    orders = servers.order_stub(servers.order(product.port, product_call_timeout_s=0.5))
+    lamp = create_product(products, stock=5)
+
+    failure = rpc_failure(orders.CreateOrder, order_request(new_id(), (lamp.product_id, 2)), timeout=10)
+
+    assert failure.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    order = only_order(orders)
+    assert order.status == opb.ORDER_STATUS_REJECTED
+    assert order.status_reason == UNAVAILABLE_REASON
+
+
+def test_a_reservation_that_lands_after_the_deadline_is_released_by_the_outbox(servers: Servers) -> None:
+    blocker = BlockReserve()
+    servers.unblock.append(blocker.release)
+    product = servers.product(interceptors=(blocker,))
+    products = servers.product_stub(product)
+    orders = servers.order_stub(servers.order(product.port, product_call_timeout_s=0.5))
+    lamp = create_product(products, stock=5)
+    rpc_failure(orders.CreateOrder, order_request(new_id(), (lamp.product_id, 2)), timeout=10)
+
+    blocker.release.set()  # the late ReserveStock now runs: it must not keep stock for a rejected order
+
+    assert blocker.finished.wait(10)
+    eventually(lambda: stock(products, lamp.product_id) == 5, timeout=10)
+    assert only_order(orders).status == opb.ORDER_STATUS_REJECTED

@@ -1,0 +1,117 @@
+"""A tiny real gRPC server on 127.0.0.1 with the production interceptors and a generic handler, so the
+interceptors run against grpc's own ServicerContext rather than a fake one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from concurrent import futures
+from dataclasses import dataclass, field
+
+import grpc
+import pytest
+from loguru import logger
+
+from common import correlation
+from common.grpc.server_interceptors import server_interceptors
+
+SERVICE = "test.v1.Probe"
+ECHO = f"/{SERVICE}/Echo"
+FAIL = f"/{SERVICE}/Fail"
+HEALTH_CHECK = "/grpc.health.v1.Health/Check"
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What a handler saw: the bound correlation id and the raw ``x-correlation-id`` values received."""
+
+    bound: str | None
+    received: list[str]
+
+
+@dataclass
+class Probe:
+    channel: grpc.Channel
+    seen: list[Seen] = field(default_factory=list)
+    # What /Fail raises; each test sets it.
+    failure: BaseException = field(default_factory=lambda: RuntimeError("not set"))
+
+    def call(
+        self, method: str, *, metadata: tuple[tuple[str, str], ...] = (), channel: grpc.Channel | None = None
+    ) -> tuple[bytes, grpc.Call]:
+        stub = (channel or self.channel).unary_unary(method)
+        response, call = stub.with_call(b"ping", metadata=metadata, timeout=5)
+        return response, call
+
+    def fail(self, *, metadata: tuple[tuple[str, str], ...] = ()) -> grpc.RpcError:
+        with pytest.raises(grpc.RpcError) as raised:
+            self.channel.unary_unary(FAIL)(b"ping", metadata=metadata, timeout=5)
+        return raised.value
+
+
+def _handlers(probe: Callable[[], Probe]) -> dict[str, grpc.RpcMethodHandler]:
+    def echo(request: bytes, context: grpc.ServicerContext) -> bytes:
+        received = [v for k, v in context.invocation_metadata() if k == correlation.HEADER]
+        probe().seen.append(Seen(correlation.current(), received))
+        return request
+
+    def fail(request: bytes, context: grpc.ServicerContext) -> bytes:
+        probe().seen.append(Seen(correlation.current(), []))
+        raise probe().failure
+
+    return {
+        "Echo": grpc.unary_unary_rpc_method_handler(echo),
+        "Fail": grpc.unary_unary_rpc_method_handler(fail),
+    }
+
+
+@pytest.fixture
+def probe() -> Iterator[Probe]:
+    holder: list[Probe] = []
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2), interceptors=server_interceptors())
+    handlers = _handlers(lambda: holder[0])
+    server.add_generic_rpc_handlers(
+        (
+            grpc.method_handlers_generic_handler(SERVICE, handlers),
+            grpc.method_handlers_generic_handler("grpc.health.v1.Health", {"Check": handlers["Echo"]}),
+        )
+    )
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    holder.append(Probe(channel))
+    try:
+        yield holder[0]
+    finally:
+        channel.close()
+        server.stop(0).wait()
+
+
+@dataclass(frozen=True)
+class LogLine:
+    level: str
+    message: str
+    correlation_id: str | None
+    has_exception: bool
+
+
+@pytest.fixture
+def logs() -> Iterator[list[LogLine]]:
+    """Every loguru record written while the test runs (any thread), with its bound correlation id."""
+    lines: list[LogLine] = []
+
+    def sink(message: object) -> None:
+        record = message.record  # type: ignore[attr-defined]
+        lines.append(
+            LogLine(
+                record["level"].name,
+                record["message"],
+                record["extra"].get("correlation_id"),
+                record["exception"] is not None,
+            )
+        )
+
+    sink_id = logger.add(sink, format="{message}", level="DEBUG")
+    try:
+        yield lines
+    finally:
+        logger.remove(sink_id)

@@ -1,0 +1,148 @@
+"""CancelOrder in every state, and what happens to its stock release when the Product service is down."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+from decimal import Decimal
+from unittest.mock import MagicMock
+from uuid import UUID, uuid4
+
+import pytest
+from loguru import logger
+
+from common.errors import FailedPrecondition, NotFound
+from common.mediator import Mediator
+from order.application import messages as m
+from order.application.order_handlers import DEFAULT_CANCEL_REASON, UNAVAILABLE_REASON
+from order.application.product_client import ProductServiceUnavailable
+from order.domain.model import Order, OrderItem, OrderLine, OrderStatus
+from tests.unit.order.conftest import BACKOFF
+from tests.unit.order.fakes import T0, FakeOrderStore, FixedClock
+
+PRODUCT = uuid4()
+
+
+def placed(status: OrderStatus) -> Order:
+    order = Order.place(uuid4(), uuid4(), (OrderLine(PRODUCT, 2),), T0, None)
+    if status is OrderStatus.PENDING:
+        return order
+    if status is OrderStatus.CONFIRMED:
+        return order.confirm((OrderItem(PRODUCT, "Lamp", Decimal("19.99"), 2),), T0)
+    if status is OrderStatus.REJECTED:
+        return order.reject(UNAVAILABLE_REASON, (), T0)
+    return replace(order, status=OrderStatus.CANCELLED, status_reason="changed my mind")
+
+
+@pytest.mark.parametrize("status", [OrderStatus.PENDING, OrderStatus.CONFIRMED])
+def test_cancel_commits_with_its_release_queued_then_releases(
+    mediator: Mediator, products: MagicMock, store: FakeOrderStore, status: OrderStatus
+) -> None:
+    order = placed(status)
+    store.seed(order)
+    seen: list[tuple[OrderStatus, list[UUID]]] = []
+
+    def release(order_id: UUID) -> bool:
+        seen.append((store.order(order_id).status, [e.order_id for e in store.outbox]))
+        return True
+
+    products.release.side_effect = release
+
+    cancelled = mediator.send(m.CancelOrder(str(order.order_id), "  changed my mind "))
+
+    assert cancelled.status is OrderStatus.CANCELLED
+    assert cancelled.status_reason == "changed my mind"
+    assert cancelled.items == order.items
+    # By the time the release is tried, the cancellation and the outbox entry are committed together.
+    assert seen == [(OrderStatus.CANCELLED, [order.order_id])]
+    products.release.assert_called_once_with(order.order_id)
+    assert store.order(order.order_id).status is OrderStatus.CANCELLED
+    assert store.outbox == []  # acknowledged, so removed
+
+
+def test_cancel_without_reason_uses_the_default(mediator: Mediator, store: FakeOrderStore) -> None:
+    order = placed(OrderStatus.CONFIRMED)
+    store.seed(order)
+
+    cancelled = mediator.send(m.CancelOrder(str(order.order_id)))
+
+    assert cancelled.status_reason == DEFAULT_CANCEL_REASON
+
+
+def test_cancelling_a_cancelled_order_changes_nothing_and_releases_nothing(
+    mediator: Mediator, products: MagicMock, store: FakeOrderStore
+) -> None:
+    order = placed(OrderStatus.CANCELLED)
+    store.seed(order)
+    commits = store.commits
+
+    again = mediator.send(m.CancelOrder(str(order.order_id), "another reason"))
+
+    assert again == order
+    assert again.status_reason == "changed my mind"
+    assert store.order(order.order_id) == order
+    assert store.commits == commits + 1  # the pipeline's commit of an unchanged read
+    assert store.outbox == []
+    products.release.assert_not_called()
+
+
+def test_cancel_twice_releases_once(mediator: Mediator, products: MagicMock, store: FakeOrderStore) -> None:
+    order = placed(OrderStatus.CONFIRMED)
+    store.seed(order)
+
+    first = mediator.send(m.CancelOrder(str(order.order_id)))
+    second = mediator.send(m.CancelOrder(str(order.order_id)))
+
+    assert second == first
+    products.release.assert_called_once_with(order.order_id)
+
+
+def test_a_rejected_order_cannot_be_cancelled(
+    mediator: Mediator, products: MagicMock, store: FakeOrderStore
+) -> None:
+    order = placed(OrderStatus.REJECTED)
+    store.seed(order)
+
+    with pytest.raises(FailedPrecondition) as refused:
+        mediator.send(m.CancelOrder(str(order.order_id)))
+
+    assert "REJECTED" in refused.value.message
+    assert [v.subject for v in refused.value.violations] == [str(order.order_id)]
+    assert store.order(order.order_id) == order
+    assert store.outbox == []
+    products.release.assert_not_called()
+
+
+def test_an_unknown_order_is_not_found(mediator: Mediator, store: FakeOrderStore) -> None:
+    order_id = uuid4()
+
+    with pytest.raises(NotFound) as missing:
+        mediator.send(m.CancelOrder(str(order_id)))
+
+    assert [r.resource_name for r in missing.value.resources] == [str(order_id)]
+    assert store.orders == []
+
+
+def test_release_outage_does_not_fail_the_cancellation(
+    mediator: Mediator, products: MagicMock, store: FakeOrderStore, clock: FixedClock
+) -> None:
+    order = placed(OrderStatus.CONFIRMED)
+    store.seed(order)
+    products.release.side_effect = ProductServiceUnavailable("product service: UNAVAILABLE")
+    clock.step = timedelta(0)  # a frozen clock: the retry time is exactly now + the backoff delay
+    warnings: list[str] = []
+    sink = logger.add(lambda message: warnings.append(str(message)), level="WARNING", format="{message}")
+    try:
+        cancelled = mediator.send(m.CancelOrder(str(order.order_id)))
+    finally:
+        logger.remove(sink)
+
+    assert cancelled.status is OrderStatus.CANCELLED
+    assert store.order(order.order_id).status is OrderStatus.CANCELLED
+    [entry] = store.outbox
+    assert entry.order_id == order.order_id
+    assert entry.attempts == 1
+    delay = (entry.next_attempt_at - clock.now).total_seconds()
+    assert 0.5 * BACKOFF.initial_s <= delay <= BACKOFF.initial_s
+    assert store.committed.last_errors[entry.entry_id] == "product service: UNAVAILABLE"
+    assert any("not acknowledged" in line and str(order.order_id) in line for line in warnings)

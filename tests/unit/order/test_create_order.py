@@ -1,0 +1,178 @@
+"""CreateOrder through the real mediator and pipeline, with the product client port mocked."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from unittest.mock import MagicMock
+from uuid import UUID, uuid4
+
+import pytest
+
+from common.errors import DeadlineExceeded, Unavailable
+from common.mediator import Mediator
+from order.application import messages as m
+from order.application.order_handlers import UNAVAILABLE_REASON
+from order.application.product_client import ProductServiceUnavailable, ReservationRefused, Reserved
+from order.domain.model import OrderItem, OrderLine, OrderStatus
+from order.presentation.mapping import order_to_pb
+from tests.unit.order.fakes import FakeOrderStore
+
+CUSTOMER = str(uuid4())
+LAMP = uuid4()
+DESK = uuid4()
+
+
+def create(*lines: tuple[UUID, int], request_id: str = "") -> m.CreateOrder:
+    return m.CreateOrder(CUSTOMER, tuple(m.Line(str(p), q) for p, q in lines), request_id)
+
+
+def reserved(*items: tuple[UUID, str, str, int]) -> Reserved:
+    return Reserved(tuple(OrderItem(p, name, Decimal(price), q) for p, name, price, q in items))
+
+
+def test_confirmed_with_names_prices_and_exact_total(
+    mediator: Mediator, products: MagicMock, store: FakeOrderStore
+) -> None:
+    products.reserve.return_value = reserved((LAMP, "Lamp", "19.99", 3), (DESK, "Desk", "120.00", 1))
+
+    order = mediator.send(create((LAMP, 3), (DESK, 1)))
+
+    assert order.status is OrderStatus.CONFIRMED
+    assert [(i.product_id, i.product_name, i.unit_price, i.quantity) for i in order.items] == [
+        (LAMP, "Lamp", Decimal("19.99"), 3),
+        (DESK, "Desk", Decimal("120.00"), 1),
+    ]
+    assert order.total_amount == Decimal("179.97")
+    assert order.customer_id == UUID(CUSTOMER)
+    products.reserve.assert_called_once_with(order.order_id, (OrderLine(LAMP, 3), OrderLine(DESK, 1)))
+    assert store.order(order.order_id).status is OrderStatus.CONFIRMED
+    assert store.order(order.order_id).items == order.items
+    assert store.outbox == []
+
+
+def test_total_is_exact_decimal_and_formatted_on_the_wire(mediator: Mediator, products: MagicMock) -> None:
+    products.reserve.return_value = reserved((LAMP, "Lamp", "19.99", 3))
+
+    order = mediator.send(create((LAMP, 3)))
+
+    assert order.total_amount == Decimal("59.97")
+    assert order_to_pb(order).total_amount == "59.97"
+    assert order_to_pb(order).items[0].unit_price == "19.99"
+
+
+def test_pending_is_committed_before_stock_is_reserved(
+    mediator: Mediator, products: MagicMock, store: FakeOrderStore
+) -> None:
+    seen: list[OrderStatus] = []
+
+    def reserve(order_id: UUID, lines: Sequence[OrderLine]) -> Reserved:
+        # What another transaction would read while the reservation is in flight.
+        stored = store.order(order_id)
+        seen.append(stored.status)
+        assert stored.lines == tuple(lines)
+        return reserved((LAMP, "Lamp", "1.00", 1))
+
+    products.reserve.side_effect = reserve
+
+    order = mediator.send(create((LAMP, 1)))
+
+    assert seen == [OrderStatus.PENDING]
+    assert order.status is OrderStatus.CONFIRMED
+
+
+def test_insufficient_stock_is_rejected_with_reason_and_failed_ids(
+    mediator: Mediator, products: MagicMock, store: FakeOrderStore
+) -> None:
+    reason = f"insufficient stock: {DESK} requested 5, available 2"
+    products.reserve.return_value = ReservationRefused(reason, (DESK,))
+
+    order = mediator.send(create((LAMP, 1), (DESK, 5)))
+
+    assert order.status is OrderStatus.REJECTED
+    assert order.status_reason == reason
+    assert order.failed_product_ids == (DESK,)
+    assert order.total_amount == Decimal("0")
+    assert order_to_pb(order).total_amount == "0"
+    assert store.order(order.order_id).status is OrderStatus.REJECTED
+    assert store.order(order.order_id).failed_product_ids == (DESK,)
+    assert store.outbox == []  # the Product service answered no: nothing to release
+
+
+def test_unknown_product_is_rejected(mediator: Mediator, products: MagicMock, store: FakeOrderStore) -> None:
+    products.reserve.return_value = ReservationRefused(f"unknown product: {LAMP}", (LAMP,))
+
+    order = mediator.send(create((LAMP, 1)))
+
+    assert order.status is OrderStatus.REJECTED
+    assert order.status_reason == f"unknown product: {LAMP}"
+    assert store.order(order.order_id).failed_product_ids == (LAMP,)
+
+
+@pytest.mark.parametrize(("deadline_exceeded", "raised"), [(False, Unavailable), (True, DeadlineExceeded)])
+def test_product_service_unreachable_rejects_and_queues_a_release(
+    mediator: Mediator,
+    products: MagicMock,
+    store: FakeOrderStore,
+    deadline_exceeded: bool,
+    raised: type[Exception],
+) -> None:
+    products.reserve.side_effect = ProductServiceUnavailable("down", deadline_exceeded=deadline_exceeded)
+
+    with pytest.raises(raised) as failure:
+        mediator.send(create((LAMP, 1)))
+
+    [order] = store.orders
+    assert str(order.order_id) in str(failure.value)
+    assert order.status is OrderStatus.REJECTED
+    assert order.status_reason == UNAVAILABLE_REASON
+    # The reservation may have happened: a compensating release waits for the worker, due at once.
+    [entry] = store.outbox
+    assert entry.order_id == order.order_id
+    assert entry.attempts == 0
+    assert entry.next_attempt_at == entry.created_at
+    products.release.assert_not_called()
+
+
+def test_repeated_request_id_returns_the_first_order_and_reserves_once(
+    mediator: Mediator, products: MagicMock, store: FakeOrderStore
+) -> None:
+    products.reserve.return_value = reserved((LAMP, "Lamp", "2.50", 2))
+    request_id = str(uuid4())
+
+    first = mediator.send(create((LAMP, 2), request_id=request_id))
+    second = mediator.send(create((LAMP, 2), request_id=request_id))
+
+    assert second == first
+    assert second.request_id == UUID(request_id)
+    products.reserve.assert_called_once()
+    assert len(store.orders) == 1
+
+
+def test_repeated_request_id_returns_a_rejected_order_as_it_is(
+    mediator: Mediator, products: MagicMock, store: FakeOrderStore
+) -> None:
+    products.reserve.side_effect = ProductServiceUnavailable("down")
+    request_id = str(uuid4())
+    with pytest.raises(Unavailable):
+        mediator.send(create((LAMP, 1), request_id=request_id))
+
+    again = mediator.send(create((LAMP, 1), request_id=request_id))
+
+    assert again.status is OrderStatus.REJECTED
+    assert again.status_reason == UNAVAILABLE_REASON
+    products.reserve.assert_called_once()
+    assert len(store.outbox) == 1
+
+
+def test_without_request_id_every_call_makes_a_new_order(
+    mediator: Mediator, products: MagicMock, store: FakeOrderStore
+) -> None:
+    products.reserve.return_value = reserved((LAMP, "Lamp", "1.00", 1))
+
+    first = mediator.send(create((LAMP, 1)))
+    second = mediator.send(create((LAMP, 1)))
+
+    assert first.order_id != second.order_id
+    assert products.reserve.call_count == 2
+    assert len(store.orders) == 2

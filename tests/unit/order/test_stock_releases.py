@@ -1,0 +1,140 @@
+"""The release outbox: delivering what is due, retrying with capped, jittered backoff."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from unittest.mock import MagicMock
+from uuid import UUID, uuid4
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pytest_mock import MockerFixture
+
+from common import correlation
+from order.application.ports import PendingRelease
+from order.application.product_client import ProductServiceUnavailable
+from order.application.stock_releases import Backoff, StockReleases
+from tests.unit.order.conftest import BACKOFF, LEASE_S
+from tests.unit.order.fakes import FakeOrderStore, FixedClock
+
+
+def queue(store: FakeOrderStore, releases: StockReleases, *, deliver_now: bool = False) -> PendingRelease:
+    with store.unit_of_work() as uow:
+        entry = releases.queue(uow, uuid4(), deliver_now=deliver_now)
+        uow.commit()
+    return entry
+
+
+def test_deliver_due_delivers_due_entries_and_removes_them(
+    store: FakeOrderStore, releases: StockReleases, products: MagicMock
+) -> None:
+    first, second = queue(store, releases), queue(store, releases)
+    leased = queue(store, releases, deliver_now=True)  # its caller is trying it: not due for a lease
+
+    assert releases.deliver_due() == 2
+
+    assert [c.args[0] for c in products.release.call_args_list] == [first.order_id, second.order_id]
+    assert [e.entry_id for e in store.outbox] == [leased.entry_id]
+
+
+def test_deliver_due_counts_an_entry_with_nothing_to_release_as_delivered(
+    store: FakeOrderStore, releases: StockReleases, products: MagicMock
+) -> None:
+    queue(store, releases)
+    products.release.return_value = False  # the Product service held nothing: still acknowledged
+
+    assert releases.deliver_due() == 1
+    assert store.outbox == []
+
+
+def test_a_failed_delivery_stays_queued_with_backoff(
+    store: FakeOrderStore, releases: StockReleases, products: MagicMock, clock: FixedClock
+) -> None:
+    entry = queue(store, releases)
+    products.release.side_effect = ProductServiceUnavailable("down")
+    clock.step = timedelta(0)
+
+    assert releases.deliver_due() == 0
+
+    [kept] = store.outbox
+    assert kept.attempts == 1
+    assert kept.next_attempt_at > entry.next_attempt_at
+    assert releases.deliver_due() == 0  # not due again before its backoff
+    assert products.release.call_count == 1
+
+    clock.now = kept.next_attempt_at
+    assert releases.deliver_due() == 0
+    assert store.outbox[0].attempts == 2
+
+
+def test_a_retried_entry_is_delivered_once_the_service_is_back(
+    store: FakeOrderStore, releases: StockReleases, products: MagicMock, clock: FixedClock
+) -> None:
+    queue(store, releases)
+    products.release.side_effect = [ProductServiceUnavailable("down"), True]
+    releases.deliver_due()
+    clock.now = store.outbox[0].next_attempt_at
+
+    assert releases.deliver_due() == 1
+    assert store.outbox == []
+
+
+def test_an_entry_leased_by_another_worker_is_not_delivered_twice(
+    store: FakeOrderStore, releases: StockReleases, products: MagicMock, clock: FixedClock
+) -> None:
+    entry = queue(store, releases)
+    with store.unit_of_work() as uow:  # another replica claims it first
+        assert uow.outbox.claim(entry, clock.now + timedelta(seconds=LEASE_S))
+        uow.commit()
+
+    assert releases.deliver_due() == 0
+    products.release.assert_not_called()
+
+
+def test_a_release_carries_the_correlation_id_of_the_call_that_queued_it(
+    store: FakeOrderStore, releases: StockReleases, products: MagicMock
+) -> None:
+    with correlation.bound("cancel-call-7"):
+        entry = queue(store, releases)
+    seen: list[str | None] = []
+
+    def release(order_id: UUID) -> bool:
+        seen.append(correlation.current())
+        return True
+
+    products.release.side_effect = release
+
+    releases.deliver_due()  # from the worker, where no call's id is bound
+
+    assert entry.correlation_id == "cancel-call-7"
+    assert seen == ["cancel-call-7"]
+    assert correlation.current() is None
+
+
+@given(attempts=st.integers(min_value=1, max_value=100_000))
+def test_backoff_delay_is_capped_and_jittered(attempts: int) -> None:
+    backoff = Backoff(initial_s=0.5, max_s=10.0, multiplier=2.0)
+    base = min(10.0, 0.5 * 2.0 ** min(attempts - 1, 64))
+
+    delay = backoff.delay(attempts)
+
+    assert 0.5 * base <= delay <= base
+
+
+@pytest.mark.parametrize(
+    ("attempts", "base"), [(1, 2.0), (2, 4.0), (3, 8.0), (4, 16.0), (5, 20.0), (60, 20.0)]
+)
+def test_backoff_grows_exponentially_to_its_cap(mocker: MockerFixture, attempts: int, base: float) -> None:
+    uniform = mocker.patch("order.application.stock_releases.random.uniform", side_effect=lambda a, b: b)
+
+    assert BACKOFF.delay(attempts) == base
+
+    uniform.assert_called_once_with(0.5, 1.0)
+
+
+def test_backoff_jitter_spreads_the_delays() -> None:
+    delays = {Backoff(initial_s=1.0).delay(1) for _ in range(50)}
+
+    assert len(delays) > 1
+    assert all(0.5 <= d <= 1.0 for d in delays)
