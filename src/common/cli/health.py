@@ -1,0 +1,57 @@
+"""``eshop health``: ask each service's grpc.health.v1 whether it is SERVING."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from common.cli import exit_codes
+from common.cli.output import table
+from common.cli.session import Session
+
+SERVING = "SERVING"
+UNREACHABLE = "UNREACHABLE"
+
+
+def add_command(subparsers: Any, client_options: argparse.ArgumentParser) -> None:
+    command = subparsers.add_parser(
+        "health", parents=[client_options], help="is each service SERVING? (exit 0 only if both are)"
+    )
+    command.set_defaults(handler=run_health)
+
+
+def check(target: str, timeout_s: float, metadata: tuple[tuple[str, str], ...] = ()) -> str:
+    """SERVING, NOT_SERVING (e.g. its database is down), UNREACHABLE, or another health status name."""
+    with grpc.insecure_channel(target) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        try:
+            response = stub.Check(
+                health_pb2.HealthCheckRequest(service=""), timeout=timeout_s, metadata=metadata
+            )
+        except grpc.RpcError as error:
+            code = error.code() if isinstance(error, grpc.Call) else None
+            if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                return UNREACHABLE
+            return f"ERROR {code.name if code is not None else 'UNKNOWN'}"
+    name: str = health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
+    return name
+
+
+def run_health(args: argparse.Namespace, session: Session) -> int:
+    statuses = {
+        "product": (
+            session.product_address,
+            check(session.product_address, session.timeout_s, session.metadata),
+        ),
+        "order": (session.order_address, check(session.order_address, session.timeout_s, session.metadata)),
+    }
+    if session.json:
+        print(json.dumps({name: {"address": a, "status": s} for name, (a, s) in statuses.items()}, indent=2))
+    else:
+        print(table(("SERVICE", "ADDRESS", "STATUS"), [(n, a, s) for n, (a, s) in statuses.items()]))
+    healthy = all(status == SERVING for _, status in statuses.values())
+    return exit_codes.OK if healthy else exit_codes.FAILED

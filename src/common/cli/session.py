@@ -1,0 +1,67 @@
+"""What every client command needs: where the services are, the deadline, the correlation id to send."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import grpc
+
+from common import correlation
+
+DEFAULT_PRODUCT_ADDRESS = "127.0.0.1:50051"
+DEFAULT_ORDER_ADDRESS = "127.0.0.1:50052"
+DEFAULT_TIMEOUT_S = 10.0
+
+# A server bound to every interface is reached on loopback.
+_WILDCARD_HOSTS = {"0.0.0.0": "127.0.0.1", "[::]": "[::1]", "": "127.0.0.1"}
+
+
+def connectable(listen_address: str) -> str:
+    """The target a client on this host dials to reach a server listening on ``listen_address``."""
+    host, sep, port = listen_address.rpartition(":")
+    if not sep:
+        return listen_address
+    return f"{_WILDCARD_HOSTS.get(host, host)}:{port}"
+
+
+def product_address() -> str:
+    return connectable(os.environ.get("PRODUCT_LISTEN_ADDRESS") or DEFAULT_PRODUCT_ADDRESS)
+
+
+def order_address() -> str:
+    return connectable(os.environ.get("ORDER_LISTEN_ADDRESS") or DEFAULT_ORDER_ADDRESS)
+
+
+class CallFailed(Exception):
+    """A call failed; carries the target and the correlation id sent, for the error report."""
+
+    def __init__(self, error: grpc.RpcError, target: str, sent_correlation_id: str) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.target = target
+        self.sent_correlation_id = sent_correlation_id
+
+
+@dataclass(frozen=True)
+class Session:
+    product_address: str
+    order_address: str
+    timeout_s: float
+    correlation_id: str
+    json: bool
+
+    @property
+    def metadata(self) -> tuple[tuple[str, str], ...]:
+        return ((correlation.HEADER, self.correlation_id),)
+
+    @contextmanager
+    def channel(self, target: str) -> Iterator[grpc.Channel]:
+        """A channel to ``target``; a failed call inside the block comes out as ``CallFailed``."""
+        with grpc.insecure_channel(target) as channel:
+            try:
+                yield channel
+            except grpc.RpcError as error:
+                raise CallFailed(error, target, self.correlation_id) from error

@@ -1,0 +1,198 @@
+"""``eshop up``: both services as child processes in the foreground, a demo catalogue, a clean stop."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import site
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import grpc
+
+import common
+from common.cli import arguments, exit_codes, health, session
+from common.cli.output import info, report_failure
+from common.cli.products import products_table
+from common.cli.seed import seed_if_empty
+from common.generated.eshop.product.v1 import product_pb2 as pb
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+POLL_INTERVAL_S = 0.2
+
+
+@dataclass
+class Child:
+    name: str
+    target: str
+    database_url: str
+    process: subprocess.Popen[bytes]
+
+
+def add_command(subparsers: Any) -> None:
+    up = subparsers.add_parser(
+        "up", help="run both services in the foreground with a demo catalogue (Ctrl-C stops them)"
+    )
+    up.add_argument(
+        "--startup-timeout",
+        type=arguments.positive_seconds,
+        default=30.0,
+        metavar="SECONDS",
+        help="how long both services may take to report SERVING (default 30)",
+    )
+    up.add_argument(
+        "--stop-timeout",
+        type=arguments.positive_seconds,
+        default=15.0,
+        metavar="SECONDS",
+        help="how long each service may take to stop after SIGTERM before it is killed",
+    )
+    up.add_argument("--no-seed", action="store_true", help="do not create the demo catalogue")
+    up.set_defaults(handler=run_up)
+
+
+def run_up(args: argparse.Namespace, _session: session.Session) -> int:
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        if not stop.is_set():
+            info(f"eshop up: received {signal.Signals(signum).name}, stopping the services")
+        stop.set()
+
+    busy = _busy_address()
+    if busy is not None:
+        info(f"eshop up: something already answers on {busy} (another `eshop up`?); stop it first")
+        return exit_codes.FAILED
+    previous = {signum: signal.signal(signum, on_signal) for signum in SIGNALS}
+    children: list[Child] = []
+    try:
+        children.append(_spawn("product", session.product_address(), "sqlite:///.eshop/product.db"))
+        children.append(_spawn("order", session.order_address(), "sqlite:///.eshop/order.db"))
+        failure = _wait_until_serving(children, stop, args.startup_timeout)
+        if failure is not None or stop.is_set():
+            return exit_codes.OK if failure is None else failure
+        if not args.no_seed:
+            try:
+                seeded, products = seed_if_empty(children[0].target, session.DEFAULT_TIMEOUT_S)
+            except grpc.RpcError as error:
+                info("eshop up: could not seed the demo catalogue")
+                report_failure(session.CallFailed(error, children[0].target, "eshop-up-seed"))
+                return exit_codes.FAILED
+            _print_ready(children, seeded, products)
+        else:
+            _print_ready(children, False, None)
+        return _supervise(children, stop)
+    finally:
+        _stop_all(children, args.stop_timeout)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _busy_address() -> str | None:
+    """An address a service already answers on: our health checks would mistake it for our child."""
+    targets = (session.product_address(), session.order_address())
+    return next((t for t in targets if health.check(t, 1.0) != health.UNREACHABLE), None)
+
+
+def _spawn(name: str, target: str, default_database_url: str) -> Child:
+    env = _child_env()
+    database_url = env.get(f"{name.upper()}_DATABASE_URL") or default_database_url
+    command = [sys.executable, "-c", "from common.cli.main import main; main()", name, "serve"]
+    # A session of its own: a Ctrl-C at the terminal reaches only us, and we stop the services in order.
+    process = subprocess.Popen(command, env=env, start_new_session=True)
+    return Child(name, target, _redacted(database_url), process)
+
+
+def _child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("ORDER_PRODUCT_SERVICE_TARGET", session.product_address())
+    # The children import `common` the way we did, also when it comes from PYTHONPATH or a source tree.
+    root = str(Path(common.__file__ or ".").resolve().parent.parent)
+    installed = {str(Path(p).resolve()) for p in [*site.getsitepackages(), site.getusersitepackages()]}
+    if root not in installed:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    return env
+
+
+def _redacted(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # a malformed URL: the service itself will say what is wrong with it
+        return url
+
+
+def _dead(children: list[Child]) -> Child | None:
+    return next((child for child in children if child.process.poll() is not None), None)
+
+
+def _wait_until_serving(children: list[Child], stop: threading.Event, timeout_s: float) -> int | None:
+    """None once every child reports SERVING (or a stop was asked for), else the exit code to leave with."""
+    deadline = time.monotonic() + timeout_s
+    statuses: dict[str, str] = {}
+    while not stop.is_set():
+        dead = _dead(children)
+        if dead is not None:
+            info(
+                f"eshop up: the {dead.name} service exited with code {dead.process.returncode} while starting"
+            )
+            return exit_codes.FAILED
+        statuses = {child.name: health.check(child.target, 1.0) for child in children}
+        if all(status == health.SERVING for status in statuses.values()):
+            return None
+        if time.monotonic() > deadline:
+            summary = ", ".join(f"{name} {status}" for name, status in statuses.items())
+            info(f"eshop up: services not SERVING after {timeout_s:g} s ({summary})")
+            return exit_codes.FAILED
+        stop.wait(POLL_INTERVAL_S)
+    return None
+
+
+def _print_ready(children: list[Child], seeded: bool, products: list[pb.Product] | None) -> None:
+    lines = ["eshop is up (Ctrl-C stops both services)"]
+    lines += [f"  {c.name:<8} service  {c.target:<22} database {c.database_url}" for c in children]
+    if products is not None:
+        lines.append("")
+        lines.append(
+            f"seeded {len(products)} demo products:"
+            if seeded
+            else "catalogue already has products (not seeded again):"
+        )
+        lines.append(products_table(products))
+        if products:
+            address = children[1].target
+            override = "" if address == session.DEFAULT_ORDER_ADDRESS else f" --order-address {address}"
+            lines += ["", "try:", f"  eshop orders create --item {products[0].product_id}:2{override}"]
+    print("\n".join(lines), flush=True)
+
+
+def _supervise(children: list[Child], stop: threading.Event) -> int:
+    while not stop.wait(POLL_INTERVAL_S):
+        dead = _dead(children)
+        if dead is not None:
+            info(f"eshop up: the {dead.name} service exited with code {dead.process.returncode}; stopping")
+            return exit_codes.FAILED
+    return exit_codes.OK
+
+
+def _stop_all(children: list[Child], timeout_s: float) -> None:
+    """Order first (it calls Product while it drains), then Product: SIGTERM, wait, then kill."""
+    for child in reversed(children):
+        if child.process.poll() is None:
+            child.process.send_signal(signal.SIGTERM)
+        try:
+            child.process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            info(f"eshop up: the {child.name} service did not stop within {timeout_s:g} s; killing it")
+            child.process.kill()
+            child.process.wait()
+    if children:
+        info("eshop up: stopped")

@@ -1,0 +1,56 @@
+"""`eshop health`, `--version`, and what a client command does when nothing answers."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+from tests.integration.cli.conftest import Eshop, Services, run_eshop
+
+
+def closed_port_address() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"127.0.0.1:{port}"
+
+
+def test_health_of_a_running_pair(eshop: Eshop, services: Services) -> None:
+    result = eshop("health", "--json")
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {
+        "product": {"address": services.product_address, "status": "SERVING"},
+        "order": {"address": services.order_address, "status": "SERVING"},
+    }
+
+
+def test_health_with_a_service_unreachable(services: Services) -> None:
+    closed = closed_port_address()
+
+    result = run_eshop(
+        "--product-address", services.product_address, "--order-address", closed, "--timeout", "5", "health"
+    )
+
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert any(line.split()[0] == "product" and line.split()[-1] == "SERVING" for line in lines[2:])
+    assert any(line.split()[0] == "order" and line.split()[-1] == "UNREACHABLE" for line in lines[2:])
+
+
+def test_client_command_against_a_closed_port_exits_5() -> None:
+    closed = closed_port_address()
+
+    result = run_eshop("--product-address", closed, "--correlation-id", "nobody-home", "products", "list")
+
+    assert result.returncode == 5
+    assert "UNAVAILABLE" in result.stderr
+    assert "nobody-home" in result.stderr
+    assert closed in result.stderr
+
+
+def test_version() -> None:
+    result = run_eshop("--version")
+
+    assert result.returncode == 0
+    assert result.stdout.startswith("eshop ")
