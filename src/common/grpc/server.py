@@ -20,6 +20,11 @@ from common.settings import LogSettings, ServerSettings
 HEALTH_PROBE_INTERVAL_S = 1.0
 
 
+class CannotListen(RuntimeError):
+    def __init__(self, address: str) -> None:
+        super().__init__(f"cannot listen on {address}: the address is in use or not valid here")
+
+
 @dataclass
 class RunningServer:
     """A started server and what it takes to stop it well."""
@@ -73,12 +78,15 @@ def start_server(
         [*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
     )
     credentials = server_credentials(settings)
-    if credentials is None:
-        port = server.add_insecure_port(settings.listen_address)
-    else:
-        port = server.add_secure_port(settings.listen_address, credentials)
+    try:
+        if credentials is None:
+            port = server.add_insecure_port(settings.listen_address)
+        else:
+            port = server.add_secure_port(settings.listen_address, credentials)
+    except RuntimeError as error:  # grpc's own "Failed to bind"
+        raise CannotListen(settings.listen_address) from error
     if port == 0:
-        raise RuntimeError(f"cannot listen on {settings.listen_address}")
+        raise CannotListen(settings.listen_address)
     server.start()
     running = RunningServer(
         server, health_servicer, port, service_names, settings.shutdown_grace_s, settings.listen_address
@@ -125,7 +133,11 @@ def serve_until_signalled(service: str, start: Callable[[], RunningServer]) -> N
     """The body of ``eshop <service> serve``: logging from ESHOP_LOG_*, start, run until a signal."""
     logs = LogSettings()
     configure_logging(service, logs.log_level, logs.log_json)
-    running = start()
+    try:
+        running = start()
+    except CannotListen as error:
+        logger.error("{} service not started: {}", service, error)
+        raise SystemExit(1) from None
     wait_for_termination(running)
     logger.info("{} service stopped", service)
 
