@@ -1,0 +1,47 @@
+"""The outbox worker reports what waits, once a minute at most, and only while something waits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from unittest.mock import MagicMock
+
+import pytest
+from loguru import logger
+
+from order.application.ports import OutboxStats
+from order.application.stock_releases import StockReleases
+from order.infrastructure.outbox_worker import OutboxWorker
+
+
+@pytest.fixture
+def lines() -> Iterator[list[str]]:
+    captured: list[str] = []
+    sink = logger.add(lambda m: captured.append(m.record["message"]), level="INFO")
+    yield captured
+    logger.remove(sink)
+
+
+def _worker(stats: OutboxStats) -> tuple[OutboxWorker, MagicMock]:
+    releases = MagicMock(spec=StockReleases)
+    releases.stats.return_value = stats
+    return OutboxWorker(releases, poll_interval_s=0.1), releases
+
+
+def test_a_non_empty_outbox_is_reported_with_its_oldest_entry(lines: list[str]) -> None:
+    oldest = datetime.now(timezone.utc) - timedelta(seconds=90)
+    worker, releases = _worker(OutboxStats(waiting=3, oldest=oldest))
+
+    worker._tick()
+    worker._tick()  # within the minute: no second line
+
+    assert releases.deliver_due.call_count == 2
+    reports = [line for line in lines if line.startswith("release outbox:")]
+    assert len(reports) == 1
+    assert reports[0].startswith("release outbox: 3 waiting, oldest 9")  # ~90 s old
+
+
+def test_an_empty_outbox_is_not_reported(lines: list[str]) -> None:
+    worker, _ = _worker(OutboxStats(waiting=0, oldest=None))
+    worker._tick()
+    assert not [line for line in lines if line.startswith("release outbox:")]

@@ -1,0 +1,99 @@
+"""The reconciler resolves orders a crash left PENDING: confirm what the Product service holds,
+reject and release the rest, leave young orders and outages alone, and resolve each order once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from unittest.mock import MagicMock
+from uuid import uuid4
+
+from order.application.product_client import ProductServiceUnavailable, Reserved
+from order.application.reconciler import ABANDONED_REASON, PendingOrderReconciler
+from order.application.stock_releases import StockReleases
+from order.domain.model import Order, OrderItem, OrderLine, OrderStatus
+from tests.unit.order.fakes import FakeOrderStore, FixedClock
+
+PENDING_TIMEOUT_S = 30.0
+
+
+def _pending(store: FakeOrderStore, clock: FixedClock, age_s: float) -> Order:
+    line = OrderLine(uuid4(), 2)
+    order = Order.place(uuid4(), uuid4(), (line,), clock.now - timedelta(seconds=age_s), None)
+    store.seed(order)
+    return order
+
+
+def _reconciler(
+    store: FakeOrderStore, products: MagicMock, releases: StockReleases, clock: FixedClock
+) -> PendingOrderReconciler:
+    return PendingOrderReconciler(store.unit_of_work, products, releases, clock, PENDING_TIMEOUT_S)
+
+
+def test_an_abandoned_order_whose_stock_is_held_is_confirmed(
+    store: FakeOrderStore, products: MagicMock, releases: StockReleases, clock: FixedClock
+) -> None:
+    order = _pending(store, clock, age_s=60)
+    item = OrderItem(order.lines[0].product_id, "Mug", Decimal("9.50"), 2)
+    products.held_reservation.return_value = Reserved((item,))
+
+    assert _reconciler(store, products, releases, clock).run_once() == 1
+
+    resolved = store.order(order.order_id)
+    assert resolved.status is OrderStatus.CONFIRMED
+    assert resolved.items == (item,) and resolved.total_amount == Decimal("19.00")
+    assert store.outbox == []
+
+
+def test_an_abandoned_order_without_a_reservation_is_rejected_and_released(
+    store: FakeOrderStore, products: MagicMock, releases: StockReleases, clock: FixedClock
+) -> None:
+    order = _pending(store, clock, age_s=60)
+    products.held_reservation.return_value = None
+
+    assert _reconciler(store, products, releases, clock).run_once() == 1
+
+    resolved = store.order(order.order_id)
+    assert (resolved.status, resolved.status_reason) == (OrderStatus.REJECTED, ABANDONED_REASON)
+    # The release leaves a marker in the Product service, so a reserve still in flight cannot land.
+    assert [e.order_id for e in store.outbox] == [order.order_id]
+
+
+def test_young_pending_orders_are_left_to_their_call(
+    store: FakeOrderStore, products: MagicMock, releases: StockReleases, clock: FixedClock
+) -> None:
+    order = _pending(store, clock, age_s=1)
+
+    assert _reconciler(store, products, releases, clock).run_once() == 0
+
+    products.held_reservation.assert_not_called()
+    assert store.order(order.order_id).status is OrderStatus.PENDING
+
+
+def test_an_outage_leaves_the_order_pending_for_the_next_pass(
+    store: FakeOrderStore, products: MagicMock, releases: StockReleases, clock: FixedClock
+) -> None:
+    order = _pending(store, clock, age_s=60)
+    products.held_reservation.side_effect = ProductServiceUnavailable("down")
+
+    assert _reconciler(store, products, releases, clock).run_once() == 0
+
+    assert store.order(order.order_id).status is OrderStatus.PENDING
+    assert store.outbox == []
+
+
+def test_two_replicas_resolve_an_order_once(
+    store: FakeOrderStore, products: MagicMock, releases: StockReleases, clock: FixedClock
+) -> None:
+    order = _pending(store, clock, age_s=60)
+    products.held_reservation.return_value = None
+    first, second = (
+        _reconciler(store, products, releases, clock),
+        _reconciler(store, products, releases, clock),
+    )
+    # Both read the order while it is PENDING; the compare-and-set lets only one resolve it.
+    stale = store.unit_of_work().orders.pending_since_before(clock.now, 10)
+    assert first._resolve(stale[0]) is True
+    assert second._resolve(stale[0]) is False
+    assert len(store.outbox) == 1
+    assert store.order(order.order_id).status is OrderStatus.REJECTED
