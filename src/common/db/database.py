@@ -52,12 +52,17 @@ class Database:
             if not self._write_lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
                 raise Unavailable("database is busy, try again")
             locked = True
+        conn: Connection | None = None
         try:
             conn = self.engine.connect()
             conn.info["eshop_write"] = write
             conn.begin()
             return conn
         except BaseException:
+            if conn is not None:
+                # BEGIN failed (e.g. SQLite busy): give the connection back now, not at the next GC cycle.
+                conn.info.pop("eshop_write", None)
+                conn.close()
             if locked:
                 self._write_lock.release()
             raise

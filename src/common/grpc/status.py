@@ -5,7 +5,7 @@ The details used are BadRequest, PreconditionFailure and ResourceInfo.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 import grpc
 from google.protobuf import any_pb2
@@ -17,13 +17,22 @@ from common.errors import AppError, FailedPrecondition, InvalidArgument, NotFoun
 
 GRPC_CODES: dict[str, grpc.StatusCode] = {code.name: code for code in grpc.StatusCode}
 
+# The message and details travel in trailers, and gRPC clients refuse trailers beyond ~8 KiB by
+# default (RESOURCE_EXHAUSTED "received metadata size exceeds ..."): a request with 100 bad lines, or
+# 1000 unknown ids, would otherwise hide its real status. The message is clipped; the details keep
+# as many entries as fit, in order.
+MAX_MESSAGE_BYTES = 1024
+MAX_DETAILS_BYTES = 3072
+_ENTRY_OVERHEAD_BYTES = 8  # tag and length of a repeated entry
+_ANY_OVERHEAD_BYTES = 64  # type URL and framing of one packed detail
+
 
 def grpc_code(error: AppError) -> grpc.StatusCode:
     return GRPC_CODES[error.code.value]
 
 
 def to_grpc_status(error: AppError) -> grpc.Status:
-    status = status_pb2.Status(code=grpc_code(error).value[0], message=error.message)
+    status = status_pb2.Status(code=grpc_code(error).value[0], message=_clip(error.message))
     for detail in _details(error):
         packed = any_pb2.Any()
         packed.Pack(detail)
@@ -51,32 +60,59 @@ def with_trailer(status: grpc.Status, key: str, value: str) -> grpc.Status:
     return Status(status.code, status.details, (*status.trailing_metadata, (key, value)))
 
 
+def _clip(message: str) -> str:
+    encoded = message.encode()
+    if len(encoded) <= MAX_MESSAGE_BYTES:
+        return message
+    return encoded[: MAX_MESSAGE_BYTES - 3].decode(errors="ignore") + "…"
+
+
+M = TypeVar("M", bound=Message)
+
+
+def _fitting(entries: list[M], overhead: int = _ENTRY_OVERHEAD_BYTES) -> list[M]:
+    """The leading entries that fit the details budget (at least one)."""
+    kept: list[M] = []
+    used = 0
+    for entry in entries:
+        used += entry.ByteSize() + overhead
+        if kept and used > MAX_DETAILS_BYTES:
+            break
+        kept.append(entry)
+    return kept
+
+
 def _details(error: AppError) -> list[Message]:
     if isinstance(error, InvalidArgument):
         return [
             error_details_pb2.BadRequest(
-                field_violations=[
-                    error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
-                    for v in error.violations
-                ]
+                field_violations=_fitting(
+                    [
+                        error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+                        for v in error.violations
+                    ]
+                )
             )
         ]
     if isinstance(error, FailedPrecondition) and error.violations:
         return [
             error_details_pb2.PreconditionFailure(
-                violations=[
-                    error_details_pb2.PreconditionFailure.Violation(
-                        type=v.type, subject=v.subject, description=v.description
-                    )
-                    for v in error.violations
-                ]
+                violations=_fitting(
+                    [
+                        error_details_pb2.PreconditionFailure.Violation(
+                            type=v.type, subject=v.subject, description=v.description
+                        )
+                        for v in error.violations
+                    ]
+                )
             )
         ]
     if isinstance(error, NotFound):
-        return [
+        resources = [
             error_details_pb2.ResourceInfo(
                 resource_type=r.resource_type, resource_name=r.resource_name, description=r.description
             )
             for r in error.resources
         ]
+        return list(_fitting(resources, _ANY_OVERHEAD_BYTES))
     return []
