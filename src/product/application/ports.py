@@ -33,6 +33,10 @@ class ReservationRepository(Protocol):
         """Mark an ACTIVE reservation RELEASED; False if it is not ACTIVE (released, or never made)."""
         ...
 
+    def held_quantity(self, product_id: UUID) -> int:
+        """Units of the product held by active reservations (stock that a release will bring back)."""
+        ...
+
     def add_released_marker(self, order_id: UUID, now: datetime) -> bool:
         """Record that ``order_id`` was released before any reservation, so a late one cannot land."""
         ...

@@ -99,11 +99,20 @@ class RestockProductHandler:
         if product is None:
             raise ProductNotFound([product_id])
         if product.stock_quantity + command.quantity > MAX_STOCK:
-            raise FailedPrecondition(
-                f"restocking {command.quantity} would exceed the maximum stock of {MAX_STOCK}",
-                [PreconditionViolation("STOCK_LIMIT", str(product_id), "stock would overflow")],
-            )
+            raise _would_overflow(product_id, command.quantity)
+        # Units held by reservations come back on release, so they count against the limit too. The
+        # update comes first: it locks the product row, so no reservation moves units while we add up.
         self.uow.products.put_back(product_id, command.quantity, self.clock())
         restocked = self.uow.products.get(product_id)
         assert restocked is not None
+        if restocked.stock_quantity + self.uow.reservations.held_quantity(product_id) > MAX_STOCK:
+            raise _would_overflow(product_id, command.quantity)  # the unit of work rolls the update back
         return restocked
+
+
+def _would_overflow(product_id: UUID, quantity: int) -> FailedPrecondition:
+    return FailedPrecondition(
+        f"restocking {quantity} would exceed the maximum stock of {MAX_STOCK} "
+        "(available plus reserved units)",
+        [PreconditionViolation("STOCK_LIMIT", str(product_id), "stock would overflow")],
+    )

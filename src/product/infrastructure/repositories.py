@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, and_, or_, select, update
+from sqlalchemy import Connection, and_, func, or_, select, update
 
 from common.db.upsert import insert_ignoring_conflict
 from common.money import from_cents, to_cents
@@ -127,6 +127,17 @@ class SqlReservationRepository:
                 for i, line in enumerate(lines)
             ],
         )
+
+    def held_quantity(self, product_id: UUID) -> int:
+        held = self._conn().scalar(
+            select(func.coalesce(func.sum(reservation_lines.c.quantity), 0))
+            .select_from(reservation_lines.join(reservations))
+            .where(
+                reservation_lines.c.product_id == str(product_id),
+                reservations.c.status == ReservationStatus.ACTIVE.value,
+            )
+        )
+        return int(held or 0)
 
     def try_release(self, order_id: UUID, now: datetime) -> bool:
         result = self._conn().execute(

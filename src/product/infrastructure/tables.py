@@ -47,7 +47,7 @@ reservation_lines = Table(
     "reservation_lines",
     metadata,
     Column("order_id", String(36), ForeignKey("reservations.order_id"), primary_key=True),
-    Column("product_id", String(36), ForeignKey("products.product_id"), primary_key=True),
+    Column("product_id", String(36), ForeignKey("products.product_id"), primary_key=True, index=True),
     Column("line_no", Integer, nullable=False),
     Column("product_name", String(200), nullable=False),
     Column("unit_price_cents", BigInteger, nullable=False),

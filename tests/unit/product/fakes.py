@@ -94,6 +94,15 @@ class FakeReservationRepository:
         self.rows[order_id] = replace(reservation, status=ReservationStatus.RELEASED)
         return True
 
+    def held_quantity(self, product_id: UUID) -> int:
+        return sum(
+            line.quantity
+            for reservation in self.rows.values()
+            if reservation.status is ReservationStatus.ACTIVE
+            for line in reservation.lines
+            if line.product_id == product_id
+        )
+
     def add_released_marker(self, order_id: UUID, now: datetime) -> bool:
         if order_id in self.rows:
             return False

@@ -141,3 +141,19 @@ def test_restock_refuses_to_overflow_the_stock_column(mediator: Mediator, uow: F
 
     assert [(v.type, v.subject) for v in raised.value.violations] == [("STOCK_LIMIT", str(stored.product_id))]
     assert uow.stock(stored.product_id) == MAX_STOCK - 5
+
+
+def test_restock_counts_reserved_units_against_the_limit(
+    mediator: Mediator, uow: FakeProductUnitOfWork
+) -> None:
+    """Reserved units come back on release: a restock that fits only because they are out would make
+    that release overflow the stock column."""
+    stored = make_product(stock=MAX_STOCK)
+    uow.seed(stored)
+    mediator.send(m.ReserveStock(str(uuid4()), (m.StockLine(str(stored.product_id), 10),)))
+
+    with pytest.raises(FailedPrecondition) as raised:
+        mediator.send(m.RestockProduct(str(stored.product_id), 10))
+
+    assert "reserved" in raised.value.message
+    assert uow.stock(stored.product_id) == MAX_STOCK - 10  # the restock's update was rolled back
