@@ -1,0 +1,85 @@
+"""Fixtures for fault injection: both services as killable processes, or in this process with extra
+interceptors. Everything is bounded in time and torn down whatever the test did."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+
+from common.grpc.server import RunningServer
+from order.server import start as start_order
+from order.settings import OrderSettings
+from product.server import start as start_product
+from product.settings import ProductSettings
+from tests.integration.reliability.processes import (
+    ORDER_TEST_ENV,
+    InProcess,
+    ServiceProcess,
+    Services,
+    base_env,
+)
+from tests.integration.reliability.support import free_port
+
+
+@pytest.fixture
+def services(make_database_url: Callable[[str], str], tmp_path: Path) -> Iterator[Services]:
+    """Product and Order services as real processes on fresh databases; always killed at teardown."""
+    product_db, order_db = make_database_url("product"), make_database_url("order")
+    product_port, order_port = free_port(), free_port()
+    product_env = {
+        **base_env(),
+        "PRODUCT_LISTEN_ADDRESS": f"127.0.0.1:{product_port}",
+        "PRODUCT_DATABASE_URL": product_db,
+    }
+    order_env = {
+        **base_env(),
+        **ORDER_TEST_ENV,
+        "ORDER_LISTEN_ADDRESS": f"127.0.0.1:{order_port}",
+        "ORDER_DATABASE_URL": order_db,
+        "ORDER_PRODUCT_SERVICE_TARGET": f"127.0.0.1:{product_port}",
+    }
+    running = Services(
+        ServiceProcess("product", product_env, product_port, tmp_path / "product.log"),
+        ServiceProcess("order", order_env, order_port, tmp_path / "order.log"),
+        product_db,
+        order_db,
+    )
+    try:
+        running.product.start()
+        running.order.start()
+        yield running
+    finally:
+        running.close()
+
+
+@pytest.fixture
+def start_in_process(make_database_url: Callable[[str], str]) -> Iterator[Callable[..., InProcess]]:
+    """``start_in_process(product_interceptors=(...), product_db=url)`` -> both services in this process,
+    stopped at teardown; the Order service talks to this Product service."""
+    started: list[RunningServer] = []
+
+    def start(
+        product_interceptors: tuple[grpc.ServerInterceptor, ...] = (), product_db: str | None = None
+    ) -> InProcess:
+        product_db = product_db or make_database_url("product")
+        order_db = make_database_url("order")
+        product_settings = ProductSettings(listen_address="127.0.0.1:0", database_url=product_db)
+        product_server, product_container = start_product(product_settings, product_interceptors)
+        started.append(product_server)
+        order_settings = OrderSettings(
+            listen_address="127.0.0.1:0",
+            database_url=order_db,
+            product_service_target=f"127.0.0.1:{product_server.port}",
+        ).model_copy(update={k.removeprefix("ORDER_").lower(): float(v) for k, v in ORDER_TEST_ENV.items()})
+        order_server, _ = start_order(order_settings)
+        started.append(order_server)
+        return InProcess(product_server, order_server, product_db, order_db, product_container)
+
+    try:
+        yield start
+    finally:
+        for server in reversed(started):
+            server.stop(0)

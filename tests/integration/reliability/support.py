@@ -1,0 +1,135 @@
+"""Helpers for the fault tests: polling with deadlines, health checks, set-up calls, background load."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from uuid import uuid4
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from common.generated.eshop.order.v1 import order_pb2, order_pb2_grpc
+from common.generated.eshop.product.v1 import product_pb2, product_pb2_grpc
+
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+CALL_TIMEOUT_S = 10.0
+# What a client may see while a service is being killed: the call failed, and said so honestly.
+OUTAGE_CODES = {grpc.StatusCode.OK, grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def wait_until(condition: Callable[[], bool], timeout_s: float, what: str, poll_s: float = 0.1) -> None:
+    """Poll ``condition`` until it holds; fail naming ``what`` after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+        time.sleep(poll_s)
+
+
+def health_status(target: str, timeout_s: float = 2.0) -> int | None:
+    """The overall health status at ``target``; None when it does not answer."""
+    with grpc.insecure_channel(target) as channel:
+        try:
+            response = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service=""), timeout=timeout_s
+            )
+        except grpc.RpcError:
+            return None
+    status: int = response.status
+    return status
+
+
+def new_id() -> str:
+    return str(uuid4())
+
+
+def create_product(stub: product_pb2_grpc.ProductServiceStub, stock: int) -> str:
+    request = product_pb2.CreateProductRequest(name="Widget", price="2.50", stock_quantity=stock)
+    created: product_pb2.Product = stub.CreateProduct(request, timeout=CALL_TIMEOUT_S)
+    return created.product_id
+
+
+def order_request(lines: Sequence[tuple[str, int]]) -> order_pb2.CreateOrderRequest:
+    return order_pb2.CreateOrderRequest(
+        customer_id=new_id(),
+        items=[order_pb2.OrderLine(product_id=p, quantity=q) for p, q in lines],
+        request_id=new_id(),
+    )
+
+
+def create_order(stub: order_pb2_grpc.OrderServiceStub, lines: Sequence[tuple[str, int]]) -> order_pb2.Order:
+    order: order_pb2.Order = stub.CreateOrder(order_request(lines), timeout=CALL_TIMEOUT_S)
+    return order
+
+
+@dataclass
+class Outcome:
+    code: grpc.StatusCode
+    elapsed_s: float
+
+
+@dataclass
+class Load:
+    """Threads that place one-unit orders in a loop until stopped; every call has a 10 s deadline."""
+
+    stub: order_pb2_grpc.OrderServiceStub
+    product_ids: Sequence[str]
+    threads: int = 4
+    outcomes: list[Outcome] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _workers: list[threading.Thread] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def start(self) -> Load:
+        for i in range(self.threads):
+            worker = threading.Thread(target=self._run, args=(i,), name=f"load-{i}", daemon=True)
+            worker.start()
+            self._workers.append(worker)
+        return self
+
+    def stop(self) -> Counter[grpc.StatusCode]:
+        self._stop.set()
+        for worker in self._workers:
+            worker.join(timeout=3 * CALL_TIMEOUT_S)
+            assert not worker.is_alive(), "a load thread is stuck in a call past its deadline"
+        return Counter(o.code for o in self.outcomes)
+
+    def _run(self, index: int) -> None:
+        n = 0
+        while not self._stop.is_set():
+            product_id = self.product_ids[(index + n) % len(self.product_ids)]
+            n += 1
+            started = time.monotonic()
+            try:
+                self.stub.CreateOrder(order_request([(product_id, 1)]), timeout=CALL_TIMEOUT_S)
+                code = grpc.StatusCode.OK
+            except grpc.RpcError as error:
+                code = error.code()
+            with self._lock:
+                self.outcomes.append(Outcome(code, time.monotonic() - started))
+            if code is not grpc.StatusCode.OK:
+                self._stop.wait(0.05)  # do not spin on a refused connection while a service is down
+
+
+def assert_outage_outcomes(outcomes: Sequence[Outcome]) -> None:
+    """Every call ended within its deadline (plus scheduling slack) with OK or an honest outage code."""
+    assert outcomes, "the load made no calls"
+    odd = Counter(o.code for o in outcomes if o.code not in OUTAGE_CODES)
+    assert not odd, f"unexpected status codes under a crash: {odd}"
+    slowest = max(o.elapsed_s for o in outcomes)
+    assert slowest < CALL_TIMEOUT_S + 2.0, (
+        f"a call took {slowest:.1f} s, past its {CALL_TIMEOUT_S} s deadline"
+    )

@@ -1,0 +1,151 @@
+"""The database locked or unreachable: callers get UNAVAILABLE (retryable), never INTERNAL, and the
+service recovers by itself when the database does.
+
+Health follows what the service can do. A SQLite write lock held by someone else is contention, not an
+outage: in WAL mode reads go on, the health probe's ``SELECT 1`` answers, so health stays SERVING
+while writes wait out the 5 s busy timeout and fail UNAVAILABLE. A database that does not answer at
+all is an outage: health goes NOT_SERVING. Only a server database can be unplugged, so that half runs
+on PostgreSQL (behind a proxy we cut) and is skipped on SQLite.
+"""
+
+from __future__ import annotations
+
+import gc
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import grpc
+import pytest
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import QueuePool
+
+from common.generated.eshop.order.v1 import order_pb2_grpc
+from common.generated.eshop.product.v1 import product_pb2, product_pb2_grpc
+from tests.integration.reliability.processes import InProcess
+from tests.integration.reliability.support import (
+    NOT_SERVING,
+    SERVING,
+    create_product,
+    health_status,
+    order_request,
+    wait_until,
+)
+from tests.integration.reliability.tcp_proxy import TcpProxy
+from tests.invariant import assert_stock_conserved, wait_for_quiescence
+
+# Longer than the 5 s SQLite busy timeout, so the server gives up before the client does.
+WRITE_TIMEOUT_S = 15.0
+HEALTH_TIMEOUT_S = 20.0
+
+
+def _code(call: Callable[[], object]) -> grpc.StatusCode:
+    try:
+        call()
+    except grpc.RpcError as error:
+        return error.code()
+    return grpc.StatusCode.OK
+
+
+@pytest.fixture
+def channel_to() -> Iterator[Callable[[str], grpc.Channel]]:
+    """``channel_to(target)`` -> a channel closed at teardown."""
+    channels: list[grpc.Channel] = []
+
+    def open_channel(target: str) -> grpc.Channel:
+        channels.append(grpc.insecure_channel(target))
+        return channels[-1]
+
+    yield open_channel
+    for channel in channels:
+        channel.close()
+
+
+@pytest.mark.slow
+def test_locked_sqlite_database(
+    start_in_process: Callable[..., InProcess],
+    channel_to: Callable[[str], grpc.Channel],
+) -> None:
+    services = start_in_process()
+    if make_url(services.product_db).get_backend_name() != "sqlite":
+        pytest.skip("a file lock held by another connection is SQLite's failure mode")
+    stub = product_pb2_grpc.ProductServiceStub(channel_to(services.product_target))
+    product_id = create_product(stub, stock=10)
+    restock = product_pb2.RestockProductRequest(product_id=product_id, quantity=5)
+
+    locker = sqlite3.connect(str(make_url(services.product_db).database), isolation_level=None)
+    gc.disable()  # a connection leaked by a failed BEGIN must show, not be collected behind our back
+    try:
+        locker.execute("BEGIN EXCLUSIVE")
+        started = time.monotonic()
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            writes = [
+                pool.submit(_code, lambda: stub.RestockProduct(restock, timeout=WRITE_TIMEOUT_S))
+                for _ in range(2)
+            ]
+            orders = order_pb2_grpc.OrderServiceStub(channel_to(services.order_target))
+            create = pool.submit(
+                _code, lambda: orders.CreateOrder(order_request([(product_id, 1)]), timeout=10)
+            )
+            # Reads go on under a write lock (WAL), and health says so.
+            got = stub.GetProduct(product_pb2.GetProductRequest(product_id=product_id), timeout=5)
+            assert got.stock_quantity == 10
+            assert health_status(services.product_target) == SERVING
+            assert [w.result(timeout=3 * WRITE_TIMEOUT_S) for w in writes] == [
+                grpc.StatusCode.UNAVAILABLE
+            ] * 2
+            assert create.result(timeout=3 * WRITE_TIMEOUT_S) in {
+                grpc.StatusCode.UNAVAILABLE,
+                grpc.StatusCode.DEADLINE_EXCEEDED,
+            }
+        assert time.monotonic() - started < 2 * WRITE_TIMEOUT_S
+        locker.rollback()
+        # No retry needed by anyone but the caller: the next call simply works.
+        assert stub.RestockProduct(restock, timeout=WRITE_TIMEOUT_S).stock_quantity == 15
+        assert health_status(services.product_target) == SERVING
+        connections = services.product_container.database().engine.pool
+        assert isinstance(connections, QueuePool)
+        wait_until(lambda: connections.checkedout() == 0, 10, "every database connection to be returned")
+    finally:
+        gc.enable()
+        locker.close()
+
+    # The order refused while the database was locked holds nothing (its release is delivered).
+    wait_for_quiescence(services.order_db, timeout_s=60)
+    assert_stock_conserved(services.product_db, services.order_db, {product_id: 10}, {product_id: 5})
+
+
+def test_unreachable_database(
+    start_in_process: Callable[..., InProcess],
+    make_database_url: Callable[[str], str],
+    channel_to: Callable[[str], grpc.Channel],
+) -> None:
+    direct = make_url(make_database_url("product"))
+    if direct.get_backend_name() != "postgresql":
+        pytest.skip("needs a database server to unplug (ESHOP_TEST_BACKEND=postgres); SQLite is a local file")
+    proxy = TcpProxy(direct.host or "127.0.0.1", direct.port or 5432)
+    try:
+        proxied = direct.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+        services = start_in_process(product_db=proxied)
+        stub = product_pb2_grpc.ProductServiceStub(channel_to(services.product_target))
+        product_id = create_product(stub, stock=10)
+        get = product_pb2.GetProductRequest(product_id=product_id)
+        restock = product_pb2.RestockProductRequest(product_id=product_id, quantity=5)
+
+        proxy.cut()
+        wait_until(
+            lambda: health_status(services.product_target) == NOT_SERVING, HEALTH_TIMEOUT_S, "NOT_SERVING"
+        )
+        assert (
+            _code(lambda: stub.RestockProduct(restock, timeout=WRITE_TIMEOUT_S))
+            is grpc.StatusCode.UNAVAILABLE
+        )
+        assert _code(lambda: stub.GetProduct(get, timeout=WRITE_TIMEOUT_S)) is grpc.StatusCode.UNAVAILABLE
+
+        proxy.restore()
+        wait_until(lambda: health_status(services.product_target) == SERVING, HEALTH_TIMEOUT_S, "SERVING")
+        assert stub.RestockProduct(restock, timeout=WRITE_TIMEOUT_S).stock_quantity == 15
+        assert stub.GetProduct(get, timeout=WRITE_TIMEOUT_S).stock_quantity == 15
+    finally:
+        proxy.close()

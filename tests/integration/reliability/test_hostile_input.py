@@ -1,0 +1,150 @@
+"""No input crashes a service or leaves half-written data: hypothesis throws malformed, huge and odd
+requests (and odd correlation ids) at every RPC of both services running in this process. Every answer
+is a documented status (never INTERNAL or UNKNOWN), an INVALID_ARGUMENT stores nothing, the
+correlation id echoed is well-formed, and both services are still SERVING afterwards."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import grpc
+import pytest
+from google.protobuf.message import Message
+from hypothesis import HealthCheck, Phase, given, settings
+from sqlalchemy import Engine, Table, create_engine, func, select
+
+from common.correlation import HEADER, is_valid
+from common.generated.eshop.order.v1 import order_pb2_grpc
+from common.generated.eshop.product.v1 import product_pb2_grpc
+from common.settings import ServerSettings
+from order.infrastructure.tables import order_lines, orders, release_outbox
+from product.infrastructure.tables import products, reservation_lines, reservations
+from tests.integration.reliability.fuzz_strategies import CASES, Known, RpcCase, correlation_ids
+from tests.integration.reliability.processes import InProcess
+from tests.integration.reliability.support import SERVING, create_order, create_product, health_status
+
+CALL_TIMEOUT_S = 30.0  # a 100k-character request is slow to validate on a busy machine
+FUZZ = settings(
+    max_examples=60,
+    deadline=None,
+    database=None,  # no .hypothesis/ directory in the work tree
+    # Shrinking a 100-line request can take minutes; the unshrunk failing example is reported as is.
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
+)
+MAX_REQUEST_BYTES = ServerSettings.model_fields["max_message_bytes"].default
+# gRPC's own answer to bytes that are not a protobuf message at all, before any of our code runs.
+UNPARSEABLE = (grpc.StatusCode.INTERNAL, "Exception deserializing request!")
+
+
+@dataclass
+class Target:
+    services: InProcess
+    known: Known
+    channels: dict[str, grpc.Channel]
+    engines: dict[str, Engine]
+
+    def row_counts(self) -> dict[str, int]:
+        tables: list[tuple[str, Table]] = [
+            ("product", t) for t in (products, reservations, reservation_lines)
+        ]
+        tables += [("order", t) for t in (orders, order_lines, release_outbox)]
+        counts = {}
+        for service, table in tables:
+            with self.engines[service].connect() as conn:
+                counts[table.name] = conn.execute(select(func.count()).select_from(table)).scalar_one()
+        return counts
+
+    def call(
+        self, case: RpcCase, request: Message, cid: str | None
+    ) -> tuple[grpc.StatusCode, str, list[str]]:
+        service = (
+            "eshop.product.v1.ProductService" if case.service == "product" else "eshop.order.v1.OrderService"
+        )
+        method = self.channels[case.service].unary_unary(
+            f"/{service}/{case.method}",
+            request_serializer=type(request).SerializeToString,
+            response_deserializer=lambda raw: raw,
+        )
+        metadata = () if cid is None else ((HEADER, cid),)
+        try:
+            _, call = method.with_call(request, metadata=metadata, timeout=CALL_TIMEOUT_S)
+            code, details = grpc.StatusCode.OK, ""
+        except grpc.RpcError as error:
+            call, code, details = error, error.code(), error.details() or ""
+        echoed = [str(v) for k, v in call.trailing_metadata() or () if k == HEADER]
+        return code, details, echoed
+
+
+@pytest.fixture
+def target(start_in_process: Callable[..., InProcess]) -> Iterator[Target]:
+    services = start_in_process()
+    channels = {
+        "product": grpc.insecure_channel(services.product_target),
+        "order": grpc.insecure_channel(services.order_target),
+    }
+    product_stub = product_pb2_grpc.ProductServiceStub(channels["product"])
+    product_ids = [create_product(product_stub, stock=1_000) for _ in range(2)]
+    order_stub = order_pb2_grpc.OrderServiceStub(channels["order"])
+    order_ids = [create_order(order_stub, [(product_ids[0], 1)]).order_id for _ in range(2)]
+    engines = {"product": create_engine(services.product_db), "order": create_engine(services.order_db)}
+    try:
+        yield Target(services, Known(product_ids, order_ids), channels, engines)
+    finally:
+        for engine in engines.values():
+            engine.dispose()
+        for channel in channels.values():
+            channel.close()
+
+
+def _assert_healthy(target: Target) -> None:
+    assert health_status(target.services.product_target) == SERVING
+    assert health_status(target.services.order_target) == SERVING
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.service}.{c.method}")
+def test_hostile_requests(target: Target, case: RpcCase) -> None:
+    @FUZZ
+    @given(request=case.requests(target.known), cid=correlation_ids())
+    def one(request: Message, cid: str | None) -> None:
+        before = target.row_counts()
+        code, details, echoed = target.call(case, request, cid)
+        if request.ByteSize() > MAX_REQUEST_BYTES:
+            # gRPC refuses it before any of our code runs (so no correlation id comes back either).
+            assert code is grpc.StatusCode.RESOURCE_EXHAUSTED, f"{case.method}: {code.name} {details[:300]}"
+            assert target.row_counts() == before
+            return
+        assert code in case.allowed, f"{case.method} answered {code.name}: {details[:300]}"
+        if code is grpc.StatusCode.INVALID_ARGUMENT:
+            assert target.row_counts() == before, "an invalid request changed stored data"
+        assert len(echoed) == 1 and is_valid(echoed[0]), f"bad echoed correlation id {echoed!r}"
+        if cid is not None and is_valid(cid):
+            assert echoed == [cid]
+
+    one()
+    _assert_healthy(target)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.service}.{c.method}")
+def test_garbage_bytes(target: Target, case: RpcCase) -> None:
+    """Bytes that may not even be protobuf: gRPC refuses what it cannot parse, we refuse the rest."""
+    service = (
+        "eshop.product.v1.ProductService" if case.service == "product" else "eshop.order.v1.OrderService"
+    )
+    method = target.channels[case.service].unary_unary(f"/{service}/{case.method}")
+    rng = random.Random(f"{case.method}-garbage")
+    payloads = [bytes(rng.getrandbits(8) for _ in range(rng.randint(0, 64))) for _ in range(30)]
+    for payload in [*payloads, b"\x0a\x02\xff\xfe", b"\x12\x03\xc3\x28\x41", b"\x08" + b"\xff" * 10]:
+        before = target.row_counts()
+        try:
+            method(payload, timeout=CALL_TIMEOUT_S)
+            code, details = grpc.StatusCode.OK, ""
+        except grpc.RpcError as error:
+            code, details = error.code(), error.details() or ""
+        assert code in case.allowed or (code, details) == UNPARSEABLE, f"{payload!r}: {code.name} {details}"
+        if code is not grpc.StatusCode.OK and code in {grpc.StatusCode.INVALID_ARGUMENT, UNPARSEABLE[0]}:
+            assert target.row_counts() == before
+    _assert_healthy(target)
