@@ -1,0 +1,5 @@
+"""End-to-end benchmark of CreateOrder against a bare two-hop gRPC echo chain (issue 6).
+
+Run ``python -m benchmarks --help``. Everything under test runs in subprocesses: the two services,
+the echo chain, and the load generator, so no process's GIL is shared with another's.
+"""

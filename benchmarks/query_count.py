@@ -1,0 +1,131 @@
+"""Run a service with every SQL statement counted per RPC method (``--count-queries``).
+
+Started as ``python -c "from benchmarks.query_count import serve; serve('order')"``. It is the service's
+own ``serve`` plus an outermost interceptor that names the RPC being served (a ContextVar reaches the
+handler's thread) and SQLAlchemy engine events that count statements, transactions and compiled-cache
+hits under that name. Statements outside RPCs (health probe, outbox, reconciler) are not counted.
+On SIGTERM it writes ``$BENCH_QUERY_LOG_DIR/<service>.json``. Not used for timing: events cost time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+from collections import Counter, defaultdict
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from common.grpc.handler_wrapping import Behaviour, UnaryServerInterceptor
+from common.grpc.server import wait_for_termination
+from common.logging import configure_logging
+from common.settings import LogSettings
+
+_method: ContextVar[str | None] = ContextVar("bench_rpc_method", default=None)
+_SHAPE = re.compile(
+    r"^\s*(SELECT\b.*?\bFROM\s+(\w+)|INSERT\s+(?:OR\s+\w+\s+)?INTO\s+(\w+)|UPDATE\s+(\w+)|"
+    r"DELETE\s+FROM\s+(\w+)|\w+(?:\s+\w+)?)",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+@dataclass
+class MethodStats:
+    calls: int = 0
+    statements: Counter[str] = field(default_factory=Counter)
+    commits: int = 0
+    rollbacks: int = 0
+    cache: Counter[str] = field(default_factory=Counter)
+
+    def as_dict(self) -> dict[str, Any]:
+        per_call = max(self.calls, 1)
+        return {
+            "calls": self.calls,
+            "statements_per_call": round(sum(self.statements.values()) / per_call, 2),
+            "commits_per_call": round(self.commits / per_call, 2),
+            "rollbacks_per_call": round(self.rollbacks / per_call, 2),
+            "by_statement_per_call": {k: round(v / per_call, 2) for k, v in self.statements.most_common()},
+            "compiled_cache": dict(self.cache),
+        }
+
+
+_stats: defaultdict[str, MethodStats] = defaultdict(MethodStats)
+_lock = threading.Lock()
+
+
+def statement_shape(sql: str) -> str:
+    """``SELECT orders``, ``INSERT order_lines``, ``BEGIN IMMEDIATE``: the verb and the table."""
+    match = _SHAPE.match(sql)
+    if match is None:
+        return sql[:30]
+    table = next((g for g in match.groups()[1:] if g), None)
+    verb = match.group(1).split()[0].upper()
+    return f"{verb} {table}" if table else " ".join(match.group(1).split()).upper()
+
+
+def _count(kind: str, key: str) -> None:
+    method = _method.get()
+    if method is None:
+        return
+    with _lock:
+        stats = _stats[method]
+        if kind == "statement":
+            stats.statements[key] += 1
+        elif kind == "cache":
+            stats.cache[key] += 1
+        elif kind == "commit":
+            stats.commits += 1
+        else:
+            stats.rollbacks += 1
+
+
+def install_listeners() -> None:
+    # SQLAlchemy's before_cursor_execute signature, positional by contract.
+    def on_execute(conn: Any, cursor: Any, sql: str, params: Any, context: Any, many: bool) -> None:  # noqa: PLR0917
+        _count("statement", statement_shape(sql) + (" (executemany)" if many else ""))
+        compiled = getattr(context, "compiled", None)
+        if compiled is not None:
+            hit = getattr(context, "cache_hit", None)
+            _count("cache", getattr(hit, "name", str(hit)))
+
+    event.listen(Engine, "before_cursor_execute", on_execute)
+    event.listen(Engine, "commit", lambda conn: _count("commit", ""))
+    event.listen(Engine, "rollback", lambda conn: _count("rollback", ""))
+
+
+class RpcNamingInterceptor(UnaryServerInterceptor):
+    def around(self, behaviour: Behaviour, request: Any, context: grpc.ServicerContext, method: str) -> Any:
+        token = _method.set(method)
+        with _lock:
+            _stats[method].calls += 1
+        try:
+            return behaviour(request, context)
+        finally:
+            _method.reset(token)
+
+
+def serve(service: str) -> None:
+    """``serve_until_signalled`` with the counting interceptor, then the statistics file."""
+    logs = LogSettings()
+    configure_logging(service, logs.log_level, logs.log_json)
+    install_listeners()
+    if service == "product":
+        from product.server import start as start_product
+
+        running, _ = start_product(extra_interceptors=[RpcNamingInterceptor()])
+    else:
+        from order.server import start as start_order
+
+        running, _ = start_order(extra_interceptors=[RpcNamingInterceptor()])
+    wait_for_termination(running)
+    out = Path(os.environ["BENCH_QUERY_LOG_DIR"]) / f"{service}.json"
+    with _lock:
+        methods = {name: stats.as_dict() for name, stats in sorted(_stats.items())}
+    out.write_text(json.dumps({"service": service, "methods": methods}, indent=2))

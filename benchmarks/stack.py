@@ -1,0 +1,95 @@
+"""The system under test: the Product and Order services as subprocesses, plus catalogue seeding."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+
+from benchmarks.services import ServerProcess, free_port, spawn, stop_all
+from common.generated.eshop.product.v1 import product_pb2 as pb
+from common.generated.eshop.product.v1 import product_pb2_grpc as pb_grpc
+
+SEED_STOCK = 1_000_000  # far more than any run can order: stock must never run out mid-run
+SERVE = "from {service}.server import serve; serve()"
+SERVE_COUNTING = "from benchmarks.query_count import serve; serve({service!r})"
+
+
+@dataclass
+class EshopStack:
+    product: ServerProcess
+    order: ServerProcess
+
+    @property
+    def servers(self) -> list[ServerProcess]:
+        return [self.product, self.order]
+
+    def stop(self) -> None:
+        stop_all(self.servers)
+
+
+def start_stack(
+    workdir: Path,
+    product_db_url: str | None = None,
+    order_db_url: str | None = None,
+    count_queries_to: Path | None = None,
+) -> EshopStack:
+    """Product first (the Order service's reconciler talks to it at start-up), each waited to SERVING.
+
+    With ``count_queries_to`` the services run under ``benchmarks.query_count`` and write their
+    per-RPC SQL statistics there when stopped.
+    """
+    template = SERVE if count_queries_to is None else SERVE_COUNTING
+    extra = {} if count_queries_to is None else {"BENCH_QUERY_LOG_DIR": str(count_queries_to)}
+    product_address = f"127.0.0.1:{free_port()}"
+    product = spawn(
+        "product",
+        template.format(service="product"),
+        {
+            **extra,
+            "PRODUCT_LISTEN_ADDRESS": product_address,
+            "PRODUCT_DATABASE_URL": product_db_url or f"sqlite:///{workdir / 'product.db'}",
+        },
+        product_address,
+        workdir,
+    )
+    servers = [product]
+    try:
+        product.wait_until_serving()
+        order_address = f"127.0.0.1:{free_port()}"
+        order = spawn(
+            "order",
+            template.format(service="order"),
+            {
+                **extra,
+                "ORDER_LISTEN_ADDRESS": order_address,
+                "ORDER_DATABASE_URL": order_db_url or f"sqlite:///{workdir / 'order.db'}",
+                "ORDER_PRODUCT_SERVICE_TARGET": product_address,
+            },
+            order_address,
+            workdir,
+        )
+        servers.append(order)
+        order.wait_until_serving()
+    except BaseException:
+        stop_all(servers)
+        raise
+    return EshopStack(product, order)
+
+
+def seed_products(address: str, count: int, stock: int = SEED_STOCK) -> list[str]:
+    """Create ``count`` products with huge stock; returns their ids in creation order."""
+    with grpc.insecure_channel(address) as channel:
+        stub = pb_grpc.ProductServiceStub(channel)
+
+        def create(i: int) -> str:
+            request = pb.CreateProductRequest(
+                name=f"bench-{i:05d}", price=f"{1 + i % 97}.99", stock_quantity=stock, low_stock_threshold=0
+            )
+            product: pb.Product = stub.CreateProduct(request, timeout=10)
+            return product.product_id
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            return list(pool.map(create, range(count)))

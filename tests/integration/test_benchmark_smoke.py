@@ -1,0 +1,54 @@
+"""The benchmark's smoke run: ``python -m benchmarks --quick`` end to end, in a subprocess.
+
+It starts its own services, echo chain and load process; this test checks only that a complete report
+comes out with no errors. No timing is asserted: this machine's numbers are the benchmark's business.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PHASE_KEYS = {
+    "name", "kind", "workload", "concurrency", "duration_s", "calls", "throughput_per_s",
+    "latency_ms", "errors_by_code", "rejected_orders", "cancels",
+}  # fmt: skip
+
+
+@pytest.mark.slow
+def test_quick_benchmark_writes_a_complete_report_without_errors(tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    env = dict(os.environ)
+    # `benchmarks` lives in the repository; the services come from wherever this test imports them
+    # (the installed package under tox, src/ with PYTHONPATH=src).
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
+    completed = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--duration", "2", "--warmup", "0.3",
+         "--products", "10", "--out", str(out)],
+        check=False, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    report = json.loads(out.read_text())
+
+    assert {"meta", "phases", "comparison", "hot_vs_spread", "targets", "total_errors"} <= report.keys()
+    assert {p["name"] for p in report["phases"]} == {
+        "echo-chain-c1", "echo-chain-c16", "create-order-c1", "create-order-c16", "hot-product-c16",
+    }  # fmt: skip
+    for phase in report["phases"]:
+        assert phase.keys() >= PHASE_KEYS
+        assert {"p50", "p95", "p99"} <= phase["latency_ms"].keys()
+        assert phase["calls"] > 0, phase["name"]
+    assert [row["concurrency"] for row in report["comparison"]] == [1, 16]
+    assert {"throughput_ratio", "p99_ratio"} <= report["comparison"][0].keys()
+    assert len(report["targets"]) == 4
+    assert report["total_errors"] == 0, [
+        (p["name"], p["errors_by_code"], p["rejected_orders"], p["cancels"]["errors_by_code"])
+        for p in report["phases"]
+    ]
+    assert "PASS" in completed.stdout or "FAIL" in completed.stdout
