@@ -38,14 +38,11 @@ class CreateOrderHandler:
 
     def handle(self, command: CreateOrder) -> Order:
         request_id = UUID(command.request_id) if command.request_id else None
-        if request_id is not None:
-            earlier = self.uow.orders.get_by_request_id(request_id)
-            if earlier is not None:
-                return earlier
         lines = tuple(OrderLine(UUID(i.product_id), i.quantity) for i in command.items)
         order = Order.place(uuid4(), UUID(command.customer_id), lines, self.clock(), request_id)
         if not self.uow.orders.add(order):
-            # A concurrent call with the same request_id won the race; answer with its order.
+            # The request_id is taken (a retry, or a concurrent twin that won): answer with that order.
+            # Inserting first costs a replay one failed insert and saves every new order a lookup.
             assert request_id is not None
             self.uow.rollback()
             earlier = self.uow.orders.get_by_request_id(request_id)

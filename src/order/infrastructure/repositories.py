@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, and_, delete, func, or_, select, update
+from sqlalchemy import Connection, Select, and_, bindparam, delete, func, or_, select, update
 
 from common.db.types import UTCDateTime
 from common.db.upsert import insert_ignoring_conflict
@@ -17,6 +17,39 @@ from order.domain.model import Order, OrderItem, OrderLine, OrderStatus
 from order.infrastructure.tables import order_lines, orders, release_outbox
 
 ConnectionSource = Callable[[], Connection]
+
+# CreateOrder's statements, built once (building and hashing them per call was most of the Order
+# service's SQL cost). UPDATE reserves column names for its SET clause, hence the "p_" parameters.
+_INSERT_ORDER = orders.insert()
+_INSERT_LINES = order_lines.insert()
+_ORDER_BY_ID = select(orders).where(orders.c.order_id == bindparam("p_order_id"))
+_ORDER_BY_REQUEST_ID = select(orders).where(orders.c.request_id == bindparam("p_request_id"))
+_LINES_OF_ORDERS = (
+    select(order_lines)
+    .where(order_lines.c.order_id.in_(bindparam("p_order_ids", expanding=True)))
+    .order_by(order_lines.c.order_id, order_lines.c.line_no)
+)
+# Compare-and-set on the status the order was loaded with: a concurrent change makes it match nothing.
+_SAVE_ORDER = (
+    update(orders)
+    .where(orders.c.order_id == bindparam("p_order_id"), orders.c.status == bindparam("p_expected"))
+    .values(
+        status=bindparam("p_status"),
+        status_reason=bindparam("p_reason"),
+        failed_product_ids=bindparam("p_failed"),
+        update_time=bindparam("p_now"),
+    )
+)
+_PRICE_LINE = (
+    update(order_lines)
+    .where(order_lines.c.order_id == bindparam("p_order_id"), order_lines.c.line_no == bindparam("p_line_no"))
+    .values(
+        product_id=bindparam("p_product_id"),
+        quantity=bindparam("p_quantity"),
+        product_name=bindparam("p_name"),
+        unit_price_cents=bindparam("p_price_cents"),
+    )
+)
 
 
 class SqlOrderRepository:
@@ -30,9 +63,9 @@ class SqlOrderRepository:
             if insert_ignoring_conflict(conn, orders, row, ["request_id"]) == 0:
                 return False
         else:
-            conn.execute(orders.insert().values(**row))
+            conn.execute(_INSERT_ORDER, row)
         conn.execute(
-            order_lines.insert(),
+            _INSERT_LINES,
             [
                 {
                     "order_id": str(order.order_id),
@@ -46,36 +79,41 @@ class SqlOrderRepository:
         return True
 
     def get(self, order_id: UUID) -> Order | None:
-        return self._one(orders.c.order_id == str(order_id))
+        return self._one(_ORDER_BY_ID, {"p_order_id": str(order_id)})
 
     def get_by_request_id(self, request_id: UUID) -> Order | None:
-        return self._one(orders.c.request_id == str(request_id))
+        return self._one(_ORDER_BY_REQUEST_ID, {"p_request_id": str(request_id)})
 
     def save(self, order: Order) -> bool:
         expected = order.loaded_status or OrderStatus.PENDING
         conn = self._conn()
         result = conn.execute(
-            update(orders)
-            .where(orders.c.order_id == str(order.order_id), orders.c.status == expected.value)
-            .values(
-                status=order.status.value,
-                status_reason=order.status_reason,
-                failed_product_ids=",".join(str(p) for p in order.failed_product_ids),
-                update_time=order.update_time,
-            )
+            _SAVE_ORDER,
+            {
+                "p_order_id": str(order.order_id),
+                "p_expected": expected.value,
+                "p_status": order.status.value,
+                "p_reason": order.status_reason,
+                "p_failed": ",".join(str(p) for p in order.failed_product_ids),
+                "p_now": order.update_time,
+            },
         )
         if result.rowcount != 1:
             return False
-        for i, item in enumerate(order.items):
+        if order.items:
             conn.execute(
-                update(order_lines)
-                .where(order_lines.c.order_id == str(order.order_id), order_lines.c.line_no == i)
-                .values(
-                    product_id=str(item.product_id),
-                    quantity=item.quantity,
-                    product_name=item.product_name,
-                    unit_price_cents=to_cents(item.unit_price),
-                )
+                _PRICE_LINE,
+                [
+                    {
+                        "p_order_id": str(order.order_id),
+                        "p_line_no": i,
+                        "p_product_id": str(item.product_id),
+                        "p_quantity": item.quantity,
+                        "p_name": item.product_name,
+                        "p_price_cents": to_cents(item.unit_price),
+                    }
+                    for i, item in enumerate(order.items)
+                ],
             )
         return True
 
@@ -109,8 +147,8 @@ class SqlOrderRepository:
         lines = self._lines([h.order_id for h in heads])
         return [_order(h._mapping, lines.get(h.order_id, [])) for h in heads]
 
-    def _one(self, condition: Any) -> Order | None:
-        head = self._conn().execute(select(orders).where(condition)).first()
+    def _one(self, query: Select[Any], parameters: dict[str, str]) -> Order | None:
+        head = self._conn().execute(query, parameters).first()
         if head is None:
             return None
         return _order(head._mapping, self._lines([head.order_id]).get(head.order_id, []))
@@ -118,11 +156,7 @@ class SqlOrderRepository:
     def _lines(self, order_ids: list[str]) -> dict[str, list[Any]]:
         if not order_ids:
             return {}
-        rows = self._conn().execute(
-            select(order_lines)
-            .where(order_lines.c.order_id.in_(order_ids))
-            .order_by(order_lines.c.order_id, order_lines.c.line_no)
-        )
+        rows = self._conn().execute(_LINES_OF_ORDERS, {"p_order_ids": order_ids})
         grouped: dict[str, list[Any]] = {}
         for row in rows:
             grouped.setdefault(row.order_id, []).append(row)

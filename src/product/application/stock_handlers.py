@@ -36,10 +36,6 @@ class ReserveStockHandler:
     def handle(self, command: ReserveStock) -> Reservation:
         order_id = UUID(command.order_id)
         requested = command.requests()
-        existing = self.uow.reservations.get(order_id)
-        if existing is not None:
-            return _replay(existing, requested)
-
         products = self.uow.products.get_many([r.product_id for r in requested])
         missing = [r.product_id for r in requested if r.product_id not in products]
         if missing:
@@ -47,8 +43,9 @@ class ReserveStockHandler:
 
         now = self.clock()
         if not self.uow.reservations.try_open(order_id, now):
-            # A concurrent call with the same order id got there first (the key is unique): this is
-            # its repeat. On PostgreSQL the insert waited for that call to commit, so it is visible now.
+            # The order id is taken (the key is unique): this is a retry, or the twin of a concurrent
+            # call that got there first. On PostgreSQL the insert waited for that call to commit, so
+            # its reservation is visible now. (Claiming first saves every new reservation a lookup.)
             winner = self.uow.reservations.get(order_id)
             assert winner is not None, "try_open lost to a reservation that is not there"
             return _replay(winner, requested)

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, and_, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
 
 from common.db.upsert import insert_ignoring_conflict
 from common.money import from_cents, to_cents
@@ -15,6 +15,40 @@ from product.domain.model import Product, Reservation, ReservationStatus, Reserv
 from product.infrastructure.tables import products, reservation_lines, reservations
 
 ConnectionSource = Callable[[], Connection]
+
+# The reservation path's statements, built once: SQLAlchemy then skips building and hashing a
+# statement per call (a third of the Product service's CPU per ReserveStock before this). The
+# parameter names start with "p_" because UPDATE reserves the column names for its SET clause.
+_PRODUCT_BY_ID = select(products).where(products.c.product_id == bindparam("p_id"))
+_PRODUCTS_BY_IDS = select(products).where(products.c.product_id.in_(bindparam("p_ids", expanding=True)))
+_TAKE_STOCK = (
+    update(products)
+    .where(products.c.product_id == bindparam("p_id"), products.c.stock_quantity >= bindparam("p_quantity"))
+    .values(
+        stock_quantity=products.c.stock_quantity - bindparam("p_quantity"), update_time=bindparam("p_now")
+    )
+)
+_PUT_BACK_STOCK = (
+    update(products)
+    .where(products.c.product_id == bindparam("p_id"))
+    .values(
+        stock_quantity=products.c.stock_quantity + bindparam("p_quantity"), update_time=bindparam("p_now")
+    )
+)
+_RESERVATION_BY_ORDER = select(reservations).where(reservations.c.order_id == bindparam("p_order_id"))
+_RESERVATION_LINES = (
+    select(reservation_lines)
+    .where(reservation_lines.c.order_id == bindparam("p_order_id"))
+    .order_by(reservation_lines.c.line_no)
+)
+_RELEASE = (
+    update(reservations)
+    .where(
+        reservations.c.order_id == bindparam("p_order_id"),
+        reservations.c.status == ReservationStatus.ACTIVE.value,
+    )
+    .values(status=ReservationStatus.RELEASED.value, release_time=bindparam("p_now"))
+)
 
 
 class SqlProductRepository:
@@ -36,14 +70,14 @@ class SqlProductRepository:
         )
 
     def get(self, product_id: UUID) -> Product | None:
-        row = self._conn().execute(select(products).where(products.c.product_id == str(product_id))).first()
+        row = self._conn().execute(_PRODUCT_BY_ID, {"p_id": str(product_id)}).first()
         return None if row is None else _product(row._mapping)
 
     def get_many(self, product_ids: Sequence[UUID]) -> dict[UUID, Product]:
         if not product_ids:
             return {}
         keys = sorted({str(p) for p in product_ids})
-        rows = self._conn().execute(select(products).where(products.c.product_id.in_(keys)))
+        rows = self._conn().execute(_PRODUCTS_BY_IDS, {"p_ids": keys})
         return {UUID(row.product_id): _product(row._mapping) for row in rows}
 
     def list_after(self, after: tuple[datetime, UUID] | None, limit: int) -> list[Product]:
@@ -62,18 +96,12 @@ class SqlProductRepository:
         # A single conditional UPDATE: the check and the decrement are one atomic step in the database,
         # whatever the number of threads, processes or replicas.
         result = self._conn().execute(
-            update(products)
-            .where(products.c.product_id == str(product_id), products.c.stock_quantity >= quantity)
-            .values(stock_quantity=products.c.stock_quantity - quantity, update_time=now)
+            _TAKE_STOCK, {"p_id": str(product_id), "p_quantity": quantity, "p_now": now}
         )
         return result.rowcount == 1
 
     def put_back(self, product_id: UUID, quantity: int, now: datetime) -> None:
-        self._conn().execute(
-            update(products)
-            .where(products.c.product_id == str(product_id))
-            .values(stock_quantity=products.c.stock_quantity + quantity, update_time=now)
-        )
+        self._conn().execute(_PUT_BACK_STOCK, {"p_id": str(product_id), "p_quantity": quantity, "p_now": now})
 
 
 class SqlReservationRepository:
@@ -82,14 +110,10 @@ class SqlReservationRepository:
 
     def get(self, order_id: UUID) -> Reservation | None:
         conn = self._conn()
-        head = conn.execute(select(reservations).where(reservations.c.order_id == str(order_id))).first()
+        head = conn.execute(_RESERVATION_BY_ORDER, {"p_order_id": str(order_id)}).first()
         if head is None:
             return None
-        rows = conn.execute(
-            select(reservation_lines)
-            .where(reservation_lines.c.order_id == str(order_id))
-            .order_by(reservation_lines.c.line_no)
-        )
+        rows = conn.execute(_RESERVATION_LINES, {"p_order_id": str(order_id)})
         lines = tuple(
             ReservedLine(UUID(r.product_id), r.product_name, from_cents(r.unit_price_cents), r.quantity)
             for r in rows
@@ -140,14 +164,7 @@ class SqlReservationRepository:
         return int(held or 0)
 
     def try_release(self, order_id: UUID, now: datetime) -> bool:
-        result = self._conn().execute(
-            update(reservations)
-            .where(
-                reservations.c.order_id == str(order_id),
-                reservations.c.status == ReservationStatus.ACTIVE.value,
-            )
-            .values(status=ReservationStatus.RELEASED.value, release_time=now)
-        )
+        result = self._conn().execute(_RELEASE, {"p_order_id": str(order_id), "p_now": now})
         return result.rowcount == 1
 
 

@@ -12,7 +12,7 @@ from common.errors import ErrorCode
 from common.mediator import Mediator
 from product.application.messages import ReleaseStock, ReserveStock, StockLine
 from product.domain.errors import InsufficientStock, ProductNotFound, ReservationConflict, ReservationReleased
-from product.domain.model import Product, Reservation, ReservationStatus
+from product.domain.model import Product, ReservationStatus
 from tests.unit.product.fakes import (
     FakeProductRepository,
     FakeProductUnitOfWork,
@@ -161,26 +161,34 @@ def test_the_same_items_after_a_release_are_refused_as_released(
     assert uow.stock(a.product_id) == 10
 
 
-def test_a_concurrent_winner_for_the_same_order_id_is_replayed(
+def test_a_taken_order_id_is_answered_from_the_stored_reservation(
     mediator: Mediator, uow: FakeProductUnitOfWork, mocker: MockerFixture
 ) -> None:
-    # The first get() misses; try_open then finds the key taken by a call that committed meanwhile.
+    # The claim comes first: a new reservation never pays for a lookup, and a repeat (a retry, or
+    # the loser of a concurrent race for the same order id) reads the winner once the claim fails.
     a = make_product(stock=10)
     uow.seed(a)
     order_id = uuid4()
     winner = mediator.send(reserve(order_id, (a, 2)))
-    real_get = FakeReservationRepository.get
-    calls: list[UUID] = []
-
-    def miss_first(repo: FakeReservationRepository, order: UUID) -> Reservation | None:
-        calls.append(order)
-        return None if len(calls) == 1 else real_get(repo, order)
-
-    mocker.patch.object(FakeReservationRepository, "get", autospec=True, side_effect=miss_first)
+    claim = mocker.spy(FakeReservationRepository, "try_open")
+    lookup = mocker.spy(FakeReservationRepository, "get")
 
     assert mediator.send(reserve(order_id, (a, 2))) == winner
-    assert calls == [order_id, order_id]
+    assert claim.spy_return is False
+    assert [c.args[1] for c in lookup.call_args_list] == [order_id]
     assert uow.stock(a.product_id) == 8
+
+
+def test_a_new_reservation_claims_its_order_id_without_a_lookup(
+    mediator: Mediator, uow: FakeProductUnitOfWork, mocker: MockerFixture
+) -> None:
+    a = make_product(stock=10)
+    uow.seed(a)
+    lookup = mocker.spy(FakeReservationRepository, "get")
+
+    mediator.send(reserve(uuid4(), (a, 2)))
+
+    assert lookup.call_count == 0
 
 
 def test_lines_are_taken_in_product_id_order(
