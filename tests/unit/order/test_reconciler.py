@@ -97,3 +97,19 @@ def test_two_replicas_resolve_an_order_once(
     assert second._resolve(stale[0]) is False
     assert len(store.outbox) == 1
     assert store.order(order.order_id).status is OrderStatus.REJECTED
+
+
+def test_confirmed_orders_are_never_revisited_however_old(
+    store: FakeOrderStore, products: MagicMock, releases: StockReleases, clock: FixedClock
+) -> None:
+    # Only PENDING orders are the reconciler's business: a confirmed order keeps its stock for good
+    # (the .NET original expired reservations of confirmed orders and sold the stock again).
+    order = _pending(store, clock, age_s=60)
+    item = OrderItem(order.lines[0].product_id, "Mug", Decimal("9.50"), 2)
+    store.seed(order.confirm((item,), clock.now - timedelta(days=30)))
+
+    assert _reconciler(store, products, releases, clock).run_once() == 0
+
+    assert store.order(order.order_id).status is OrderStatus.CONFIRMED
+    products.held_reservation.assert_not_called()
+    assert store.outbox == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from uuid import UUID, uuid4
 
@@ -10,13 +11,14 @@ from pytest_mock import MockerFixture
 
 from common.errors import ErrorCode
 from common.mediator import Mediator
-from product.application.messages import ReleaseStock, ReserveStock, StockLine
+from product.application.messages import GetReservation, ReleaseStock, ReserveStock, StockLine
 from product.domain.errors import InsufficientStock, ProductNotFound, ReservationConflict, ReservationReleased
 from product.domain.model import Product, ReservationStatus
 from tests.unit.product.fakes import (
     FakeProductRepository,
     FakeProductUnitOfWork,
     FakeReservationRepository,
+    FixedClock,
     make_product,
 )
 
@@ -203,3 +205,21 @@ def test_lines_are_taken_in_product_id_order(
 
     taken = [call.args[1] for call in take.call_args_list]
     assert taken == sorted(p.product_id for p in products)
+
+
+def test_a_reservation_never_expires(
+    mediator: Mediator, uow: FakeProductUnitOfWork, clock: FixedClock
+) -> None:
+    # The .NET original let reservations lapse after minutes, confirmed orders included, and sold
+    # their stock again. Here a reservation holds until it is released, however long that takes.
+    widget = make_product(stock=10)
+    uow.seed(widget)
+    held = mediator.send(reserve(uuid4(), (widget, 4)))
+
+    clock.now += timedelta(days=365)
+    mediator.send(reserve(uuid4(), (widget, 6)))
+    with pytest.raises(InsufficientStock):
+        mediator.send(reserve(uuid4(), (widget, 1)))
+
+    assert mediator.send(GetReservation(str(held.order_id))) == held
+    assert uow.stock(widget.product_id) == 0
