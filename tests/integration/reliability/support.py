@@ -30,6 +30,15 @@ def free_port() -> int:
         return port
 
 
+def status_code_of(call: Callable[[], object]) -> grpc.StatusCode:
+    """The status ``call`` ends with: OK, or the code of the RpcError it raised."""
+    try:
+        call()
+    except grpc.RpcError as error:
+        return error.code()
+    return grpc.StatusCode.OK
+
+
 def wait_until(condition: Callable[[], bool], timeout_s: float, what: str, poll_s: float = 0.1) -> None:
     """Poll ``condition`` until it holds; fail naming ``what`` after ``timeout_s``."""
     deadline = time.monotonic() + timeout_s

@@ -30,6 +30,7 @@ from tests.integration.reliability.support import (
     create_product,
     health_status,
     order_request,
+    status_code_of,
     wait_until,
 )
 from tests.integration.reliability.tcp_proxy import TcpProxy
@@ -38,14 +39,6 @@ from tests.invariant import assert_stock_conserved, wait_for_quiescence
 # Longer than the 5 s SQLite busy timeout, so the server gives up before the client does.
 WRITE_TIMEOUT_S = 15.0
 HEALTH_TIMEOUT_S = 20.0
-
-
-def _code(call: Callable[[], object]) -> grpc.StatusCode:
-    try:
-        call()
-    except grpc.RpcError as error:
-        return error.code()
-    return grpc.StatusCode.OK
 
 
 @pytest.fixture
@@ -81,12 +74,12 @@ def test_locked_sqlite_database(
         started = time.monotonic()
         with ThreadPoolExecutor(max_workers=3) as pool:
             writes = [
-                pool.submit(_code, lambda: stub.RestockProduct(restock, timeout=WRITE_TIMEOUT_S))
+                pool.submit(status_code_of, lambda: stub.RestockProduct(restock, timeout=WRITE_TIMEOUT_S))
                 for _ in range(2)
             ]
             orders = order_pb2_grpc.OrderServiceStub(channel_to(services.order_target))
             create = pool.submit(
-                _code, lambda: orders.CreateOrder(order_request([(product_id, 1)]), timeout=10)
+                status_code_of, lambda: orders.CreateOrder(order_request([(product_id, 1)]), timeout=10)
             )
             # Reads go on under a write lock (WAL), and health says so.
             got = stub.GetProduct(product_pb2.GetProductRequest(product_id=product_id), timeout=5)
@@ -138,10 +131,13 @@ def test_unreachable_database(
             lambda: health_status(services.product_target) == NOT_SERVING, HEALTH_TIMEOUT_S, "NOT_SERVING"
         )
         assert (
-            _code(lambda: stub.RestockProduct(restock, timeout=WRITE_TIMEOUT_S))
+            status_code_of(lambda: stub.RestockProduct(restock, timeout=WRITE_TIMEOUT_S))
             is grpc.StatusCode.UNAVAILABLE
         )
-        assert _code(lambda: stub.GetProduct(get, timeout=WRITE_TIMEOUT_S)) is grpc.StatusCode.UNAVAILABLE
+        assert (
+            status_code_of(lambda: stub.GetProduct(get, timeout=WRITE_TIMEOUT_S))
+            is grpc.StatusCode.UNAVAILABLE
+        )
 
         proxy.restore()
         wait_until(lambda: health_status(services.product_target) == SERVING, HEALTH_TIMEOUT_S, "SERVING")

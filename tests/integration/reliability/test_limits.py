@@ -13,7 +13,12 @@ from common.generated.eshop.order.v1 import order_pb2, order_pb2_grpc
 from common.generated.eshop.product.v1 import product_pb2 as pb
 from common.generated.eshop.product.v1 import product_pb2_grpc
 from tests.integration.reliability.processes import InProcess
-from tests.integration.reliability.support import CALL_TIMEOUT_S, create_product, order_request
+from tests.integration.reliability.support import (
+    CALL_TIMEOUT_S,
+    create_product,
+    order_request,
+    status_code_of,
+)
 
 INT32_MAX = 2**31 - 1
 
@@ -29,18 +34,10 @@ def products(services: InProcess) -> Iterator[product_pb2_grpc.ProductServiceStu
         yield product_pb2_grpc.ProductServiceStub(channel)
 
 
-def _code(call: Callable[[], object]) -> grpc.StatusCode:
-    try:
-        call()
-    except grpc.RpcError as error:
-        return error.code()
-    return grpc.StatusCode.OK
-
-
 def _reserve(stub: product_pb2_grpc.ProductServiceStub, lines: list[tuple[str, int]]) -> grpc.StatusCode:
     items = [pb.StockItem(product_id=p, quantity=q) for p, q in lines]
     request = pb.ReserveStockRequest(order_id=str(uuid4()), items=items)
-    return _code(lambda: stub.ReserveStock(request, timeout=CALL_TIMEOUT_S))
+    return status_code_of(lambda: stub.ReserveStock(request, timeout=CALL_TIMEOUT_S))
 
 
 def test_the_largest_errors_keep_their_status(
@@ -57,14 +54,15 @@ def test_the_largest_errors_keep_their_status(
     assert _reserve(products, [(p, 10_000) for p in known]) is grpc.StatusCode.FAILED_PRECONDITION
     batch = pb.BatchGetProductsRequest(product_ids=[str(uuid4()) for _ in range(1000)])
     assert (
-        _code(lambda: products.BatchGetProducts(batch, timeout=CALL_TIMEOUT_S)) is grpc.StatusCode.NOT_FOUND
+        status_code_of(lambda: products.BatchGetProducts(batch, timeout=CALL_TIMEOUT_S))
+        is grpc.StatusCode.NOT_FOUND
     )
 
     with grpc.insecure_channel(services.order_target) as channel:
         orders = order_pb2_grpc.OrderServiceStub(channel)
         invalid = order_request(bad_lines)
         assert (
-            _code(lambda: orders.CreateOrder(invalid, timeout=CALL_TIMEOUT_S))
+            status_code_of(lambda: orders.CreateOrder(invalid, timeout=CALL_TIMEOUT_S))
             is grpc.StatusCode.INVALID_ARGUMENT
         )
         rejected = orders.CreateOrder(order_request(unknown), timeout=CALL_TIMEOUT_S)
@@ -82,10 +80,12 @@ def test_stock_at_the_int32_limit_survives_a_release(products: product_pb2_grpc.
     )
     products.ReserveStock(reserve, timeout=CALL_TIMEOUT_S)
     restock = pb.RestockProductRequest(product_id=product_id, quantity=10)
-    restocked = _code(lambda: products.RestockProduct(restock, timeout=CALL_TIMEOUT_S))
+    restocked = status_code_of(lambda: products.RestockProduct(restock, timeout=CALL_TIMEOUT_S))
 
     assert restocked in {grpc.StatusCode.OK, grpc.StatusCode.FAILED_PRECONDITION}
     release = pb.ReleaseStockRequest(order_id=order_id)
-    assert _code(lambda: products.ReleaseStock(release, timeout=CALL_TIMEOUT_S)) is grpc.StatusCode.OK
+    assert (
+        status_code_of(lambda: products.ReleaseStock(release, timeout=CALL_TIMEOUT_S)) is grpc.StatusCode.OK
+    )
     got = products.GetProduct(pb.GetProductRequest(product_id=product_id), timeout=CALL_TIMEOUT_S)
     assert got.stock_quantity <= INT32_MAX
