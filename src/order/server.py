@@ -9,11 +9,10 @@ from loguru import logger
 
 from common.generated.eshop.order.v1 import order_pb2_grpc as pb_grpc
 from common.grpc.server import RunningServer, serve_until_signalled, start_server
+from common.version import VERSION
 from order.container import OrderContainer
 from order.presentation.servicer import SERVICE_NAME
 from order.settings import OrderSettings
-
-VERSION = "0.1.0"
 
 
 def start(

@@ -9,11 +9,10 @@ from loguru import logger
 
 from common.generated.eshop.product.v1 import product_pb2_grpc as pb_grpc
 from common.grpc.server import RunningServer, serve_until_signalled, start_server
+from common.version import VERSION
 from product.container import ProductContainer
 from product.presentation.servicer import SERVICE_NAME
 from product.settings import ProductSettings
-
-VERSION = "0.1.0"
 
 
 def start(
