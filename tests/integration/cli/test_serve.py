@@ -1,11 +1,19 @@
-"""`eshop product serve` on a port that is taken: one clear line and exit 1, not a traceback."""
+"""`eshop product serve` / `eshop order serve` as an operator runs them: one start-up line (address,
+database, version), one shutdown line on SIGTERM, and one clear line, not a traceback, when the port is
+taken."""
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 from collections.abc import Callable
 
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from common.version import VERSION
 from tests.integration.cli.conftest import cli_env, eshop_command
 
 
@@ -26,3 +34,50 @@ def test_serve_on_a_busy_port_says_so_and_exits_1(make_database_url: Callable[[s
     assert result.returncode == 1
     assert f"cannot listen on {address}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def _free_address() -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"127.0.0.1:{probe.getsockname()[1]}"
+
+
+def _wait_until_serving(address: str, process: subprocess.Popen[str]) -> None:
+    with grpc.insecure_channel(address) as channel:
+        # wait_for_ready: the health call waits (up to its deadline) for the server to listen.
+        reply = health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(), timeout=60, wait_for_ready=True
+        )
+    assert reply.status == health_pb2.HealthCheckResponse.SERVING, process.args
+
+
+@pytest.mark.parametrize("service", ["product", "order"])
+def test_serve_logs_one_start_line_and_one_stop_line(
+    service: str, make_database_url: Callable[[str], str]
+) -> None:
+    address = _free_address()
+    variables = {
+        f"{service.upper()}_LISTEN_ADDRESS": address,
+        f"{service.upper()}_DATABASE_URL": make_database_url(service),
+    }
+    if service == "order":
+        # Nothing to reserve or reconcile in a new database: the Product service is never called.
+        variables["ORDER_PRODUCT_SERVICE_TARGET"] = _free_address()
+    process = subprocess.Popen(
+        eshop_command(service, "serve"), env=cli_env(**variables), stderr=subprocess.PIPE, text=True
+    )
+    try:
+        _wait_until_serving(address, process)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+    assert process.returncode == 0, stderr
+    starts = [line for line in stderr.splitlines() if f"{service} service {VERSION} listening on" in line]
+    assert len(starts) == 1, stderr
+    assert address in starts[0]
+    assert "(database " in starts[0]
+    assert sum(f"{service} service stopped" in line for line in stderr.splitlines()) == 1, stderr
