@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -94,7 +94,7 @@ class SqlOrderRepository:
                 "p_expected": expected.value,
                 "p_status": order.status.value,
                 "p_reason": order.status_reason,
-                "p_failed": ",".join(str(p) for p in order.failed_product_ids),
+                "p_failed": _encode_ids(order.failed_product_ids),
                 "p_now": order.update_time,
             },
         )
@@ -169,11 +169,20 @@ def _order_row(order: Order) -> dict[str, Any]:
         "customer_id": str(order.customer_id),
         "status": order.status.value,
         "status_reason": order.status_reason,
-        "failed_product_ids": ",".join(str(p) for p in order.failed_product_ids),
+        "failed_product_ids": _encode_ids(order.failed_product_ids),
         "request_id": None if order.request_id is None else str(order.request_id),
         "create_time": order.create_time,
         "update_time": order.update_time,
     }
+
+
+def _encode_ids(ids: Sequence[UUID]) -> str:
+    """The failed product ids column: comma-separated UUIDs, "" for none (read by ``_decode_ids``)."""
+    return ",".join(str(i) for i in ids)
+
+
+def _decode_ids(column: str) -> tuple[UUID, ...]:
+    return tuple(UUID(i) for i in column.split(",") if i)
 
 
 def _order(head: Any, lines: list[Any]) -> Order:
@@ -195,7 +204,7 @@ def _order(head: Any, lines: list[Any]) -> Order:
         if priced
         else (),
         status_reason=head["status_reason"],
-        failed_product_ids=tuple(UUID(p) for p in head["failed_product_ids"].split(",") if p),
+        failed_product_ids=_decode_ids(head["failed_product_ids"]),
         request_id=None if head["request_id"] is None else UUID(head["request_id"]),
         loaded_status=status,
     )
