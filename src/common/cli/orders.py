@@ -9,6 +9,7 @@ from typing import Any
 
 from common.cli import arguments, exit_codes
 from common.cli.output import emit, fields, info, table, timestamp
+from common.cli.paging import fetch_pages
 from common.cli.session import Session
 from common.generated.eshop.order.v1 import order_pb2 as pb
 from common.generated.eshop.order.v1 import order_pb2_grpc as pb_grpc
@@ -90,15 +91,12 @@ def list_orders(args: argparse.Namespace, session: Session) -> int:
     )
     with session.channel(session.order_address) as channel:
         stub = pb_grpc.OrderServiceStub(channel)
-        page: pb.ListOrdersResponse = stub.ListOrders(
-            request, timeout=session.timeout_s, metadata=session.metadata
+        result: pb.ListOrdersResponse = fetch_pages(
+            lambda r: stub.ListOrders(r, timeout=session.timeout_s, metadata=session.metadata),
+            request,
+            "orders",
+            follow=args.all,
         )
-        result = pb.ListOrdersResponse(orders=page.orders, next_page_token=page.next_page_token)
-        while args.all and result.next_page_token:
-            request.page_token = result.next_page_token
-            page = stub.ListOrders(request, timeout=session.timeout_s, metadata=session.metadata)
-            result.orders.extend(page.orders)
-            result.next_page_token = page.next_page_token
     emit(result, session.json, lambda: orders_table(result.orders))
     if result.next_page_token and not session.json:
         info(f"more: eshop orders list --page-token {result.next_page_token}")

@@ -6,8 +6,9 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
-from common.cli import arguments
+from common.cli import arguments, exit_codes
 from common.cli.output import emit, fields, info, table, timestamp
+from common.cli.paging import fetch_pages
 from common.cli.session import Session
 from common.generated.eshop.product.v1 import product_pb2 as pb
 from common.generated.eshop.product.v1 import product_pb2_grpc as pb_grpc
@@ -45,19 +46,16 @@ def list_products(args: argparse.Namespace, session: Session) -> int:
     with session.channel(session.product_address) as channel:
         stub = pb_grpc.ProductServiceStub(channel)
         request = pb.ListProductsRequest(page_size=args.page_size, page_token=args.page_token)
-        page: pb.ListProductsResponse = stub.ListProducts(
-            request, timeout=session.timeout_s, metadata=session.metadata
+        result: pb.ListProductsResponse = fetch_pages(
+            lambda r: stub.ListProducts(r, timeout=session.timeout_s, metadata=session.metadata),
+            request,
+            "products",
+            follow=args.all,
         )
-        result = pb.ListProductsResponse(products=page.products, next_page_token=page.next_page_token)
-        while args.all and result.next_page_token:
-            request.page_token = result.next_page_token
-            page = stub.ListProducts(request, timeout=session.timeout_s, metadata=session.metadata)
-            result.products.extend(page.products)
-            result.next_page_token = page.next_page_token
     emit(result, session.json, lambda: products_table(result.products))
     if result.next_page_token and not session.json:
         info(f"more: eshop products list --page-token {result.next_page_token}")
-    return 0
+    return exit_codes.OK
 
 
 def create_product(args: argparse.Namespace, session: Session) -> int:
