@@ -11,7 +11,6 @@ import os
 import pwd
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -20,6 +19,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 from sqlalchemy.engine import URL, make_url
+
+from tests.ports import free_port
 
 DRIVER = "postgresql+psycopg"
 SUPERUSER = "postgres"
@@ -52,13 +53,6 @@ def find_bin_dir() -> Path:
 def _major_version(bin_dir: Path) -> int:
     name = bin_dir.parent.name
     return int(name) if name.isdigit() else -1
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _database_name(name: str) -> str:
@@ -161,7 +155,7 @@ class ThrowawayCluster(PostgresServer):
 
     def _start(self) -> int:
         for _ in range(_START_ATTEMPTS):
-            port = _free_port()
+            port = free_port()
             options = (
                 f"-c listen_addresses=127.0.0.1 -p {port} -k {self._sockets} "
                 "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"

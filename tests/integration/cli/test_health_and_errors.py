@@ -3,16 +3,9 @@
 from __future__ import annotations
 
 import json
-import socket
 
 from tests.integration.cli.conftest import Eshop, Services, run_eshop
-
-
-def closed_port_address() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"127.0.0.1:{port}"
+from tests.ports import free_address
 
 
 def test_health_of_a_running_pair(eshop: Eshop, services: Services) -> None:
@@ -26,7 +19,7 @@ def test_health_of_a_running_pair(eshop: Eshop, services: Services) -> None:
 
 
 def test_health_with_a_service_unreachable(services: Services) -> None:
-    closed = closed_port_address()
+    closed = free_address()
 
     result = run_eshop(
         "--product-address", services.product_address, "--order-address", closed, "--timeout", "5", "health"
@@ -39,7 +32,7 @@ def test_health_with_a_service_unreachable(services: Services) -> None:
 
 
 def test_client_command_against_a_closed_port_exits_5() -> None:
-    closed = closed_port_address()
+    closed = free_address()
 
     result = run_eshop("--product-address", closed, "--correlation-id", "nobody-home", "products", "list")
 

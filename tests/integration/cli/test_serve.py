@@ -15,6 +15,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from common.version import VERSION
 from tests.integration.cli.conftest import cli_env, eshop_command
+from tests.ports import free_address
 
 
 def test_serve_on_a_busy_port_says_so_and_exits_1(make_database_url: Callable[[str], str]) -> None:
@@ -36,12 +37,6 @@ def test_serve_on_a_busy_port_says_so_and_exits_1(make_database_url: Callable[[s
     assert "Traceback" not in result.stderr
 
 
-def _free_address() -> str:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return f"127.0.0.1:{probe.getsockname()[1]}"
-
-
 def _wait_until_serving(address: str, process: subprocess.Popen[str]) -> None:
     with grpc.insecure_channel(address) as channel:
         # wait_for_ready: the health call waits (up to its deadline) for the server to listen.
@@ -55,14 +50,14 @@ def _wait_until_serving(address: str, process: subprocess.Popen[str]) -> None:
 def test_serve_logs_one_start_line_and_one_stop_line(
     service: str, make_database_url: Callable[[str], str]
 ) -> None:
-    address = _free_address()
+    address = free_address()
     variables = {
         f"{service.upper()}_LISTEN_ADDRESS": address,
         f"{service.upper()}_DATABASE_URL": make_database_url(service),
     }
     if service == "order":
         # Nothing to reserve or reconcile in a new database: the Product service is never called.
-        variables["ORDER_PRODUCT_SERVICE_TARGET"] = _free_address()
+        variables["ORDER_PRODUCT_SERVICE_TARGET"] = free_address()
     process = subprocess.Popen(
         eshop_command(service, "serve"), env=cli_env(**variables), stderr=subprocess.PIPE, text=True
     )

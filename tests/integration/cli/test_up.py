@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -15,16 +14,10 @@ from pathlib import Path
 from common.cli import health
 from tests.integration.cli.conftest import cli_env, eshop_command, run_eshop
 from tests.integration.cli.test_products import UUID
+from tests.ports import free_address
 
 READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 30.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def wait_until(
@@ -65,7 +58,7 @@ def eshop_up(
 
 
 def test_up_seeds_once_serves_orders_and_stops_on_ctrl_c(tmp_path: Path) -> None:
-    product, order = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
+    product, order = free_address(), free_address()
     env = cli_env(
         PRODUCT_LISTEN_ADDRESS=product, ORDER_LISTEN_ADDRESS=order, ORDER_PRODUCT_SERVICE_TARGET=product
     )

@@ -21,7 +21,7 @@ from tests.integration.reliability.processes import (
     Services,
     base_env,
 )
-from tests.integration.reliability.support import free_port
+from tests.ports import free_port
 
 
 @pytest.fixture

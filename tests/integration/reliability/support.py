@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections import Counter
@@ -21,13 +20,6 @@ NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 CALL_TIMEOUT_S = 10.0
 # What a client may see while a service is being killed: the call failed, and said so honestly.
 OUTAGE_CODES = {grpc.StatusCode.OK, grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def status_code_of(call: Callable[[], object]) -> grpc.StatusCode:
