@@ -16,9 +16,10 @@ import sys
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 
@@ -46,21 +47,33 @@ class LoadSpec:
 # ---- the child process -------------------------------------------------------------------------
 
 Call = Callable[[random.Random, Samples, bool], None]
+Reply = TypeVar("Reply")
+
+
+def _timed(
+    send: Callable[[], Reply], latencies_s: list[float], codes: Counter[str], measured: bool
+) -> Reply | None:
+    """Make one call; when ``measured``, record its latency and status code. None if it failed."""
+    started = time.perf_counter()
+    reply: Reply | None = None
+    try:
+        reply = send()
+        code = "OK"
+    except grpc.RpcError as error:
+        code = error.code().name
+    if measured:
+        latencies_s.append(time.perf_counter() - started)
+        codes[code] += 1
+    return reply
 
 
 def _echo_call(channel: grpc.Channel) -> Call:
     echo = channel.unary_unary("/benchmarks.Echo/Echo")
 
     def call(rng: random.Random, samples: Samples, measured: bool) -> None:
-        started = time.perf_counter()
-        try:
-            echo(ECHO_PAYLOAD, timeout=CALL_TIMEOUT_S)
-            code = "OK"
-        except grpc.RpcError as error:
-            code = error.code().name
-        if measured:
-            samples.latencies_s.append(time.perf_counter() - started)
-            samples.codes[code] += 1
+        _timed(
+            lambda: echo(ECHO_PAYLOAD, timeout=CALL_TIMEOUT_S), samples.latencies_s, samples.codes, measured
+        )
 
     return call
 
@@ -81,15 +94,12 @@ def _order_call(channel: grpc.Channel, spec: LoadSpec) -> Call:
             # answered with the earlier order, which would measure the idempotency shortcut instead.
             request_id=str(uuid.uuid4()),
         )
-        started = time.perf_counter()
-        try:
-            order = stub.CreateOrder(request, timeout=CALL_TIMEOUT_S)
-            code = "OK"
-        except grpc.RpcError as error:
-            order, code = None, error.code().name
-        if measured:
-            samples.latencies_s.append(time.perf_counter() - started)
-            samples.codes[code] += 1
+        order = _timed(
+            lambda: stub.CreateOrder(request, timeout=CALL_TIMEOUT_S),
+            samples.latencies_s,
+            samples.codes,
+            measured,
+        )
         if order is None:
             return
         confirmed = order.status == pb.ORDER_STATUS_CONFIRMED
@@ -97,15 +107,13 @@ def _order_call(channel: grpc.Channel, spec: LoadSpec) -> Call:
             samples.rejected += 1  # stock ran out or a product was unknown: the run is invalid
             samples.rejected_reasons[_UUID.sub("<id>", order.status_reason)[:120]] += 1
         if confirmed and rng.random() < spec.cancel_ratio:
-            started = time.perf_counter()
-            try:
-                stub.CancelOrder(pb.CancelOrderRequest(order_id=order.order_id), timeout=CALL_TIMEOUT_S)
-                code = "OK"
-            except grpc.RpcError as error:
-                code = error.code().name
-            if measured:
-                samples.cancel_latencies_s.append(time.perf_counter() - started)
-                samples.cancel_codes[code] += 1
+            cancel = pb.CancelOrderRequest(order_id=order.order_id)
+            _timed(
+                lambda: stub.CancelOrder(cancel, timeout=CALL_TIMEOUT_S),
+                samples.cancel_latencies_s,
+                samples.cancel_codes,
+                measured,
+            )
 
     return call
 
