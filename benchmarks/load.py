@@ -4,11 +4,16 @@ The parent calls ``run_load(spec, on_progress)``; that runs ``python -m benchmar
 as JSON on stdin, reads progress lines from its stdout while it runs, and returns the final result.
 Every thread calls back-to-back (closed loop): a warm-up, then the measured window; a call counts
 when it starts inside the window, and no thread starts one after it.
+
+The load process also says when the window opens and closes, with its own CPU time then; the parent
+reads the servers' CPU time at the same moments, so a phase reports the CPU each process spent per
+measured call (cancels included) and how busy the machine's cores were.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
 import subprocess
@@ -17,13 +22,13 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar
 
 import grpc
 
-from benchmarks.services import REPO_ROOT, child_env
+from benchmarks.services import REPO_ROOT, child_env, process_cpu_s
 from benchmarks.stats import Samples, errors_only, latency_summary
 
 PROGRESS_INTERVAL_S = 0.5
@@ -134,7 +139,11 @@ def _drive(spec: LoadSpec) -> dict[str, Any]:
             call(rng, samples, started >= window_start)
 
     threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(spec.concurrency)]
-    for thread in threads:
+    edges = [
+        threading.Timer(max(0.0, at - begin), _emit, ({"type": "window", "edge": edge},))
+        for edge, at in (("start", window_start), ("end", window_end))
+    ]
+    for thread in [*threads, *edges]:
         thread.start()
     while any(t.is_alive() for t in threads):
         time.sleep(PROGRESS_INTERVAL_S)
@@ -152,6 +161,8 @@ def _drive(spec: LoadSpec) -> dict[str, Any]:
             }
         )
     channel.close()
+    for edge in edges:
+        edge.join()
 
     merged = Samples()
     for samples in per_thread:
@@ -171,9 +182,15 @@ def _drive(spec: LoadSpec) -> dict[str, Any]:
     }
 
 
+_emit_lock = threading.Lock()
+
+
 def _emit(message: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(message) + "\n")
-    sys.stdout.flush()
+    if message["type"] == "window":
+        message = {**message, "cpu_s": time.process_time()}
+    with _emit_lock:  # progress from the main thread, window edges from timer threads
+        sys.stdout.write(json.dumps(message) + "\n")
+        sys.stdout.flush()
 
 
 def main() -> None:
@@ -186,8 +203,13 @@ def main() -> None:
 Progress = Callable[[dict[str, Any]], None]
 
 
-def run_load(spec: LoadSpec, on_progress: Progress) -> dict[str, Any]:
-    """Run ``spec`` in a fresh load process; ``on_progress`` sees its progress messages."""
+def run_load(
+    spec: LoadSpec, on_progress: Progress, servers: Mapping[str, int] | None = None
+) -> dict[str, Any]:
+    """Run ``spec`` in a fresh load process; ``on_progress`` sees its progress messages.
+
+    ``servers`` (name -> pid) are the processes whose CPU time the result accounts for, with the load's.
+    """
     process = subprocess.Popen(
         [sys.executable, "-m", "benchmarks.load"],
         stdin=subprocess.PIPE,
@@ -200,15 +222,44 @@ def run_load(spec: LoadSpec, on_progress: Progress) -> dict[str, Any]:
     process.stdin.write(json.dumps(asdict(spec)))
     process.stdin.close()
     result: dict[str, Any] | None = None
+    cpu_at: dict[str, dict[str, float | None]] = {}  # edge -> process name -> CPU seconds then
+    wall_at: dict[str, float] = {}
     for line in process.stdout:
         message = json.loads(line)
         if message["type"] == "progress":
             on_progress(message)
+        elif message["type"] == "window":
+            wall_at[message["edge"]] = time.perf_counter()
+            cpu_at[message["edge"]] = {
+                "load": message["cpu_s"],
+                **{name: process_cpu_s(pid) for name, pid in (servers or {}).items()},
+            }
         else:
             result = message["result"]
     if process.wait() != 0 or result is None:
         raise RuntimeError(f"load process failed (exit {process.returncode})")
-    return result
+    return {**result, "cpu": cpu_accounting(cpu_at, wall_at, result["calls"])}
+
+
+def cpu_accounting(
+    cpu_at: dict[str, dict[str, float | None]], wall_at: dict[str, float], calls: int
+) -> dict[str, Any] | None:
+    """CPU ms per measured call for each process and in all, and the share of all cores kept busy."""
+    start, end = cpu_at.get("start"), cpu_at.get("end")
+    if start is None or end is None or not calls:
+        return None
+    spent_s: dict[str, float] = {}
+    for name, before in start.items():
+        after = end.get(name)
+        if before is not None and after is not None:
+            spent_s[name] = after - before
+    wall_s = wall_at["end"] - wall_at["start"]
+    total_s = sum(spent_s.values())
+    return {
+        "ms_per_call": {name: round(s / calls * 1000, 3) for name, s in spent_s.items()},
+        "total_ms_per_call": round(total_s / calls * 1000, 3),
+        "cores_busy": round(total_s / wall_s / (os.cpu_count() or 1), 3) if wall_s > 0 else None,
+    }
 
 
 if __name__ == "__main__":

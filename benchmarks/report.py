@@ -28,6 +28,11 @@ def phase_errors(phase: dict[str, Any]) -> int:
     )
 
 
+def _cpu_ms(phase: dict[str, Any]) -> float | None:
+    cpu = phase.get("cpu")
+    return None if cpu is None else float(cpu["total_ms_per_call"])
+
+
 def compare(phases: list[dict[str, Any]], hot_concurrency: int) -> dict[str, Any]:
     """CreateOrder vs the echo chain at every concurrency both ran, and hot vs spread."""
     rows = []
@@ -44,6 +49,11 @@ def compare(phases: list[dict[str, Any]], hot_concurrency: int) -> dict[str, Any
                 "order_p99_ms": order["latency_ms"]["p99"],
                 "chain_p99_ms": chain["latency_ms"]["p99"],
                 "p99_ratio": _ratio(order["latency_ms"]["p99"], chain["latency_ms"]["p99"]),
+                # What the throughput ratio would be with every core busy in both phases: the chain's
+                # CPU per call over CreateOrder's (all processes: load, servers).
+                "chain_cpu_ms": (chain_cpu := _cpu_ms(chain)),
+                "order_cpu_ms": (order_cpu := _cpu_ms(order)),
+                "cpu_ratio": _ratio(chain_cpu, order_cpu) if chain_cpu and order_cpu else None,
             }
         )
     hot, spread = _find(phases, "hot", hot_concurrency), _find(phases, "spread", hot_concurrency)
@@ -109,16 +119,18 @@ def render(report: dict[str, Any]) -> str:
             f"{latency['p95']:>8.2f} {latency['p99']:>8.2f} {p['cancels']['calls']:>7} "
             f"{json.dumps(errors) if errors else '0':<20}"
         )
+    lines += ["", "CPU per measured call, by process (ms), and the share of all cores busy:"]
+    lines += [f"  {p['name']:<22} {_render_cpu(p.get('cpu'))}" for p in report["phases"]]
     lines += [
         "",
         f"{'c':>3} {'order/s':>9} {'chain/s':>9} {'ratio':>7} {'p99 order':>10} {'p99 chain':>10} "
-        f"{'p99 ratio':>9}",
+        f"{'p99 ratio':>9} {'cpu ratio':>9}",
     ]
     for r in report["comparison"]:
         lines.append(
             f"{r['concurrency']:>3} {r['order_per_s']:>9.1f} {r['chain_per_s']:>9.1f} "
             f"{_fmt(r['throughput_ratio']):>7} {r['order_p99_ms']:>10.2f} {r['chain_p99_ms']:>10.2f} "
-            f"{_fmt(r['p99_ratio']):>9}"
+            f"{_fmt(r['p99_ratio']):>9} {_fmt(r.get('cpu_ratio')):>9}"
         )
     hvs = report["hot_vs_spread"]
     lines += [
@@ -150,6 +162,14 @@ def render_query_counts(counts: dict[str, Any]) -> str:
                 f"{stats['commits_per_call']:g} commits, cache {stats['compiled_cache']}: {shapes}"
             )
     return "\n".join(lines)
+
+
+def _render_cpu(cpu: dict[str, Any] | None) -> str:
+    if cpu is None:
+        return "n/a (no /proc on this system)"
+    parts = " + ".join(f"{name} {ms:.2f}" for name, ms in cpu["ms_per_call"].items())
+    busy = "" if cpu["cores_busy"] is None else f", cores {cpu['cores_busy']:.0%} busy"
+    return f"{parts} = {cpu['total_ms_per_call']:.2f} ms{busy}"
 
 
 def _fmt(value: float | None) -> str:

@@ -6,6 +6,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 from benchmarks import profile
 from benchmarks.echo_chain import start_chain
 from benchmarks.load import LoadSpec, run_load
-from benchmarks.services import stop_all
+from benchmarks.services import ServerProcess, stop_all
 from benchmarks.stack import EshopStack, seed_products, start_stack
 
 QUERY_COUNT_PRODUCTS = 10
@@ -42,8 +43,15 @@ class Run:
     phases: list[dict[str, Any]] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
 
-    def phase(self, name: str, workload: str, spec: LoadSpec, diagnostic: bool = False) -> dict[str, Any]:
-        result = run_load(spec, lambda m: _show_progress(name, m))
+    def phase(
+        self,
+        name: str,
+        workload: str,
+        spec: LoadSpec,
+        servers: Sequence[ServerProcess],
+        diagnostic: bool = False,
+    ) -> dict[str, Any]:
+        result = run_load(spec, lambda m: _show_progress(name, m), {s.name: s.pid for s in servers})
         record = {"name": name, "kind": spec.kind, "workload": workload, "concurrency": spec.concurrency,
                   "duration_s": spec.duration_s, "warmup_s": spec.warmup_s, "cancel_ratio": spec.cancel_ratio,
                   **result}  # fmt: skip
@@ -69,7 +77,8 @@ def _echo_phases(state: Run) -> None:
     try:
         front = chain[-1].address
         for n in c.concurrencies:
-            state.phase(f"echo-chain-c{n}", "echo", LoadSpec("echo", front, n, c.duration_s, c.warmup_s))
+            spec = LoadSpec("echo", front, n, c.duration_s, c.warmup_s)
+            state.phase(f"echo-chain-c{n}", "echo", spec, chain)
     finally:
         stop_all(chain)
 
@@ -85,10 +94,11 @@ def _order_phases(state: Run) -> None:
             return LoadSpec("order", target, n, c.duration_s, c.warmup_s, ids, c.cancel_ratio)
 
         for n in c.concurrencies:
-            state.phase(f"create-order-c{n}", "spread", spec(n, products))
-        if c.hot_concurrency not in c.concurrencies:
-            state.phase(f"create-order-c{c.hot_concurrency}", "spread", spec(c.hot_concurrency, products))
-        state.phase(f"hot-product-c{c.hot_concurrency}", "hot", spec(c.hot_concurrency, products[:1]))
+            state.phase(f"create-order-c{n}", "spread", spec(n, products), stack.servers)
+        hot_n = c.hot_concurrency
+        if hot_n not in c.concurrencies:
+            state.phase(f"create-order-c{hot_n}", "spread", spec(hot_n, products), stack.servers)
+        state.phase(f"hot-product-c{hot_n}", "hot", spec(hot_n, products[:1]), stack.servers)
         if c.profile:
             state.extras["profile"] = _profiled_phase(state, stack, spec(c.hot_concurrency, products))
     finally:
@@ -105,7 +115,7 @@ def _profiled_phase(state: Run, stack: EshopStack, spec: LoadSpec) -> dict[str, 
         for server in stack.servers
         for sampler in profile.start_sampling(server.name, server.pid, duration, state.config.results_stem)
     ]
-    state.phase(f"profiled-c{spec.concurrency}", "profiled", spec, diagnostic=True)
+    state.phase(f"profiled-c{spec.concurrency}", "profiled", spec, stack.servers, diagnostic=True)
     for sampler in samplers:
         sampler.wait(30)
     return profile.summarise_all(samplers)

@@ -29,6 +29,16 @@ def free_port() -> int:
         return port
 
 
+def process_cpu_s(pid: int) -> float | None:
+    """CPU seconds (user + system, all threads) a process has used so far; None where /proc is missing."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()  # the command name, in parentheses, may contain spaces
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def child_env(extra: Mapping[str, str]) -> dict[str, str]:
     """The parent's environment, with ``src`` and the repo root importable and quiet logs."""
     env = dict(os.environ)

@@ -19,6 +19,7 @@ PHASE_KEYS = {
     "name", "kind", "workload", "concurrency", "duration_s", "calls", "throughput_per_s",
     "latency_ms", "errors_by_code", "rejected_orders", "cancels",
 }  # fmt: skip
+SERVERS = {"echo": {"echo-front", "echo-back"}, "order": {"order", "product"}}
 
 
 @pytest.mark.slow
@@ -44,6 +45,9 @@ def test_quick_benchmark_writes_a_complete_report_without_errors(tmp_path: Path)
         assert phase.keys() >= PHASE_KEYS
         assert {"p50", "p95", "p99"} <= phase["latency_ms"].keys()
         assert phase["calls"] > 0, phase["name"]
+        if sys.platform == "linux":  # CPU time is read from /proc
+            assert phase["cpu"]["total_ms_per_call"] > 0, phase["name"]
+            assert {"load", *SERVERS[phase["kind"]]} == phase["cpu"]["ms_per_call"].keys()
     assert [row["concurrency"] for row in report["comparison"]] == [1, 16]
     assert {"throughput_ratio", "p99_ratio"} <= report["comparison"][0].keys()
     assert len(report["targets"]) == 4
