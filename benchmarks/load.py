@@ -140,7 +140,7 @@ def _drive(spec: LoadSpec) -> dict[str, Any]:
 
     threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(spec.concurrency)]
     edges = [
-        threading.Timer(max(0.0, at - begin), _emit, ({"type": "window", "edge": edge},))
+        threading.Timer(max(0.0, at - begin), _mark_window, (edge,))
         for edge, at in (("start", window_start), ("end", window_end))
     ]
     for thread in [*threads, *edges]:
@@ -185,9 +185,12 @@ def _drive(spec: LoadSpec) -> dict[str, Any]:
 _emit_lock = threading.Lock()
 
 
+def _mark_window(edge: str) -> None:
+    """Say that the measured window opens or closes now, with this process's CPU time so far."""
+    _emit({"type": "window", "edge": edge, "cpu_s": time.process_time()})
+
+
 def _emit(message: dict[str, Any]) -> None:
-    if message["type"] == "window":
-        message = {**message, "cpu_s": time.process_time()}
     with _emit_lock:  # progress from the main thread, window edges from timer threads
         sys.stdout.write(json.dumps(message) + "\n")
         sys.stdout.flush()
