@@ -43,34 +43,23 @@ def start_stack(
     """
     template = SERVE if count_queries_to is None else SERVE_COUNTING
     extra = {} if count_queries_to is None else {"BENCH_QUERY_LOG_DIR": str(count_queries_to)}
-    product_address = f"127.0.0.1:{free_port()}"
-    product = spawn(
-        "product",
-        template.format(service="product"),
-        {
+
+    def start(service: str, db_url: str | None, env: dict[str, str]) -> ServerProcess:
+        """``service`` on a free port and its own database (SQLite in ``workdir`` by default)."""
+        prefix, address = service.upper(), f"127.0.0.1:{free_port()}"
+        env = {
             **extra,
-            "PRODUCT_LISTEN_ADDRESS": product_address,
-            "PRODUCT_DATABASE_URL": product_db_url or f"sqlite:///{workdir / 'product.db'}",
-        },
-        product_address,
-        workdir,
-    )
+            **env,
+            f"{prefix}_LISTEN_ADDRESS": address,
+            f"{prefix}_DATABASE_URL": db_url or f"sqlite:///{workdir / f'{service}.db'}",
+        }
+        return spawn(service, template.format(service=service), env, address, workdir)
+
+    product = start("product", product_db_url, {})
     servers = [product]
     try:
         product.wait_until_serving()
-        order_address = f"127.0.0.1:{free_port()}"
-        order = spawn(
-            "order",
-            template.format(service="order"),
-            {
-                **extra,
-                "ORDER_LISTEN_ADDRESS": order_address,
-                "ORDER_DATABASE_URL": order_db_url or f"sqlite:///{workdir / 'order.db'}",
-                "ORDER_PRODUCT_SERVICE_TARGET": product_address,
-            },
-            order_address,
-            workdir,
-        )
+        order = start("order", order_db_url, {"ORDER_PRODUCT_SERVICE_TARGET": product.address})
         servers.append(order)
         order.wait_until_serving()
     except BaseException:
