@@ -90,16 +90,18 @@ class ReleaseStockHandler:
     def handle(self, command: ReleaseStock) -> ReleaseResult:
         order_id = UUID(command.order_id)
         now = self.clock()
-        if self.uow.reservations.get(order_id) is None and self.uow.reservations.add_released_marker(
-            order_id, now
-        ):
+        reservation = self.uow.reservations.get(order_id)
+        if reservation is None and self.uow.reservations.add_released_marker(order_id, now):
             # Released before it was reserved (a compensation that overtook a slow reserve): the marker
             # makes that late reserve fail instead of taking stock nobody will ever give back.
             return ReleaseResult(order_id, released=False)
         if not self.uow.reservations.try_release(order_id, now):
             return ReleaseResult(order_id, released=False)
-        reservation = self.uow.reservations.get(order_id)
-        assert reservation is not None
+        if reservation is None:
+            # A concurrent reserve committed between our read and our marker: read what it holds. The
+            # lines read earlier are otherwise final, written in the same transaction as the reservation.
+            reservation = self.uow.reservations.get(order_id)
+            assert reservation is not None
         for line in sorted(reservation.lines, key=lambda line: line.product_id):
             self.uow.products.put_back(line.product_id, line.quantity, now)
         return ReleaseResult(order_id, released=True)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from uuid import uuid4
+from datetime import datetime
+from uuid import UUID, uuid4
 
 import pytest
+from pytest_mock import MockerFixture
 
 from common.mediator import Mediator
 from product.application.messages import GetReservation, ReleaseStock, ReserveStock, StockLine
 from product.domain.errors import ReservationNotFound
-from product.domain.model import ReservationStatus
-from tests.unit.product.fakes import FakeProductUnitOfWork, make_product
+from product.domain.model import Reservation, ReservationStatus, ReservedLine
+from tests.unit.product.fakes import FakeProductUnitOfWork, FakeReservationRepository, make_product
 
 
 def test_release_puts_every_line_back_and_commits(mediator: Mediator, uow: FakeProductUnitOfWork) -> None:
@@ -62,6 +64,32 @@ def test_releasing_an_unknown_order_twice_is_still_ok(mediator: Mediator, uow: F
 
     assert results == [False, False]
     assert list(uow.committed_reservations) == [order_id]
+
+
+def test_a_reserve_that_lands_between_the_read_and_the_marker_is_released_in_full(
+    mediator: Mediator, uow: FakeProductUnitOfWork, mocker: MockerFixture
+) -> None:
+    a = make_product(stock=10)
+    uow.seed(a)
+    order_id = uuid4()
+    claim_marker = FakeReservationRepository.add_released_marker
+
+    def reserve_commits_first(reservations: FakeReservationRepository, oid: UUID, now: datetime) -> bool:
+        # Another replica's ReserveStock commits after this release read "no reservation".
+        assert uow.products.try_take(a.product_id, 4, now)
+        line = ReservedLine(a.product_id, a.name, a.price, 4)
+        reservations.rows[oid] = Reservation(oid, ReservationStatus.ACTIVE, (line,), now)
+        return claim_marker(reservations, oid, now)
+
+    mocker.patch.object(
+        FakeReservationRepository, "add_released_marker", autospec=True, side_effect=reserve_commits_first
+    )
+
+    result = mediator.send(ReleaseStock(str(order_id)))
+
+    assert result.released is True
+    assert uow.stock(a.product_id) == 10
+    assert uow.committed_reservations[order_id].status is ReservationStatus.RELEASED
 
 
 def test_release_accepts_an_upper_case_order_id_and_answers_in_lower_case(
