@@ -9,8 +9,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
+from google.protobuf import message_factory
 
 from common import correlation
+from common.generated.eshop.product.v1 import product_pb2
 
 RESERVE = "/eshop.product.v1.ProductService/ReserveStock"
 RELEASE = "/eshop.product.v1.ProductService/ReleaseStock"
@@ -88,6 +90,17 @@ class Received:
     order_id: str
 
 
+def _order_id(method: str, request: Any) -> str:
+    """The request's order_id. Running outside the services' own interceptors, these see the raw body
+    (the services parse it inside their handler wrapping), so it is parsed here again."""
+    if isinstance(request, bytes):
+        name = method.rsplit("/", 1)[-1]
+        service = product_pb2.DESCRIPTOR.services_by_name["ProductService"]
+        request_type = message_factory.GetMessageClass(service.methods_by_name[name].input_type)
+        request = request_type.FromString(request)
+    return str(getattr(request, "order_id", ""))
+
+
 class Record(grpc.ServerInterceptor):  # type: ignore[misc]
     """Records each Product call: method, incoming x-correlation-id values, and the request's order_id."""
 
@@ -107,7 +120,7 @@ class Record(grpc.ServerInterceptor):  # type: ignore[misc]
         ids = [v for k, v in details.invocation_metadata if k == correlation.HEADER]
 
         def recording(request: Any, context: grpc.ServicerContext) -> Any:
-            self.calls.append(Received(details.method, ids, getattr(request, "order_id", "")))
+            self.calls.append(Received(details.method, ids, _order_id(details.method, request)))
             return inner(request, context)
 
         return _wrap(handler, recording)

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import grpc
 import pytest
-from google.protobuf.message import Message
+from google.protobuf import descriptor_pool, message_factory
+from google.protobuf.message import DecodeError, Message
 from hypothesis import HealthCheck, Phase, given, settings
 from sqlalchemy import Engine, Table, create_engine, func, select
 
@@ -35,8 +36,6 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
 )
 MAX_REQUEST_BYTES = ServerSettings.model_fields["max_message_bytes"].default
-# gRPC's own answer to bytes that are not a protobuf message at all, before any of our code runs.
-UNPARSEABLE = (grpc.StatusCode.INTERNAL, "Exception deserializing request!")
 
 
 @dataclass
@@ -128,23 +127,45 @@ def test_hostile_requests(target: Target, case: RpcCase) -> None:
     _assert_healthy(target)
 
 
+def _request_type(service: str, method: str) -> type[Message]:
+    descriptor = descriptor_pool.Default().FindServiceByName(service).methods_by_name[method].input_type
+    return message_factory.GetMessageClass(descriptor)
+
+
+def _parses(request_type: type[Message], payload: bytes) -> bool:
+    try:
+        request_type.FromString(payload)
+    except DecodeError:
+        return False
+    return True
+
+
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.service}.{c.method}")
 def test_garbage_bytes(target: Target, case: RpcCase) -> None:
-    """Bytes that may not even be protobuf: gRPC refuses what it cannot parse, we refuse the rest."""
+    """Bytes that may not even be protobuf: refused as INVALID_ARGUMENT naming the request type (never
+    gRPC's own INTERNAL "Exception deserializing request!"), with the correlation id, nothing stored."""
     service = (
         "eshop.product.v1.ProductService" if case.service == "product" else "eshop.order.v1.OrderService"
     )
     method = target.channels[case.service].unary_unary(f"/{service}/{case.method}")
     rng = random.Random(f"{case.method}-garbage")
     payloads = [bytes(rng.getrandbits(8) for _ in range(rng.randint(0, 64))) for _ in range(30)]
-    for payload in [*payloads, b"\x0a\x02\xff\xfe", b"\x12\x03\xc3\x28\x41", b"\x08" + b"\xff" * 10]:
+    not_protobuf = [b"\x0a\x02\xff\xfe", b"\x12\x03\xc3\x28\x41", b"\x08" + b"\xff" * 10]
+    request_type = _request_type(service, case.method)
+    for i, payload in enumerate([*payloads, *not_protobuf]):
+        cid = f"garbage-{case.method}-{i}"
         before = target.row_counts()
         try:
-            method(payload, timeout=CALL_TIMEOUT_S)
+            _, call = method.with_call(payload, metadata=((HEADER, cid),), timeout=CALL_TIMEOUT_S)
             code, details = grpc.StatusCode.OK, ""
         except grpc.RpcError as error:
-            code, details = error.code(), error.details() or ""
-        assert code in case.allowed or (code, details) == UNPARSEABLE, f"{payload!r}: {code.name} {details}"
-        if code is not grpc.StatusCode.OK and code in {grpc.StatusCode.INVALID_ARGUMENT, UNPARSEABLE[0]}:
+            call, code, details = error, error.code(), error.details() or ""
+        assert code in case.allowed, f"{payload!r}: {code.name} {details}"
+        echoed = [str(v) for k, v in call.trailing_metadata() or () if k == HEADER]
+        assert echoed == [cid], f"{payload!r}: correlation id {echoed!r}"
+        if code is grpc.StatusCode.INVALID_ARGUMENT:
             assert target.row_counts() == before
+        if not _parses(request_type, payload):
+            assert code is grpc.StatusCode.INVALID_ARGUMENT, f"{payload!r}: {code.name} {details}"
+            assert details == f"request body is not a valid {request_type.DESCRIPTOR.full_name} message"
     _assert_healthy(target)
