@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from uuid import UUID, uuid4
 
 from loguru import logger
 
-from common import pagination
+from common import deadline, pagination
 from common.errors import Aborted, AppError, DeadlineExceeded, Unavailable
 from order.application.messages import CancelOrder, CreateOrder, GetOrder, ListOrders
 from order.application.ports import Clock, OrderUnitOfWork
@@ -19,22 +21,42 @@ from order.application.product_client import (
 from order.application.results import OrderPage
 from order.application.stock_releases import StockReleases
 from order.domain.errors import OrderNotFound
-from order.domain.model import Order, OrderLine
+from order.domain.model import Order, OrderLine, OrderStatus
 
 UNAVAILABLE_REASON = "product service unavailable"
 DEFAULT_CANCEL_REASON = "cancelled by request"
 
+# A duplicate request_id whose first call is still in progress polls the stored order, from
+# DUPLICATE_POLL_FIRST_S doubling up to DUPLICATE_POLL_MAX_S, until it is final or the duplicate's own
+# deadline is DUPLICATE_ANSWER_MARGIN_S away (so that its ABORTED still reaches the caller). A caller
+# without a deadline waits at most DUPLICATE_WAIT_WITHOUT_DEADLINE_S (a first call that crashed stays
+# PENDING until the reconciler resolves it).
+DUPLICATE_POLL_FIRST_S = 0.01
+DUPLICATE_POLL_MAX_S = 0.2
+DUPLICATE_ANSWER_MARGIN_S = 0.05
+DUPLICATE_WAIT_WITHOUT_DEADLINE_S = 30.0
+
 
 class CreateOrderHandler:
-    """PENDING is committed before stock is reserved, so no reservation exists for an order nobody knows."""
+    """PENDING is committed before stock is reserved, so no reservation exists for an order nobody knows.
+
+    PENDING is never an answer (AIP-155): a repeated request_id returns the first call's final order,
+    waiting for it while that call is still in progress, or ABORTED when the wait outlasts its deadline.
+    """
 
     def __init__(
-        self, uow: OrderUnitOfWork, products: ProductClient, releases: StockReleases, clock: Clock
+        self,
+        uow: OrderUnitOfWork,
+        products: ProductClient,
+        releases: StockReleases,
+        clock: Clock,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.uow = uow
         self.products = products
         self.releases = releases
         self.clock = clock
+        self.sleep = sleep
 
     def handle(self, command: CreateOrder) -> Order:
         request_id = UUID(command.request_id) if command.request_id else None
@@ -45,9 +67,7 @@ class CreateOrderHandler:
             # Inserting first costs a replay one failed insert and saves every new order a lookup.
             assert request_id is not None
             self.uow.rollback()
-            earlier = self.uow.orders.get_by_request_id(request_id)
-            assert earlier is not None
-            return earlier
+            return self._outcome_of(request_id)
         self.uow.commit()
 
         try:
@@ -63,6 +83,26 @@ class CreateOrderHandler:
             logger.info("order {} {}", order.order_id, resolved.status.value)
             return resolved
         return self._lost_race(order.order_id, outcome)
+
+    def _outcome_of(self, request_id: UUID) -> Order:
+        """The first call's order once it is final; each read is its own transaction, so it sees the
+        first call's commit."""
+        left = deadline.remaining()
+        give_up_at = time.monotonic() + (
+            DUPLICATE_WAIT_WITHOUT_DEADLINE_S if left is None else left - DUPLICATE_ANSWER_MARGIN_S
+        )
+        pause = DUPLICATE_POLL_FIRST_S
+        while True:
+            earlier = self.uow.orders.get_by_request_id(request_id)
+            self.uow.rollback()
+            assert earlier is not None  # orders are never deleted
+            if earlier.status is not OrderStatus.PENDING:
+                return earlier
+            wait = min(pause, give_up_at - time.monotonic())
+            if wait <= 0:
+                raise Aborted(f"request {request_id} is still in progress, retry")
+            self.sleep(wait)
+            pause = min(pause * 2, DUPLICATE_POLL_MAX_S)
 
     def _give_up(self, order: Order, error: ProductServiceUnavailable) -> AppError:
         """The reservation may have happened: reject the order and queue a compensating release in the

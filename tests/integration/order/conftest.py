@@ -61,7 +61,9 @@ class Servers:
         self._running.append(("product", running))
         return running
 
-    def order(self, product_port: int, **overrides: Any) -> RunningServer:
+    def order(
+        self, product_port: int, *, interceptors: tuple[grpc.ServerInterceptor, ...] = (), **overrides: Any
+    ) -> RunningServer:
         settings = OrderSettings(
             listen_address="127.0.0.1:0",
             database_url=self.database_url("order"),
@@ -69,7 +71,7 @@ class Servers:
             shutdown_grace_s=0,
             **{**FAST_OUTBOX, **overrides},
         )
-        running, _ = start_order(settings)
+        running, _ = start_order(settings, extra_interceptors=interceptors)
         self._running.append(("order", running))
         return running
 

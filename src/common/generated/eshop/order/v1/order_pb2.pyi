@@ -151,7 +151,11 @@ class CreateOrderRequest(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     customer_id: _builtins.str
     request_id: _builtins.str
-    """Optional idempotency key (UUID), AIP-155."""
+    """Optional idempotency key (UUID), AIP-155. A repeated request_id returns the first call's order,
+    never a PENDING one: while the first call is still in progress, the repeat waits for its outcome
+    within its own deadline, and answers ABORTED "request <id> is still in progress, retry" if the
+    deadline runs out first.
+    """
     @_builtins.property
     def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___OrderLine]: ...
     def __init__(
