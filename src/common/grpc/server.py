@@ -13,6 +13,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from loguru import logger
 
+from common.grpc.response_size import CLIENT_RECEIVE_LIMIT_BYTES
 from common.grpc.server_interceptors import server_interceptors
 from common.logging import configure_logging
 from common.settings import LogSettings, ServerSettings
@@ -60,13 +61,14 @@ def start_server(
     is_healthy: Callable[[], bool],
     extra_interceptors: Sequence[grpc.ServerInterceptor] = (),
 ) -> RunningServer:
-    message_limit = settings.max_message_bytes
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix="rpc"),
         interceptors=[*extra_interceptors, *server_interceptors()],
         options=[
-            ("grpc.max_receive_message_length", message_limit),
-            ("grpc.max_send_message_length", message_limit),
+            # The largest request accepted says nothing about the largest answer: responses are kept
+            # under what a default client accepts (pages stop at a byte budget below it).
+            ("grpc.max_receive_message_length", settings.max_message_bytes),
+            ("grpc.max_send_message_length", CLIENT_RECEIVE_LIMIT_BYTES),
             ("grpc.so_reuseport", 0),
         ],
         maximum_concurrent_rpcs=settings.max_concurrent_rpcs,

@@ -176,10 +176,4 @@ class ListOrdersHandler:
         size = pagination.effective_page_size(query.page_size)
         before = pagination.decode_keyset(query.page_token)
         customer_id = UUID(query.customer_id) if query.customer_id else None
-        orders = self.uow.orders.list_newest_first(customer_id, before, size + 1)
-        next_token = ""
-        if len(orders) > size:
-            orders = orders[:size]
-            last = orders[-1]
-            next_token = pagination.encode_keyset(last.create_time, last.order_id)
-        return OrderPage(orders, next_token)
+        return OrderPage.of(self.uow.orders.list_newest_first(customer_id, before, size + 1), size)

@@ -6,6 +6,7 @@ import grpc
 
 from common.generated.eshop.order.v1 import order_pb2 as pb
 from common.generated.eshop.order.v1 import order_pb2_grpc as pb_grpc
+from common.grpc import response_size
 from common.mediator import Mediator
 from order.application import messages as m
 from order.presentation.mapping import lines, order_to_pb
@@ -31,6 +32,8 @@ class OrderServicer(pb_grpc.OrderServiceServicer):
         self, request: pb.ListOrdersRequest, context: grpc.ServicerContext
     ) -> pb.ListOrdersResponse:
         page = self._mediator.send(m.ListOrders(request.customer_id, request.page_size, request.page_token))
-        return pb.ListOrdersResponse(
-            orders=[order_to_pb(o) for o in page.orders], next_page_token=page.next_page_token
-        )
+        orders = [order_to_pb(o) for o in page.orders]
+        kept = response_size.fitting(orders)
+        if kept < len(orders):  # a short page: the rest would not fit a default client
+            page, orders = page.first(kept), orders[:kept]
+        return pb.ListOrdersResponse(orders=orders, next_page_token=page.next_page_token)

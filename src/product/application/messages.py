@@ -104,8 +104,10 @@ class BatchGetProducts(Query[list[Product]]):
 
     def validate(self) -> None:
         v = check.Violations()
-        if len(self.product_ids) > check.MAX_LINES * 10:
-            v.add("product_ids", f"must have at most {check.MAX_LINES * 10} ids, got {len(self.product_ids)}")
+        if len(self.product_ids) > check.MAX_BATCH_GET_IDS:
+            v.add(
+                "product_ids", f"must have at most {check.MAX_BATCH_GET_IDS} ids, got {len(self.product_ids)}"
+            )
         else:
             for i, product_id in enumerate(self.product_ids):
                 check.check_uuid(v, f"product_ids[{i}]", product_id)

@@ -64,13 +64,7 @@ class ListProductsHandler:
     def handle(self, query: ListProducts) -> ProductPage:
         size = pagination.effective_page_size(query.page_size)
         after = pagination.decode_keyset(query.page_token)
-        products = self.uow.products.list_after(after, size + 1)
-        next_token = ""
-        if len(products) > size:
-            products = products[:size]
-            last = products[-1]
-            next_token = pagination.encode_keyset(last.create_time, last.product_id)
-        return ProductPage(products, next_token)
+        return ProductPage.of(self.uow.products.list_after(after, size + 1), size)
 
 
 class BatchGetProductsHandler:

@@ -6,6 +6,7 @@ import grpc
 
 from common.generated.eshop.product.v1 import product_pb2 as pb
 from common.generated.eshop.product.v1 import product_pb2_grpc as pb_grpc
+from common.grpc import response_size
 from common.mediator import Mediator
 from product.application import messages as m
 from product.presentation.mapping import (
@@ -40,9 +41,11 @@ class ProductServicer(pb_grpc.ProductServiceServicer):
         self, request: pb.ListProductsRequest, context: grpc.ServicerContext
     ) -> pb.ListProductsResponse:
         page = self._mediator.send(m.ListProducts(request.page_size, request.page_token))
-        return pb.ListProductsResponse(
-            products=[product_to_pb(p) for p in page.products], next_page_token=page.next_page_token
-        )
+        products = [product_to_pb(p) for p in page.products]
+        kept = response_size.fitting(products)
+        if kept < len(products):  # a short page: the rest would not fit a default client
+            page, products = page.first(kept), products[:kept]
+        return pb.ListProductsResponse(products=products, next_page_token=page.next_page_token)
 
     def BatchGetProducts(
         self, request: pb.BatchGetProductsRequest, context: grpc.ServicerContext

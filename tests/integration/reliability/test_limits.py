@@ -12,6 +12,7 @@ import pytest
 from common.generated.eshop.order.v1 import order_pb2, order_pb2_grpc
 from common.generated.eshop.product.v1 import product_pb2 as pb
 from common.generated.eshop.product.v1 import product_pb2_grpc
+from common.validation import MAX_BATCH_GET_IDS
 from tests.integration.reliability.processes import InProcess
 from tests.integration.reliability.support import (
     CALL_TIMEOUT_S,
@@ -52,7 +53,7 @@ def test_the_largest_errors_keep_their_status(
     assert _reserve(products, bad_lines) is grpc.StatusCode.INVALID_ARGUMENT
     assert _reserve(products, unknown) is grpc.StatusCode.NOT_FOUND
     assert _reserve(products, [(p, 10_000) for p in known]) is grpc.StatusCode.FAILED_PRECONDITION
-    batch = pb.BatchGetProductsRequest(product_ids=[str(uuid4()) for _ in range(1000)])
+    batch = pb.BatchGetProductsRequest(product_ids=[str(uuid4()) for _ in range(MAX_BATCH_GET_IDS)])
     assert (
         status_code_of(lambda: products.BatchGetProducts(batch, timeout=CALL_TIMEOUT_S))
         is grpc.StatusCode.NOT_FOUND

@@ -152,9 +152,9 @@ def test_negative_page_size_is_refused_and_zero_is_allowed() -> None:
     m.ListProducts(page_size=0).validate()
 
 
-def test_batch_get_takes_at_most_1000_ids() -> None:
-    m.BatchGetProducts(tuple(P1 for _ in range(1000))).validate()
-    assert refused_fields(m.BatchGetProducts(tuple(P1 for _ in range(1001)))) == ["product_ids"]
+def test_batch_get_takes_at_most_350_ids() -> None:
+    m.BatchGetProducts(tuple(P1 for _ in range(350))).validate()
+    assert refused_fields(m.BatchGetProducts(tuple(P1 for _ in range(351)))) == ["product_ids"]
 
 
 def test_the_pipeline_refuses_before_any_unit_of_work_opens(

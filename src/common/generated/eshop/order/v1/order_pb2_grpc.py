@@ -80,7 +80,9 @@ class OrderServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListOrders(self, request, context):
-        """Newest first; filtered by customer when customer_id is set.
+        """Newest first; filtered by customer when customer_id is set. A page may hold fewer orders than
+        page_size, with a next_page_token, when the full page would weigh more than 3 MiB: every answer
+        fits a default client's 4 MiB (AIP-158).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

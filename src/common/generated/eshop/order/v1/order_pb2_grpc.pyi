@@ -37,7 +37,10 @@ class OrderServiceStub:
     CancelOrder: _grpc.UnaryUnaryMultiCallable[_order_pb2.CancelOrderRequest, _order_pb2.Order]
     GetOrder: _grpc.UnaryUnaryMultiCallable[_order_pb2.GetOrderRequest, _order_pb2.Order]
     ListOrders: _grpc.UnaryUnaryMultiCallable[_order_pb2.ListOrdersRequest, _order_pb2.ListOrdersResponse]
-    """Newest first; filtered by customer when customer_id is set."""
+    """Newest first; filtered by customer when customer_id is set. A page may hold fewer orders than
+    page_size, with a next_page_token, when the full page would weigh more than 3 MiB: every answer
+    fits a default client's 4 MiB (AIP-158).
+    """
 
 @_typing.type_check_only
 class OrderServiceAsyncStub(OrderServiceStub):
@@ -48,7 +51,10 @@ class OrderServiceAsyncStub(OrderServiceStub):
     CancelOrder: _aio.UnaryUnaryMultiCallable[_order_pb2.CancelOrderRequest, _order_pb2.Order]  # type: ignore[assignment]
     GetOrder: _aio.UnaryUnaryMultiCallable[_order_pb2.GetOrderRequest, _order_pb2.Order]  # type: ignore[assignment]
     ListOrders: _aio.UnaryUnaryMultiCallable[_order_pb2.ListOrdersRequest, _order_pb2.ListOrdersResponse]  # type: ignore[assignment]
-    """Newest first; filtered by customer when customer_id is set."""
+    """Newest first; filtered by customer when customer_id is set. A page may hold fewer orders than
+    page_size, with a next_page_token, when the full page would weigh more than 3 MiB: every answer
+    fits a default client's 4 MiB (AIP-158).
+    """
 
 class OrderServiceServicer(metaclass=_abc_1.ABCMeta):
     """Orders. CreateOrder reserves stock in the Product service; CancelOrder releases it."""
@@ -80,6 +86,9 @@ class OrderServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _order_pb2.ListOrdersRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_order_pb2.ListOrdersResponse, _abc.Awaitable[_order_pb2.ListOrdersResponse]]:
-        """Newest first; filtered by customer when customer_id is set."""
+        """Newest first; filtered by customer when customer_id is set. A page may hold fewer orders than
+        page_size, with a next_page_token, when the full page would weigh more than 3 MiB: every answer
+        fits a default client's 4 MiB (AIP-158).
+        """
 
 def add_OrderServiceServicer_to_server(servicer: OrderServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

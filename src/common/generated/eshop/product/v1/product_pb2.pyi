@@ -166,7 +166,9 @@ class BatchGetProductsRequest(_message.Message):
 
     PRODUCT_IDS_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def product_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def product_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """At most 350 (INVALID_ARGUMENT beyond)."""
+
     def __init__(
         self,
         *,

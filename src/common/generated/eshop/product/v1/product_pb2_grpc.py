@@ -96,13 +96,16 @@ class ProductServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListProducts(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Oldest first. A page may hold fewer products than page_size, with a next_page_token, when the
+        full page would weigh more than 3 MiB: every answer fits a default client's 4 MiB (AIP-158).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def BatchGetProducts(self, request, context):
-        """Atomic: NOT_FOUND if any id is missing. Products come back in request order.
+        """Atomic: NOT_FOUND if any id is missing. Products come back in request order. At most 350 ids:
+        the answer for 350 of the largest products fits a default client's 4 MiB.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

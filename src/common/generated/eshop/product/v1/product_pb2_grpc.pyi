@@ -38,8 +38,13 @@ class ProductServiceStub:
     CreateProduct: _grpc.UnaryUnaryMultiCallable[_product_pb2.CreateProductRequest, _product_pb2.Product]
     GetProduct: _grpc.UnaryUnaryMultiCallable[_product_pb2.GetProductRequest, _product_pb2.Product]
     ListProducts: _grpc.UnaryUnaryMultiCallable[_product_pb2.ListProductsRequest, _product_pb2.ListProductsResponse]
+    """Oldest first. A page may hold fewer products than page_size, with a next_page_token, when the
+    full page would weigh more than 3 MiB: every answer fits a default client's 4 MiB (AIP-158).
+    """
     BatchGetProducts: _grpc.UnaryUnaryMultiCallable[_product_pb2.BatchGetProductsRequest, _product_pb2.BatchGetProductsResponse]
-    """Atomic: NOT_FOUND if any id is missing. Products come back in request order."""
+    """Atomic: NOT_FOUND if any id is missing. Products come back in request order. At most 350 ids:
+    the answer for 350 of the largest products fits a default client's 4 MiB.
+    """
     RestockProduct: _grpc.UnaryUnaryMultiCallable[_product_pb2.RestockProductRequest, _product_pb2.Product]
     """Adds quantity (> 0) to the available stock."""
     ReserveStock: _grpc.UnaryUnaryMultiCallable[_product_pb2.ReserveStockRequest, _product_pb2.ReserveStockResponse]
@@ -61,8 +66,13 @@ class ProductServiceAsyncStub(ProductServiceStub):
     CreateProduct: _aio.UnaryUnaryMultiCallable[_product_pb2.CreateProductRequest, _product_pb2.Product]  # type: ignore[assignment]
     GetProduct: _aio.UnaryUnaryMultiCallable[_product_pb2.GetProductRequest, _product_pb2.Product]  # type: ignore[assignment]
     ListProducts: _aio.UnaryUnaryMultiCallable[_product_pb2.ListProductsRequest, _product_pb2.ListProductsResponse]  # type: ignore[assignment]
+    """Oldest first. A page may hold fewer products than page_size, with a next_page_token, when the
+    full page would weigh more than 3 MiB: every answer fits a default client's 4 MiB (AIP-158).
+    """
     BatchGetProducts: _aio.UnaryUnaryMultiCallable[_product_pb2.BatchGetProductsRequest, _product_pb2.BatchGetProductsResponse]  # type: ignore[assignment]
-    """Atomic: NOT_FOUND if any id is missing. Products come back in request order."""
+    """Atomic: NOT_FOUND if any id is missing. Products come back in request order. At most 350 ids:
+    the answer for 350 of the largest products fits a default client's 4 MiB.
+    """
     RestockProduct: _aio.UnaryUnaryMultiCallable[_product_pb2.RestockProductRequest, _product_pb2.Product]  # type: ignore[assignment]
     """Adds quantity (> 0) to the available stock."""
     ReserveStock: _aio.UnaryUnaryMultiCallable[_product_pb2.ReserveStockRequest, _product_pb2.ReserveStockResponse]  # type: ignore[assignment]
@@ -98,7 +108,10 @@ class ProductServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _product_pb2.ListProductsRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_product_pb2.ListProductsResponse, _abc.Awaitable[_product_pb2.ListProductsResponse]]: ...
+    ) -> _typing.Union[_product_pb2.ListProductsResponse, _abc.Awaitable[_product_pb2.ListProductsResponse]]:
+        """Oldest first. A page may hold fewer products than page_size, with a next_page_token, when the
+        full page would weigh more than 3 MiB: every answer fits a default client's 4 MiB (AIP-158).
+        """
 
     @_abc_1.abstractmethod
     def BatchGetProducts(
@@ -106,7 +119,9 @@ class ProductServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _product_pb2.BatchGetProductsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_product_pb2.BatchGetProductsResponse, _abc.Awaitable[_product_pb2.BatchGetProductsResponse]]:
-        """Atomic: NOT_FOUND if any id is missing. Products come back in request order."""
+        """Atomic: NOT_FOUND if any id is missing. Products come back in request order. At most 350 ids:
+        the answer for 350 of the largest products fits a default client's 4 MiB.
+        """
 
     @_abc_1.abstractmethod
     def RestockProduct(
