@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Protocol
+from typing import Any
 
 from loguru import logger
 
-from common import deadline
 from common.errors import Aborted, AppError
 from common.mediator import Command, Handler, Next, Request
-
-
-class UnitOfWork(Protocol):
-    def __enter__(self) -> Any: ...
-    def __exit__(self, *exc_info: object) -> None: ...
-    def commit(self) -> None: ...
+from common.transactions import (
+    OneTransaction,
+    OwnsTransactions,
+    UndeclaredTransaction,
+    UnitOfWork,
+    commit_in_time,
+)
 
 
 class LoggingBehaviour:
@@ -42,32 +42,31 @@ class ValidationBehaviour:
 
 
 class UnitOfWorkBehaviour:
-    """Runs the handler inside its unit of work: commands commit on success; anything raised rolls back.
-
-    Work still uncommitted when the caller's deadline has passed is rolled back (DEADLINE_EXCEEDED).
-    A handler whose whole work is in its transaction (no calls to other services) may declare
-    ``retry_on_conflict = True``: a serialization failure or deadlock then reruns it, a bounded number
-    of times, before the caller sees ABORTED.
+    """Runs a ``OneTransaction`` handler inside its unit of work: commands commit on success (unless the
+    caller's deadline has passed); anything raised rolls back. A handler that declares
+    ``retry_on_conflict`` is rerun on a conflict, a bounded number of times, before the caller sees
+    ABORTED. ``OwnsTransactions`` handlers run as they are; a handler of neither kind is refused.
     """
 
     def __init__(self, conflict_attempts: int = 3) -> None:
         self._conflict_attempts = conflict_attempts
 
     def __call__(self, message: Request[Any], handler: Handler, call_next: Next) -> Any:
-        uow: UnitOfWork | None = getattr(handler, "uow", None)
-        if uow is None:
+        if isinstance(handler, OwnsTransactions):
             return call_next()
-        attempts = self._conflict_attempts if getattr(handler, "retry_on_conflict", False) else 1
+        if not isinstance(handler, OneTransaction):
+            raise UndeclaredTransaction(
+                f"{type(handler).__name__} (for {type(message).__name__}) must derive from OneTransaction "
+                "(the pipeline commits its work) or OwnsTransactions (it commits its work itself)"
+            )
+        uow: UnitOfWork = handler.uow
+        attempts = self._conflict_attempts if handler.retry_on_conflict else 1
         for attempt in range(1, attempts + 1):
             try:
                 with uow:
                     result = call_next()
                     if isinstance(message, Command):
-                        if getattr(uow, "in_transaction", False):
-                            # The caller gave up: its answer would go nowhere, so the work is
-                            # abandoned (rolled back on the way out) rather than committed.
-                            deadline.check()
-                        uow.commit()
+                        commit_in_time(uow)
                     return result
             except Aborted:
                 if attempt == attempts:

@@ -10,12 +10,13 @@ from loguru import logger
 
 from common import deadline, pagination
 from common.errors import Aborted, AppError, DeadlineExceeded, Unavailable
+from common.transactions import OneTransaction, OwnsTransactions, commit_in_time
 from order.application.messages import CancelOrder, CreateOrder, GetOrder, ListOrders
 from order.application.ports import Clock, OrderUnitOfWork
 from order.application.product_client import (
     ProductClient,
     ProductServiceUnavailable,
-    ReservationRefused,
+    ReservationOutcome,
     Reserved,
 )
 from order.application.results import OrderPage
@@ -37,8 +38,9 @@ DUPLICATE_ANSWER_MARGIN_S = 0.05
 DUPLICATE_WAIT_WITHOUT_DEADLINE_S = 30.0
 
 
-class CreateOrderHandler:
+class CreateOrderHandler(OwnsTransactions):
     """PENDING is committed before stock is reserved, so no reservation exists for an order nobody knows.
+    The call to the Product service sits between two transactions, so this handler owns its commits.
 
     PENDING is never an answer (AIP-155): a repeated request_id returns the first call's final order,
     waiting for it while that call is still in progress, or ABORTED when the wait outlasts its deadline.
@@ -62,27 +64,40 @@ class CreateOrderHandler:
         request_id = UUID(command.request_id) if command.request_id else None
         lines = tuple(OrderLine(UUID(i.product_id), i.quantity) for i in command.items)
         order = Order.place(uuid4(), UUID(command.customer_id), lines, self.clock(), request_id)
-        if not self.uow.orders.add(order):
-            # The request_id is taken (a retry, or a concurrent twin that won): answer with that order.
-            # Inserting first costs a replay one failed insert and saves every new order a lookup.
-            assert request_id is not None
-            self.uow.rollback()
-            return self._outcome_of(request_id)
-        self.uow.commit()
-
+        earlier = self._place(order)
+        if earlier is not None:
+            return earlier
         try:
             outcome = self.products.reserve(order.order_id, lines)
         except ProductServiceUnavailable as error:
             raise self._give_up(order, error) from None
+        return self._record(order, outcome)
 
+    def _place(self, order: Order) -> Order | None:
+        """Commit ``order`` as PENDING; or, if its request_id is taken (a retry, or a concurrent twin
+        that won), return that order once it is final. Inserting first costs a replay one failed insert
+        and saves every new order a lookup."""
+        with self.uow:
+            if self.uow.orders.add(order):
+                commit_in_time(self.uow)
+                return None
+        assert order.request_id is not None
+        return self._outcome_of(order.request_id)
+
+    def _record(self, order: Order, outcome: ReservationOutcome) -> Order:
+        """Commit the reservation's outcome: CONFIRMED or REJECTED, unless someone moved the order."""
         if isinstance(outcome, Reserved):
             resolved = order.confirm(outcome.items, self.clock())
         else:
             resolved = order.reject(outcome.reason, outcome.failed_product_ids, self.clock())
-        if self.uow.orders.save(resolved):
+        with self.uow:
+            saved = self.uow.orders.save(resolved)
+            if not saved:
+                resolved = self._lost_race(order.order_id, outcome)
+            commit_in_time(self.uow)
+        if saved:
             logger.info("order {} {}", order.order_id, resolved.status.value)
-            return resolved
-        return self._lost_race(order.order_id, outcome)
+        return resolved
 
     def _outcome_of(self, request_id: UUID) -> Order:
         """The first call's order once it is final; each read is its own transaction, so it sees the
@@ -93,8 +108,8 @@ class CreateOrderHandler:
         )
         pause = DUPLICATE_POLL_FIRST_S
         while True:
-            earlier = self.uow.orders.get_by_request_id(request_id)
-            self.uow.rollback()
+            with self.uow:
+                earlier = self.uow.orders.get_by_request_id(request_id)
             assert earlier is not None  # orders are never deleted
             if earlier.status is not OrderStatus.PENDING:
                 return earlier
@@ -105,12 +120,15 @@ class CreateOrderHandler:
             pause = min(pause * 2, DUPLICATE_POLL_MAX_S)
 
     def _give_up(self, order: Order, error: ProductServiceUnavailable) -> AppError:
-        """The reservation may have happened: reject the order and queue a compensating release in the
-        same transaction, then tell the caller the truth (UNAVAILABLE / DEADLINE_EXCEEDED)."""
+        """The reservation may have happened: reject the order and queue a compensating release in one
+        transaction, then tell the caller the truth (UNAVAILABLE / DEADLINE_EXCEEDED)."""
         rejected = order.reject(UNAVAILABLE_REASON, (), self.clock())
-        if self.uow.orders.save(rejected):
-            self.releases.queue(self.uow, order.order_id, deliver_now=False)
-            self.uow.commit()
+        with self.uow:
+            if self.uow.orders.save(rejected):
+                self.releases.queue(self.uow, order.order_id, deliver_now=False)
+                # Committed even past the caller's deadline (the usual reason to be here): it records
+                # a release the Product service may be owed, which must not be lost with the call.
+                self.uow.commit()
         logger.warning("order {} rejected: {} ({})", order.order_id, UNAVAILABLE_REASON, error)
         message = (
             f"{UNAVAILABLE_REASON}: order {order.order_id} was rejected "
@@ -118,7 +136,7 @@ class CreateOrderHandler:
         )
         return DeadlineExceeded(message) if error.deadline_exceeded else Unavailable(message)
 
-    def _lost_race(self, order_id: UUID, outcome: Reserved | ReservationRefused) -> Order:
+    def _lost_race(self, order_id: UUID, outcome: ReservationOutcome) -> Order:
         """Someone moved the order while we reserved (a cancel): their state stands; if we took stock,
         a release is queued (a cancel queued one too; releases are idempotent)."""
         current = self.uow.orders.get(order_id)
@@ -128,9 +146,10 @@ class CreateOrderHandler:
         return current
 
 
-class CancelOrderHandler:
+class CancelOrderHandler(OwnsTransactions):
     """The cancellation commits with its release in the outbox; the release is then tried once at
-    once, and an outage only delays it (the worker retries it), never fails the cancellation."""
+    once, and an outage only delays it (the worker retries it), never fails the cancellation. The
+    release is a call to the Product service after the commit, so this handler owns its commit."""
 
     def __init__(self, uow: OrderUnitOfWork, releases: StockReleases, clock: Clock) -> None:
         self.uow = uow
@@ -139,25 +158,23 @@ class CancelOrderHandler:
 
     def handle(self, command: CancelOrder) -> Order:
         order_id = UUID(command.order_id)
-        order = self.uow.orders.get(order_id)
-        if order is None:
-            raise OrderNotFound(order_id)
-        cancelled = order.cancel(command.reason.strip() or DEFAULT_CANCEL_REASON, self.clock())
-        if cancelled is order:
-            return order  # already cancelled: nothing to do, nothing to release again
-        if not self.uow.orders.save(cancelled):
-            raise Aborted(f"order {order_id} changed while it was being cancelled; try again")
-        entry = self.releases.queue(self.uow, order_id, deliver_now=True)
-        self.uow.commit()
+        with self.uow:
+            order = self.uow.orders.get(order_id)
+            if order is None:
+                raise OrderNotFound(order_id)
+            cancelled = order.cancel(command.reason.strip() or DEFAULT_CANCEL_REASON, self.clock())
+            if cancelled is order:
+                return order  # already cancelled: nothing to do, nothing to release again
+            if not self.uow.orders.save(cancelled):
+                raise Aborted(f"order {order_id} changed while it was being cancelled; try again")
+            entry = self.releases.queue(self.uow, order_id, deliver_now=True)
+            commit_in_time(self.uow)
         logger.info("order {} cancelled", order_id)
         self.releases.deliver(entry)
         return cancelled
 
 
-class GetOrderHandler:
-    def __init__(self, uow: OrderUnitOfWork) -> None:
-        self.uow = uow
-
+class GetOrderHandler(OneTransaction[OrderUnitOfWork]):
     def handle(self, query: GetOrder) -> Order:
         order_id = UUID(query.order_id)
         order = self.uow.orders.get(order_id)
@@ -166,11 +183,8 @@ class GetOrderHandler:
         return order
 
 
-class ListOrdersHandler:
+class ListOrdersHandler(OneTransaction[OrderUnitOfWork]):
     """Newest first, keyset-paged on (create_time, order_id)."""
-
-    def __init__(self, uow: OrderUnitOfWork) -> None:
-        self.uow = uow
 
     def handle(self, query: ListOrders) -> OrderPage:
         size = pagination.effective_page_size(query.page_size)

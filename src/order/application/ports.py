@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
+from common.transactions import UnitOfWork
 from order.domain.model import Order
 
 
@@ -65,7 +66,7 @@ class ReleaseOutbox(Protocol):
     def stats(self) -> OutboxStats: ...
 
 
-class OrderUnitOfWork(Protocol):
+class OrderUnitOfWork(UnitOfWork, Protocol):
     orders: OrderRepository
     outbox: ReleaseOutbox
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
+from common.transactions import UnitOfWork
 from product.domain.model import Product, Reservation, ReservedLine
 
 
@@ -42,7 +43,7 @@ class ReservationRepository(Protocol):
         ...
 
 
-class ProductUnitOfWork(Protocol):
+class ProductUnitOfWork(UnitOfWork, Protocol):
     products: ProductRepository
     reservations: ReservationRepository
 

@@ -6,6 +6,7 @@ from uuid import UUID, uuid4
 
 from common import pagination
 from common.errors import FailedPrecondition, PreconditionViolation
+from common.transactions import OneTransaction
 from common.validation import MAX_STOCK, parse_price
 from product.application.messages import (
     BatchGetProducts,
@@ -20,9 +21,9 @@ from product.domain.errors import ProductNotFound
 from product.domain.model import Product
 
 
-class CreateProductHandler:
+class CreateProductHandler(OneTransaction[ProductUnitOfWork]):
     def __init__(self, uow: ProductUnitOfWork, clock: Clock) -> None:
-        self.uow = uow
+        super().__init__(uow)
         self.clock = clock
 
     def handle(self, command: CreateProduct) -> Product:
@@ -43,10 +44,7 @@ class CreateProductHandler:
         return product
 
 
-class GetProductHandler:
-    def __init__(self, uow: ProductUnitOfWork) -> None:
-        self.uow = uow
-
+class GetProductHandler(OneTransaction[ProductUnitOfWork]):
     def handle(self, query: GetProduct) -> Product:
         product_id = UUID(query.product_id)
         product = self.uow.products.get(product_id)
@@ -55,11 +53,8 @@ class GetProductHandler:
         return product
 
 
-class ListProductsHandler:
+class ListProductsHandler(OneTransaction[ProductUnitOfWork]):
     """Oldest first, keyset-paged on (create_time, product_id): pages stay stable while products are added."""
-
-    def __init__(self, uow: ProductUnitOfWork) -> None:
-        self.uow = uow
 
     def handle(self, query: ListProducts) -> ProductPage:
         size = pagination.effective_page_size(query.page_size)
@@ -67,11 +62,8 @@ class ListProductsHandler:
         return ProductPage.of(self.uow.products.list_after(after, size + 1), size)
 
 
-class BatchGetProductsHandler:
+class BatchGetProductsHandler(OneTransaction[ProductUnitOfWork]):
     """AIP-231: all or nothing; products in request order."""
-
-    def __init__(self, uow: ProductUnitOfWork) -> None:
-        self.uow = uow
 
     def handle(self, query: BatchGetProducts) -> list[Product]:
         ids = [UUID(p) for p in query.product_ids]
@@ -82,9 +74,9 @@ class BatchGetProductsHandler:
         return [found[p] for p in ids]
 
 
-class RestockProductHandler:
+class RestockProductHandler(OneTransaction[ProductUnitOfWork]):
     def __init__(self, uow: ProductUnitOfWork, clock: Clock) -> None:
-        self.uow = uow
+        super().__init__(uow)
         self.clock = clock
 
     def handle(self, command: RestockProduct) -> Product:

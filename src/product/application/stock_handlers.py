@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from uuid import UUID
 
+from common.transactions import OneTransaction
 from product.application.messages import GetReservation, ReleaseStock, ReserveStock
 from product.application.ports import Clock, ProductUnitOfWork
 from product.application.results import ReleaseResult
@@ -24,13 +25,13 @@ from product.domain.model import (
 )
 
 
-class ReserveStockHandler:
+class ReserveStockHandler(OneTransaction[ProductUnitOfWork]):
     """Runs in one transaction (the unit-of-work behaviour): any failure rolls every line back."""
 
     retry_on_conflict = True
 
     def __init__(self, uow: ProductUnitOfWork, clock: Clock) -> None:
-        self.uow = uow
+        super().__init__(uow)
         self.clock = clock
 
     def handle(self, command: ReserveStock) -> Reservation:
@@ -78,13 +79,13 @@ def _replay(existing: Reservation, requested: Sequence[StockRequest]) -> Reserva
     return existing
 
 
-class ReleaseStockHandler:
+class ReleaseStockHandler(OneTransaction[ProductUnitOfWork]):
     """Puts back exactly what the order reserved, once. Releasing twice, or nothing, is fine."""
 
     retry_on_conflict = True
 
     def __init__(self, uow: ProductUnitOfWork, clock: Clock) -> None:
-        self.uow = uow
+        super().__init__(uow)
         self.clock = clock
 
     def handle(self, command: ReleaseStock) -> ReleaseResult:
@@ -107,10 +108,7 @@ class ReleaseStockHandler:
         return ReleaseResult(order_id, released=True)
 
 
-class GetReservationHandler:
-    def __init__(self, uow: ProductUnitOfWork) -> None:
-        self.uow = uow
-
+class GetReservationHandler(OneTransaction[ProductUnitOfWork]):
     def handle(self, query: GetReservation) -> Reservation:
         order_id = UUID(query.order_id)
         reservation = self.uow.reservations.get(order_id)

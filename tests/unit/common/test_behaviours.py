@@ -1,4 +1,5 @@
-"""Pipeline behaviours: validation before anything, unit of work commit/rollback, logging of refusals."""
+"""Pipeline behaviours: validation before anything, unit of work commit/rollback, logging of refusals;
+a handler that does not say who owns its transactions is refused."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from common.behaviours import (
 )
 from common.errors import Aborted, DeadlineExceeded, FailedPrecondition, FieldViolation, InvalidArgument
 from common.mediator import Command, Mediator, Query
+from common.transactions import OneTransaction, OwnsTransactions, UndeclaredTransaction, commit_in_time
 
 
 @dataclass
@@ -49,9 +51,10 @@ class Read(Query[str]):
     pass
 
 
-class UowHandler:
+class UowHandler(OneTransaction[RecordingUow]):
     def __init__(self, uow: RecordingUow, fail: Exception | None = None) -> None:
-        self.uow, self.fail = uow, fail
+        super().__init__(uow)
+        self.fail = fail
 
     def handle(self, message: Any) -> str:
         self.uow.events.append("handle")
@@ -97,12 +100,53 @@ def test_an_invalid_message_never_reaches_the_handler_or_the_unit_of_work() -> N
     assert uow.events == []
 
 
-def test_a_handler_without_a_unit_of_work_just_runs() -> None:
-    class Bare:
-        def handle(self, message: Any) -> str:
-            return "bare"
+@pytest.mark.parametrize("message", [Write(), Read()])
+def test_a_handler_that_does_not_say_who_commits_is_refused_before_it_runs(
+    message: Write | Read,
+) -> None:
+    ran: list[str] = []
 
-    assert Mediator({Write: Bare}, [UnitOfWorkBehaviour()]).send(Write()) == "bare"
+    class Undeclared:
+        """Has a unit of work, but nothing says the pipeline should run it in a transaction."""
+
+        def __init__(self) -> None:
+            self.uow = RecordingUow()
+
+        def handle(self, message: Any) -> str:
+            ran.append("handle")
+            return "ran without a transaction"
+
+    with pytest.raises(UndeclaredTransaction, match=r"Undeclared \(for \w+\) must derive"):
+        Mediator({type(message): Undeclared}, default_pipeline()).send(message)
+    assert ran == []
+
+
+def test_a_handler_that_owns_its_transactions_runs_as_it_is() -> None:
+    uow = RecordingUow()
+
+    class Owner(OwnsTransactions):
+        def handle(self, message: Any) -> str:
+            with uow:
+                uow.events.append("handle")
+                commit_in_time(uow)
+            return "owned"
+
+    assert Mediator({Write: Owner}, default_pipeline()).send(Write()) == "owned"
+    assert uow.events == ["enter", "handle", "commit", "exit"]
+
+
+def test_an_owned_commit_past_the_callers_deadline_is_abandoned() -> None:
+    uow = RecordingUow(in_transaction=True)
+    with deadline.bound(-1.0), pytest.raises(DeadlineExceeded), uow:
+        commit_in_time(uow)
+    assert uow.events == ["enter", "exit:DeadlineExceeded"]
+
+
+def test_an_owned_commit_with_nothing_uncommitted_ignores_the_deadline() -> None:
+    uow = RecordingUow(in_transaction=False)
+    with deadline.bound(-1.0):
+        commit_in_time(uow)
+    assert uow.events == ["commit"]
 
 
 def test_refusals_are_logged_at_info_with_reason_and_code() -> None:
@@ -121,13 +165,14 @@ def test_refusals_are_logged_at_info_with_reason_and_code() -> None:
     assert lines[1].startswith("DEBUG Read handled in ")
 
 
-class FlakyHandler:
+class FlakyHandler(OneTransaction[RecordingUow]):
     """Fails with ``Aborted`` (a lost race) on its first ``failures`` runs."""
 
     retry_on_conflict = True
 
     def __init__(self, uow: RecordingUow, failures: int) -> None:
-        self.uow, self.failures = uow, failures
+        super().__init__(uow)
+        self.failures = failures
 
     def handle(self, message: Any) -> str:
         self.uow.events.append("handle")

@@ -11,7 +11,8 @@ from uuid import UUID, uuid4
 import pytest
 from loguru import logger
 
-from common.errors import FailedPrecondition, NotFound
+from common import deadline
+from common.errors import DeadlineExceeded, FailedPrecondition, NotFound
 from common.mediator import Mediator
 from order.application import messages as m
 from order.application.order_handlers import DEFAULT_CANCEL_REASON, UNAVAILABLE_REASON
@@ -81,7 +82,21 @@ def test_cancelling_a_cancelled_order_changes_nothing_and_releases_nothing(
     assert again == order
     assert again.status_reason == "changed my mind"
     assert store.order(order.order_id) == order
-    assert store.commits == commits + 1  # the pipeline's commit of an unchanged read
+    assert store.commits == commits  # a read, rolled back: nothing was written
+    assert store.outbox == []
+    products.release.assert_not_called()
+
+
+def test_a_cancel_past_the_callers_deadline_is_not_committed(
+    mediator: Mediator, products: MagicMock, store: FakeOrderStore
+) -> None:
+    order = placed(OrderStatus.CONFIRMED)
+    store.seed(order)
+
+    with deadline.bound(-1.0), pytest.raises(DeadlineExceeded):
+        mediator.send(m.CancelOrder(str(order.order_id)))
+
+    assert store.order(order.order_id).status is OrderStatus.CONFIRMED
     assert store.outbox == []
     products.release.assert_not_called()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from decimal import Decimal
 from unittest.mock import MagicMock
@@ -9,6 +10,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
+from common import deadline
 from common.errors import DeadlineExceeded, Unavailable
 from common.mediator import Mediator
 from order.application import messages as m
@@ -132,6 +134,36 @@ def test_product_service_unreachable_rejects_and_queues_a_release(
     assert entry.attempts == 0
     assert entry.next_attempt_at == entry.created_at
     products.release.assert_not_called()
+
+
+def test_a_call_past_its_deadline_stores_nothing_and_reserves_nothing(
+    mediator: Mediator, products: MagicMock, store: FakeOrderStore
+) -> None:
+    with deadline.bound(-1.0), pytest.raises(DeadlineExceeded):
+        mediator.send(create((LAMP, 1)))
+
+    assert store.orders == []
+    products.reserve.assert_not_called()
+
+
+def test_an_outcome_that_arrives_past_the_deadline_is_not_committed(
+    mediator: Mediator, products: MagicMock, store: FakeOrderStore
+) -> None:
+    def reserve_slowly(order_id: UUID, lines: Sequence[OrderLine]) -> Reserved:
+        give_up_at = time.monotonic() + 5.0
+        while (deadline.remaining() or 0.0) > 0 and time.monotonic() < give_up_at:
+            time.sleep(0.01)
+        return reserved((LAMP, "Lamp", "1.00", 1))
+
+    products.reserve.side_effect = reserve_slowly
+
+    with deadline.bound(0.2), pytest.raises(DeadlineExceeded):
+        mediator.send(create((LAMP, 1)))
+
+    # Left PENDING for the reconciler, which asks the Product service what it holds.
+    [order] = store.orders
+    assert order.status is OrderStatus.PENDING
+    assert store.outbox == []
 
 
 def test_repeated_request_id_returns_the_first_order_and_reserves_once(

@@ -139,6 +139,14 @@ class FakeProductUnitOfWork:
         self.products = FakeProductRepository(self._working_products)
         self.reservations = FakeReservationRepository(self._working_reservations)
 
+    @property
+    def in_transaction(self) -> bool:
+        """Whether there are uncommitted writes."""
+        return (self._working_products, self._working_reservations) != (
+            self.committed_products,
+            self.committed_reservations,
+        )
+
     def __enter__(self) -> FakeProductUnitOfWork:
         self.entered += 1
         self._open()
