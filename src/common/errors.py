@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import Enum, auto
 
 
 class ErrorCode(str, Enum):
@@ -25,16 +25,34 @@ class FieldViolation:
     description: str
 
 
+class PreconditionType(Enum):
+    """Which rule a request broke, in the application's terms (the wire names live in
+    ``common.grpc.contract``)."""
+
+    STOCK = auto()  # not enough available stock for a line
+    STOCK_LIMIT = auto()  # a restock would take the stock past its maximum
+    RESERVATION_RELEASED = auto()  # a repeated reservation whose stock was given back
+    ORDER_STATUS = auto()  # the order's status does not allow the change
+
+
+class ResourceType(Enum):
+    """What was not found, in the application's terms (the wire names live in ``common.grpc.contract``)."""
+
+    PRODUCT = auto()
+    RESERVATION = auto()
+    ORDER = auto()
+
+
 @dataclass(frozen=True)
 class PreconditionViolation:
-    type: str
+    type: PreconditionType
     subject: str
     description: str
 
 
 @dataclass(frozen=True)
 class ResourceRef:
-    resource_type: str
+    resource_type: ResourceType
     resource_name: str
     description: str = ""
 

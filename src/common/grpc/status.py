@@ -14,6 +14,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from common.errors import AppError, FailedPrecondition, InvalidArgument, NotFound
+from common.grpc.contract import PRECONDITION_TYPES, RESOURCE_TYPES
 
 GRPC_CODES: dict[str, grpc.StatusCode] = {code.name: code for code in grpc.StatusCode}
 
@@ -100,7 +101,7 @@ def _details(error: AppError) -> list[Message]:
                 violations=_fitting(
                     [
                         error_details_pb2.PreconditionFailure.Violation(
-                            type=v.type, subject=v.subject, description=v.description
+                            type=PRECONDITION_TYPES[v.type], subject=v.subject, description=v.description
                         )
                         for v in error.violations
                     ]
@@ -110,7 +111,9 @@ def _details(error: AppError) -> list[Message]:
     if isinstance(error, NotFound):
         resources = [
             error_details_pb2.ResourceInfo(
-                resource_type=r.resource_type, resource_name=r.resource_name, description=r.description
+                resource_type=RESOURCE_TYPES[r.resource_type],
+                resource_name=r.resource_name,
+                description=r.description,
             )
             for r in error.resources
         ]

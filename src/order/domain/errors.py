@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from common.errors import FailedPrecondition, NotFound, PreconditionViolation, ResourceRef
-
-ORDER_RESOURCE_TYPE = "eshop.order.v1.Order"
+from common.errors import (
+    FailedPrecondition,
+    NotFound,
+    PreconditionType,
+    PreconditionViolation,
+    ResourceRef,
+    ResourceType,
+)
 
 
 class OrderNotFound(NotFound):
     def __init__(self, order_id: UUID) -> None:
         super().__init__(
             f"order not found: {order_id}",
-            [ResourceRef(ORDER_RESOURCE_TYPE, str(order_id), "order not found")],
+            [ResourceRef(ResourceType.ORDER, str(order_id), "order not found")],
         )
 
 
@@ -21,5 +26,5 @@ class OrderNotCancellable(FailedPrecondition):
     def __init__(self, order_id: UUID, status: str) -> None:
         super().__init__(
             f"order {order_id} is {status} and cannot be cancelled; only PENDING or CONFIRMED orders can",
-            [PreconditionViolation("ORDER_STATUS", str(order_id), f"order is {status}")],
+            [PreconditionViolation(PreconditionType.ORDER_STATUS, str(order_id), f"order is {status}")],
         )

@@ -20,9 +20,11 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from common import deadline
+from common.errors import PreconditionType, ResourceType
 from common.generated.eshop.product.v1 import product_pb2 as pb
 from common.generated.eshop.product.v1 import product_pb2_grpc as pb_grpc
 from common.grpc.client_interceptors import client_interceptors
+from common.grpc.contract import PRECONDITION_TYPES, PRODUCT_SERVICE, RESOURCE_TYPES
 from order.application.product_client import (
     ProductServiceUnavailable,
     ReservationOutcome,
@@ -30,8 +32,6 @@ from order.application.product_client import (
     Reserved,
 )
 from order.domain.model import OrderItem, OrderLine
-
-PRODUCT_SERVICE = "eshop.product.v1.ProductService"
 
 
 @dataclass(frozen=True)
@@ -162,14 +162,19 @@ def _refusal(error: grpc.RpcError) -> ReservationRefused:
             for d in details
             if isinstance(d, error_details_pb2.PreconditionFailure)
             for v in d.violations
-            if v.type == "STOCK"
+            if v.type == PRECONDITION_TYPES[PreconditionType.STOCK]
         ]
         if violations:
             reason = "insufficient stock: " + "; ".join(f"{v.subject} {v.description}" for v in violations)
             return ReservationRefused(reason, tuple(UUID(v.subject) for v in violations))
         return ReservationRefused(f"stock reservation refused: {error.details()}", ())
     if code is grpc.StatusCode.NOT_FOUND:
-        missing = [d.resource_name for d in details if isinstance(d, error_details_pb2.ResourceInfo)]
+        product = RESOURCE_TYPES[ResourceType.PRODUCT]
+        missing = [
+            d.resource_name
+            for d in details
+            if isinstance(d, error_details_pb2.ResourceInfo) and d.resource_type == product
+        ]
         return ReservationRefused("unknown product: " + ", ".join(missing), tuple(UUID(m) for m in missing))
     if code is grpc.StatusCode.ALREADY_EXISTS:
         return ReservationRefused("a different stock reservation exists for this order id", ())

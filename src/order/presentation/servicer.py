@@ -7,11 +7,12 @@ import grpc
 from common.generated.eshop.order.v1 import order_pb2 as pb
 from common.generated.eshop.order.v1 import order_pb2_grpc as pb_grpc
 from common.grpc import response_size
+from common.grpc.contract import ORDER_SERVICE
 from common.mediator import Mediator
 from order.application import messages as m
 from order.presentation.mapping import lines, order_to_pb
 
-SERVICE_NAME = pb.DESCRIPTOR.services_by_name["OrderService"].full_name
+SERVICE_NAME = ORDER_SERVICE
 
 
 class OrderServicer(pb_grpc.OrderServiceServicer):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from uuid import UUID, uuid4
 
 from common import pagination
-from common.errors import FailedPrecondition, PreconditionViolation
+from common.errors import FailedPrecondition, PreconditionType, PreconditionViolation
 from common.transactions import OneTransaction
 from common.validation import MAX_STOCK, parse_price
 from product.application.messages import (
@@ -100,5 +100,5 @@ def _would_overflow(product_id: UUID, quantity: int) -> FailedPrecondition:
     return FailedPrecondition(
         f"restocking {quantity} would exceed the maximum stock of {MAX_STOCK} "
         "(available plus reserved units)",
-        [PreconditionViolation("STOCK_LIMIT", str(product_id), "stock would overflow")],
+        [PreconditionViolation(PreconditionType.STOCK_LIMIT, str(product_id), "stock would overflow")],
     )

@@ -5,12 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from uuid import UUID
 
-from common.errors import AlreadyExists, FailedPrecondition, NotFound, PreconditionViolation, ResourceRef
+from common.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    NotFound,
+    PreconditionType,
+    PreconditionViolation,
+    ResourceRef,
+    ResourceType,
+)
 from product.domain.model import Shortage
-
-PRODUCT_RESOURCE_TYPE = "eshop.product.v1.Product"
-RESERVATION_RESOURCE_TYPE = "eshop.product.v1.Reservation"
-STOCK_VIOLATION = "STOCK"
 
 
 class ProductNotFound(NotFound):
@@ -19,7 +23,7 @@ class ProductNotFound(NotFound):
         noun = "product" if len(product_ids) == 1 else "products"
         super().__init__(
             f"{noun} not found: {names}",
-            [ResourceRef(PRODUCT_RESOURCE_TYPE, str(p), "product not found") for p in product_ids],
+            [ResourceRef(ResourceType.PRODUCT, str(p), "product not found") for p in product_ids],
         )
         self.product_ids = list(product_ids)
 
@@ -28,7 +32,7 @@ class InsufficientStock(FailedPrecondition):
     def __init__(self, shortages: Sequence[Shortage]) -> None:
         violations = [
             PreconditionViolation(
-                STOCK_VIOLATION, str(s.product_id), f"requested {s.requested}, available {s.available}"
+                PreconditionType.STOCK, str(s.product_id), f"requested {s.requested}, available {s.available}"
             )
             for s in shortages
         ]
@@ -51,7 +55,11 @@ class ReservationReleased(FailedPrecondition):
     def __init__(self, order_id: UUID) -> None:
         super().__init__(
             f"the stock reservation of order {order_id} was released; reserve under a new order id",
-            [PreconditionViolation("RESERVATION_RELEASED", str(order_id), "reservation was released")],
+            [
+                PreconditionViolation(
+                    PreconditionType.RESERVATION_RELEASED, str(order_id), "reservation was released"
+                )
+            ],
         )
 
 
@@ -59,5 +67,5 @@ class ReservationNotFound(NotFound):
     def __init__(self, order_id: UUID) -> None:
         super().__init__(
             f"no stock reservation for order {order_id}",
-            [ResourceRef(RESERVATION_RESOURCE_TYPE, str(order_id), "no reservation for this order id")],
+            [ResourceRef(ResourceType.RESERVATION, str(order_id), "no reservation for this order id")],
         )

@@ -7,6 +7,7 @@ import grpc
 from common.generated.eshop.product.v1 import product_pb2 as pb
 from common.generated.eshop.product.v1 import product_pb2_grpc as pb_grpc
 from common.grpc import response_size
+from common.grpc.contract import PRODUCT_SERVICE
 from common.mediator import Mediator
 from product.application import messages as m
 from product.presentation.mapping import (
@@ -17,7 +18,7 @@ from product.presentation.mapping import (
     stock_lines,
 )
 
-SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ProductService"].full_name
+SERVICE_NAME = PRODUCT_SERVICE
 
 
 class ProductServicer(pb_grpc.ProductServiceServicer):

@@ -20,8 +20,10 @@ from common.errors import (
     FieldViolation,
     InvalidArgument,
     NotFound,
+    PreconditionType,
     PreconditionViolation,
     ResourceRef,
+    ResourceType,
     Unavailable,
 )
 from common.grpc.status import internal_status, to_grpc_status, with_trailer
@@ -79,8 +81,8 @@ def test_failed_precondition_carries_a_precondition_failure() -> None:
     error = FailedPrecondition(
         "short",
         [
-            PreconditionViolation("STOCK", "p1", "requested 2, available 1"),
-            PreconditionViolation("STOCK", "p2", "x"),
+            PreconditionViolation(PreconditionType.STOCK, "p1", "requested 2, available 1"),
+            PreconditionViolation(PreconditionType.STOCK_LIMIT, "p2", "x"),
         ],
     )
 
@@ -90,12 +92,14 @@ def test_failed_precondition_carries_a_precondition_failure() -> None:
     [failure] = unpack(status, error_details_pb2.PreconditionFailure)
     assert [(v.type, v.subject, v.description) for v in failure.violations] == [
         ("STOCK", "p1", "requested 2, available 1"),
-        ("STOCK", "p2", "x"),
+        ("STOCK_LIMIT", "p2", "x"),
     ]
 
 
 def test_not_found_carries_one_resource_info_per_resource() -> None:
-    error = NotFound("gone", [ResourceRef("eshop.product.v1.Product", "a", "why"), ResourceRef("T", "b")])
+    error = NotFound(
+        "gone", [ResourceRef(ResourceType.PRODUCT, "a", "why"), ResourceRef(ResourceType.RESERVATION, "b")]
+    )
 
     status = parsed(error)
 
@@ -103,7 +107,7 @@ def test_not_found_carries_one_resource_info_per_resource() -> None:
     infos = unpack(status, error_details_pb2.ResourceInfo)
     assert [(i.resource_type, i.resource_name, i.description) for i in infos] == [
         ("eshop.product.v1.Product", "a", "why"),
-        ("T", "b", ""),
+        ("eshop.product.v1.Reservation", "b", ""),
     ]
 
 

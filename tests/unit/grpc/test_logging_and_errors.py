@@ -19,8 +19,10 @@ from common.errors import (
     FieldViolation,
     InvalidArgument,
     NotFound,
+    PreconditionType,
     PreconditionViolation,
     ResourceRef,
+    ResourceType,
     Unavailable,
 )
 from tests.unit.grpc.conftest import ECHO, FAIL, HEALTH_CHECK, LogLine, Probe
@@ -65,7 +67,7 @@ def test_health_checks_are_logged_at_debug_only(probe: Probe, logs: list[LogLine
     ("error", "code"),
     [
         (InvalidArgument([FieldViolation("name", "is required")]), grpc.StatusCode.INVALID_ARGUMENT),
-        (NotFound("order not found", [ResourceRef("eshop.order.v1.Order", "x")]), grpc.StatusCode.NOT_FOUND),
+        (NotFound("order not found", [ResourceRef(ResourceType.ORDER, "x")]), grpc.StatusCode.NOT_FOUND),
         (AlreadyExists("exists"), grpc.StatusCode.ALREADY_EXISTS),
         (FailedPrecondition("not now"), grpc.StatusCode.FAILED_PRECONDITION),
         (Aborted("conflict"), grpc.StatusCode.ABORTED),
@@ -104,7 +106,7 @@ def test_other_errors_echo_the_id_in_initial_metadata(probe: Probe) -> None:
 
 def test_errors_carry_google_rpc_details(probe: Probe) -> None:
     probe.failure = FailedPrecondition(
-        "short", [PreconditionViolation("STOCK", "p1", "requested 5, available 2")]
+        "short", [PreconditionViolation(PreconditionType.STOCK, "p1", "requested 5, available 2")]
     )
 
     failure = probe.fail()

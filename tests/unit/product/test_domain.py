@@ -7,9 +7,8 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from common.errors import ErrorCode
+from common.errors import ErrorCode, PreconditionType, ResourceType
 from product.domain.errors import (
-    PRODUCT_RESOURCE_TYPE,
     InsufficientStock,
     ProductNotFound,
     ReservationConflict,
@@ -77,10 +76,9 @@ def test_product_not_found_names_each_product_with_a_resource() -> None:
     assert error.code is ErrorCode.NOT_FOUND
     assert error.message == f"products not found: {A}, {B}"
     assert [(r.resource_type, r.resource_name) for r in error.resources] == [
-        (PRODUCT_RESOURCE_TYPE, str(A)),
-        (PRODUCT_RESOURCE_TYPE, str(B)),
+        (ResourceType.PRODUCT, str(A)),
+        (ResourceType.PRODUCT, str(B)),
     ]
-    assert PRODUCT_RESOURCE_TYPE == "eshop.product.v1.Product"
     assert ProductNotFound([A]).message == f"product not found: {A}"
 
 
@@ -89,8 +87,8 @@ def test_insufficient_stock_has_one_stock_violation_per_short_line() -> None:
 
     assert error.code is ErrorCode.FAILED_PRECONDITION
     assert [(v.type, v.subject, v.description) for v in error.violations] == [
-        ("STOCK", str(A), "requested 5, available 4"),
-        ("STOCK", str(B), "requested 1, available 0"),
+        (PreconditionType.STOCK, str(A), "requested 5, available 4"),
+        (PreconditionType.STOCK, str(B), "requested 1, available 0"),
     ]
     assert (
         error.message == f"insufficient stock: {A}: requested 5, available 4; {B}: requested 1, available 0"
@@ -106,4 +104,6 @@ def test_reservation_conflict_is_already_exists_and_names_the_order() -> None:
 def test_reservation_released_is_a_failed_precondition_on_the_order() -> None:
     error = ReservationReleased(A)
     assert error.code is ErrorCode.FAILED_PRECONDITION
-    assert [(v.type, v.subject) for v in error.violations] == [("RESERVATION_RELEASED", str(A))]
+    assert [(v.type, v.subject) for v in error.violations] == [
+        (PreconditionType.RESERVATION_RELEASED, str(A))
+    ]

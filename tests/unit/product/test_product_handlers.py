@@ -8,12 +8,12 @@ from uuid import uuid4
 
 import pytest
 
-from common.errors import FailedPrecondition, InvalidArgument
+from common.errors import FailedPrecondition, InvalidArgument, PreconditionType, ResourceType
 from common.mediator import Mediator
 from common.pagination import encode_token
 from common.validation import MAX_STOCK
 from product.application import messages as m
-from product.domain.errors import PRODUCT_RESOURCE_TYPE, ProductNotFound
+from product.domain.errors import ProductNotFound
 from tests.unit.product.fakes import T0, FakeProductUnitOfWork, FixedClock, make_product
 
 
@@ -44,7 +44,7 @@ def test_get_of_an_unknown_product_is_not_found_with_its_resource(mediator: Medi
         mediator.send(m.GetProduct(str(missing)))
 
     resources = [(r.resource_type, r.resource_name) for r in raised.value.resources]
-    assert resources == [(PRODUCT_RESOURCE_TYPE, str(missing))]
+    assert resources == [(ResourceType.PRODUCT, str(missing))]
 
 
 def test_batch_get_answers_in_request_order(mediator: Mediator, uow: FakeProductUnitOfWork) -> None:
@@ -139,7 +139,9 @@ def test_restock_refuses_to_overflow_the_stock_column(mediator: Mediator, uow: F
     with pytest.raises(FailedPrecondition) as raised:
         mediator.send(m.RestockProduct(str(stored.product_id), 6))
 
-    assert [(v.type, v.subject) for v in raised.value.violations] == [("STOCK_LIMIT", str(stored.product_id))]
+    assert [(v.type, v.subject) for v in raised.value.violations] == [
+        (PreconditionType.STOCK_LIMIT, str(stored.product_id))
+    ]
     assert uow.stock(stored.product_id) == MAX_STOCK - 5
 
 

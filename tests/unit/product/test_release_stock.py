@@ -8,6 +8,7 @@ from uuid import UUID, uuid4
 import pytest
 from pytest_mock import MockerFixture
 
+from common.errors import ResourceType
 from common.mediator import Mediator
 from product.application.messages import GetReservation, ReleaseStock, ReserveStock, StockLine
 from product.domain.errors import ReservationNotFound
@@ -129,5 +130,5 @@ def test_get_reservation_of_an_order_never_seen_is_not_found(mediator: Mediator)
         mediator.send(GetReservation(str(order_id)))
 
     assert [(r.resource_type, r.resource_name) for r in raised.value.resources] == [
-        ("eshop.product.v1.Reservation", str(order_id))
+        (ResourceType.RESERVATION, str(order_id))
     ]

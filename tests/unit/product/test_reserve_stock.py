@@ -9,7 +9,7 @@ from uuid import UUID, uuid4
 import pytest
 from pytest_mock import MockerFixture
 
-from common.errors import ErrorCode
+from common.errors import ErrorCode, PreconditionType
 from common.mediator import Mediator
 from product.application.messages import GetReservation, ReleaseStock, ReserveStock, StockLine
 from product.domain.errors import InsufficientStock, ProductNotFound, ReservationConflict, ReservationReleased
@@ -79,8 +79,8 @@ def test_every_short_line_is_reported_not_just_the_first(
 
     reported = {(v.type, v.subject, v.description) for v in raised.value.violations}
     assert reported == {
-        ("STOCK", str(a.product_id), "requested 2, available 1"),
-        ("STOCK", str(b.product_id), "requested 1, available 0"),
+        (PreconditionType.STOCK, str(a.product_id), "requested 2, available 1"),
+        (PreconditionType.STOCK, str(b.product_id), "requested 1, available 0"),
     }
     assert raised.value.code is ErrorCode.FAILED_PRECONDITION
     assert [uow.stock(p.product_id) for p in (a, b, c)] == [1, 0, 5]
