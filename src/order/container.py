@@ -5,8 +5,8 @@ from __future__ import annotations
 from dependency_injector import containers, providers
 
 from common.behaviours import default_pipeline
+from common.clock import utcnow
 from common.db.database import database_resource
-from common.db.types import utcnow
 from common.mediator import Mediator
 from order.application import messages as m
 from order.application.order_handlers import (

@@ -30,7 +30,3 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=timezone.utc)  # type: ignore[no-any-return]
         return value.astimezone(timezone.utc)  # type: ignore[no-any-return]
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)

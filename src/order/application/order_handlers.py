@@ -9,10 +9,10 @@ from uuid import UUID, uuid4
 from loguru import logger
 
 from common import deadline, pagination
+from common.clock import Clock
 from common.errors import Aborted, AppError, DeadlineExceeded, Unavailable
 from common.transactions import OneTransaction, OwnsTransactions, commit_in_time
 from order.application.messages import CancelOrder, CreateOrder, GetOrder, ListOrders
-from order.application.ports import Clock, OrderUnitOfWork
 from order.application.product_client import (
     ProductClient,
     ProductServiceUnavailable,
@@ -21,6 +21,7 @@ from order.application.product_client import (
 )
 from order.application.results import OrderPage
 from order.application.stock_releases import StockReleases
+from order.application.storage import OrderUnitOfWork
 from order.domain.errors import OrderNotFound
 from order.domain.model import Order, OrderLine, OrderStatus
 

@@ -14,9 +14,10 @@ from datetime import timedelta
 from loguru import logger
 
 from common import correlation
-from order.application.ports import Clock, OrderUnitOfWork
+from common.clock import Clock
 from order.application.product_client import ProductClient, ProductServiceUnavailable
 from order.application.stock_releases import StockReleases
+from order.application.storage import OrderUnitOfWork
 from order.domain.model import Order
 
 ABANDONED_REASON = "order was not completed in time; nothing is reserved for it"

@@ -17,8 +17,9 @@ from uuid import UUID
 from loguru import logger
 
 from common import correlation
-from order.application.ports import Clock, OrderUnitOfWork, OutboxStats, PendingRelease
+from common.clock import Clock
 from order.application.product_client import ProductClient, ProductServiceUnavailable
+from order.application.storage import OrderUnitOfWork, OutboxStats, PendingRelease
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, Select, and_, bindparam, delete, func, or_, s
 from common.db.types import UTCDateTime
 from common.db.upsert import insert_ignoring_conflict
 from common.money import from_cents, to_cents
-from order.application.ports import OutboxStats, PendingRelease
+from order.application.storage import OutboxStats, PendingRelease
 from order.domain.model import Order, OrderItem, OrderLine, OrderStatus
 from order.infrastructure.tables import order_lines, orders, release_outbox
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from uuid import UUID, uuid4
 
 from common import pagination
+from common.clock import Clock
 from common.errors import FailedPrecondition, PreconditionType, PreconditionViolation
 from common.transactions import OneTransaction
 from common.validation import MAX_STOCK, parse_price
@@ -15,8 +16,8 @@ from product.application.messages import (
     ListProducts,
     RestockProduct,
 )
-from product.application.ports import Clock, ProductUnitOfWork
 from product.application.results import ProductPage
+from product.application.storage import ProductUnitOfWork
 from product.domain.errors import ProductNotFound
 from product.domain.model import Product
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from uuid import UUID
 
+from common.clock import Clock
 from common.transactions import OneTransaction
 from product.application.messages import GetReservation, ReleaseStock, ReserveStock
-from product.application.ports import Clock, ProductUnitOfWork
 from product.application.results import ReleaseResult
+from product.application.storage import ProductUnitOfWork
 from product.domain.errors import (
     InsufficientStock,
     ProductNotFound,

@@ -11,8 +11,8 @@ from uuid import uuid4
 
 import pytest
 
+from common.clock import utcnow
 from common.db.database import Database
-from common.db.types import utcnow
 from product.infrastructure.schema import create_schema
 from product.infrastructure.unit_of_work import SqlProductUnitOfWork
 from tests.unit.product.fakes import make_product

@@ -1,4 +1,4 @@
-"""In-memory fakes of the Order ports (application/ports.py) with the SQL adapters' semantics.
+"""In-memory fakes of the Order ports (application/storage.py) with the SQL adapters' semantics.
 
 ``FakeOrderStore`` holds the *committed* state, shared by every unit of work made from it (as a database
 is). A ``FakeOrderUnitOfWork`` opens a working copy lazily on first use, like ``SqlUnitOfWork``;
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from uuid import UUID
 
-from order.application.ports import OrderRepository, OutboxStats, PendingRelease, ReleaseOutbox
+from order.application.storage import OrderRepository, OutboxStats, PendingRelease, ReleaseOutbox
 from order.domain.model import Order, OrderStatus
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)

@@ -9,8 +9,8 @@ from unittest.mock import MagicMock
 import pytest
 from loguru import logger
 
-from order.application.ports import OutboxStats
 from order.application.stock_releases import StockReleases
+from order.application.storage import OutboxStats
 from order.infrastructure.outbox_worker import OutboxWorker
 
 

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from pytest_mock import MockerFixture
 
 from common import correlation
-from order.application.ports import PendingRelease
 from order.application.product_client import ProductServiceUnavailable
 from order.application.stock_releases import Backoff, StockReleases
+from order.application.storage import PendingRelease
 from tests.unit.order.conftest import BACKOFF, LEASE_S
 from tests.unit.order.fakes import FakeOrderStore, FixedClock
 

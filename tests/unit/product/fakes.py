@@ -1,4 +1,4 @@
-"""In-memory fakes of the Product ports (application/ports.py) with real transaction semantics.
+"""In-memory fakes of the Product ports (application/storage.py) with real transaction semantics.
 
 ``FakeProductUnitOfWork`` keeps the *committed* state; entering it opens a working copy that the
 repositories change; ``commit`` publishes the copy, leaving the block without a commit throws it away.
@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from uuid import UUID, uuid4
 
-from product.application.ports import ProductRepository, ReservationRepository
+from product.application.storage import ProductRepository, ReservationRepository
 from product.domain.model import Product, Reservation, ReservationStatus, ReservedLine
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)

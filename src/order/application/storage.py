@@ -1,4 +1,4 @@
-"""Storage ports of the Order service."""
+"""Storage ports of the Order service: its orders and its outbox of stock releases, behind a unit of work."""
 
 from __future__ import annotations
 
@@ -74,7 +74,3 @@ class OrderUnitOfWork(UnitOfWork, Protocol):
     def __exit__(self, *exc_info: object) -> None: ...
     def commit(self) -> None: ...
     def rollback(self) -> None: ...
-
-
-class Clock(Protocol):
-    def __call__(self) -> datetime: ...

@@ -1,4 +1,5 @@
-"""What the use cases need from the outside world; infrastructure provides it, tests fake it."""
+"""Storage ports of the Product service: products and reservations behind a unit of work; infrastructure
+provides them, tests fake them."""
 
 from __future__ import annotations
 
@@ -50,7 +51,3 @@ class ProductUnitOfWork(UnitOfWork, Protocol):
     def __enter__(self) -> ProductUnitOfWork: ...
     def __exit__(self, *exc_info: object) -> None: ...
     def commit(self) -> None: ...
-
-
-class Clock(Protocol):
-    def __call__(self) -> datetime: ...
