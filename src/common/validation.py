@@ -119,11 +119,6 @@ def check_non_negative(v: Violations, field: str, value: int) -> None:
         v.add(field, f"must not be negative, got {value}")
 
 
-def check_page_size(v: Violations, field: str, value: int) -> None:
-    if value < 0:
-        v.add(field, f"must not be negative, got {value}")
-
-
 def _shown(value: str, limit: int = 40) -> str:
     """Quote a bad value for a message without echoing megabytes of it back."""
     text = value if len(value) <= limit else value[:limit] + "…"

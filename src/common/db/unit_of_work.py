@@ -35,10 +35,6 @@ class SqlUnitOfWork:
             self._conn = self._database.begin(write=not self._read_only)
         return self._conn
 
-    @property
-    def dialect(self) -> str:
-        return self._database.dialect
-
     def __enter__(self) -> SqlUnitOfWork:
         return self
 

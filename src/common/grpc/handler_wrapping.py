@@ -23,7 +23,6 @@ from google.protobuf.message import DecodeError
 from common.errors import AppError, ErrorCode
 
 Behaviour = Callable[[Any, grpc.ServicerContext], Any]
-Around = Callable[[Behaviour, Any, grpc.ServicerContext, str], Any]
 Deserializer = Callable[[bytes], Any]
 
 

@@ -64,5 +64,5 @@ class ListOrders(Query[OrderPage]):
     def validate(self) -> None:
         v = check.Violations()
         check.check_uuid(v, "customer_id", self.customer_id, required=False)
-        check.check_page_size(v, "page_size", self.page_size)
+        check.check_non_negative(v, "page_size", self.page_size)
         v.raise_if_any()

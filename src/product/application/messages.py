@@ -1,4 +1,4 @@
-"""Commands and queries of the Product service, with their validation rules (contract: Validation)."""
+"""Commands and queries of the Product service, with their validation rules."""
 
 from __future__ import annotations
 
@@ -94,7 +94,7 @@ class ListProducts(Query[ProductPage]):
 
     def validate(self) -> None:
         v = check.Violations()
-        check.check_page_size(v, "page_size", self.page_size)
+        check.check_non_negative(v, "page_size", self.page_size)
         v.raise_if_any()
 
 

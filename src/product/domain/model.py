@@ -21,10 +21,6 @@ class Product:
     create_time: datetime
     update_time: datetime
 
-    @property
-    def is_low_on_stock(self) -> bool:
-        return self.stock_quantity <= self.low_stock_threshold
-
 
 @dataclass(frozen=True)
 class StockRequest:
@@ -65,12 +61,3 @@ class Shortage:
     product_id: UUID
     requested: int
     available: int
-
-
-def find_shortages(requested: Sequence[StockRequest], available: dict[UUID, int]) -> list[Shortage]:
-    """Every line that cannot be served from ``available`` (all of them, not just the first)."""
-    return [
-        Shortage(r.product_id, r.quantity, available[r.product_id])
-        for r in requested
-        if available[r.product_id] < r.quantity
-    ]

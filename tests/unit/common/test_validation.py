@@ -15,7 +15,7 @@ from common.validation import (
     MAX_PRICE,
     Violations,
     check_lines,
-    check_page_size,
+    check_non_negative,
     check_price,
     check_text,
     check_uuid,
@@ -126,10 +126,10 @@ def test_good_prices_parse_exactly(text: str, value: str) -> None:
     assert parse_price(text) == Decimal(value)
 
 
-def test_check_price_and_page_size_name_their_field() -> None:
+def test_check_price_and_non_negative_name_their_field() -> None:
     v = Violations()
     check_price(v, "price", "1e3")
     check_price(v, "ok", "1.00")
-    check_page_size(v, "page_size", -1)
-    check_page_size(v, "zero", 0)
+    check_non_negative(v, "page_size", -1)
+    check_non_negative(v, "zero", 0)
     assert fields(v) == ["price", "page_size"]

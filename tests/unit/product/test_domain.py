@@ -20,9 +20,8 @@ from product.domain.model import (
     ReservedLine,
     Shortage,
     StockRequest,
-    find_shortages,
 )
-from tests.unit.product.fakes import T0, make_product
+from tests.unit.product.fakes import T0
 
 A, B, C = (UUID(int=i) for i in (1, 2, 3))
 
@@ -54,20 +53,6 @@ def test_anything_else_is_a_different_request(requested: list[StockRequest]) -> 
 def test_a_released_marker_matches_no_request() -> None:
     marker = Reservation(uuid4(), ReservationStatus.RELEASED, (), T0)
     assert not marker.requested_the_same([StockRequest(A, 1)])
-
-
-def test_find_shortages_lists_every_short_line_in_request_order() -> None:
-    requested = [StockRequest(A, 5), StockRequest(B, 2), StockRequest(C, 4)]
-    assert find_shortages(requested, {A: 4, B: 2, C: 0}) == [Shortage(A, 5, 4), Shortage(C, 4, 0)]
-
-
-def test_find_shortages_is_empty_when_everything_fits_exactly() -> None:
-    assert find_shortages([StockRequest(A, 3), StockRequest(B, 1)], {A: 3, B: 9}) == []
-
-
-@pytest.mark.parametrize(("stock", "low"), [(2, True), (3, False), (0, True)])
-def test_low_on_stock_at_or_below_the_threshold(stock: int, low: bool) -> None:
-    assert make_product(stock=stock).is_low_on_stock is low  # threshold 2
 
 
 def test_product_not_found_names_each_product_with_a_resource() -> None:
