@@ -1,4 +1,4 @@
-"""Order service settings: ``ORDER_*`` environment variables (contract: Running)."""
+"""Order service settings: ``ORDER_*`` environment variables (README: Configuration)."""
 
 from __future__ import annotations
 

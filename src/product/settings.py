@@ -1,4 +1,4 @@
-"""Product service settings: ``PRODUCT_*`` environment variables (contract: Running)."""
+"""Product service settings: ``PRODUCT_*`` environment variables (README: Configuration)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
 """The contract's names, spelled once for both sides of the wire: the servers that write them into
-status details and the clients that read them back (CONTRACT.md; ``protos/``).
+status details and the clients that read them back.
 
-Service and resource type names come from the generated descriptors, so they cannot drift from the
-protos; precondition violation types exist only in CONTRACT.md and are written out here.
+Service and resource type names come from the descriptors generated from ``protos/``, so they cannot
+drift from the protos; precondition violation types are not in the protos, so they are written out
+here, and clients match on them (never on the message text).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The contract's names, spelled as CONTRACT.md spells them, for every kind the application raises."""
+"""The contract's names as clients see them on the wire, for every kind the application raises."""
 
 from __future__ import annotations
 
