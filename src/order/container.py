@@ -16,7 +16,7 @@ from order.application.order_handlers import (
     ListOrdersHandler,
 )
 from order.application.reconciler import PendingOrderReconciler
-from order.application.stock_releases import Backoff, StockReleases
+from order.application.stock_releases import Backoff, StockReleases, lease_outlasting
 from order.infrastructure.background import PeriodicWorker
 from order.infrastructure.grpc_product_client import (
     ChannelSecurity,
@@ -79,8 +79,7 @@ class OrderContainer(containers.DeclarativeContainer):
             initial_s=settings.provided.outbox_initial_backoff_s,
             max_s=settings.provided.outbox_max_backoff_s,
         ),
-        # A release tried at once is left alone by the worker for longer than one call can take.
-        lease_s=providers.Callable(lambda t: 2 * t + 1, settings.provided.product_call_timeout_s),
+        lease_s=providers.Callable(lease_outlasting, settings.provided.product_call_timeout_s),
     )
     outbox_worker = providers.Singleton(
         OutboxWorker, releases=releases, poll_interval_s=settings.provided.outbox_poll_interval_s

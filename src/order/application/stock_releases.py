@@ -39,6 +39,12 @@ class Backoff:
         return base * random.uniform(0.5, 1.0)
 
 
+def lease_outlasting(call_timeout_s: float) -> float:
+    """How long a claimed release is left to its claimant: longer than one delivery (a call of at most
+    ``call_timeout_s``, then a commit) can take, so two workers do not deliver it at the same time."""
+    return 2 * call_timeout_s + 1
+
+
 class StockReleases:
     def __init__(
         self,

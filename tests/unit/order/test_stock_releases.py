@@ -13,7 +13,7 @@ from pytest_mock import MockerFixture
 
 from common import correlation
 from order.application.product_client import ProductServiceUnavailable
-from order.application.stock_releases import Backoff, StockReleases
+from order.application.stock_releases import Backoff, StockReleases, lease_outlasting
 from order.application.storage import PendingRelease
 from tests.unit.order.conftest import BACKOFF, LEASE_S
 from tests.unit.order.fakes import FakeOrderStore, FixedClock
@@ -138,3 +138,8 @@ def test_backoff_jitter_spreads_the_delays() -> None:
 
     assert len(delays) > 1
     assert all(0.5 <= d <= 1.0 for d in delays)
+
+
+@pytest.mark.parametrize("call_timeout_s", [0.0, 0.5, 5.0, 60.0])
+def test_a_lease_outlasts_a_delivery_that_takes_the_whole_call_timeout(call_timeout_s: float) -> None:
+    assert lease_outlasting(call_timeout_s) > call_timeout_s + 0.5  # the call, then its commit
