@@ -1,4 +1,4 @@
-"""Order service settings: ``ORDER_*`` environment variables (README: Configuration)."""
+"""Order service settings: ``ORDER_*`` environment variables (README.md, "Configuration")."""
 
 from __future__ import annotations
 

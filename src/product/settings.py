@@ -1,4 +1,4 @@
-"""Product service settings: ``PRODUCT_*`` environment variables (README: Configuration)."""
+"""Product service settings: ``PRODUCT_*`` environment variables (README.md, "Configuration")."""
 
 from __future__ import annotations
 
