@@ -17,6 +17,7 @@ import sqlalchemy
 from benchmarks import profile, report
 from benchmarks.runner import RunConfig, load_average, run
 from benchmarks.services import REPO_ROOT
+from common.db.urls import redacted
 
 RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
 FULL = {"duration": 10.0, "warmup": 2.0, "concurrency": [1, 16, 64], "products": 1000}
@@ -92,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
 def _redact(url: str | None) -> str:
     if url is None:
         return "sqlite (temp dir)"
-    return sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
+    return redacted(url)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError
 
+from common.db.urls import redacted
 from common.errors import Unavailable
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
@@ -52,7 +53,7 @@ class Database:
         return self.engine.dialect.name
 
     def redacted_url(self) -> str:
-        return make_url(self.url).render_as_string(hide_password=True)
+        return redacted(self.url)
 
     def begin(self, *, write: bool) -> Connection:
         """A connection inside a fresh transaction; for SQLite writes, the process's write lock is held
