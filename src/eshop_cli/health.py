@@ -9,9 +9,9 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from common.cli import exit_codes
-from common.cli.output import table
-from common.cli.session import Session
+from eshop_cli import exit_codes
+from eshop_cli.output import table
+from eshop_cli.session import Session
 
 SERVING = "SERVING"
 UNREACHABLE = "UNREACHABLE"

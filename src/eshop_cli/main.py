@@ -4,18 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from importlib import metadata
 
 from common import correlation
-from common.cli import arguments, exit_codes, health, orders, products, serve, session, up
-from common.cli.output import info, report_failure
-
-
-def version() -> str:
-    try:
-        return metadata.version("eshop-grpc")
-    except metadata.PackageNotFoundError:
-        return "unknown (not installed)"
+from common.version import VERSION
+from eshop_cli import arguments, exit_codes, health, orders, products, serve, session, up
+from eshop_cli.output import info, report_failure
 
 
 def _add_client_options(parser: argparse.ArgumentParser, *, in_subcommand: bool) -> None:
@@ -62,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 ok, 1 failed (up/health), 2 usage, 3 NOT_FOUND, 4 request refused, "
         "5 unavailable or deadline exceeded, 6 other server error, 7 order rejected. See docs/cli.md.",
     )
-    parser.add_argument("--version", action="version", version=f"eshop {version()}")
+    parser.add_argument("--version", action="version", version=f"eshop {VERSION}")
     _add_client_options(parser, in_subcommand=False)
     client_options = argparse.ArgumentParser(add_help=False)
     _add_client_options(client_options, in_subcommand=True)

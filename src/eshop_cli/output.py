@@ -15,8 +15,8 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from common import correlation
-from common.cli import exit_codes
-from common.cli.session import CallFailed
+from eshop_cli import exit_codes
+from eshop_cli.session import CallFailed
 
 
 def to_json(message: Message) -> str:

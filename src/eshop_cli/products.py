@@ -6,12 +6,12 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
-from common.cli import arguments, exit_codes
-from common.cli.output import emit, fields, info, table, timestamp
-from common.cli.paging import fetch_pages
-from common.cli.session import Session
 from common.generated.eshop.product.v1 import product_pb2 as pb
 from common.generated.eshop.product.v1 import product_pb2_grpc as pb_grpc
+from eshop_cli import arguments, exit_codes
+from eshop_cli.output import emit, fields, info, table, timestamp
+from eshop_cli.paging import fetch_pages
+from eshop_cli.session import Session
 
 
 def add_commands(subparsers: Any, client_options: argparse.ArgumentParser) -> None:

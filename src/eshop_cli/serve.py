@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from common.cli.session import Session
+from eshop_cli.session import Session
 
 
 def add_commands(subparsers: Any) -> None:
@@ -19,7 +19,7 @@ def add_commands(subparsers: Any) -> None:
         serve.set_defaults(handler=serve_product if service == "product" else serve_order)
 
 
-# Imported when called: the shared kernel must not depend on the services at import time.
+# Imported when called: `eshop orders list` should not pay for loading both servers.
 
 
 def serve_product(args: argparse.Namespace, session: Session) -> int:

@@ -18,11 +18,12 @@ from typing import Any
 import grpc
 
 import common
-from common.cli import arguments, exit_codes, health, session
-from common.cli.output import info, report_failure
-from common.cli.products import products_table
-from common.cli.seed import seed_if_empty
+from common.db.urls import redacted
 from common.generated.eshop.product.v1 import product_pb2 as pb
+from eshop_cli import arguments, exit_codes, health, session
+from eshop_cli.output import info, report_failure
+from eshop_cli.products import products_table
+from eshop_cli.seed import seed_if_empty
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 POLL_INTERVAL_S = 0.2
@@ -104,10 +105,10 @@ def _busy_address() -> str | None:
 def _spawn(name: str, target: str, default_database_url: str) -> Child:
     env = _child_env()
     database_url = env.get(f"{name.upper()}_DATABASE_URL") or default_database_url
-    command = [sys.executable, "-c", "from common.cli.main import main; main()", name, "serve"]
+    command = [sys.executable, "-c", "from eshop_cli.main import main; main()", name, "serve"]
     # A session of its own: a Ctrl-C at the terminal reaches only us, and we stop the services in order.
     process = subprocess.Popen(command, env=env, start_new_session=True)
-    return Child(name, target, _redacted(database_url), process)
+    return Child(name, target, redacted(database_url), process)
 
 
 def _child_env() -> dict[str, str]:
@@ -119,15 +120,6 @@ def _child_env() -> dict[str, str]:
     if root not in installed:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
     return env
-
-
-def _redacted(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # a malformed URL: the service itself will say what is wrong with it
-        return url
 
 
 def _dead(children: list[Child]) -> Child | None:

@@ -18,7 +18,7 @@ from order.settings import OrderSettings
 from product.server import start as start_product
 from product.settings import ProductSettings
 
-ENTRY = "from common.cli.main import main; main()"
+ENTRY = "from eshop_cli.main import main; main()"
 # Variables of the environment the tests run in that would change what the CLI or `eshop up` does.
 _SCRUBBED = (
     "PRODUCT_LISTEN_ADDRESS",

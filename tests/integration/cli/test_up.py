@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from common.cli import health
+from eshop_cli import health
 from tests.integration.cli.conftest import cli_env, eshop_command, run_eshop
 from tests.integration.cli.test_products import UUID
 from tests.ports import free_address
