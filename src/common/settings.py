@@ -29,6 +29,9 @@ class ServerSettings(BaseSettings):
     shutdown_grace_s: float = Field(default=5.0, ge=0)
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=5, ge=0)
+    # False when a release step runs `eshop <service> migrate` before the replicas start: the service then
+    # refuses to start on a schema that is not at the newest migration instead of changing it itself.
+    migrate_on_start: bool = True
     # TLS: serve over TLS when a certificate and key are given; with a client CA as well, callers must
     # present a certificate signed by it (mutual TLS).
     tls_cert_file: Path | None = None

@@ -25,7 +25,7 @@ from order.infrastructure.grpc_product_client import (
     open_channel,
 )
 from order.infrastructure.outbox_worker import OutboxWorker
-from order.infrastructure.schema import create_schema
+from order.infrastructure.schema import MIGRATIONS
 from order.infrastructure.unit_of_work import SqlOrderUnitOfWork
 from order.presentation.servicer import OrderServicer
 from order.settings import OrderSettings
@@ -47,7 +47,7 @@ class OrderContainer(containers.DeclarativeContainer):
         url=settings.provided.database_url,
         pool_size=settings.provided.db_pool_size,
         max_overflow=settings.provided.db_max_overflow,
-        migrate=create_schema,
+        migrate=providers.Callable(MIGRATIONS.on_start, settings.provided.migrate_on_start),
     )
     clock = providers.Object(utcnow)
 

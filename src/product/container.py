@@ -17,7 +17,7 @@ from product.application.product_handlers import (
     RestockProductHandler,
 )
 from product.application.stock_handlers import GetReservationHandler, ReleaseStockHandler, ReserveStockHandler
-from product.infrastructure.schema import create_schema
+from product.infrastructure.schema import MIGRATIONS
 from product.infrastructure.unit_of_work import SqlProductUnitOfWork
 from product.presentation.servicer import ProductServicer
 from product.settings import ProductSettings
@@ -30,7 +30,7 @@ class ProductContainer(containers.DeclarativeContainer):
         url=settings.provided.database_url,
         pool_size=settings.provided.db_pool_size,
         max_overflow=settings.provided.db_max_overflow,
-        migrate=create_schema,
+        migrate=providers.Callable(MIGRATIONS.on_start, settings.provided.migrate_on_start),
     )
     clock = providers.Object(utcnow)
 

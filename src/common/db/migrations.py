@@ -1,38 +1,83 @@
-"""Alembic upgrade-to-head on start, safe when several replicas start at once."""
+"""A service's Alembic migrations: upgrade to head (on start or by ``eshop … migrate``), the SQL of that
+upgrade for a DBA to review, and the check a service makes when it is told not to migrate itself."""
 
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TextIO
 
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from common.db.database import Database
 
 
-def upgrade_to_head(database: Database, script_location: str, version_table: str) -> None:
-    """Apply the service's migrations (``script_location`` is ``package:directory``).
+class SchemaNotCurrent(RuntimeError):
+    """The database is not at the newest migration and the service was told not to migrate it."""
 
-    On PostgreSQL a session advisory lock serialises replicas that start together; SQLite's
-    ``BEGIN IMMEDIATE`` does the same for processes sharing a file.
-    """
-    config = Config()
-    config.set_main_option("script_location", script_location)
-    config.attributes["version_table"] = version_table
-    with database.engine.connect() as conn:
-        lock_key = zlib.crc32(version_table.encode())
-        if database.dialect == "postgresql":
-            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": lock_key})
-            conn.commit()
-        try:
-            config.attributes["connection"] = conn
-            if database.is_sqlite:
-                conn.info["eshop_write"] = True
-            command.upgrade(config, "head")
-            conn.commit()
-        finally:
-            conn.info.pop("eshop_write", None)
+
+@dataclass(frozen=True)
+class Migrations:
+    service: str  # "product" or "order": names the command and the variable in messages
+    script_location: str  # ``package:directory`` of the service's Alembic scripts
+    version_table: str
+
+    def _config(self, output: TextIO | None = None) -> Config:
+        config = Config(output_buffer=output)
+        config.set_main_option("script_location", self.script_location)
+        config.attributes["version_table"] = self.version_table
+        return config
+
+    def upgrade(self, database: Database) -> None:
+        """Apply every pending migration; idempotent.
+
+        On PostgreSQL a session advisory lock serialises replicas that start together; SQLite's
+        ``BEGIN IMMEDIATE`` does the same for processes sharing a file.
+        """
+        config = self._config()
+        with database.engine.connect() as conn:
+            lock_key = zlib.crc32(self.version_table.encode())
             if database.dialect == "postgresql":
-                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": lock_key})
+                conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": lock_key})
                 conn.commit()
+            try:
+                config.attributes["connection"] = conn
+                if database.is_sqlite:
+                    conn.info["eshop_write"] = True
+                command.upgrade(config, "head")
+                conn.commit()
+            finally:
+                conn.info.pop("eshop_write", None)
+                if database.dialect == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": lock_key})
+                    conn.commit()
+
+    def write_upgrade_sql(self, url: str, output: TextIO) -> None:
+        """Write the SQL of a full upgrade for the URL's dialect (Alembic's offline mode); connects to
+        nothing, so a DBA can review it before anything runs."""
+        config = self._config(output)
+        config.attributes["url"] = url
+        command.upgrade(config, "head", sql=True)
+
+    def require_head(self, database: Database) -> None:
+        """Raise SchemaNotCurrent unless the database is at the newest migration."""
+        heads = set(ScriptDirectory.from_config(self._config()).get_heads())
+        with database.engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"version_table": self.version_table})
+            current = set(context.get_current_heads())
+        if current != heads:
+            found = f"revision {', '.join(sorted(current))}" if current else "no revision (never migrated)"
+            raise SchemaNotCurrent(
+                f"the database is at {found}, this version needs revision {', '.join(sorted(heads))}: "
+                f"run `eshop {self.service} migrate` first, "
+                f"or set {self.service.upper()}_MIGRATE_ON_START=true"
+            )
+
+    def on_start(self, migrate: bool) -> Callable[[Database], None]:
+        """What a service does with its database on start: migrate it, or check someone else did."""
+        return self.upgrade if migrate else self.require_head

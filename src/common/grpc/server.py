@@ -13,6 +13,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from loguru import logger
 
+from common.db.migrations import SchemaNotCurrent
 from common.grpc.response_size import CLIENT_RECEIVE_LIMIT_BYTES
 from common.grpc.server_interceptors import server_interceptors
 from common.logging import configure_logging
@@ -137,7 +138,7 @@ def serve_until_signalled(service: str, start: Callable[[], RunningServer]) -> N
     configure_logging(service, logs.log_level, logs.log_json)
     try:
         running = start()
-    except CannotListen as error:
+    except (CannotListen, SchemaNotCurrent) as error:
         logger.error("{} service not started: {}", service, error)
         raise SystemExit(1) from None
     wait_for_termination(running)

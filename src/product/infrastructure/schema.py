@@ -1,13 +1,12 @@
-"""Brings the database schema to the newest migration on start (idempotent, replica-safe)."""
+"""The Product service's migrations: run on start (idempotent, replica-safe) or by `eshop product migrate`."""
 
 from __future__ import annotations
 
-from common.db.database import Database
-from common.db.migrations import upgrade_to_head
+from common.db.migrations import Migrations
 
 SCRIPT_LOCATION = "product.infrastructure:migrations"
 VERSION_TABLE = "product_alembic_version"
+MIGRATIONS = Migrations("product", SCRIPT_LOCATION, VERSION_TABLE)
 
-
-def create_schema(database: Database) -> None:
-    upgrade_to_head(database, SCRIPT_LOCATION, VERSION_TABLE)
+# Tests and tools bring a database to the newest schema with this.
+create_schema = MIGRATIONS.upgrade
