@@ -27,6 +27,10 @@ class ServerSettings(BaseSettings):
     max_concurrent_rpcs: int = Field(default=200, ge=1)
     max_message_bytes: int = Field(default=1024 * 1024, ge=1024)
     shutdown_grace_s: float = Field(default=5.0, ge=0)
+    # A connection older than this is closed (GOAWAY, then the grace for calls in flight): clients
+    # reconnect and re-resolve DNS, so replicas added later receive calls too.
+    max_connection_age_s: float = Field(default=300.0, gt=0)
+    max_connection_age_grace_s: float = Field(default=30.0, ge=0)
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=5, ge=0)
     # False when a release step runs `eshop <service> migrate` before the replicas start: the service then

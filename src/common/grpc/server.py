@@ -71,6 +71,8 @@ def start_server(
             ("grpc.max_receive_message_length", settings.max_message_bytes),
             ("grpc.max_send_message_length", CLIENT_RECEIVE_LIMIT_BYTES),
             ("grpc.so_reuseport", 0),
+            ("grpc.max_connection_age_ms", round(settings.max_connection_age_s * 1000)),
+            ("grpc.max_connection_age_grace_ms", round(settings.max_connection_age_grace_s * 1000)),
         ],
         maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
     )
