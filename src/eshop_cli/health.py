@@ -15,11 +15,19 @@ from eshop_cli.session import Session
 
 SERVING = "SERVING"
 UNREACHABLE = "UNREACHABLE"
+SERVICES = ("product", "order")
 
 
 def add_command(subparsers: Any, client_options: argparse.ArgumentParser) -> None:
     command = subparsers.add_parser(
-        "health", parents=[client_options], help="is each service SERVING? (exit 0 only if both are)"
+        "health",
+        parents=[client_options],
+        help="is each service SERVING? (exit 0 only if every one asked about is)",
+    )
+    command.add_argument(
+        "--service",
+        choices=SERVICES,
+        help="check only this service (a container's HEALTHCHECK); default: both",
     )
     command.set_defaults(handler=run_health)
 
@@ -42,12 +50,10 @@ def check(target: str, timeout_s: float, metadata: tuple[tuple[str, str], ...] =
 
 
 def run_health(args: argparse.Namespace, session: Session) -> int:
+    addresses = {"product": session.product_address, "order": session.order_address}
+    names = SERVICES if args.service is None else (args.service,)
     statuses = {
-        "product": (
-            session.product_address,
-            check(session.product_address, session.timeout_s, session.metadata),
-        ),
-        "order": (session.order_address, check(session.order_address, session.timeout_s, session.metadata)),
+        name: (addresses[name], check(addresses[name], session.timeout_s, session.metadata)) for name in names
     }
     if session.json:
         print(json.dumps({name: {"address": a, "status": s} for name, (a, s) in statuses.items()}, indent=2))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from common.grpc.server import RunningServer
 from tests.integration.cli.conftest import Eshop, Services, run_eshop
 from tests.ports import free_address
 
@@ -47,3 +48,24 @@ def test_version() -> None:
 
     assert result.returncode == 0
     assert result.stdout.startswith("eshop ")
+
+
+def test_health_of_one_service_ignores_the_other(product_server: RunningServer) -> None:
+    # Only the Product service runs: a Product container's HEALTHCHECK must not depend on Order.
+    address = f"127.0.0.1:{product_server.port}"
+    closed = free_address()
+    addresses = ("--product-address", address, "--order-address", closed, "--timeout", "5")
+
+    only_product = run_eshop(*addresses, "health", "--service", "product", "--json")
+    both = run_eshop(*addresses, "health")
+
+    assert only_product.returncode == 0, only_product.stderr
+    assert json.loads(only_product.stdout) == {"product": {"address": address, "status": "SERVING"}}
+    assert both.returncode == 1
+
+
+def test_health_of_the_order_service_alone_fails_when_it_is_down() -> None:
+    result = run_eshop("--order-address", free_address(), "--timeout", "2", "health", "--service", "order")
+
+    assert result.returncode == 1
+    assert "UNREACHABLE" in result.stdout
