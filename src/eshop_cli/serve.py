@@ -70,6 +70,8 @@ def migrate_order(args: argparse.Namespace, session: Session) -> int:
 
 
 def _migrate(migrations: Migrations, url: str, *, sql: bool) -> int:
+    from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
     from common.db.database import Database
     from common.db.urls import redacted
 
@@ -79,6 +81,10 @@ def _migrate(migrations: Migrations, url: str, *, sql: bool) -> int:
     database = Database(url, pool_size=1, max_overflow=0)
     try:
         migrations.upgrade(database)
+    except SQLAlchemyError as error:  # unreachable, refused, no such database: one line, not a traceback
+        reason = str(error.orig if isinstance(error, DBAPIError) else error).strip().splitlines()[0]
+        info(f"eshop {migrations.service} migrate: cannot migrate {redacted(url)}: {reason}")
+        return exit_codes.FAILED
     finally:
         database.dispose()
     info(f"eshop {migrations.service} migrate: {redacted(url)} is at the newest schema")

@@ -123,3 +123,12 @@ def test_migrate_sql_prints_the_create_tables_and_touches_no_database(
     table = "products" if service == "product" else "orders"
     assert f"CREATE TABLE {table} " in result.stdout
     assert not (tmp_path / "absent").exists()
+
+
+def test_migrate_against_a_database_that_does_not_answer_fails_in_one_line() -> None:
+    result = _migrate("order", "postgresql+psycopg://eshop:s3cret@127.0.0.1:1/eshop")
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("eshop order migrate: cannot migrate postgresql+psycopg://eshop:***@")
+    assert "s3cret" not in result.stderr
