@@ -1,7 +1,9 @@
-"""The system under test: the Product and Order services as subprocesses, plus catalogue seeding."""
+"""The systems under test: the Product and Order services (or a lean reference of them) as
+subprocesses, plus catalogue seeding."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +17,7 @@ from common.generated.eshop.product.v1 import product_pb2_grpc as pb_grpc
 SEED_STOCK = 1_000_000  # far more than any run can order: stock must never run out mid-run
 SERVE = "from {service}.server import serve; serve()"
 SERVE_COUNTING = "from benchmarks.query_count import serve; serve({service!r})"
+SERVE_LEAN = "from benchmarks.lean.{variant}_servers import serve; serve({service!r})"
 
 
 @dataclass
@@ -55,11 +58,47 @@ def start_stack(
         }
         return spawn(service, template.format(service=service), env, address, workdir)
 
-    product = start("product", product_db_url, {})
+    return _start_pair(
+        lambda: start("product", product_db_url, {}),
+        lambda product: start("order", order_db_url, {"ORDER_PRODUCT_SERVICE_TARGET": product.address}),
+    )
+
+
+def start_lean_stack(
+    workdir: Path, variant: str, product_db_url: str | None = None, order_db_url: str | None = None
+) -> EshopStack:
+    """The lean reference ``variant`` ("sync" or "aio", see ``benchmarks.lean``) as two subprocesses.
+
+    Their SQLite files and logs go to ``workdir/lean-<variant>``; on PostgreSQL they use the given
+    databases, each in a schema of their own (``eshop_lean_order``, ``eshop_lean_product``), made afresh.
+    """
+    home = workdir / f"lean-{variant}"
+    home.mkdir(exist_ok=True)
+
+    def start(service: str, db_url: str | None, env: dict[str, str]) -> ServerProcess:
+        address = f"127.0.0.1:{free_port()}"
+        env = {
+            **env,
+            "LEAN_LISTEN_ADDRESS": address,
+            "LEAN_DATABASE_URL": db_url or f"sqlite:///{home / f'{service}.db'}",
+        }
+        return spawn(service, SERVE_LEAN.format(variant=variant, service=service), env, address, home)
+
+    return _start_pair(
+        lambda: start("product", product_db_url, {}),
+        lambda product: start("order", order_db_url, {"LEAN_PRODUCT_TARGET": product.address}),
+    )
+
+
+def _start_pair(
+    start_product: Callable[[], ServerProcess], start_order: Callable[[ServerProcess], ServerProcess]
+) -> EshopStack:
+    """Product first (the Order server talks to it), each waited to SERVING."""
+    product = start_product()
     servers = [product]
     try:
         product.wait_until_serving()
-        order = start("order", order_db_url, {"ORDER_PRODUCT_SERVICE_TARGET": product.address})
+        order = start_order(product)
         servers.append(order)
         order.wait_until_serving()
     except BaseException:

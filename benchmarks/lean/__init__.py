@@ -1,0 +1,19 @@
+"""Lean references of CreateOrder/CancelOrder for the benchmark (issue 15, part 1).
+
+Hand-written on bare ``grpc`` and ``sqlite3``/``psycopg``: no mediator, DI, pydantic, SQLAlchemy or
+loguru. They do the durable work the real services do, with the same statements and the same schema
+(indexes included), so that the benchmark can tell what the project's layers and its server model
+cost on top of the work itself:
+
+- Order: PENDING insert + commit; ReserveStock over gRPC (retry policy, deadline, correlation id);
+  CONFIRMED (names and prices from the reservation) or REJECTED (reason, failed ids) + commit;
+  cancel = CANCELLED + an outbox row in one transaction, then the release, then the row deleted.
+- Product: ReserveStock as one transaction (the products read, the reservation row keyed by order id,
+  a conditional ``UPDATE … WHERE stock >= n`` per line in product-id order, the lines), idempotent by
+  order id; ReleaseStock puts back exactly what was reserved, once.
+
+``work`` holds the transactions (short synchronous functions) and the protobuf answers, shared by the
+two server models: ``sync_servers`` (a thread pool, today's model) and ``aio_servers`` (``grpc.aio``,
+the database called inline on the event loop). Not here, because they are off the measured path: the
+outbox worker, the PENDING reconciler, reflection, metrics, logging.
+"""
