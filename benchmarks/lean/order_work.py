@@ -185,6 +185,16 @@ def queue_release(db: Database, tx: Tx, order_id: str, cid: str, now: datetime, 
     return int(row[0])
 
 
+def give_up(db: Database, order: Order, outcome: Unavailable, cid: str, now: datetime) -> Refusal:
+    """The reservation may have happened: REJECTED with a compensating release queued, in one
+    transaction of its own; the caller then hears the truth (UNAVAILABLE or DEADLINE_EXCEEDED)."""
+    with db.transaction() as tx:
+        if save(db, tx, _rejected(order, UNAVAILABLE_REASON, (), now), expected=PENDING):
+            queue_release(db, tx, order.order_id, cid, now, deliver_now=False)
+    code = grpc.StatusCode.DEADLINE_EXCEEDED if outcome.deadline_exceeded else grpc.StatusCode.UNAVAILABLE
+    return Refusal(code, f"{UNAVAILABLE_REASON}: order {order.order_id} was rejected ({outcome.message})")
+
+
 def release_done(tx: Tx, entry_id: int) -> None:
     tx.run(_RELEASE_DONE, (entry_id,))
 

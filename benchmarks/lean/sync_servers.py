@@ -39,7 +39,7 @@ WORKERS = 10  # as ServerSettings.max_workers
 Reply = TypeVar("Reply")
 
 
-def _now() -> datetime:
+def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
@@ -77,7 +77,7 @@ class OrderServicer(pb_grpc.OrderServiceServicer):
     def _create(self, request: pb.CreateOrderRequest, context: grpc.ServicerContext, cid: str) -> pb.Order:
         if problems := orders.check_create(request):
             raise invalid(problems)
-        db, order = self._db, orders.place(request, _now())
+        db, order = self._db, orders.place(request, now())
         with db.transaction() as tx:
             earlier = orders.insert_pending(db, tx, order, request.request_id)
         if earlier is not None:  # a repeated request_id: the order the first call made
@@ -88,30 +88,17 @@ class OrderServicer(pb_grpc.OrderServiceServicer):
                 timeout=budget(context.time_remaining()),
                 metadata=((HEADER, cid),),
             )
-            resolved = orders.confirmed(order, reply, _now())
+            resolved = orders.confirmed(order, reply, now())
         except grpc.RpcError as error:
-            outcome = orders.outcome(order, error, _now())
+            outcome = orders.outcome(order, error, now())
             if isinstance(outcome, orders.Unavailable):
-                raise self._give_up(order, outcome, cid) from None
+                raise orders.give_up(db, order, outcome, cid, now()) from None
             resolved = outcome
         with db.transaction() as tx:
             if not orders.save(db, tx, resolved, expected=orders.PENDING):
                 reserved = resolved.status == orders.CONFIRMED
-                resolved = orders.lost_race(db, tx, order.order_id, reserved=reserved, cid=cid, now=_now())
+                resolved = orders.lost_race(db, tx, order.order_id, reserved=reserved, cid=cid, now=now())
         return resolved.to_pb()
-
-    def _give_up(self, order: orders.Order, outcome: orders.Unavailable, cid: str) -> Refusal:
-        """REJECTED with a compensating release queued in one transaction; the caller hears the truth."""
-        now = _now()
-        rejected = orders.Order(**{**order.__dict__, "status": orders.REJECTED, "update_time": now,
-                                   "reason": orders.UNAVAILABLE_REASON})  # fmt: skip
-        with self._db.transaction() as tx:
-            if orders.save(self._db, tx, rejected, expected=orders.PENDING):
-                orders.queue_release(self._db, tx, order.order_id, cid, now, deliver_now=False)
-        code = grpc.StatusCode.DEADLINE_EXCEEDED if outcome.deadline_exceeded else grpc.StatusCode.UNAVAILABLE
-        return Refusal(
-            code, f"{orders.UNAVAILABLE_REASON}: order {order.order_id} was rejected ({outcome.message})"
-        )
 
     def CancelOrder(self, request: pb.CancelOrderRequest, context: grpc.ServicerContext) -> pb.Order:
         cid = _begin(context)
@@ -120,7 +107,7 @@ class OrderServicer(pb_grpc.OrderServiceServicer):
                 raise invalid(problems)
             db, order_id = self._db, request.order_id.lower()
             with db.transaction() as tx:
-                cancelled, entry = orders.cancel(db, tx, order_id, request.reason, cid=cid, now=_now())
+                cancelled, entry = orders.cancel(db, tx, order_id, request.reason, cid=cid, now=now())
             if entry is not None:
                 self._deliver(order_id, entry, context, cid)
             return _answer(context, cid, cancelled.to_pb())
@@ -152,7 +139,7 @@ class ProductServicer(product_grpc.ProductServiceServicer):
                 raise invalid(problems)
             lines = [(i.product_id.lower(), i.quantity) for i in request.items]
             with self._db.transaction() as tx:
-                reply = products.reserve(self._db, tx, request.order_id.lower(), lines, _now())
+                reply = products.reserve(self._db, tx, request.order_id.lower(), lines, now())
             return _answer(context, cid, reply)
         except Refusal as refusal:
             _refuse(context, cid, refusal)
@@ -166,7 +153,7 @@ class ProductServicer(product_grpc.ProductServiceServicer):
                 raise invalid(["order_id: must be a UUID"])
             order_id = request.order_id.lower()
             with self._db.transaction() as tx:
-                released = products.release(self._db, tx, order_id, _now())
+                released = products.release(self._db, tx, order_id, now())
             return _answer(
                 context, cid, product_pb.ReleaseStockResponse(order_id=order_id, released=released)
             )
@@ -178,7 +165,7 @@ class ProductServicer(product_grpc.ProductServiceServicer):
     ) -> product_pb.Product:
         try:
             with self._db.transaction() as tx:
-                return products.create_product(self._db, tx, request, _now())
+                return products.create_product(self._db, tx, request, now())
         except Refusal as refusal:
             _refuse(context, correlation_id(None), refusal)
 

@@ -1,0 +1,206 @@
+"""Lean Order and Product servers on ``grpc.aio``, SQLite called inline on the event loop.
+
+A transaction is a short synchronous block (no ``await`` inside) on the process's one connection, so
+transactions never interleave and need no lock; only the outgoing gRPC calls are awaited. SQLite only:
+PostgreSQL round trips would stall the loop. Run one as ``sync_servers`` says, with ``aio_servers``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from typing import Any, NoReturn, TypeVar
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from benchmarks.lean import order_work as orders
+from benchmarks.lean import product_work as products
+from benchmarks.lean.db import Database
+from benchmarks.lean.sync_servers import now, open_database
+from benchmarks.lean.wire import (
+    CHANNEL_OPTIONS,
+    HEADER,
+    Refusal,
+    budget,
+    check_lines,
+    correlation_id,
+    invalid,
+    is_uuid,
+)
+from common.generated.eshop.order.v1 import order_pb2 as pb
+from common.generated.eshop.order.v1 import order_pb2_grpc as pb_grpc
+from common.generated.eshop.product.v1 import product_pb2 as product_pb
+from common.generated.eshop.product.v1 import product_pb2_grpc as product_grpc
+
+Reply = TypeVar("Reply")
+Context = Any  # grpc.aio.ServicerContext; grpc has no type hints
+
+
+def _begin(context: Context) -> str:
+    cid = correlation_id(context.invocation_metadata())
+    context.set_trailing_metadata(((HEADER, cid),))
+    return cid
+
+
+async def _answer(context: Context, cid: str, reply: Reply) -> Reply:
+    await context.send_initial_metadata(((HEADER, cid),))
+    return reply
+
+
+async def _refuse(context: Context, cid: str, refusal: Refusal) -> NoReturn:
+    if refusal.code is not grpc.StatusCode.UNAVAILABLE:  # UNAVAILABLE goes trailers-only (retryable)
+        await context.send_initial_metadata(((HEADER, cid),))
+    await context.abort_with_status(refusal.status(cid))
+    raise AssertionError("abort_with_status returned")
+
+
+class OrderServicer(pb_grpc.OrderServiceServicer):
+    def __init__(self, db: Database, product_target: str) -> None:
+        self._db = db
+        channel = grpc.aio.insecure_channel(product_target, options=CHANNEL_OPTIONS)
+        stub = product_grpc.ProductServiceStub(channel)
+        self._reserve, self._release = stub.ReserveStock, stub.ReleaseStock
+
+    async def CreateOrder(self, request: pb.CreateOrderRequest, context: Context) -> pb.Order:
+        cid = _begin(context)
+        try:
+            return await _answer(context, cid, await self._create(request, context, cid))
+        except Refusal as refusal:
+            await _refuse(context, cid, refusal)
+
+    async def _create(self, request: pb.CreateOrderRequest, context: Context, cid: str) -> pb.Order:
+        if problems := orders.check_create(request):
+            raise invalid(problems)
+        db, order = self._db, orders.place(request, now())
+        with db.transaction() as tx:
+            earlier = orders.insert_pending(db, tx, order, request.request_id)
+        if earlier is not None:  # a repeated request_id: the order the first call made
+            return earlier.to_pb()
+        try:
+            reply = await self._reserve(
+                orders.reserve_request(order),
+                timeout=budget(context.time_remaining()),
+                metadata=((HEADER, cid),),
+            )
+            resolved = orders.confirmed(order, reply, now())
+        except grpc.RpcError as error:
+            outcome = orders.outcome(order, error, now())
+            if isinstance(outcome, orders.Unavailable):
+                raise orders.give_up(db, order, outcome, cid, now()) from None
+            resolved = outcome
+        with db.transaction() as tx:
+            if not orders.save(db, tx, resolved, expected=orders.PENDING):
+                reserved = resolved.status == orders.CONFIRMED
+                resolved = orders.lost_race(db, tx, order.order_id, reserved=reserved, cid=cid, now=now())
+        return resolved.to_pb()
+
+    async def CancelOrder(self, request: pb.CancelOrderRequest, context: Context) -> pb.Order:
+        cid = _begin(context)
+        try:
+            if problems := orders.check_cancel(request):
+                raise invalid(problems)
+            db, order_id = self._db, request.order_id.lower()
+            with db.transaction() as tx:
+                cancelled, entry = orders.cancel(db, tx, order_id, request.reason, cid=cid, now=now())
+            if entry is not None:
+                await self._deliver(order_id, entry, context, cid)
+            return await _answer(context, cid, cancelled.to_pb())
+        except Refusal as refusal:
+            await _refuse(context, cid, refusal)
+
+    async def _deliver(self, order_id: str, entry: int, context: Context, cid: str) -> None:
+        """One attempt at once; if it fails the outbox row stays (the real service's worker retries it)."""
+        try:
+            await self._release(
+                product_pb.ReleaseStockRequest(order_id=order_id),
+                timeout=budget(context.time_remaining()),
+                metadata=((HEADER, cid),),
+            )
+        except grpc.RpcError:
+            return
+        with self._db.transaction() as tx:
+            orders.release_done(tx, entry)
+
+
+class ProductServicer(product_grpc.ProductServiceServicer):
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def ReserveStock(
+        self, request: product_pb.ReserveStockRequest, context: Context
+    ) -> product_pb.ReserveStockResponse:
+        cid = _begin(context)
+        try:
+            problems = [] if is_uuid(request.order_id) else ["order_id: must be a UUID"]
+            if problems := problems + check_lines(request.items):
+                raise invalid(problems)
+            lines = [(i.product_id.lower(), i.quantity) for i in request.items]
+            with self._db.transaction() as tx:
+                reply = products.reserve(self._db, tx, request.order_id.lower(), lines, now())
+            return await _answer(context, cid, reply)
+        except Refusal as refusal:
+            await _refuse(context, cid, refusal)
+
+    async def ReleaseStock(
+        self, request: product_pb.ReleaseStockRequest, context: Context
+    ) -> product_pb.ReleaseStockResponse:
+        cid = _begin(context)
+        try:
+            if not is_uuid(request.order_id):
+                raise invalid(["order_id: must be a UUID"])
+            order_id = request.order_id.lower()
+            with self._db.transaction() as tx:
+                released = products.release(self._db, tx, order_id, now())
+            reply = product_pb.ReleaseStockResponse(order_id=order_id, released=released)
+            return await _answer(context, cid, reply)
+        except Refusal as refusal:
+            await _refuse(context, cid, refusal)
+
+    async def CreateProduct(
+        self, request: product_pb.CreateProductRequest, context: Context
+    ) -> product_pb.Product:
+        try:
+            with self._db.transaction() as tx:
+                return products.create_product(self._db, tx, request, now())
+        except Refusal as refusal:
+            await _refuse(context, correlation_id(None), refusal)
+
+    async def GetProduct(self, request: product_pb.GetProductRequest, context: Context) -> product_pb.Product:
+        try:
+            with self._db.transaction() as tx:
+                return products.get_product(self._db, tx, request.product_id.lower())
+        except Refusal as refusal:
+            await _refuse(context, correlation_id(None), refusal)
+
+
+async def _serve(service: str) -> None:
+    db = open_database(service)
+    if db.postgres:
+        raise SystemExit("the aio lean reference runs on SQLite only")
+    server = grpc.aio.server()
+    # The lean servicers implement only what the benchmark calls; the other RPCs answer UNIMPLEMENTED.
+    if service == "order":
+        servicer = OrderServicer(db, os.environ["LEAN_PRODUCT_TARGET"])  # type: ignore[abstract]
+        pb_grpc.add_OrderServiceServicer_to_server(servicer, server)
+    else:
+        product_servicer = ProductServicer(db)  # type: ignore[abstract]
+        product_grpc.add_ProductServiceServicer_to_server(product_servicer, server)
+    health_servicer = health.aio.HealthServicer()
+    await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    if server.add_insecure_port(os.environ["LEAN_LISTEN_ADDRESS"]) == 0:
+        raise RuntimeError(f"cannot listen on {os.environ['LEAN_LISTEN_ADDRESS']}")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await server.start()
+    await stop.wait()
+    await server.stop(1)
+
+
+def serve(service: str) -> None:
+    """Entry point of a lean aio server subprocess: runs until SIGTERM/SIGINT."""
+    asyncio.run(_serve(service))
