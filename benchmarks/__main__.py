@@ -1,4 +1,5 @@
-"""``python -m benchmarks``: CreateOrder vs a bare two-hop gRPC chain, hot vs spread, targets, report."""
+"""``python -m benchmarks``: CreateOrder vs a bare two-hop gRPC chain and lean references, hot vs
+spread, targets, report."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from common.db.urls import redacted
 
 RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
 FULL = {"duration": 10.0, "warmup": 2.0, "concurrency": [1, 16, 64], "products": 1000}
+LEAN_VARIANTS = ("sync", "aio")
 QUICK = {"duration": 2.0, "warmup": 0.5, "concurrency": [1, 16], "products": 20}
 
 
@@ -37,6 +39,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--product-db-url", help="e.g. postgresql+psycopg://… (default: SQLite in a temp dir)"
     )
     parser.add_argument("--order-db-url", help="e.g. postgresql+psycopg://… (default: SQLite in a temp dir)")
+    parser.add_argument(
+        "--lean", nargs="*", choices=LEAN_VARIANTS, default=list(LEAN_VARIANTS),
+        help="lean references to compare with (default: sync aio; none when given no names)",
+    )  # fmt: skip
     parser.add_argument("--profile", action="store_true", help="extra phase sampled with py-spy")
     parser.add_argument("--count-queries", action="store_true", help="count SQL statements per RPC")
     parser.add_argument("--note", default="", help="free text stored in the report (e.g. machine load)")
@@ -61,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         hot_concurrency=args.hot_concurrency, products=args.products, cancel_ratio=args.cancel_ratio,
         workdir=workdir, results_stem=out.with_suffix(""), product_db_url=args.product_db_url,
         order_db_url=args.order_db_url, profile=args.profile, count_queries=args.count_queries,
+        lean=tuple(args.lean),
     )  # fmt: skip
     out.parent.mkdir(parents=True, exist_ok=True)
     started, load_before = time.time(), load_average()

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from benchmarks import lean_comparison
+
 TARGET_CONCURRENCY = 16
 MIN_THROUGHPUT_RATIO = 0.5
 MAX_P99_RATIO = 3.0
@@ -95,6 +97,7 @@ def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
 
 def build(meta: dict[str, Any], phases: list[dict[str, Any]], hot_concurrency: int) -> dict[str, Any]:
     report: dict[str, Any] = {"meta": meta, "phases": phases, **compare(phases, hot_concurrency)}
+    report["lean_comparison"] = lean_comparison.build(phases)
     report["total_errors"] = sum(phase_errors(p) for p in phases if not p.get("diagnostic"))
     report["targets"] = targets(report)
     return report
@@ -132,6 +135,8 @@ def render(report: dict[str, Any]) -> str:
             f"{_fmt(r['throughput_ratio']):>7} {r['order_p99_ms']:>10.2f} {r['chain_p99_ms']:>10.2f} "
             f"{_fmt(r['p99_ratio']):>9} {_fmt(r.get('cpu_ratio')):>9}"
         )
+    if any(r["subject"].startswith("lean-") for r in report.get("lean_comparison", [])):
+        lines += ["", lean_comparison.render(report["lean_comparison"])]
     hvs = report["hot_vs_spread"]
     lines += [
         "",

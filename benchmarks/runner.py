@@ -1,4 +1,5 @@
-"""One benchmark run: the echo chain's phases, then the services' phases, then the optional extras."""
+"""One benchmark run: the echo chain's phases, the services' phases, the lean references' phases, then
+the optional extras."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from benchmarks import profile
 from benchmarks.echo_chain import start_chain
 from benchmarks.load import LoadSpec, run_load
 from benchmarks.services import ServerProcess, stop_all
-from benchmarks.stack import EshopStack, seed_products, start_stack
+from benchmarks.stack import EshopStack, seed_products, start_lean_stack, start_stack
 
 QUERY_COUNT_PRODUCTS = 10
 QUERY_COUNT_DURATION_S = 2.0
@@ -35,6 +36,7 @@ class RunConfig:
     order_db_url: str | None = None
     profile: bool = False
     count_queries: bool = False
+    lean: tuple[str, ...] = ("sync", "aio")  # lean references to run (benchmarks.lean)
 
 
 @dataclass
@@ -66,6 +68,8 @@ def run(config: RunConfig) -> Run:
     state = Run(config)
     _echo_phases(state)
     _order_phases(state)
+    for variant in config.lean:
+        _lean_phases(state, variant)
     if config.count_queries:
         state.extras["query_counts"] = _count_queries(config)
     return state
@@ -101,6 +105,24 @@ def _order_phases(state: Run) -> None:
         state.phase(f"hot-product-c{hot_n}", "hot", spec(hot_n, products[:1]), stack.servers)
         if c.profile:
             state.extras["profile"] = _profiled_phase(state, stack, spec(c.hot_concurrency, products))
+    finally:
+        stack.stop()
+
+
+def _lean_phases(state: Run, variant: str) -> None:
+    """The spread workload at each concurrency on a lean reference, seeded with the same catalogue."""
+    c = state.config
+    if variant == "aio" and (c.product_db_url or c.order_db_url):
+        sys.stderr.write("  lean-aio: SQLite only, skipped on PostgreSQL\n")
+        return
+    stack = start_lean_stack(c.workdir, variant, c.product_db_url, c.order_db_url)
+    try:
+        products = seed_products(stack.product.address, c.products)
+        for n in c.concurrencies:
+            spec = LoadSpec(
+                "order", stack.order.address, n, c.duration_s, c.warmup_s, products, c.cancel_ratio
+            )
+            state.phase(f"lean-{variant}-c{n}", f"lean-{variant}", spec, stack.servers)
     finally:
         stack.stop()
 

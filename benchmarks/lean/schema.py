@@ -29,7 +29,7 @@ CREATE TABLE order_lines (
     PRIMARY KEY (order_id, line_no)
 );
 CREATE TABLE release_outbox (
-    entry_id {serial} PRIMARY KEY,
+    entry_id {serial} NOT NULL PRIMARY KEY,
     order_id VARCHAR(36) NOT NULL,
     correlation_id VARCHAR(128) NOT NULL,
     attempts INTEGER NOT NULL,

@@ -1,6 +1,7 @@
 """The benchmark's smoke run: ``python -m benchmarks --quick`` end to end, in a subprocess.
 
-It starts its own services, echo chain and load process; this test checks only that a complete report
+It starts its own services, echo chain, one lean reference (the aio one: the smoke run stays short)
+and load process; this test checks only that a complete report
 comes out with no errors. No timing is asserted: this machine's numbers are the benchmark's business.
 """
 
@@ -31,7 +32,7 @@ def test_quick_benchmark_writes_a_complete_report_without_errors(tmp_path: Path)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
     completed = subprocess.run(
         [sys.executable, "-m", "benchmarks", "--quick", "--duration", "2", "--warmup", "0.3",
-         "--products", "10", "--out", str(out)],
+         "--products", "10", "--lean", "aio", "--out", str(out)],
         check=False, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert completed.returncode == 0, completed.stderr[-3000:]
@@ -40,6 +41,7 @@ def test_quick_benchmark_writes_a_complete_report_without_errors(tmp_path: Path)
     assert {"meta", "phases", "comparison", "hot_vs_spread", "targets", "total_errors"} <= report.keys()
     assert {p["name"] for p in report["phases"]} == {
         "echo-chain-c1", "echo-chain-c16", "create-order-c1", "create-order-c16", "hot-product-c16",
+        "lean-aio-c1", "lean-aio-c16",
     }  # fmt: skip
     for phase in report["phases"]:
         assert phase.keys() >= PHASE_KEYS
@@ -50,6 +52,12 @@ def test_quick_benchmark_writes_a_complete_report_without_errors(tmp_path: Path)
             assert {"load", *SERVERS[phase["kind"]]} == phase["cpu"]["ms_per_call"].keys()
     assert [row["concurrency"] for row in report["comparison"]] == [1, 16]
     assert {"throughput_ratio", "p99_ratio"} <= report["comparison"][0].keys()
+    assert [(r["concurrency"], r["subject"]) for r in report["lean_comparison"]] == [
+        (n, subject) for n in (1, 16) for subject in ("echo", "spread", "lean-aio")
+    ]
+    assert {"throughput_vs_chain", "throughput_vs_best_lean", "p99_vs_best_lean", "cpu_vs_best_lean"} <= (
+        report["lean_comparison"][0].keys()
+    )
     assert len(report["targets"]) == 4
     assert report["total_errors"] == 0, [
         (p["name"], p["errors_by_code"], p["rejected_orders"], p["cancels"]["errors_by_code"])
