@@ -112,9 +112,6 @@ def _order_phases(state: Run) -> None:
 def _lean_phases(state: Run, variant: str) -> None:
     """The spread workload at each concurrency on a lean reference, seeded with the same catalogue."""
     c = state.config
-    if variant == "aio" and (c.product_db_url or c.order_db_url):
-        sys.stderr.write("  lean-aio: SQLite only, skipped on PostgreSQL\n")
-        return
     stack = start_lean_stack(c.workdir, variant, c.product_db_url, c.order_db_url)
     try:
         products = seed_products(stack.product.address, c.products)

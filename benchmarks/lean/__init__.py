@@ -14,6 +14,6 @@ cost on top of the work itself:
 
 ``work`` holds the transactions (short synchronous functions) and the protobuf answers, shared by the
 two server models: ``sync_servers`` (a thread pool, today's model) and ``aio_servers`` (``grpc.aio``,
-the database called inline on the event loop). Not here, because they are off the measured path: the
+SQLite called inline on the event loop; PostgreSQL on a small thread pool). Not here, because they are off the measured path: the
 outbox worker, the PENDING reconciler, reflection, metrics, logging.
 """

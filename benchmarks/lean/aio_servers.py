@@ -1,8 +1,8 @@
 """Lean Order and Product servers on ``grpc.aio``, SQLite called inline on the event loop.
 
-A transaction is a short synchronous block (no ``await`` inside) on the process's one connection, so
-transactions never interleave and need no lock; only the outgoing gRPC calls are awaited. SQLite only:
-PostgreSQL round trips would stall the loop. Run one as ``sync_servers`` says, with ``aio_servers``.
+A transaction is a short synchronous function (no ``await`` inside) that ``Transactions`` runs: on
+SQLite inline, on the process's one connection; on PostgreSQL on a small thread pool. Only the
+outgoing gRPC calls are awaited. Run one as ``sync_servers`` says, with ``aio_servers``.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NoReturn, TypeVar
 
 import grpc
@@ -17,7 +19,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from benchmarks.lean import order_work as orders
 from benchmarks.lean import product_work as products
-from benchmarks.lean.db import Database
+from benchmarks.lean.db import Database, Tx
 from benchmarks.lean.sync_servers import now, open_database
 from benchmarks.lean.wire import (
     CHANNEL_OPTIONS,
@@ -35,6 +37,8 @@ from common.generated.eshop.product.v1 import product_pb2 as product_pb
 from common.generated.eshop.product.v1 import product_pb2_grpc as product_grpc
 
 Reply = TypeVar("Reply")
+T = TypeVar("T")
+POSTGRES_THREADS = 4  # a connection each
 Context = Any  # grpc.aio.ServicerContext; grpc has no type hints
 
 
@@ -56,9 +60,28 @@ async def _refuse(context: Context, cid: str, refusal: Refusal) -> NoReturn:
     raise AssertionError("abort_with_status returned")
 
 
+class Transactions:
+    """Runs a transaction, a short synchronous function of a ``Tx``: inline on the event loop for
+    SQLite (nothing else runs meanwhile, so they never interleave); on a small thread pool for
+    PostgreSQL, whose round trips to another process would stall the loop."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._pool = ThreadPoolExecutor(POSTGRES_THREADS) if db.postgres else None
+
+    async def __call__(self, work: Callable[[Tx], T]) -> T:
+        if self._pool is None:
+            return self._run(work)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self._run, work)
+
+    def _run(self, work: Callable[[Tx], T]) -> T:
+        with self._db.transaction() as tx:
+            return work(tx)
+
+
 class OrderServicer(pb_grpc.OrderServiceServicer):
     def __init__(self, db: Database, product_target: str) -> None:
-        self._db = db
+        self._db, self._tx = db, Transactions(db)
         channel = grpc.aio.insecure_channel(product_target, options=CHANNEL_OPTIONS)
         stub = product_grpc.ProductServiceStub(channel)
         self._reserve, self._release = stub.ReserveStock, stub.ReleaseStock
@@ -74,8 +97,7 @@ class OrderServicer(pb_grpc.OrderServiceServicer):
         if problems := orders.check_create(request):
             raise invalid(problems)
         db, order = self._db, orders.place(request, now())
-        with db.transaction() as tx:
-            earlier = orders.insert_pending(db, tx, order, request.request_id)
+        earlier = await self._tx(lambda tx: orders.insert_pending(db, tx, order, request.request_id))
         if earlier is not None:  # a repeated request_id: the order the first call made
             return earlier.to_pb()
         try:
@@ -88,13 +110,12 @@ class OrderServicer(pb_grpc.OrderServiceServicer):
         except grpc.RpcError as error:
             outcome = orders.outcome(order, error, now())
             if isinstance(outcome, orders.Unavailable):
-                raise orders.give_up(db, order, outcome, cid, now()) from None
+                raise await self._tx(
+                    lambda tx: orders.give_up(db, tx, order, outcome, cid=cid, now=now())
+                ) from None
             resolved = outcome
-        with db.transaction() as tx:
-            if not orders.save(db, tx, resolved, expected=orders.PENDING):
-                reserved = resolved.status == orders.CONFIRMED
-                resolved = orders.lost_race(db, tx, order.order_id, reserved=reserved, cid=cid, now=now())
-        return resolved.to_pb()
+        settled = await self._tx(lambda tx: orders.settle(db, tx, resolved, cid, now()))
+        return settled.to_pb()
 
     async def CancelOrder(self, request: pb.CancelOrderRequest, context: Context) -> pb.Order:
         cid = _begin(context)
@@ -102,8 +123,9 @@ class OrderServicer(pb_grpc.OrderServiceServicer):
             if problems := orders.check_cancel(request):
                 raise invalid(problems)
             db, order_id = self._db, request.order_id.lower()
-            with db.transaction() as tx:
-                cancelled, entry = orders.cancel(db, tx, order_id, request.reason, cid=cid, now=now())
+            cancelled, entry = await self._tx(
+                lambda tx: orders.cancel(db, tx, order_id, request.reason, cid=cid, now=now())
+            )
             if entry is not None:
                 await self._deliver(order_id, entry, context, cid)
             return await _answer(context, cid, cancelled.to_pb())
@@ -120,13 +142,12 @@ class OrderServicer(pb_grpc.OrderServiceServicer):
             )
         except grpc.RpcError:
             return
-        with self._db.transaction() as tx:
-            orders.release_done(tx, entry)
+        await self._tx(lambda tx: orders.release_done(tx, entry))
 
 
 class ProductServicer(product_grpc.ProductServiceServicer):
     def __init__(self, db: Database) -> None:
-        self._db = db
+        self._db, self._tx = db, Transactions(db)
 
     async def ReserveStock(
         self, request: product_pb.ReserveStockRequest, context: Context
@@ -137,8 +158,8 @@ class ProductServicer(product_grpc.ProductServiceServicer):
             if problems := problems + check_lines(request.items):
                 raise invalid(problems)
             lines = [(i.product_id.lower(), i.quantity) for i in request.items]
-            with self._db.transaction() as tx:
-                reply = products.reserve(self._db, tx, request.order_id.lower(), lines, now())
+            order_id = request.order_id.lower()
+            reply = await self._tx(lambda tx: products.reserve(self._db, tx, order_id, lines, now()))
             return await _answer(context, cid, reply)
         except Refusal as refusal:
             await _refuse(context, cid, refusal)
@@ -151,8 +172,7 @@ class ProductServicer(product_grpc.ProductServiceServicer):
             if not is_uuid(request.order_id):
                 raise invalid(["order_id: must be a UUID"])
             order_id = request.order_id.lower()
-            with self._db.transaction() as tx:
-                released = products.release(self._db, tx, order_id, now())
+            released = await self._tx(lambda tx: products.release(self._db, tx, order_id, now()))
             reply = product_pb.ReleaseStockResponse(order_id=order_id, released=released)
             return await _answer(context, cid, reply)
         except Refusal as refusal:
@@ -162,23 +182,20 @@ class ProductServicer(product_grpc.ProductServiceServicer):
         self, request: product_pb.CreateProductRequest, context: Context
     ) -> product_pb.Product:
         try:
-            with self._db.transaction() as tx:
-                return products.create_product(self._db, tx, request, now())
+            return await self._tx(lambda tx: products.create_product(self._db, tx, request, now()))
         except Refusal as refusal:
             await _refuse(context, correlation_id(None), refusal)
 
     async def GetProduct(self, request: product_pb.GetProductRequest, context: Context) -> product_pb.Product:
         try:
-            with self._db.transaction() as tx:
-                return products.get_product(self._db, tx, request.product_id.lower())
+            product_id = request.product_id.lower()
+            return await self._tx(lambda tx: products.get_product(self._db, tx, product_id))
         except Refusal as refusal:
             await _refuse(context, correlation_id(None), refusal)
 
 
 async def _serve(service: str) -> None:
     db = open_database(service)
-    if db.postgres:
-        raise SystemExit("the aio lean reference runs on SQLite only")
     server = grpc.aio.server()
     # The lean servicers implement only what the benchmark calls; the other RPCs answer UNIMPLEMENTED.
     if service == "order":

@@ -185,18 +185,24 @@ def queue_release(db: Database, tx: Tx, order_id: str, cid: str, now: datetime, 
     return int(row[0])
 
 
-def give_up(db: Database, order: Order, outcome: Unavailable, cid: str, now: datetime) -> Refusal:
+def give_up(db: Database, tx: Tx, order: Order, outcome: Unavailable, *, cid: str, now: datetime) -> Refusal:
     """The reservation may have happened: REJECTED with a compensating release queued, in one
-    transaction of its own; the caller then hears the truth (UNAVAILABLE or DEADLINE_EXCEEDED)."""
-    with db.transaction() as tx:
-        if save(db, tx, _rejected(order, UNAVAILABLE_REASON, (), now), expected=PENDING):
-            queue_release(db, tx, order.order_id, cid, now, deliver_now=False)
+    transaction; what the caller then hears is the truth (UNAVAILABLE or DEADLINE_EXCEEDED)."""
+    if save(db, tx, _rejected(order, UNAVAILABLE_REASON, (), now), expected=PENDING):
+        queue_release(db, tx, order.order_id, cid, now, deliver_now=False)
     code = grpc.StatusCode.DEADLINE_EXCEEDED if outcome.deadline_exceeded else grpc.StatusCode.UNAVAILABLE
     return Refusal(code, f"{UNAVAILABLE_REASON}: order {order.order_id} was rejected ({outcome.message})")
 
 
 def release_done(tx: Tx, entry_id: int) -> None:
     tx.run(_RELEASE_DONE, (entry_id,))
+
+
+def settle(db: Database, tx: Tx, resolved: Order, cid: str, now: datetime) -> Order:
+    """Writes the outcome of the reservation, unless the order moved meanwhile (``lost_race``)."""
+    if save(db, tx, resolved, expected=PENDING):
+        return resolved
+    return lost_race(db, tx, resolved.order_id, reserved=resolved.status == CONFIRMED, cid=cid, now=now)
 
 
 def lost_race(db: Database, tx: Tx, order_id: str, *, reserved: bool, cid: str, now: datetime) -> Order:
@@ -224,6 +230,7 @@ def cancel(
     cancelled = replace(
         order, status=CANCELLED, reason=reason.strip() or DEFAULT_CANCEL_REASON, update_time=now
     )
+    # (The real service writes the priced lines again here; they do not change.)
     if not save(db, tx, replace(cancelled, items=()), expected=order.status):
         raise Refusal(grpc.StatusCode.ABORTED, f"order {order_id} changed while it was being cancelled")
     return cancelled, queue_release(db, tx, order_id, cid, now, deliver_now=True)

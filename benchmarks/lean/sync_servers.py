@@ -92,13 +92,13 @@ class OrderServicer(pb_grpc.OrderServiceServicer):
         except grpc.RpcError as error:
             outcome = orders.outcome(order, error, now())
             if isinstance(outcome, orders.Unavailable):
-                raise orders.give_up(db, order, outcome, cid, now()) from None
+                with db.transaction() as tx:
+                    refusal = orders.give_up(db, tx, order, outcome, cid=cid, now=now())
+                raise refusal from None
             resolved = outcome
         with db.transaction() as tx:
-            if not orders.save(db, tx, resolved, expected=orders.PENDING):
-                reserved = resolved.status == orders.CONFIRMED
-                resolved = orders.lost_race(db, tx, order.order_id, reserved=reserved, cid=cid, now=now())
-        return resolved.to_pb()
+            settled = orders.settle(db, tx, resolved, cid, now())
+        return settled.to_pb()
 
     def CancelOrder(self, request: pb.CancelOrderRequest, context: grpc.ServicerContext) -> pb.Order:
         cid = _begin(context)

@@ -28,7 +28,6 @@ from common.generated.eshop.product.v1 import product_pb2 as product_pb
 from common.generated.eshop.product.v1 import product_pb2_grpc as product_grpc
 from order.infrastructure.schema import create_schema as create_order_schema
 from product.infrastructure.schema import create_schema as create_product_schema
-from tests.conftest import backend
 
 CORRELATION_ID = "lean-check.1"
 
@@ -113,9 +112,8 @@ def test_each_lean_reference_answers_and_moves_stock_as_the_real_services(
     assert expected[10] == {"A": 5, "B": 2}
 
     for variant in ("sync", "aio"):
-        postgres = backend() == "postgres" and variant == "sync"  # the aio reference is SQLite-only
         urls = (make_database_url(f"lean-{variant}-product"), make_database_url(f"lean-{variant}-order"))
-        lean = start_lean_stack(tmp_path, variant, *(urls if postgres else (None, None)))
+        lean = start_lean_stack(tmp_path, variant, *urls)
         try:
             assert _story(lean) == expected, variant
         finally:
