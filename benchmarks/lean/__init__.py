@@ -12,8 +12,9 @@ cost on top of the work itself:
   a conditional ``UPDATE … WHERE stock >= n`` per line in product-id order, the lines), idempotent by
   order id; ReleaseStock puts back exactly what was reserved, once.
 
-``work`` holds the transactions (short synchronous functions) and the protobuf answers, shared by the
-two server models: ``sync_servers`` (a thread pool, today's model) and ``aio_servers`` (``grpc.aio``,
-SQLite called inline on the event loop; PostgreSQL on a small thread pool). Not here, because they are off the measured path: the
-outbox worker, the PENDING reconciler, reflection, metrics, logging.
+``order_work`` and ``product_work`` hold the transactions (short synchronous functions of a ``db.Tx``)
+and the answers; ``wire`` the rules both servers share; ``schema`` the DDL. Two server models use them:
+``sync_servers`` (a thread pool, today's model) and ``aio_servers`` (``grpc.aio``: SQLite called
+inline on the event loop, PostgreSQL on a small thread pool). Left out, being off the measured path:
+the outbox worker, the PENDING reconciler, reflection, metrics, logging.
 """
