@@ -80,6 +80,7 @@ class OrderContainer(containers.DeclarativeContainer):
             max_s=settings.provided.outbox_max_backoff_s,
         ),
         lease_s=providers.Callable(lease_outlasting, settings.provided.product_call_timeout_s),
+        attempt_timeout_s=settings.provided.release_attempt_timeout_s,
     )
     outbox_worker = providers.Singleton(
         OutboxWorker, releases=releases, poll_interval_s=settings.provided.outbox_poll_interval_s

@@ -28,6 +28,9 @@ class OrderSettings(ServerSettings):
     product_tls_key_file: Path | None = None
     # Name to verify in the Product service's certificate when it differs from the target's host.
     product_tls_server_name: str | None = None
+    # The release tried on CancelOrder's own path, right after its commit, takes at most this long (and
+    # never more than half of the caller's remaining time); the outbox worker owns it after that.
+    release_attempt_timeout_s: float = Field(default=0.3, gt=0, le=60)
     outbox_poll_interval_s: float = Field(default=0.5, gt=0)
     outbox_initial_backoff_s: float = Field(default=0.5, gt=0)
     outbox_max_backoff_s: float = Field(default=10.0, gt=0)

@@ -149,8 +149,9 @@ class CreateOrderHandler(OwnsTransactions):
 
 class CancelOrderHandler(OwnsTransactions):
     """The cancellation commits with its release in the outbox; the release is then tried once at
-    once, and an outage only delays it (the worker retries it), never fails the cancellation. The
-    release is a call to the Product service after the commit, so this handler owns its commit."""
+    once within a small budget, and an outage or a hang only delays it (the worker retries it), never
+    fails or holds up the cancellation. The release is a call to the Product service after the
+    commit, so this handler owns its commit."""
 
     def __init__(self, uow: OrderUnitOfWork, releases: StockReleases, clock: Clock) -> None:
         self.uow = uow
@@ -171,7 +172,7 @@ class CancelOrderHandler(OwnsTransactions):
             entry = self.releases.queue(self.uow, order_id, deliver_now=True)
             commit_in_time(self.uow)
         logger.info("order {} cancelled", order_id)
-        self.releases.deliver(entry)
+        self.releases.deliver_now(entry)
         return cancelled
 
 

@@ -16,10 +16,22 @@ from uuid import UUID
 
 from loguru import logger
 
-from common import correlation
+from common import correlation, deadline
 from common.clock import Clock
 from order.application.product_client import ProductClient, ProductServiceUnavailable
 from order.application.storage import OrderUnitOfWork, OutboxStats, PendingRelease
+
+# The immediate attempt never takes more than this share of what its caller still waits for, so the
+# caller's answer (written already) is not lost to a slow Product service.
+IMMEDIATE_SHARE_OF_REMAINING = 0.5
+
+
+def immediate_attempt_budget(attempt_timeout_s: float, remaining_s: float | None) -> float:
+    """Seconds the release tried right after a commit may take: the setting, or half of what the
+    caller has left if that is less (None: the caller set no deadline)."""
+    if remaining_s is None:
+        return attempt_timeout_s
+    return max(0.0, min(attempt_timeout_s, remaining_s * IMMEDIATE_SHARE_OF_REMAINING))
 
 
 @dataclass(frozen=True)
@@ -53,26 +65,38 @@ class StockReleases:
         clock: Clock,
         backoff: Backoff,
         lease_s: float,
+        *,
+        attempt_timeout_s: float = 0.3,
     ) -> None:
         self._uow_factory = uow_factory
         self._client = product_client
         self._clock = clock
         self._backoff = backoff
         self._lease = timedelta(seconds=lease_s)
+        self._attempt_timeout_s = attempt_timeout_s
+        # The worker leaves a release tried at once alone only while that short attempt may still run:
+        # if the process dies right after the commit, the worker takes it over within about a second.
+        self._immediate_lease = timedelta(seconds=lease_outlasting(attempt_timeout_s))
 
     def queue(self, uow: OrderUnitOfWork, order_id: UUID, *, deliver_now: bool) -> PendingRelease:
         """Add a release to the caller's transaction. With ``deliver_now`` the caller will try it right
-        after committing, so the worker leaves it alone for a lease period."""
+        after committing, so the worker leaves it alone for a short lease."""
         now = self._clock()
-        first_attempt = now + self._lease if deliver_now else now
+        first_attempt = now + self._immediate_lease if deliver_now else now
         cid = correlation.current() or correlation.new_id()
         return uow.outbox.add(order_id, cid, now, first_attempt)
 
-    def deliver(self, entry: PendingRelease) -> bool:
-        """One attempt; True when the Product service acknowledged. Never raises for an outage."""
+    def deliver_now(self, entry: PendingRelease) -> bool:
+        """The attempt made on the caller's request path, right after its commit: a small budget (see
+        ``immediate_attempt_budget``); whatever does not finish in it is the outbox worker's."""
+        return self.deliver(entry, immediate_attempt_budget(self._attempt_timeout_s, deadline.remaining()))
+
+    def deliver(self, entry: PendingRelease, within_s: float | None = None) -> bool:
+        """One attempt, of at most ``within_s`` (None: the client's own timeout); True when the Product
+        service acknowledged. Never raises for an outage."""
         with correlation.bound(entry.correlation_id):
             try:
-                released = self._client.release(entry.order_id)
+                released = self._release(entry.order_id, within_s)
             except ProductServiceUnavailable as error:
                 self._retry_later(entry, str(error))
                 return False
@@ -85,6 +109,13 @@ class StockReleases:
                 "released" if released else "nothing was held",
             )
             return True
+
+    def _release(self, order_id: UUID, within_s: float | None) -> bool:
+        if within_s is None:
+            return self._client.release(order_id)
+        # A deadline of its own for this one call only: the caller's answer must not wait for it.
+        with deadline.bound(within_s):
+            return self._client.release(order_id)
 
     def deliver_due(self, limit: int = 50) -> int:
         """Deliver every release that is due and not leased by another worker; returns how many landed."""

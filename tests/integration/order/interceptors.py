@@ -58,10 +58,12 @@ class FailReserve(grpc.ServerInterceptor):  # type: ignore[misc]
         return _wrap(handler, unavailable)
 
 
-class BlockReserve(grpc.ServerInterceptor):  # type: ignore[misc]
-    """Holds every ReserveStock until ``release`` is set (the fixture sets it before stopping)."""
+class Block(grpc.ServerInterceptor):  # type: ignore[misc]
+    """Holds every call of ``method`` until ``release`` is set (the fixture sets it before stopping):
+    a service that accepts connections and never answers."""
 
-    def __init__(self) -> None:
+    def __init__(self, method: str) -> None:
+        self.method = method
         self.release = threading.Event()
         self.finished = threading.Event()
 
@@ -69,7 +71,7 @@ class BlockReserve(grpc.ServerInterceptor):  # type: ignore[misc]
         self, continuation: Continuation, details: grpc.HandlerCallDetails
     ) -> grpc.RpcMethodHandler | None:
         handler = continuation(details)
-        if handler is None or details.method != RESERVE:
+        if handler is None or details.method != self.method:
             return handler
         inner = handler.unary_unary
 
@@ -81,6 +83,13 @@ class BlockReserve(grpc.ServerInterceptor):  # type: ignore[misc]
                 self.finished.set()
 
         return _wrap(handler, blocked)
+
+
+class BlockReserve(Block):
+    """Holds every ReserveStock until ``release`` is set."""
+
+    def __init__(self) -> None:
+        super().__init__(RESERVE)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
-"""The Product service down: creates fail UNAVAILABLE, cancels succeed, and queued releases land once
-it is back (a new server on the same port and database), carrying the id of the call that queued them."""
+"""The Product service down or hung: creates fail UNAVAILABLE, cancels succeed (promptly), and queued
+releases land once it is back (a new server on the same port and database), carrying the id of the
+call that queued them."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from common.generated.eshop.order.v1 import order_pb2 as opb
 from order.application.order_handlers import UNAVAILABLE_REASON
 from tests.integration.helpers import create_product, new_id
 from tests.integration.order.conftest import Servers
-from tests.integration.order.interceptors import RELEASE, Record
+from tests.integration.order.interceptors import RELEASE, Block, Record
 from tests.integration.order.support import CID, get_order, only_order, order_request, rpc_failure, stock
 from tests.integration.order.waiting import eventually
 
@@ -72,3 +73,25 @@ def test_a_create_that_failed_while_down_has_its_release_delivered_later(servers
     eventually(lambda: bool(recorder.of(RELEASE)), timeout=20)
     release = recorder.of(RELEASE)[0]
     assert (release.order_id, release.correlation_ids) == (order_id, ["create-cid-y"])
+
+
+def test_cancel_while_the_product_service_hangs_answers_cancelled_and_the_outbox_releases_later(
+    servers: Servers,
+) -> None:
+    hang = Block(RELEASE)
+    servers.unblock.append(hang.release)
+    product = servers.product(interceptors=(hang,))
+    products = servers.product_stub(product)
+    orders = servers.order_stub(servers.order(product.port))
+    lamp_id = create_product(products, stock=10).product_id
+    order = orders.CreateOrder(order_request(new_id(), (lamp_id, 4)), timeout=10)
+    assert order.status == opb.ORDER_STATUS_CONFIRMED
+
+    # Shorter than one Product call's own timeout (5 s): the answer must not wait for the release.
+    cancelled = orders.CancelOrder(opb.CancelOrderRequest(order_id=order.order_id), timeout=3)
+
+    assert cancelled.status == opb.ORDER_STATUS_CANCELLED
+    assert get_order(orders, order.order_id).status == opb.ORDER_STATUS_CANCELLED
+    assert stock(products, lamp_id) == 6  # the release is still hanging
+    hang.release.set()
+    eventually(lambda: stock(products, lamp_id) == 10, timeout=20)

@@ -11,9 +11,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pytest_mock import MockerFixture
 
-from common import correlation
+from common import correlation, deadline
 from order.application.product_client import ProductServiceUnavailable
-from order.application.stock_releases import Backoff, StockReleases, lease_outlasting
+from order.application.stock_releases import (
+    Backoff,
+    StockReleases,
+    immediate_attempt_budget,
+    lease_outlasting,
+)
 from order.application.storage import PendingRelease
 from tests.unit.order.conftest import BACKOFF, LEASE_S
 from tests.unit.order.fakes import FakeOrderStore, FixedClock
@@ -143,3 +148,34 @@ def test_backoff_jitter_spreads_the_delays() -> None:
 @pytest.mark.parametrize("call_timeout_s", [0.0, 0.5, 5.0, 60.0])
 def test_a_lease_outlasts_a_delivery_that_takes_the_whole_call_timeout(call_timeout_s: float) -> None:
     assert lease_outlasting(call_timeout_s) > call_timeout_s + 0.5  # the call, then its commit
+
+
+@pytest.mark.parametrize(
+    ("setting", "remaining", "budget"),
+    [(0.3, None, 0.3), (0.3, 10.0, 0.3), (0.3, 0.4, 0.2), (2.0, 3.0, 1.5), (0.3, -1.0, 0.0)],
+)
+def test_the_immediate_attempt_gets_the_setting_or_half_the_callers_remaining_time(
+    setting: float, remaining: float | None, budget: float
+) -> None:
+    assert immediate_attempt_budget(setting, remaining) == pytest.approx(budget)
+
+
+def test_deliver_now_gives_the_client_no_more_than_the_budget(
+    store: FakeOrderStore, releases: StockReleases, products: MagicMock
+) -> None:
+    entry = queue(store, releases)
+    seen: list[float | None] = []
+
+    def release(order_id: UUID) -> bool:
+        seen.append(deadline.remaining())
+        return True
+
+    products.release.side_effect = release
+
+    with deadline.bound(0.4):  # the caller's call has 0.4 s left: half of it is less than 0.3 s
+        assert releases.deliver_now(entry)
+        after = deadline.remaining()
+
+    [left] = seen
+    assert left is not None and 0 < left <= 0.2
+    assert after is not None and after > left  # the caller's own deadline is back
