@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from common.configuration import variable
+
+LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
+DATABASE_BACKENDS = ("sqlite", "postgresql")
 
 
 class LogSettings(BaseSettings):
@@ -13,6 +20,13 @@ class LogSettings(BaseSettings):
 
     log_level: str = "INFO"
     log_json: bool = False
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.strip().upper() not in LOG_LEVELS:
+            raise ValueError("must be one of " + ", ".join(LOG_LEVELS))
+        return value.strip().upper()
 
 
 class ServerSettings(BaseSettings):
@@ -42,10 +56,24 @@ class ServerSettings(BaseSettings):
     tls_key_file: Path | None = None
     tls_client_ca_file: Path | None = None
 
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        try:
+            backend = make_url(value).get_backend_name()
+        except ArgumentError:
+            backend = None
+        if backend not in DATABASE_BACKENDS:
+            raise ValueError(
+                "must be a database URL: sqlite:///path/to/file.db or postgresql+psycopg://user:password@host/db"
+            )
+        return value
+
     @model_validator(mode="after")
     def _tls_pairs(self) -> ServerSettings:
+        cert, key, ca = (variable(self, f) for f in ("tls_cert_file", "tls_key_file", "tls_client_ca_file"))
         if (self.tls_cert_file is None) != (self.tls_key_file is None):
-            raise ValueError("tls_cert_file and tls_key_file must be set together")
+            raise ValueError(f"{cert} and {key} must be set together")
         if self.tls_client_ca_file is not None and self.tls_cert_file is None:
-            raise ValueError("tls_client_ca_file needs tls_cert_file and tls_key_file")
+            raise ValueError(f"{ca} needs {cert} and {key}")
         return self

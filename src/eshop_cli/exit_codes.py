@@ -7,6 +7,7 @@ import grpc
 OK = 0
 FAILED = 1  # `eshop up` could not start or a service died; `eshop health` found a service not SERVING
 USAGE = 2  # bad command line (argparse's own code)
+CONFIGURATION = 2  # invalid configuration (`eshop up`, `eshop <service> serve|migrate`): one line per problem
 NOT_FOUND = 3
 REFUSED = 4  # the request was refused: invalid argument, failed precondition, already exists
 UNAVAILABLE = 5  # no answer in time: service down, unreachable, overloaded or past the deadline

@@ -13,6 +13,7 @@ from eshop_cli.session import Session
 
 if TYPE_CHECKING:
     from common.db.migrations import Migrations
+    from common.settings import ServerSettings
 
 
 def add_commands(subparsers: Any) -> None:
@@ -59,22 +60,30 @@ def migrate_product(args: argparse.Namespace, session: Session) -> int:
     from product.infrastructure.schema import MIGRATIONS
     from product.settings import ProductSettings
 
-    return _migrate(MIGRATIONS, ProductSettings().database_url, sql=args.sql)
+    return _migrate(MIGRATIONS, ProductSettings, sql=args.sql)
 
 
 def migrate_order(args: argparse.Namespace, session: Session) -> int:
     from order.infrastructure.schema import MIGRATIONS
     from order.settings import OrderSettings
 
-    return _migrate(MIGRATIONS, OrderSettings().database_url, sql=args.sql)
+    return _migrate(MIGRATIONS, OrderSettings, sql=args.sql)
 
 
-def _migrate(migrations: Migrations, url: str, *, sql: bool) -> int:
+def _migrate(migrations: Migrations, settings_class: type[ServerSettings], *, sql: bool) -> int:
     from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
+    from common import configuration
     from common.db.database import Database
     from common.db.urls import redacted
 
+    try:
+        [settings] = configuration.load(settings_class)
+    except configuration.ConfigurationError as error:  # the same one line per problem as `serve`
+        configuration.report(error)
+        return exit_codes.CONFIGURATION
+    assert isinstance(settings, settings_class)
+    url = settings.database_url
     if sql:
         migrations.write_upgrade_sql(url, sys.stdout)
         return exit_codes.OK

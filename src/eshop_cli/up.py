@@ -18,6 +18,7 @@ from typing import Any
 import grpc
 
 import common
+from common import configuration
 from common.db.urls import redacted
 from common.generated.eshop.product.v1 import product_pb2 as pb
 from eshop_cli import arguments, exit_codes, health, session
@@ -67,6 +68,11 @@ def run_up(args: argparse.Namespace, _session: session.Session) -> int:
             info(f"eshop up: received {signal.Signals(signum).name}, stopping the services")
         stop.set()
 
+    try:
+        _check_configuration()
+    except configuration.ConfigurationError as error:
+        configuration.report(error)
+        return exit_codes.CONFIGURATION
     busy = _busy_address()
     if busy is not None:
         info(f"eshop up: something already answers on {busy} (another `eshop up`?); stop it first")
@@ -94,6 +100,15 @@ def run_up(args: argparse.Namespace, _session: session.Session) -> int:
         _stop_all(children, args.stop_timeout)
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def _check_configuration() -> None:
+    """What the children would refuse, said once before either starts (the variables they will read)."""
+    from common.settings import LogSettings
+    from order.settings import OrderSettings  # imported when called, as in serve.py
+    from product.settings import ProductSettings
+
+    configuration.load(LogSettings, ProductSettings, OrderSettings)
 
 
 def _busy_address() -> str | None:
@@ -133,6 +148,8 @@ def _wait_until_serving(children: list[Child], stop: threading.Event, timeout_s:
     while not stop.is_set():
         dead = _dead(children)
         if dead is not None:
+            if dead.process.returncode == configuration.EXIT_STATUS:
+                return exit_codes.CONFIGURATION  # it said which variable, on the stderr we share
             info(
                 f"eshop up: the {dead.name} service exited with code {dead.process.returncode} while starting"
             )

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import grpc
 from loguru import logger
 
+from common import configuration
+from common.db.database import DatabaseUnusable
 from common.generated.eshop.order.v1 import order_pb2_grpc as pb_grpc
 from common.grpc.server import RunningServer, serve_until_signalled, start_server
 from common.version import VERSION
@@ -24,7 +26,10 @@ def start(
     if settings is not None:
         container.settings.override(settings)
     settings = container.settings()
-    container.init_resources()
+    try:
+        container.init_resources()
+    except DatabaseUnusable as error:
+        raise configuration.problem(settings, "database_url", error) from error
     database = container.database()
     servicer = container.servicer()  # built before start: Singleton creation is not thread-safe
     workers = [container.outbox_worker(), container.reconciler_worker()]
@@ -48,4 +53,4 @@ def start(
 
 
 def serve() -> None:
-    serve_until_signalled("order", lambda: start()[0])
+    serve_until_signalled("order", OrderSettings, lambda settings: start(settings)[0])

@@ -17,12 +17,17 @@ from typing import Any
 
 from sqlalchemy import Connection, create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DatabaseError, DBAPIError
 
 from common.db.urls import redacted
 from common.errors import Unavailable
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+
+
+class DatabaseUnusable(Exception):
+    """The configured SQLite file cannot be used at all (its directory cannot be made, it is not a
+    SQLite database): a configuration problem, not an outage to wait out."""
 
 
 class Database:
@@ -33,7 +38,13 @@ class Database:
         self._write_lock = threading.Lock()
         if self.is_sqlite:
             if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                directory = Path(parsed.database).parent
+                try:
+                    directory.mkdir(parents=True, exist_ok=True)
+                except OSError as error:
+                    raise DatabaseUnusable(
+                        f"cannot create directory {directory}: {error.strerror}"
+                    ) from error
             self.engine = create_engine(
                 url, pool_size=pool_size, max_overflow=max_overflow, pool_use_lifo=True
             )
@@ -126,6 +137,18 @@ def database_resource(
 ) -> Iterator[Database]:
     """A dependency-injector Resource: open, bring the schema up to date, dispose on shutdown."""
     database = Database(url, pool_size=pool_size, max_overflow=max_overflow)
-    migrate(database)
+    try:
+        migrate(database)
+    except DatabaseError as error:
+        if database.is_sqlite and not _is_contention(error):
+            database.dispose()
+            raise DatabaseUnusable(f"cannot use it as a SQLite database: {error.orig}") from error
+        raise
     yield database
     database.dispose()
+
+
+def _is_contention(error: DBAPIError) -> bool:
+    """SQLite's "database is locked" / busy: another connection holds the lock, nothing is wrong."""
+    text = str(error.orig).lower()
+    return "locked" in text or "busy" in text

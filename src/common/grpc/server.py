@@ -7,12 +7,14 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent import futures
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from loguru import logger
 
+from common import configuration
 from common.db.migrations import SchemaNotCurrent
 from common.grpc.response_size import CLIENT_RECEIVE_LIMIT_BYTES
 from common.grpc.server_interceptors import server_interceptors
@@ -20,6 +22,7 @@ from common.logging import configure_logging
 from common.settings import LogSettings, ServerSettings
 
 HEALTH_PROBE_INTERVAL_S = 1.0
+S = TypeVar("S", bound=ServerSettings)
 
 
 class CannotListen(RuntimeError):
@@ -134,12 +137,17 @@ def _start_health_probe(running: RunningServer, is_healthy: Callable[[], bool]) 
     threading.Thread(target=probe, name="health-probe", daemon=True).start()
 
 
-def serve_until_signalled(service: str, start: Callable[[], RunningServer]) -> None:
-    """The body of ``eshop <service> serve``: logging from ESHOP_LOG_*, start, run until a signal."""
-    logs = LogSettings()
-    configure_logging(service, logs.log_level, logs.log_json)
+def serve_until_signalled(service: str, settings_class: type[S], start: Callable[[S], RunningServer]) -> None:
+    """The body of ``eshop <service> serve``: settings and logging from the environment, start, run
+    until a signal. Invalid configuration: every problem on one line each, exit status 2."""
     try:
-        running = start()
+        logs, settings = configuration.load(LogSettings, settings_class)
+        assert isinstance(logs, LogSettings) and isinstance(settings, settings_class)
+        configure_logging(service, logs.log_level, logs.log_json)
+        running = start(settings)
+    except configuration.ConfigurationError as error:
+        configuration.report(error)
+        raise SystemExit(configuration.EXIT_STATUS) from None
     except (CannotListen, SchemaNotCurrent) as error:
         logger.error("{} service not started: {}", service, error)
         raise SystemExit(1) from None
