@@ -10,9 +10,9 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import grpc
-from loguru import logger
 
 from common import correlation
+from common.grpc.call_logging import call_logger
 
 
 class _CallDetails(NamedTuple):
@@ -56,12 +56,12 @@ class LoggingClientInterceptor(grpc.UnaryUnaryClientInterceptor):
     ) -> Any:
         started = time.perf_counter()
         outcome = continuation(client_call_details, request)
-        code = outcome.code()  # a unary call's outcome is complete once continuation returns
-        logger.info(
-            "outgoing rpc {} {} {:.1f} ms",
-            client_call_details.method,
-            code.name if code is not None else "UNKNOWN",
-            (time.perf_counter() - started) * 1000,
+        # A unary call's outcome is complete once continuation returns.
+        code = outcome.code() or grpc.StatusCode.UNKNOWN
+        method = client_call_details.method
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        call_logger(method, code, elapsed_ms).info(
+            "outgoing rpc {} {} {:.1f} ms", method, code.name, elapsed_ms
         )
         return outcome
 

@@ -10,6 +10,7 @@ from loguru import logger
 
 from common import correlation, deadline
 from common.errors import AppError, ErrorCode
+from common.grpc.call_logging import call_logger
 from common.grpc.handler_wrapping import Behaviour, UnaryServerInterceptor
 from common.grpc.status import internal_status, to_grpc_status, with_trailer
 
@@ -66,7 +67,9 @@ class LoggingInterceptor(UnaryServerInterceptor):
         finally:
             elapsed_ms = (time.perf_counter() - started) * 1000
             level = "DEBUG" if method.startswith(_QUIET_PREFIXES) else "INFO"
-            logger.log(level, "rpc {} {} {:.1f} ms", method, code.name, elapsed_ms)
+            call_logger(method, code, elapsed_ms).log(
+                level, "rpc {} {} {:.1f} ms", method, code.name, elapsed_ms
+            )
 
 
 class ErrorMappingInterceptor(UnaryServerInterceptor):

@@ -97,7 +97,9 @@ class CreateOrderHandler(OwnsTransactions):
                 resolved = self._lost_race(order.order_id, outcome)
             commit_in_time(self.uow)
         if saved:
-            logger.info("order {} {}", order.order_id, resolved.status.value)
+            logger.bind(order_id=str(order.order_id)).info(
+                "order {} {}", order.order_id, resolved.status.value
+            )
         return resolved
 
     def _outcome_of(self, request_id: UUID) -> Order:
@@ -130,7 +132,9 @@ class CreateOrderHandler(OwnsTransactions):
                 # Committed even past the caller's deadline (the usual reason to be here): it records
                 # a release the Product service may be owed, which must not be lost with the call.
                 self.uow.commit()
-        logger.warning("order {} rejected: {} ({})", order.order_id, UNAVAILABLE_REASON, error)
+        logger.bind(order_id=str(order.order_id)).warning(
+            "order {} rejected: {} ({})", order.order_id, UNAVAILABLE_REASON, error
+        )
         message = (
             f"{UNAVAILABLE_REASON}: order {order.order_id} was rejected "
             "and any stock it may hold will be released"
@@ -171,7 +175,7 @@ class CancelOrderHandler(OwnsTransactions):
                 raise Aborted(f"order {order_id} changed while it was being cancelled; try again")
             entry = self.releases.queue(self.uow, order_id, deliver_now=True)
             commit_in_time(self.uow)
-        logger.info("order {} cancelled", order_id)
+        logger.bind(order_id=str(order_id)).info("order {} cancelled", order_id)
         self.releases.deliver_now(entry)
         return cancelled
 

@@ -49,7 +49,9 @@ class PendingOrderReconciler:
             try:
                 held = self._client.held_reservation(order.order_id)
             except ProductServiceUnavailable as error:
-                logger.warning("cannot resolve PENDING order {} yet: {}", order.order_id, error)
+                logger.bind(order_id=str(order.order_id)).warning(
+                    "cannot resolve PENDING order {} yet: {}", order.order_id, error
+                )
                 return False
             now = self._clock()
             with self._uow_factory() as uow:
@@ -62,5 +64,7 @@ class PendingOrderReconciler:
                 if held is None:
                     self._releases.queue(uow, order.order_id, deliver_now=False)
                 uow.commit()
-            logger.info("PENDING order {} resolved as {}", order.order_id, resolved.status.value)
+            logger.bind(order_id=str(order.order_id)).info(
+                "PENDING order {} resolved as {}", order.order_id, resolved.status.value
+            )
             return True

@@ -103,7 +103,7 @@ class StockReleases:
             with self._uow_factory() as uow:
                 uow.outbox.done(entry.entry_id)
                 uow.commit()
-            logger.info(
+            logger.bind(order_id=str(entry.order_id)).info(
                 "stock release for order {} acknowledged ({})",
                 entry.order_id,
                 "released" if released else "nothing was held",
@@ -142,7 +142,7 @@ class StockReleases:
         with self._uow_factory() as uow:
             uow.outbox.retry_later(entry.entry_id, attempts, at, error)
             uow.commit()
-        logger.warning(
+        logger.bind(order_id=str(entry.order_id)).warning(
             "stock release for order {} not acknowledged ({}); attempt {} failed, next in {:.1f} s",
             entry.order_id,
             error,
