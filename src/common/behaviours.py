@@ -1,4 +1,5 @@
-"""Pipeline behaviours, outermost first: logging, validation, unit of work."""
+"""Pipeline behaviours, outermost first: logging, validation, unit of work (always the innermost: for
+a ``OneTransaction`` handler it runs ``handle`` itself, as the transaction's body)."""
 
 from __future__ import annotations
 
@@ -21,11 +22,11 @@ from common.transactions import (
 class LoggingBehaviour:
     """One DEBUG line per message; expected failures at INFO with their reason (the RPC line is elsewhere)."""
 
-    def __call__(self, message: Request[Any], handler: Handler, call_next: Next) -> Any:
+    async def __call__(self, message: Request[Any], handler: Handler, call_next: Next) -> Any:
         name = type(message).__name__
         started = time.perf_counter()
         try:
-            result = call_next()
+            result = await call_next()
         except AppError as error:
             logger.info("{} refused: {} ({})", name, error.message, error.code.value)
             raise
@@ -36,14 +37,16 @@ class LoggingBehaviour:
 class ValidationBehaviour:
     """Refuses malformed messages before any handler or database sees them."""
 
-    def __call__(self, message: Request[Any], handler: Handler, call_next: Next) -> Any:
+    async def __call__(self, message: Request[Any], handler: Handler, call_next: Next) -> Any:
         message.validate()
-        return call_next()
+        return await call_next()
 
 
 class UnitOfWorkBehaviour:
-    """Runs a ``OneTransaction`` handler inside its unit of work: commands commit on success (unless the
-    caller's deadline has passed); anything raised rolls back. A handler that declares
+    """Has the database adapter run a ``OneTransaction`` handler's (synchronous) ``handle`` as one
+    transaction: commands commit on success (unless the caller's deadline has passed); anything raised
+    rolls back. Being the transaction's body, ``handle`` is called here, so this behaviour is the
+    innermost. A handler that declares
     ``retry_on_conflict`` is rerun on a conflict, a bounded number of times, before the caller sees
     ABORTED. ``OwnsTransactions`` handlers run as they are; a handler of neither kind is refused.
     """
@@ -51,9 +54,9 @@ class UnitOfWorkBehaviour:
     def __init__(self, conflict_attempts: int = 3) -> None:
         self._conflict_attempts = conflict_attempts
 
-    def __call__(self, message: Request[Any], handler: Handler, call_next: Next) -> Any:
+    async def __call__(self, message: Request[Any], handler: Handler, call_next: Next) -> Any:
         if isinstance(handler, OwnsTransactions):
-            return call_next()
+            return await call_next()
         if not isinstance(handler, OneTransaction):
             raise UndeclaredTransaction(
                 f"{type(handler).__name__} (for {type(message).__name__}) must derive from OneTransaction "
@@ -61,13 +64,17 @@ class UnitOfWorkBehaviour:
             )
         uow: UnitOfWork = handler.uow
         attempts = self._conflict_attempts if handler.retry_on_conflict else 1
+        commits = isinstance(message, Command)
+
+        def transaction() -> Any:
+            result = handler.handle(message)
+            if commits:
+                commit_in_time(uow)
+            return result
+
         for attempt in range(1, attempts + 1):
             try:
-                with uow:
-                    result = call_next()
-                    if isinstance(message, Command):
-                        commit_in_time(uow)
-                    return result
+                return await uow.run(transaction)
             except Aborted:
                 if attempt == attempts:
                     raise

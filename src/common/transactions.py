@@ -1,17 +1,23 @@
 """Who owns a handler's transactions, said by its type so the pipeline never guesses.
 
-Every handler is one of two kinds. A ``OneTransaction`` handler does all its work in one transaction,
-which ``UnitOfWorkBehaviour`` opens around it and (for a command) commits; the handler never commits.
-An ``OwnsTransactions`` handler calls another service between transactions, so it opens each one
-itself (``with self.uow:``) and ends it with ``commit_in_time``. A handler of neither kind is refused
-at dispatch (``UndeclaredTransaction``) instead of running without a transaction.
+A transaction is a short synchronous function (no ``await`` inside), run by the unit of work's
+``run``: the database adapter decides where (inline on the event loop for SQLite, on a thread for
+PostgreSQL). Every handler is one of two kinds. A ``OneTransaction`` handler's ``handle`` is such a
+function, plain ``def``: ``UnitOfWorkBehaviour`` has the adapter run it and (for a command) commits;
+the handler never commits. An ``OwnsTransactions`` handler is ``async`` because it awaits another
+service between transactions: it runs each one itself (``await self.uow.run(self._place, order)``)
+and ends it with ``commit_in_time``. A handler of neither kind is refused at dispatch
+(``UndeclaredTransaction``) instead of running without a transaction.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar, Generic, Protocol, TypeVar
+from collections.abc import Callable
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from common import deadline
+
+T = TypeVar("T")
 
 
 class UnitOfWork(Protocol):
@@ -26,6 +32,10 @@ class UnitOfWork(Protocol):
     def __enter__(self) -> object: ...
     def __exit__(self, *exc_info: object) -> None: ...
     def commit(self) -> None: ...
+    async def run(self, body: Callable[..., T], *args: Any) -> T:
+        """Run the synchronous ``body(*args)`` inside this unit of work's block, where the backend runs
+        transactions; what ``body`` leaves uncommitted is rolled back."""
+        ...
 
 
 U = TypeVar("U", bound=UnitOfWork)
@@ -46,8 +56,9 @@ class OneTransaction(Generic[U]):
 
 
 class OwnsTransactions:
-    """A handler that calls another service between its transactions: it opens and commits each one
-    itself, with ``commit_in_time``, and the pipeline runs it as it is."""
+    """An ``async`` handler that awaits another service between its transactions: it runs each one
+    itself (``await self.uow.run(...)``), commits with ``commit_in_time``, and the pipeline awaits it
+    as it is."""
 
 
 class UndeclaredTransaction(TypeError):

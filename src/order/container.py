@@ -48,13 +48,15 @@ class OrderContainer(containers.DeclarativeContainer):
         pool_size=settings.provided.db_pool_size,
         max_overflow=settings.provided.db_max_overflow,
         migrate=providers.Callable(MIGRATIONS.on_start, settings.provided.migrate_on_start),
+        threads=settings.provided.max_workers,
     )
     clock = providers.Object(utcnow)
 
     uow = providers.Factory(SqlOrderUnitOfWork, database=database)
     read_uow = providers.Factory(SqlOrderUnitOfWork, database=database, read_only=True)
 
-    product_channel = providers.Resource(
+    # An aio channel: made on the server's loop (the first use is there), closed by order.server.
+    product_channel = providers.Singleton(
         open_channel,
         target=settings.provided.product_service_target,
         policy=providers.Factory(_retry_policy, settings=settings),

@@ -10,7 +10,7 @@ from loguru import logger
 from common import configuration
 from common.db.database import DatabaseUnusable
 from common.generated.eshop.order.v1 import order_pb2_grpc as pb_grpc
-from common.grpc.server import RunningServer, serve_until_signalled, start_server
+from common.grpc.server import RunningServer, ServerParts, serve_until_signalled, start_server
 from common.version import VERSION
 from order.container import OrderContainer
 from order.presentation.servicer import SERVICE_NAME
@@ -18,7 +18,7 @@ from order.settings import OrderSettings
 
 
 def start(
-    settings: OrderSettings | None = None, extra_interceptors: Sequence[grpc.ServerInterceptor] = ()
+    settings: OrderSettings | None = None, extra_interceptors: Sequence[grpc.aio.ServerInterceptor] = ()
 ) -> tuple[RunningServer, OrderContainer]:
     """Build the container, open the database and the product channel, start serving and draining
     the release outbox; the caller stops the server (which stops the worker and closes resources)."""
@@ -31,17 +31,26 @@ def start(
     except DatabaseUnusable as error:
         raise configuration.problem(settings, "database_url", error) from error
     database = container.database()
-    servicer = container.servicer()  # built before start: Singleton creation is not thread-safe
-    workers = [container.outbox_worker(), container.reconciler_worker()]
 
-    def register(server: grpc.Server) -> None:
-        pb_grpc.add_OrderServiceServicer_to_server(servicer, server)
+    def build() -> ServerParts:
+        # On the server's loop: the product channel (aio) and everything holding it are made here.
+        servicer = container.servicer()
+        channel = container.product_channel()
+        return ServerParts(
+            lambda server: pb_grpc.add_OrderServiceServicer_to_server(servicer, server),
+            [SERVICE_NAME],
+            database.ping_async,
+            # The reconciler's first pass runs at start: start-up resolves what a crash left.
+            background=[container.outbox_worker(), container.reconciler_worker()],
+            close=channel.close,
+        )
 
-    running = start_server(settings, register, [SERVICE_NAME], database.ping, extra_interceptors)
+    try:
+        running = start_server(settings, build, extra_interceptors)
+    except BaseException:
+        container.shutdown_resources()
+        raise
     running.on_stop.append(container.shutdown_resources)
-    for worker in workers:
-        running.on_stop.append(worker.stop)
-        worker.start()  # the reconciler's first pass runs now: start-up resolves what a crash left
     logger.info(
         "order service {} listening on {} (database {}, product service {})",
         VERSION,

@@ -10,7 +10,7 @@ from loguru import logger
 from common import configuration
 from common.db.database import DatabaseUnusable
 from common.generated.eshop.product.v1 import product_pb2_grpc as pb_grpc
-from common.grpc.server import RunningServer, serve_until_signalled, start_server
+from common.grpc.server import RunningServer, ServerParts, serve_until_signalled, start_server
 from common.version import VERSION
 from product.container import ProductContainer
 from product.presentation.servicer import SERVICE_NAME
@@ -18,7 +18,7 @@ from product.settings import ProductSettings
 
 
 def start(
-    settings: ProductSettings | None = None, extra_interceptors: Sequence[grpc.ServerInterceptor] = ()
+    settings: ProductSettings | None = None, extra_interceptors: Sequence[grpc.aio.ServerInterceptor] = ()
 ) -> tuple[RunningServer, ProductContainer]:
     """Build the container, open the database, start serving; the caller stops the server."""
     container = ProductContainer()
@@ -30,12 +30,20 @@ def start(
     except DatabaseUnusable as error:
         raise configuration.problem(settings, "database_url", error) from error
     database = container.database()
-    servicer = container.servicer()  # built before start: Singleton creation is not thread-safe
 
-    def register(server: grpc.Server) -> None:
-        pb_grpc.add_ProductServiceServicer_to_server(servicer, server)
+    def build() -> ServerParts:
+        servicer = container.servicer()
+        return ServerParts(
+            lambda server: pb_grpc.add_ProductServiceServicer_to_server(servicer, server),
+            [SERVICE_NAME],
+            database.ping_async,
+        )
 
-    running = start_server(settings, register, [SERVICE_NAME], database.ping, extra_interceptors)
+    try:
+        running = start_server(settings, build, extra_interceptors)
+    except BaseException:
+        container.shutdown_resources()
+        raise
     running.on_stop.append(container.shutdown_resources)
     logger.info(
         "product service {} listening on {} (database {})",

@@ -1,8 +1,13 @@
-"""One engine per service, tuned per backend.
+"""One engine per service, tuned per backend, and the one place where a transaction runs.
 
-SQLite: WAL, and one writer at a time per process (a lock plus ``BEGIN IMMEDIATE``), because SQLite's
-own busy-wait sleeps in millisecond steps and wrecks tail latency when threads race for the write lock.
-PostgreSQL: a sized pool with pre-ping; row-level concurrency is the database's business.
+A transaction is a short synchronous function (no ``await`` inside it); ``Database.run`` runs it where
+the backend wants it, from the server's event loop:
+SQLite: inline on the loop (a call costs microseconds; a thread hop costs more than the work), WAL, one
+writer at a time per process (an ``asyncio.Lock`` plus ``BEGIN IMMEDIATE``). A file locked by another
+process is waited for with ``asyncio.sleep`` between tries that never block (busy_timeout 0 while
+serving), up to ``SQLITE_BUSY_BUDGET_S``, then UNAVAILABLE.
+PostgreSQL: on a small thread pool (a round trip would stall every call on the loop), a sized pool
+with pre-ping; row-level concurrency is the database's business.
 Both: the pool hands out the connection returned last (LIFO). On SQLite that is the one whose page
 cache is still valid, since a connection drops its cache whenever another one has written; under
 light load the rest sit idle (and PostgreSQL may time them out) instead of being cycled through.
@@ -10,10 +15,13 @@ light load the rest sit idle (and PostgreSQL may time them out) instead of being
 
 from __future__ import annotations
 
-import threading
+import asyncio
+import contextvars
+import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
@@ -22,7 +30,17 @@ from sqlalchemy.exc import DatabaseError, DBAPIError
 from common.db.urls import redacted
 from common.errors import Unavailable
 
+# Start-up (migrations) may wait for another process like any synchronous program; once serving, the
+# loop must never block, so SQLite answers "busy" at once and ``run`` waits with asyncio.sleep.
 SQLITE_BUSY_TIMEOUT_MS = 5000
+SQLITE_BUSY_BUDGET_S = 5.0
+SQLITE_BUSY_FIRST_PAUSE_S = 0.001
+SQLITE_BUSY_MAX_PAUSE_S = 0.05
+T = TypeVar("T")
+
+
+class DatabaseBusy(Unavailable):
+    """SQLite's file is locked by another process: nothing is wrong, the transaction may be tried again."""
 
 
 class DatabaseUnusable(Exception):
@@ -31,11 +49,17 @@ class DatabaseUnusable(Exception):
 
 
 class Database:
-    def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 5) -> None:
+    def __init__(
+        self, url: str, *, pool_size: int = 10, max_overflow: int = 5, threads: int | None = None
+    ) -> None:
         parsed = make_url(url)
         self.url = url
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
-        self._write_lock = threading.Lock()
+        self._busy_timeout_ms = SQLITE_BUSY_TIMEOUT_MS
+        # Made on first use, on the loop that serves (asyncio primitives belong to one loop).
+        self._write_lock: asyncio.Lock | None = None
+        self._threads: ThreadPoolExecutor | None = None
+        self._thread_count = threads or pool_size
         if self.is_sqlite:
             if parsed.database and parsed.database != ":memory:":
                 directory = Path(parsed.database).parent
@@ -48,7 +72,7 @@ class Database:
             self.engine = create_engine(
                 url, pool_size=pool_size, max_overflow=max_overflow, pool_use_lifo=True
             )
-            _tune_sqlite(self.engine)
+            _tune_sqlite(self.engine, lambda: self._busy_timeout_ms)
         else:
             self.engine = create_engine(
                 url,
@@ -66,14 +90,45 @@ class Database:
     def redacted_url(self) -> str:
         return redacted(self.url)
 
+    def serving(self) -> None:
+        """From now on transactions run from an event loop: SQLite must answer "busy" without waiting
+        (``run`` waits between tries instead), so connections opened for start-up are replaced."""
+        if self.is_sqlite:
+            self._busy_timeout_ms = 0
+            self.engine.dispose()
+
+    async def run(self, transaction: Callable[[], T], *, write: bool) -> T:
+        """Run ``transaction`` (synchronous, opening and ending its own transaction) where this backend
+        runs transactions; the caller's context variables (deadline, correlation id) go with it."""
+        if not self.is_sqlite:
+            if self._threads is None:
+                self._threads = ThreadPoolExecutor(self._thread_count, thread_name_prefix="db")
+            context = contextvars.copy_context()
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._threads, context.run, transaction)
+        if not write:
+            return await self._run_sqlite(transaction)
+        if self._write_lock is None:
+            self._write_lock = asyncio.Lock()
+        async with self._write_lock:  # one writer per process: the others wait here, not in SQLite
+            return await self._run_sqlite(transaction)
+
+    async def _run_sqlite(self, transaction: Callable[[], T]) -> T:
+        give_up_at = time.monotonic() + SQLITE_BUSY_BUDGET_S
+        pause = SQLITE_BUSY_FIRST_PAUSE_S
+        while True:
+            try:
+                return transaction()
+            except DatabaseBusy:
+                # Rolled back whole and free of outside effects, so trying it again is safe.
+                wait = min(pause, give_up_at - time.monotonic())
+                if wait <= 0:
+                    raise
+                await asyncio.sleep(wait)
+                pause = min(pause * 2, SQLITE_BUSY_MAX_PAUSE_S)
+
     def begin(self, *, write: bool) -> Connection:
-        """A connection inside a fresh transaction; for SQLite writes, the process's write lock is held
-        until ``end`` is called."""
-        locked = False
-        if write and self.is_sqlite:
-            if not self._write_lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
-                raise Unavailable("database is busy, try again")
-            locked = True
+        """A connection inside a fresh transaction (``BEGIN IMMEDIATE`` for a SQLite write)."""
         conn: Connection | None = None
         try:
             conn = self.engine.connect()
@@ -85,8 +140,6 @@ class Database:
                 # BEGIN failed (e.g. SQLite busy): give the connection back now, not at the next GC cycle.
                 conn.info.pop("eshop_write", None)
                 conn.close()
-            if locked:
-                self._write_lock.release()
             raise
 
     def end(self, conn: Connection, *, commit: bool) -> None:
@@ -96,10 +149,8 @@ class Database:
             else:
                 conn.rollback()
         finally:
-            write = conn.info.pop("eshop_write", False)
+            conn.info.pop("eshop_write", None)
             conn.close()
-            if write and self.is_sqlite:
-                self._write_lock.release()
 
     def ping(self) -> bool:
         """True when the database answers a trivial query."""
@@ -110,11 +161,20 @@ class Database:
         except DBAPIError:
             return False
 
+    async def ping_async(self) -> bool:
+        """``ping`` without blocking the loop on PostgreSQL (a dead server may take seconds to say so)."""
+        if self.is_sqlite:
+            return self.ping()
+        return await asyncio.to_thread(self.ping)
+
     def dispose(self) -> None:
+        if self._threads is not None:
+            self._threads.shutdown(wait=True)
+            self._threads = None
         self.engine.dispose()
 
 
-def _tune_sqlite(engine: Engine) -> None:
+def _tune_sqlite(engine: Engine, busy_timeout_ms: Callable[[], int]) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Take transaction control from the driver so that BEGIN is ours to say (see _on_begin).
@@ -122,7 +182,7 @@ def _tune_sqlite(engine: Engine) -> None:
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms()}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
@@ -133,22 +193,27 @@ def _tune_sqlite(engine: Engine) -> None:
 
 
 def database_resource(
-    url: str, pool_size: int, max_overflow: int, migrate: Callable[[Database], None]
+    url: str,
+    pool_size: int,
+    max_overflow: int,
+    migrate: Callable[[Database], None],
+    threads: int | None = None,
 ) -> Iterator[Database]:
     """A dependency-injector Resource: open, bring the schema up to date, dispose on shutdown."""
-    database = Database(url, pool_size=pool_size, max_overflow=max_overflow)
+    database = Database(url, pool_size=pool_size, max_overflow=max_overflow, threads=threads)
     try:
         migrate(database)
     except DatabaseError as error:
-        if database.is_sqlite and not _is_contention(error):
+        if database.is_sqlite and not is_contention(error):
             database.dispose()
             raise DatabaseUnusable(f"cannot use it as a SQLite database: {error.orig}") from error
         raise
+    database.serving()
     yield database
     database.dispose()
 
 
-def _is_contention(error: DBAPIError) -> bool:
+def is_contention(error: DBAPIError) -> bool:
     """SQLite's "database is locked" / busy: another connection holds the lock, nothing is wrong."""
     text = str(error.orig).lower()
     return "locked" in text or "busy" in text

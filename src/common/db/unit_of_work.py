@@ -1,22 +1,27 @@
 """A unit of work over a ``Database``: one transaction at a time, opened lazily on first use.
 
-``commit`` ends the current transaction; the next use of ``connection`` opens a new one. That lets a
-handler commit, call another service with no lock held, then write the outcome in a second transaction.
+``run(body, *args)`` is how a transaction runs: the database adapter runs the synchronous ``body``
+inside this unit of work's block (inline on the loop for SQLite, on a thread for PostgreSQL); ``body``
+commits (``commit_in_time``) or leaves, which rolls back. Between two ``run``s a handler may await
+another service with no lock or connection held.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import TracebackType
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from common.db.database import Database
+from common.db.database import Database, DatabaseBusy, is_contention
 from common.errors import Aborted, Unavailable
 
 # PostgreSQL's serialization_failure and deadlock_detected: the transaction lost a race and may be
 # retried as a whole.
 _CONFLICT_SQLSTATES = {"40001", "40P01"}
+T = TypeVar("T")
 
 
 def is_conflict(error: BaseException) -> bool:
@@ -35,6 +40,15 @@ class SqlUnitOfWork:
             self._conn = self._database.begin(write=not self._read_only)
         return self._conn
 
+    async def run(self, body: Callable[..., T], *args: Any) -> T:
+        """Run ``body(*args)`` as one transaction where the backend runs transactions."""
+
+        def transaction() -> T:
+            with self:
+                return body(*args)
+
+        return await self._database.run(transaction, write=not self._read_only)
+
     def __enter__(self) -> SqlUnitOfWork:
         return self
 
@@ -44,6 +58,8 @@ class SqlUnitOfWork:
         self.rollback()
         if exc is not None and is_conflict(exc):
             raise Aborted("the change conflicted with a concurrent one; try again") from exc
+        if self._database.is_sqlite and isinstance(exc, OperationalError) and is_contention(exc):
+            raise DatabaseBusy("database is busy, try again") from exc
         if isinstance(exc, OperationalError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
             # The database is down or locked: a retryable condition for the caller, not a bug.
             raise Unavailable("database unavailable, try again") from exc

@@ -1,71 +1,62 @@
-"""Client interceptors: put the correlation id on every outgoing call and log each call once.
+"""Client interceptors (``grpc.aio``): put the correlation id on every outgoing call and log each call
+once.
 
 gRPC's built-in retries run beneath interceptors: these see one logical call, the server every attempt.
+Each intercepted call runs in a task of its own, started with a copy of the caller's context: the
+caller's correlation id is read here, and nothing set here flows back to the caller.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Any, NamedTuple
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import grpc
 
 from common import correlation
 from common.grpc.call_logging import call_logger
 
-
-class _CallDetails(NamedTuple):
-    method: str
-    timeout: float | None
-    metadata: Any
-    credentials: grpc.CallCredentials | None
-    wait_for_ready: bool | None
-    compression: grpc.Compression | None
+Continuation = Callable[[grpc.aio.ClientCallDetails, Any], Awaitable[Any]]
 
 
-class ClientCallDetails(_CallDetails, grpc.ClientCallDetails):
-    pass
-
-
-Continuation = Callable[[grpc.ClientCallDetails, Any], Any]
-
-
-class CorrelationIdClientInterceptor(grpc.UnaryUnaryClientInterceptor):
+class CorrelationIdClientInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
     """Sends the current correlation id (or a fresh one when none is bound) as ``x-correlation-id``."""
 
-    def intercept_unary_unary(
-        self, continuation: Continuation, client_call_details: grpc.ClientCallDetails, request: Any
+    async def intercept_unary_unary(
+        self, continuation: Continuation, client_call_details: grpc.aio.ClientCallDetails, request: Any
     ) -> Any:
-        metadata = [(k, v) for k, v in (client_call_details.metadata or ()) if k != correlation.HEADER]
-        metadata.append((correlation.HEADER, correlation.current() or correlation.new_id()))
-        details = ClientCallDetails(
+        metadata = grpc.aio.Metadata(
+            *((k, v) for k, v in (client_call_details.metadata or ()) if k != correlation.HEADER)
+        )
+        metadata.add(correlation.HEADER, correlation.current() or correlation.new_id())
+        details = grpc.aio.ClientCallDetails(
             client_call_details.method,
             client_call_details.timeout,
             metadata,
             client_call_details.credentials,
-            getattr(client_call_details, "wait_for_ready", None),
-            getattr(client_call_details, "compression", None),
+            client_call_details.wait_for_ready,
         )
-        return continuation(details, request)
+        return await continuation(details, request)
 
 
-class LoggingClientInterceptor(grpc.UnaryUnaryClientInterceptor):
-    def intercept_unary_unary(
-        self, continuation: Continuation, client_call_details: grpc.ClientCallDetails, request: Any
+class LoggingClientInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
+    async def intercept_unary_unary(
+        self, continuation: Continuation, client_call_details: grpc.aio.ClientCallDetails, request: Any
     ) -> Any:
         started = time.perf_counter()
-        outcome = continuation(client_call_details, request)
-        # A unary call's outcome is complete once continuation returns.
-        code = outcome.code() or grpc.StatusCode.UNKNOWN
+        call = await continuation(client_call_details, request)
+        code = await call.code()  # a unary call's status: waits for its end
         method = client_call_details.method
+        method = method.decode() if isinstance(method, bytes) else method
         elapsed_ms = (time.perf_counter() - started) * 1000
         call_logger(method, code, elapsed_ms).info(
             "outgoing rpc {} {} {:.1f} ms", method, code.name, elapsed_ms
         )
-        return outcome
+        return call
 
 
-def client_interceptors() -> list[grpc.UnaryUnaryClientInterceptor]:
-    # Correlation first so the logging interceptor's line is written with the id already bound.
+def client_interceptors() -> list[grpc.aio.ClientInterceptor]:
+    """The one list of outgoing-call interceptors. Correlation first so the logging interceptor's line
+    is written with the id already bound."""
     return [CorrelationIdClientInterceptor(), LoggingClientInterceptor()]

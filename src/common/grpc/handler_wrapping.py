@@ -1,7 +1,8 @@
 """Wrap the behaviour of a unary-unary method handler, the way grpc's own interceptor examples do.
 
-``intercept_service`` runs before the call, on the server's thread; to see the call's outcome, time it,
-or map its exceptions, an interceptor has to replace the handler's behaviour with a wrapper.
+These are ``grpc.aio`` interceptors: ``intercept_service`` runs before the call, in the call's own
+task; to see the call's outcome, time it, or map its exceptions, an interceptor has to replace the
+handler's behaviour with a wrapper (a coroutine function awaiting the one it wraps).
 Streaming handlers (health Watch, reflection) pass through untouched.
 
 The request is parsed here, not by gRPC: a wrapped handler declares no deserializer, so gRPC hands
@@ -14,15 +15,17 @@ gRPC would have made, moved.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeAlias
 
 import grpc
 from google.protobuf.message import DecodeError
 
 from common.errors import AppError, ErrorCode
 
-Behaviour = Callable[[Any, grpc.ServicerContext], Any]
+Context: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
+Behaviour = Callable[[Any, Context], Awaitable[Any]]
+Continuation = Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler | None]]
 Deserializer = Callable[[bytes], Any]
 
 
@@ -32,29 +35,27 @@ class UnparseableRequest(AppError):
     code = ErrorCode.INVALID_ARGUMENT
 
 
-class UnaryServerInterceptor(grpc.ServerInterceptor):
-    """Subclasses implement ``around(behaviour, request, context, method)``.
+class UnaryServerInterceptor(grpc.aio.ServerInterceptor):
+    """Subclasses implement ``async around(behaviour, request, context, method)``.
 
     ``request`` is the raw body (bytes) for every interceptor but the innermost: interceptors here
     look at metadata and outcomes, not at request fields.
     """
 
-    def around(self, behaviour: Behaviour, request: Any, context: grpc.ServicerContext, method: str) -> Any:
+    async def around(self, behaviour: Behaviour, request: Any, context: Context, method: str) -> Any:
         raise NotImplementedError
 
-    def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
-        handler_call_details: grpc.HandlerCallDetails,
+    async def intercept_service(
+        self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
     ) -> grpc.RpcMethodHandler | None:
-        handler = continuation(handler_call_details)
+        handler = await continuation(handler_call_details)
         if handler is None or handler.unary_unary is None:
             return handler
         method: str = handler_call_details.method
         behaviour = _parsing(handler.unary_unary, handler.request_deserializer, method)
 
-        def wrapped(request: Any, context: grpc.ServicerContext) -> Any:
-            return self.around(behaviour, request, context, method)
+        async def wrapped(request: Any, context: Context) -> Any:
+            return await self.around(behaviour, request, context, method)
 
         return grpc.unary_unary_rpc_method_handler(
             wrapped, request_deserializer=None, response_serializer=handler.response_serializer
@@ -69,11 +70,11 @@ def _parsing(behaviour: Behaviour, deserialize: Deserializer | None, method: str
     descriptor = getattr(getattr(deserialize, "__self__", None), "DESCRIPTOR", None)
     name = descriptor.full_name if descriptor is not None else f"{method} request"
 
-    def parsed(raw: bytes, context: grpc.ServicerContext) -> Any:
+    async def parsed(raw: bytes, context: Context) -> Any:
         try:
             request = deserialize(raw)
         except DecodeError:
             raise UnparseableRequest(f"request body is not a valid {name} message") from None
-        return behaviour(request, context)
+        return await behaviour(request, context)
 
     return parsed

@@ -1,13 +1,20 @@
-"""gRPC server bootstrap: interceptors, limits, health (tied to the database), reflection, graceful stop."""
+"""gRPC server bootstrap on ``grpc.aio``: interceptors, limits, admission control, health (tied to the
+database), reflection, background tasks, graceful stop.
+
+Each server runs on an event loop of its own, in a dedicated thread, so ``start`` and
+``RunningServer.stop`` work from ordinary synchronous code (tests, the CLI): ``stop`` schedules the
+graceful stop on the server's loop and waits for it.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import signal
 import threading
-from collections.abc import Callable, Sequence
-from concurrent import futures
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, Protocol, TypeVar
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -23,6 +30,7 @@ from common.settings import LogSettings, ServerSettings
 
 HEALTH_PROBE_INTERVAL_S = 1.0
 S = TypeVar("S", bound=ServerSettings)
+T = TypeVar("T")
 
 
 class CannotListen(RuntimeError):
@@ -30,17 +38,58 @@ class CannotListen(RuntimeError):
         super().__init__(f"cannot listen on {address}: the address is in use or not valid here")
 
 
+class BackgroundTask(Protocol):
+    """Work a service does beside its calls (the outbox worker, the reconciler), on the server's loop."""
+
+    def start(self) -> None: ...
+    async def stop(self) -> None: ...
+
+
+@dataclass
+class ServerParts:
+    """What a service puts on its server; built on the server's loop (aio channels and the objects
+    holding them belong to the loop they were made on)."""
+
+    register: Callable[[grpc.aio.Server], None]
+    service_names: Sequence[str]
+    is_healthy: Callable[[], Awaitable[bool]]
+    background: Sequence[BackgroundTask] = ()
+    # Closed on the loop after the server and the background tasks have stopped (e.g. aio channels).
+    close: Callable[[], Awaitable[None]] | None = None
+
+
+class ServerLoop:
+    """An event loop running in a thread of its own, for one server."""
+
+    def __init__(self, name: str) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name=name, daemon=True)
+        self._thread.start()
+
+    def call(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run ``coroutine`` on the loop; wait for its result from this (another) thread."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join()
+        self.loop.close()
+
+
 @dataclass
 class RunningServer:
     """A started server and what it takes to stop it well."""
 
-    server: grpc.Server
-    health: health.HealthServicer
+    server: grpc.aio.Server
+    health: health.aio.HealthServicer
     port: int
     service_names: Sequence[str]
     grace_s: float
     listen_address: str
-    _stop_probe: threading.Event = field(default_factory=threading.Event)
+    runner: ServerLoop
+    parts: ServerParts
+    _probe: asyncio.Task[None] | None = None
+    _stopped: bool = False
     on_stop: list[Callable[[], object]] = field(default_factory=list)
 
     @property
@@ -49,24 +98,55 @@ class RunningServer:
         host = self.listen_address.rsplit(":", 1)[0]
         return f"{host}:{self.port}"
 
+    def call(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run ``coroutine`` on the server's loop (e.g. one pass of a background task, from a test)."""
+        return self.runner.call(coroutine)
+
     def stop(self, grace_s: float | None = None) -> None:
         """NOT_SERVING first (load balancers drain), then let in-flight calls finish, then clean up."""
-        self._stop_probe.set()
-        self.health.enter_graceful_shutdown()
-        self.server.stop(self.grace_s if grace_s is None else grace_s).wait()
+        if self._stopped:
+            return
+        self._stopped = True
+        self.runner.call(self._stop(self.grace_s if grace_s is None else grace_s))
+        self.runner.close()
         for callback in reversed(self.on_stop):
             callback()
+
+    async def _stop(self, grace_s: float) -> None:
+        if self._probe is not None:
+            self._probe.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._probe
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace_s)
+        for task in reversed(self.parts.background):
+            await task.stop()
+        if self.parts.close is not None:
+            await self.parts.close()
 
 
 def start_server(
     settings: ServerSettings,
-    register: Callable[[grpc.Server], None],
-    service_names: Sequence[str],
-    is_healthy: Callable[[], bool],
-    extra_interceptors: Sequence[grpc.ServerInterceptor] = (),
+    build: Callable[[], ServerParts],
+    extra_interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
 ) -> RunningServer:
-    server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix="rpc"),
+    """Start a server on a loop of its own; ``build`` runs on that loop before the server starts."""
+    runner = ServerLoop("grpc-server")
+    try:
+        return runner.call(_start(settings, build, extra_interceptors, runner))
+    except BaseException:
+        runner.close()
+        raise
+
+
+async def _start(
+    settings: ServerSettings,
+    build: Callable[[], ServerParts],
+    extra_interceptors: Sequence[grpc.aio.ServerInterceptor],
+    runner: ServerLoop,
+) -> RunningServer:
+    parts = build()
+    server = grpc.aio.server(
         interceptors=[*extra_interceptors, *server_interceptors()],
         options=[
             # The largest request accepted says nothing about the largest answer: responses are kept
@@ -77,13 +157,15 @@ def start_server(
             ("grpc.max_connection_age_ms", round(settings.max_connection_age_s * 1000)),
             ("grpc.max_connection_age_grace_ms", round(settings.max_connection_age_grace_s * 1000)),
         ],
+        # Admission control: beyond this many calls in flight the server answers RESOURCE_EXHAUSTED at
+        # once; below it every call is a task on the loop (there is no other queue to bound).
         maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
     )
-    register(server)
-    health_servicer = health.HealthServicer(experimental_non_blocking=True)
+    parts.register(server)
+    health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
-        [*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
+        [*parts.service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
     )
     credentials = server_credentials(settings)
     try:
@@ -95,11 +177,20 @@ def start_server(
         raise CannotListen(settings.listen_address) from error
     if port == 0:
         raise CannotListen(settings.listen_address)
-    server.start()
+    await server.start()
     running = RunningServer(
-        server, health_servicer, port, service_names, settings.shutdown_grace_s, settings.listen_address
+        server,
+        health_servicer,
+        port,
+        parts.service_names,
+        settings.shutdown_grace_s,
+        settings.listen_address,
+        runner,
+        parts,
     )
-    _start_health_probe(running, is_healthy)
+    running._probe = await _start_health_probe(running, parts.is_healthy)
+    for task in parts.background:
+        task.start()
     return running
 
 
@@ -114,27 +205,28 @@ def server_credentials(settings: ServerSettings) -> grpc.ServerCredentials | Non
     )
 
 
-def _start_health_probe(running: RunningServer, is_healthy: Callable[[], bool]) -> None:
-    """SERVING only while the database answers; re-checked every second by a daemon thread."""
+async def _start_health_probe(
+    running: RunningServer, is_healthy: Callable[[], Awaitable[bool]]
+) -> asyncio.Task[None]:
+    """SERVING only while the database answers; re-checked every second by a task on the loop."""
 
-    def set_all(ok: bool) -> None:
+    async def set_all(ok: bool) -> None:
         status = health_pb2.HealthCheckResponse.SERVING if ok else health_pb2.HealthCheckResponse.NOT_SERVING
         for name in ("", *running.service_names):
-            running.health.set(name, status)
+            await running.health.set(name, status)
 
-    def probe() -> None:
-        last: bool | None = None
-        while not running._stop_probe.is_set():
-            ok = is_healthy()
+    async def probe(last: bool) -> None:
+        while True:
+            await asyncio.sleep(HEALTH_PROBE_INTERVAL_S)
+            ok = await is_healthy()
             if ok != last:
-                if last is not None:
-                    logger.warning("health changed: {}", "SERVING" if ok else "NOT_SERVING (database down)")
-                set_all(ok)
+                logger.warning("health changed: {}", "SERVING" if ok else "NOT_SERVING (database down)")
+                await set_all(ok)
                 last = ok
-            running._stop_probe.wait(HEALTH_PROBE_INTERVAL_S)
 
-    set_all(is_healthy())
-    threading.Thread(target=probe, name="health-probe", daemon=True).start()
+    first = await is_healthy()
+    await set_all(first)
+    return asyncio.get_running_loop().create_task(probe(first), name="health-probe")
 
 
 def serve_until_signalled(service: str, settings_class: type[S], start: Callable[[S], RunningServer]) -> None:

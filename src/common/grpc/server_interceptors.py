@@ -11,13 +11,13 @@ from loguru import logger
 from common import correlation, deadline
 from common.errors import AppError, ErrorCode
 from common.grpc.call_logging import call_logger
-from common.grpc.handler_wrapping import Behaviour, UnaryServerInterceptor
+from common.grpc.handler_wrapping import Behaviour, Context, UnaryServerInterceptor
 from common.grpc.status import internal_status, to_grpc_status, with_trailer
 
 _QUIET_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
 
 
-def _echo_correlation_id(context: grpc.ServicerContext) -> None:
+async def _echo_correlation_id(context: Context) -> None:
     """Echo the id in the response's initial metadata.
 
     Sent only with responses that are not UNAVAILABLE: headers commit a call, and a committed call is
@@ -25,7 +25,7 @@ def _echo_correlation_id(context: grpc.ServicerContext) -> None:
     """
     cid = correlation.current()
     if cid is not None:
-        context.send_initial_metadata(((correlation.HEADER, cid),))
+        await context.send_initial_metadata(((correlation.HEADER, cid),))
 
 
 def _with_correlation_id(status: grpc.Status) -> grpc.Status:
@@ -36,31 +36,31 @@ def _with_correlation_id(status: grpc.Status) -> grpc.Status:
 class CorrelationIdInterceptor(UnaryServerInterceptor):
     """Takes a well-formed ``x-correlation-id`` from the caller (or makes one), binds it for the call."""
 
-    def around(self, behaviour: Behaviour, request: Any, context: grpc.ServicerContext, method: str) -> Any:
+    async def around(self, behaviour: Behaviour, request: Any, context: Context, method: str) -> Any:
         received = next((v for k, v in context.invocation_metadata() if k == correlation.HEADER), None)
         with correlation.bound(correlation.accept_or_new(received)) as cid:
             context.set_trailing_metadata(((correlation.HEADER, cid),))
-            response = behaviour(request, context)
-            _echo_correlation_id(context)
+            response = await behaviour(request, context)
+            await _echo_correlation_id(context)
             return response
 
 
 class DeadlineInterceptor(UnaryServerInterceptor):
     """Makes the caller's deadline known to the unit of work (no commit after it) and to clients."""
 
-    def around(self, behaviour: Behaviour, request: Any, context: grpc.ServicerContext, method: str) -> Any:
+    async def around(self, behaviour: Behaviour, request: Any, context: Context, method: str) -> Any:
         with deadline.bound(context.time_remaining()):
-            return behaviour(request, context)
+            return await behaviour(request, context)
 
 
 class LoggingInterceptor(UnaryServerInterceptor):
     """One line per call: method, status code, duration (the correlation id comes with the context)."""
 
-    def around(self, behaviour: Behaviour, request: Any, context: grpc.ServicerContext, method: str) -> Any:
+    async def around(self, behaviour: Behaviour, request: Any, context: Context, method: str) -> Any:
         started = time.perf_counter()
         code = grpc.StatusCode.OK
         try:
-            return behaviour(request, context)
+            return await behaviour(request, context)
         except BaseException:
             code = context.code() or grpc.StatusCode.UNKNOWN
             raise
@@ -75,22 +75,25 @@ class LoggingInterceptor(UnaryServerInterceptor):
 class ErrorMappingInterceptor(UnaryServerInterceptor):
     """AppError -> its status with details; anything else -> INTERNAL with a generic message, logged."""
 
-    def around(self, behaviour: Behaviour, request: Any, context: grpc.ServicerContext, method: str) -> Any:
+    async def around(self, behaviour: Behaviour, request: Any, context: Context, method: str) -> Any:
         try:
-            return behaviour(request, context)
+            return await behaviour(request, context)
         except AppError as error:
             if error.code is not ErrorCode.UNAVAILABLE:
-                _echo_correlation_id(context)
-            context.abort_with_status(_with_correlation_id(to_grpc_status(error)))
+                await _echo_correlation_id(context)
+            await context.abort_with_status(_with_correlation_id(to_grpc_status(error)))
+        except grpc.aio.AbortError:
+            raise  # the servicer (or an inner interceptor) aborted on purpose, with its status
         except Exception:
-            if context.code() not in (None, grpc.StatusCode.OK):
-                raise  # the servicer aborted on purpose; that exception carries its status already
             logger.exception("unexpected failure in {}", method)
-            _echo_correlation_id(context)
-            context.abort_with_status(_with_correlation_id(internal_status(correlation.current() or "-")))
+            await _echo_correlation_id(context)
+            await context.abort_with_status(
+                _with_correlation_id(internal_status(correlation.current() or "-"))
+            )
 
 
-def server_interceptors() -> list[grpc.ServerInterceptor]:
+def server_interceptors() -> list[grpc.aio.ServerInterceptor]:
+    """The one list of the services' own interceptors, outermost first (extra ones go before it)."""
     return [
         CorrelationIdInterceptor(),
         LoggingInterceptor(),

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from uuid import UUID, uuid4
 
 from loguru import logger
@@ -21,7 +22,7 @@ from order.application.product_client import (
 )
 from order.application.results import OrderPage
 from order.application.stock_releases import StockReleases
-from order.application.storage import OrderUnitOfWork
+from order.application.storage import OrderUnitOfWork, PendingRelease
 from order.domain.errors import OrderNotFound
 from order.domain.model import Order, OrderLine, OrderStatus
 
@@ -53,7 +54,7 @@ class CreateOrderHandler(OwnsTransactions):
         products: ProductClient,
         releases: StockReleases,
         clock: Clock,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.uow = uow
         self.products = products
@@ -61,48 +62,49 @@ class CreateOrderHandler(OwnsTransactions):
         self.clock = clock
         self.sleep = sleep
 
-    def handle(self, command: CreateOrder) -> Order:
+    async def handle(self, command: CreateOrder) -> Order:
         request_id = UUID(command.request_id) if command.request_id else None
         lines = tuple(OrderLine(UUID(i.product_id), i.quantity) for i in command.items)
         order = Order.place(uuid4(), UUID(command.customer_id), lines, self.clock(), request_id)
-        earlier = self._place(order)
-        if earlier is not None:
-            return earlier
+        if not await self.uow.run(self._place, order):
+            # Its request_id is taken (a retry, or a concurrent twin that won): that order, once final.
+            assert order.request_id is not None
+            return await self._outcome_of(order.request_id)
         try:
-            outcome = self.products.reserve(order.order_id, lines)
+            outcome = await self.products.reserve(order.order_id, lines)
         except ProductServiceUnavailable as error:
-            raise self._give_up(order, error) from None
-        return self._record(order, outcome)
+            raise await self._give_up(order, error) from None
+        return await self._record(order, outcome)
 
-    def _place(self, order: Order) -> Order | None:
-        """Commit ``order`` as PENDING; or, if its request_id is taken (a retry, or a concurrent twin
-        that won), return that order once it is final. Inserting first costs a replay one failed insert
-        and saves every new order a lookup."""
-        with self.uow:
-            if self.uow.orders.add(order):
-                commit_in_time(self.uow)
-                return None
-        assert order.request_id is not None
-        return self._outcome_of(order.request_id)
+    def _place(self, order: Order) -> bool:
+        """Commit ``order`` as PENDING; False if its request_id is taken. Inserting first costs a
+        replay one failed insert and saves every new order a lookup."""
+        if not self.uow.orders.add(order):
+            return False
+        commit_in_time(self.uow)
+        return True
 
-    def _record(self, order: Order, outcome: ReservationOutcome) -> Order:
+    async def _record(self, order: Order, outcome: ReservationOutcome) -> Order:
         """Commit the reservation's outcome: CONFIRMED or REJECTED, unless someone moved the order."""
         if isinstance(outcome, Reserved):
             resolved = order.confirm(outcome.items, self.clock())
         else:
             resolved = order.reject(outcome.reason, outcome.failed_product_ids, self.clock())
-        with self.uow:
-            saved = self.uow.orders.save(resolved)
-            if not saved:
-                resolved = self._lost_race(order.order_id, outcome)
-            commit_in_time(self.uow)
+        saved, resolved = await self.uow.run(self._save_outcome, resolved, outcome)
         if saved:
             logger.bind(order_id=str(order.order_id)).info(
                 "order {} {}", order.order_id, resolved.status.value
             )
         return resolved
 
-    def _outcome_of(self, request_id: UUID) -> Order:
+    def _save_outcome(self, resolved: Order, outcome: ReservationOutcome) -> tuple[bool, Order]:
+        saved = self.uow.orders.save(resolved)
+        if not saved:
+            resolved = self._lost_race(resolved.order_id, outcome)
+        commit_in_time(self.uow)
+        return saved, resolved
+
+    async def _outcome_of(self, request_id: UUID) -> Order:
         """The first call's order once it is final; each read is its own transaction, so it sees the
         first call's commit."""
         left = deadline.remaining()
@@ -111,27 +113,20 @@ class CreateOrderHandler(OwnsTransactions):
         )
         pause = DUPLICATE_POLL_FIRST_S
         while True:
-            with self.uow:
-                earlier = self.uow.orders.get_by_request_id(request_id)
+            earlier = await self.uow.run(self.uow.orders.get_by_request_id, request_id)
             assert earlier is not None  # orders are never deleted
             if earlier.status is not OrderStatus.PENDING:
                 return earlier
             wait = min(pause, give_up_at - time.monotonic())
             if wait <= 0:
                 raise Aborted(f"request {request_id} is still in progress, retry")
-            self.sleep(wait)
+            await self.sleep(wait)
             pause = min(pause * 2, DUPLICATE_POLL_MAX_S)
 
-    def _give_up(self, order: Order, error: ProductServiceUnavailable) -> AppError:
+    async def _give_up(self, order: Order, error: ProductServiceUnavailable) -> AppError:
         """The reservation may have happened: reject the order and queue a compensating release in one
         transaction, then tell the caller the truth (UNAVAILABLE / DEADLINE_EXCEEDED)."""
-        rejected = order.reject(UNAVAILABLE_REASON, (), self.clock())
-        with self.uow:
-            if self.uow.orders.save(rejected):
-                self.releases.queue(self.uow, order.order_id, deliver_now=False)
-                # Committed even past the caller's deadline (the usual reason to be here): it records
-                # a release the Product service may be owed, which must not be lost with the call.
-                self.uow.commit()
+        await self.uow.run(self._reject_with_release, order.reject(UNAVAILABLE_REASON, (), self.clock()))
         logger.bind(order_id=str(order.order_id)).warning(
             "order {} rejected: {} ({})", order.order_id, UNAVAILABLE_REASON, error
         )
@@ -140,6 +135,13 @@ class CreateOrderHandler(OwnsTransactions):
             "and any stock it may hold will be released"
         )
         return DeadlineExceeded(message) if error.deadline_exceeded else Unavailable(message)
+
+    def _reject_with_release(self, rejected: Order) -> None:
+        if self.uow.orders.save(rejected):
+            self.releases.queue(self.uow, rejected.order_id, deliver_now=False)
+            # Committed even past the caller's deadline (the usual reason to be here): it records a
+            # release the Product service may be owed, which must not be lost with the call.
+            self.uow.commit()
 
     def _lost_race(self, order_id: UUID, outcome: ReservationOutcome) -> Order:
         """Someone moved the order while we reserved (a cancel): their state stands; if we took stock,
@@ -162,22 +164,29 @@ class CancelOrderHandler(OwnsTransactions):
         self.releases = releases
         self.clock = clock
 
-    def handle(self, command: CancelOrder) -> Order:
+    async def handle(self, command: CancelOrder) -> Order:
         order_id = UUID(command.order_id)
-        with self.uow:
-            order = self.uow.orders.get(order_id)
-            if order is None:
-                raise OrderNotFound(order_id)
-            cancelled = order.cancel(command.reason.strip() or DEFAULT_CANCEL_REASON, self.clock())
-            if cancelled is order:
-                return order  # already cancelled: nothing to do, nothing to release again
-            if not self.uow.orders.save(cancelled):
-                raise Aborted(f"order {order_id} changed while it was being cancelled; try again")
-            entry = self.releases.queue(self.uow, order_id, deliver_now=True)
-            commit_in_time(self.uow)
+        reason = command.reason.strip() or DEFAULT_CANCEL_REASON
+        cancelled, entry = await self.uow.run(self._cancel, order_id, reason)
+        if entry is None:
+            return cancelled  # already cancelled: nothing to do, nothing to release again
         logger.bind(order_id=str(order_id)).info("order {} cancelled", order_id)
-        self.releases.deliver_now(entry)
+        await self.releases.deliver_now(entry)
         return cancelled
+
+    def _cancel(self, order_id: UUID, reason: str) -> tuple[Order, PendingRelease | None]:
+        """The cancellation and its release in the outbox, as one transaction."""
+        order = self.uow.orders.get(order_id)
+        if order is None:
+            raise OrderNotFound(order_id)
+        cancelled = order.cancel(reason, self.clock())
+        if cancelled is order:
+            return order, None
+        if not self.uow.orders.save(cancelled):
+            raise Aborted(f"order {order_id} changed while it was being cancelled; try again")
+        entry = self.releases.queue(self.uow, order_id, deliver_now=True)
+        commit_in_time(self.uow)
+        return cancelled, entry
 
 
 class GetOrderHandler(OneTransaction[OrderUnitOfWork]):

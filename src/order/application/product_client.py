@@ -35,16 +35,16 @@ class ProductServiceUnavailable(Exception):
 
 
 class ProductClient(Protocol):
-    def reserve(self, order_id: UUID, lines: Sequence[OrderLine]) -> ReservationOutcome:
+    async def reserve(self, order_id: UUID, lines: Sequence[OrderLine]) -> ReservationOutcome:
         """Reserve every line or none; idempotent by ``order_id``. Raises ProductServiceUnavailable."""
         ...
 
-    def held_reservation(self, order_id: UUID) -> Reserved | None:
+    async def held_reservation(self, order_id: UUID) -> Reserved | None:
         """The reservation the Product service holds for ``order_id``, or None if it holds none
         (never made, or released). Raises ProductServiceUnavailable."""
         ...
 
-    def release(self, order_id: UUID) -> bool:
+    async def release(self, order_id: UUID) -> bool:
         """Release what ``order_id`` reserved; True if something was released.
         Raises ProductServiceUnavailable."""
         ...

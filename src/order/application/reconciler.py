@@ -38,33 +38,43 @@ class PendingOrderReconciler:
         self._clock = clock
         self._timeout = timedelta(seconds=pending_timeout_s)
 
-    def run_once(self, limit: int = 100) -> int:
+    async def run_once(self, limit: int = 100) -> int:
         """Resolve up to ``limit`` abandoned orders; returns how many this call resolved."""
-        with self._uow_factory() as uow:
-            stale = uow.orders.pending_since_before(self._clock() - self._timeout, limit)
-        return sum(1 for order in stale if self._resolve(order))
+        cutoff = self._clock() - self._timeout
+        reader = self._uow_factory()
+        stale = await reader.run(lambda: reader.orders.pending_since_before(cutoff, limit))
+        resolved = 0
+        for order in stale:
+            resolved += await self._resolve(order)
+        return resolved
 
-    def _resolve(self, order: Order) -> bool:
+    async def _resolve(self, order: Order) -> bool:
         with correlation.bound(f"reconcile:{order.order_id}"):
             try:
-                held = self._client.held_reservation(order.order_id)
+                held = await self._client.held_reservation(order.order_id)
             except ProductServiceUnavailable as error:
                 logger.bind(order_id=str(order.order_id)).warning(
                     "cannot resolve PENDING order {} yet: {}", order.order_id, error
                 )
                 return False
             now = self._clock()
-            with self._uow_factory() as uow:
-                if held is not None:
-                    resolved = order.confirm(held.items, now)
-                else:
-                    resolved = order.reject(ABANDONED_REASON, (), now)
-                if not uow.orders.save(resolved):
-                    return False  # another replica (or the original call) got there first
-                if held is None:
-                    self._releases.queue(uow, order.order_id, deliver_now=False)
-                uow.commit()
+            if held is not None:
+                resolved = order.confirm(held.items, now)
+            else:
+                resolved = order.reject(ABANDONED_REASON, (), now)
+            uow = self._uow_factory()
+            if not await uow.run(self._save, uow, resolved, held is None):
+                return False  # another replica (or the original call) got there first
             logger.bind(order_id=str(order.order_id)).info(
                 "PENDING order {} resolved as {}", order.order_id, resolved.status.value
             )
             return True
+
+    def _save(self, uow: OrderUnitOfWork, resolved: Order, release: bool) -> bool:
+        """The resolution, with its release when nothing is held, as one transaction."""
+        if not uow.orders.save(resolved):
+            return False
+        if release:
+            self._releases.queue(uow, resolved.order_id, deliver_now=False)
+        uow.commit()
+        return True

@@ -86,23 +86,23 @@ class StockReleases:
         cid = correlation.current() or correlation.new_id()
         return uow.outbox.add(order_id, cid, now, first_attempt)
 
-    def deliver_now(self, entry: PendingRelease) -> bool:
+    async def deliver_now(self, entry: PendingRelease) -> bool:
         """The attempt made on the caller's request path, right after its commit: a small budget (see
         ``immediate_attempt_budget``); whatever does not finish in it is the outbox worker's."""
-        return self.deliver(entry, immediate_attempt_budget(self._attempt_timeout_s, deadline.remaining()))
+        budget = immediate_attempt_budget(self._attempt_timeout_s, deadline.remaining())
+        return await self.deliver(entry, budget)
 
-    def deliver(self, entry: PendingRelease, within_s: float | None = None) -> bool:
+    async def deliver(self, entry: PendingRelease, within_s: float | None = None) -> bool:
         """One attempt, of at most ``within_s`` (None: the client's own timeout); True when the Product
         service acknowledged. Never raises for an outage."""
         with correlation.bound(entry.correlation_id):
             try:
-                released = self._release(entry.order_id, within_s)
+                released = await self._release(entry.order_id, within_s)
             except ProductServiceUnavailable as error:
-                self._retry_later(entry, str(error))
+                await self._retry_later(entry, str(error))
                 return False
-            with self._uow_factory() as uow:
-                uow.outbox.done(entry.entry_id)
-                uow.commit()
+            uow = self._uow_factory()
+            await uow.run(_mark_done, uow, entry.entry_id)
             logger.bind(order_id=str(entry.order_id)).info(
                 "stock release for order {} acknowledged ({})",
                 entry.order_id,
@@ -110,38 +110,36 @@ class StockReleases:
             )
             return True
 
-    def _release(self, order_id: UUID, within_s: float | None) -> bool:
+    async def _release(self, order_id: UUID, within_s: float | None) -> bool:
         if within_s is None:
-            return self._client.release(order_id)
+            return await self._client.release(order_id)
         # A deadline of its own for this one call only: the caller's answer must not wait for it.
         with deadline.bound(within_s):
-            return self._client.release(order_id)
+            return await self._client.release(order_id)
 
-    def deliver_due(self, limit: int = 50) -> int:
+    async def deliver_due(self, limit: int = 50) -> int:
         """Deliver every release that is due and not leased by another worker; returns how many landed."""
         now = self._clock()
-        with self._uow_factory() as uow:
-            due = uow.outbox.due(now, limit)
+        reader = self._uow_factory()
+        due = await reader.run(lambda: reader.outbox.due(now, limit))
         delivered = 0
         for entry in due:
-            with self._uow_factory() as uow:
-                claimed = uow.outbox.claim(entry, now + self._lease)
-                uow.commit()
-            if claimed and self.deliver(entry):
+            uow = self._uow_factory()
+            claimed = await uow.run(_claim, uow, entry, now + self._lease)
+            if claimed and await self.deliver(entry):
                 delivered += 1
         return delivered
 
-    def stats(self) -> OutboxStats:
-        with self._uow_factory() as uow:
-            return uow.outbox.stats()
+    async def stats(self) -> OutboxStats:
+        uow = self._uow_factory()
+        return await uow.run(uow.outbox.stats)
 
-    def _retry_later(self, entry: PendingRelease, error: str) -> None:
+    async def _retry_later(self, entry: PendingRelease, error: str) -> None:
         attempts = entry.attempts + 1
         delay = self._backoff.delay(attempts)
         at: datetime = self._clock() + timedelta(seconds=delay)
-        with self._uow_factory() as uow:
-            uow.outbox.retry_later(entry.entry_id, attempts, at, error)
-            uow.commit()
+        uow = self._uow_factory()
+        await uow.run(_schedule_retry, uow, entry.entry_id, attempts, at, error)
         logger.bind(order_id=str(entry.order_id)).warning(
             "stock release for order {} not acknowledged ({}); attempt {} failed, next in {:.1f} s",
             entry.order_id,
@@ -149,3 +147,22 @@ class StockReleases:
             attempts,
             delay,
         )
+
+
+# The transactions of a delivery: each a short synchronous function run by the unit of work.
+
+
+def _claim(uow: OrderUnitOfWork, entry: PendingRelease, until: datetime) -> bool:
+    claimed = uow.outbox.claim(entry, until)
+    uow.commit()
+    return claimed
+
+
+def _mark_done(uow: OrderUnitOfWork, entry_id: int) -> None:
+    uow.outbox.done(entry_id)
+    uow.commit()
+
+
+def _schedule_retry(uow: OrderUnitOfWork, entry_id: int, attempts: int, at: datetime, error: str) -> None:
+    uow.outbox.retry_later(entry_id, attempts, at, error)
+    uow.commit()

@@ -1,35 +1,46 @@
-"""Daemon threads that run a step periodically until stopped; a failing step is logged, not fatal."""
+"""Tasks on the server's event loop that run a step periodically until stopped; a failing step is
+logged, not fatal."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
 
 from loguru import logger
 
 
 class PeriodicWorker:
-    def __init__(self, name: str, step: Callable[[], object], interval_s: float) -> None:
+    def __init__(self, name: str, step: Callable[[], Awaitable[object]], interval_s: float) -> None:
         self._name = name
         self._step = step
         self._interval = interval_s
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
-        self._thread.start()
+        """Start on the running loop (the server's)."""
+        self._stopping = asyncio.Event()
+        self._task = asyncio.get_running_loop().create_task(self._run(), name=self._name)
 
-    def stop(self, timeout_s: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
+    async def stop(self, timeout_s: float = 10.0) -> None:
+        """Let the step in progress finish (up to ``timeout_s``, then cancel it)."""
+        self._stopping.set()
+        if self._task is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), timeout_s)
+        except asyncio.TimeoutError:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
             try:
-                self._step()
+                await self._step()
             except Exception:
                 # A database or network outage must not kill the worker: the next tick tries again.
                 logger.exception("{} failed; retrying in {} s", self._name, self._interval)
-            self._stop.wait(self._interval)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self._interval)

@@ -8,7 +8,7 @@ They are safe because ReserveStock and ReleaseStock are idempotent by order id.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -87,8 +87,9 @@ def open_channel(
     policy: RetryPolicy,
     security: ChannelSecurity | None = None,
     max_message_bytes: int = 4 * 1024 * 1024,
-) -> Iterator[grpc.Channel]:
-    """A dependency-injector Resource: the channel lives as long as the container and is closed with it."""
+) -> grpc.aio.Channel:
+    """An aio channel with the client interceptors; made on the loop that uses it, closed by its owner
+    (``await channel.close()``) when the server stops."""
     options: list[tuple[str, Any]] = [
         ("grpc.enable_retries", 1),
         ("grpc.service_config", json.dumps(service_config(policy))),
@@ -96,38 +97,34 @@ def open_channel(
         ("grpc.keepalive_time_ms", 30_000),
     ]
     credentials = security.credentials() if security else None
+    interceptors = client_interceptors()
     if credentials is None:
-        channel = grpc.insecure_channel(target, options=options)
-    else:
-        if security and security.server_name:
-            options.append(("grpc.ssl_target_name_override", security.server_name))
-        channel = grpc.secure_channel(target, credentials, options=options)
-    try:
-        yield grpc.intercept_channel(channel, *client_interceptors())
-    finally:
-        channel.close()
+        return grpc.aio.insecure_channel(target, options=options, interceptors=interceptors)
+    if security and security.server_name:
+        options.append(("grpc.ssl_target_name_override", security.server_name))
+    return grpc.aio.secure_channel(target, credentials, options=options, interceptors=interceptors)
 
 
 class GrpcProductClient:
-    def __init__(self, channel: grpc.Channel, timeout_s: float) -> None:
+    def __init__(self, channel: grpc.aio.Channel, timeout_s: float) -> None:
         self._stub = pb_grpc.ProductServiceStub(channel)
         self._timeout = timeout_s
 
-    def reserve(self, order_id: UUID, lines: Sequence[OrderLine]) -> ReservationOutcome:
+    async def reserve(self, order_id: UUID, lines: Sequence[OrderLine]) -> ReservationOutcome:
         request = pb.ReserveStockRequest(
             order_id=str(order_id),
             items=[pb.StockItem(product_id=str(line.product_id), quantity=line.quantity) for line in lines],
         )
         try:
-            response = self._stub.ReserveStock(request, timeout=deadline.clamp(self._timeout))
+            response = await self._stub.ReserveStock(request, timeout=deadline.clamp(self._timeout))
         except grpc.RpcError as error:
             return _refusal(error)
         return _reserved(response.items)
 
-    def held_reservation(self, order_id: UUID) -> Reserved | None:
+    async def held_reservation(self, order_id: UUID) -> Reserved | None:
         request = pb.GetReservationRequest(order_id=str(order_id))
         try:
-            reservation = self._stub.GetReservation(request, timeout=deadline.clamp(self._timeout))
+            reservation = await self._stub.GetReservation(request, timeout=deadline.clamp(self._timeout))
         except grpc.RpcError as error:
             if error.code() is grpc.StatusCode.NOT_FOUND:
                 return None
@@ -136,9 +133,9 @@ class GrpcProductClient:
             return None
         return _reserved(reservation.items)
 
-    def release(self, order_id: UUID) -> bool:
+    async def release(self, order_id: UUID) -> bool:
         try:
-            response = self._stub.ReleaseStock(
+            response = await self._stub.ReleaseStock(
                 pb.ReleaseStockRequest(order_id=str(order_id)), timeout=deadline.clamp(self._timeout)
             )
         except grpc.RpcError as error:

@@ -19,12 +19,12 @@ class OutboxWorker(PeriodicWorker):
         self._releases = releases
         self._last_report = float("-inf")
 
-    def _tick(self) -> None:
-        self._releases.deliver_due()
+    async def _tick(self) -> None:
+        await self._releases.deliver_due()
         now = time.monotonic()
         if now - self._last_report < STATS_INTERVAL_S:
             return
-        stats = self._releases.stats()
+        stats = await self._releases.stats()
         if stats.waiting:
             self._last_report = now
             age = (datetime.now(timezone.utc) - stats.oldest).total_seconds() if stats.oldest else 0.0

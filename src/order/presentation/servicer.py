@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import grpc
 
 from common.generated.eshop.order.v1 import order_pb2 as pb
@@ -19,20 +21,28 @@ class OrderServicer(pb_grpc.OrderServiceServicer):
     def __init__(self, mediator: Mediator) -> None:
         self._mediator = mediator
 
-    def CreateOrder(self, request: pb.CreateOrderRequest, context: grpc.ServicerContext) -> pb.Order:
+    async def CreateOrder(
+        self, request: pb.CreateOrderRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.Order:
         command = m.CreateOrder(request.customer_id, lines(request.items), request.request_id)
-        return order_to_pb(self._mediator.send(command))
+        return order_to_pb(await self._mediator.send(command))
 
-    def CancelOrder(self, request: pb.CancelOrderRequest, context: grpc.ServicerContext) -> pb.Order:
-        return order_to_pb(self._mediator.send(m.CancelOrder(request.order_id, request.reason)))
+    async def CancelOrder(
+        self, request: pb.CancelOrderRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.Order:
+        return order_to_pb(await self._mediator.send(m.CancelOrder(request.order_id, request.reason)))
 
-    def GetOrder(self, request: pb.GetOrderRequest, context: grpc.ServicerContext) -> pb.Order:
-        return order_to_pb(self._mediator.send(m.GetOrder(request.order_id)))
+    async def GetOrder(
+        self, request: pb.GetOrderRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.Order:
+        return order_to_pb(await self._mediator.send(m.GetOrder(request.order_id)))
 
-    def ListOrders(
-        self, request: pb.ListOrdersRequest, context: grpc.ServicerContext
+    async def ListOrders(
+        self, request: pb.ListOrdersRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.ListOrdersResponse:
-        page = self._mediator.send(m.ListOrders(request.customer_id, request.page_size, request.page_token))
+        page = await self._mediator.send(
+            m.ListOrders(request.customer_id, request.page_size, request.page_token)
+        )
         orders = [order_to_pb(o) for o in page.orders]
         kept = response_size.fitting(orders)
         if kept < len(orders):  # a short page: the rest would not fit a default client

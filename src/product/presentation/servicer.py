@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import grpc
 
 from common.generated.eshop.product.v1 import product_pb2 as pb
@@ -25,7 +27,9 @@ class ProductServicer(pb_grpc.ProductServiceServicer):
     def __init__(self, mediator: Mediator) -> None:
         self._mediator = mediator
 
-    def CreateProduct(self, request: pb.CreateProductRequest, context: grpc.ServicerContext) -> pb.Product:
+    async def CreateProduct(
+        self, request: pb.CreateProductRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.Product:
         command = m.CreateProduct(
             name=request.name,
             description=request.description,
@@ -33,42 +37,48 @@ class ProductServicer(pb_grpc.ProductServiceServicer):
             stock_quantity=request.stock_quantity,
             low_stock_threshold=request.low_stock_threshold,
         )
-        return product_to_pb(self._mediator.send(command))
+        return product_to_pb(await self._mediator.send(command))
 
-    def GetProduct(self, request: pb.GetProductRequest, context: grpc.ServicerContext) -> pb.Product:
-        return product_to_pb(self._mediator.send(m.GetProduct(request.product_id)))
+    async def GetProduct(
+        self, request: pb.GetProductRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.Product:
+        return product_to_pb(await self._mediator.send(m.GetProduct(request.product_id)))
 
-    def ListProducts(
-        self, request: pb.ListProductsRequest, context: grpc.ServicerContext
+    async def ListProducts(
+        self, request: pb.ListProductsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.ListProductsResponse:
-        page = self._mediator.send(m.ListProducts(request.page_size, request.page_token))
+        page = await self._mediator.send(m.ListProducts(request.page_size, request.page_token))
         products = [product_to_pb(p) for p in page.products]
         kept = response_size.fitting(products)
         if kept < len(products):  # a short page: the rest would not fit a default client
             page, products = page.first(kept), products[:kept]
         return pb.ListProductsResponse(products=products, next_page_token=page.next_page_token)
 
-    def BatchGetProducts(
-        self, request: pb.BatchGetProductsRequest, context: grpc.ServicerContext
+    async def BatchGetProducts(
+        self, request: pb.BatchGetProductsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.BatchGetProductsResponse:
-        products = self._mediator.send(m.BatchGetProducts(tuple(request.product_ids)))
+        products = await self._mediator.send(m.BatchGetProducts(tuple(request.product_ids)))
         return pb.BatchGetProductsResponse(products=[product_to_pb(p) for p in products])
 
-    def RestockProduct(self, request: pb.RestockProductRequest, context: grpc.ServicerContext) -> pb.Product:
-        return product_to_pb(self._mediator.send(m.RestockProduct(request.product_id, request.quantity)))
+    async def RestockProduct(
+        self, request: pb.RestockProductRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.Product:
+        return product_to_pb(
+            await self._mediator.send(m.RestockProduct(request.product_id, request.quantity))
+        )
 
-    def ReserveStock(
-        self, request: pb.ReserveStockRequest, context: grpc.ServicerContext
+    async def ReserveStock(
+        self, request: pb.ReserveStockRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.ReserveStockResponse:
         command = m.ReserveStock(request.order_id, stock_lines(request.items))
-        return reservation_to_pb(self._mediator.send(command))
+        return reservation_to_pb(await self._mediator.send(command))
 
-    def ReleaseStock(
-        self, request: pb.ReleaseStockRequest, context: grpc.ServicerContext
+    async def ReleaseStock(
+        self, request: pb.ReleaseStockRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.ReleaseStockResponse:
-        return release_to_pb(self._mediator.send(m.ReleaseStock(request.order_id)))
+        return release_to_pb(await self._mediator.send(m.ReleaseStock(request.order_id)))
 
-    def GetReservation(
-        self, request: pb.GetReservationRequest, context: grpc.ServicerContext
+    async def GetReservation(
+        self, request: pb.GetReservationRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.Reservation:
-        return reservation_state_to_pb(self._mediator.send(m.GetReservation(request.order_id)))
+        return reservation_state_to_pb(await self._mediator.send(m.GetReservation(request.order_id)))
