@@ -1,7 +1,13 @@
-"""Server interceptors, outermost first: correlation id, call logging, error mapping, deadline."""
+"""Server interceptors (grpc.aio), outermost first: correlation id, error mapping, call logging, deadline.
+
+The error mapping sits outside the call logging: on grpc.aio an abort sends the status at once, so the
+call's line is written first (a caller that has its answer finds the line written) and names the
+status the mapping is about to send.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -12,7 +18,7 @@ from common import correlation, deadline
 from common.errors import AppError, ErrorCode
 from common.grpc.call_logging import call_logger
 from common.grpc.handler_wrapping import Behaviour, Context, UnaryServerInterceptor
-from common.grpc.status import internal_status, to_grpc_status, with_trailer
+from common.grpc.status import grpc_code, internal_status, to_grpc_status, with_trailer
 
 _QUIET_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
 
@@ -61,8 +67,17 @@ class LoggingInterceptor(UnaryServerInterceptor):
         code = grpc.StatusCode.OK
         try:
             return await behaviour(request, context)
-        except BaseException:
-            code = context.code() or grpc.StatusCode.UNKNOWN
+        except AppError as error:
+            code = grpc_code(error)
+            raise
+        except grpc.aio.AbortError:
+            code = _aborted_code(context)
+            raise
+        except asyncio.CancelledError:
+            code = grpc.StatusCode.CANCELLED  # the caller left (or its deadline passed)
+            raise
+        except Exception:
+            code = grpc.StatusCode.INTERNAL  # what the error mapping answers
             raise
         finally:
             elapsed_ms = (time.perf_counter() - started) * 1000
@@ -92,11 +107,19 @@ class ErrorMappingInterceptor(UnaryServerInterceptor):
             )
 
 
+def _aborted_code(context: Context) -> grpc.StatusCode:
+    code = context.code()
+    if isinstance(code, grpc.StatusCode):
+        return code
+    # grpc.aio's context reports the aborted status as its integer value
+    return next((c for c in grpc.StatusCode if c.value[0] == code), grpc.StatusCode.UNKNOWN)
+
+
 def server_interceptors() -> list[grpc.aio.ServerInterceptor]:
     """The one list of the services' own interceptors, outermost first (extra ones go before it)."""
     return [
         CorrelationIdInterceptor(),
-        LoggingInterceptor(),
         ErrorMappingInterceptor(),
+        LoggingInterceptor(),
         DeadlineInterceptor(),
     ]

@@ -48,7 +48,7 @@ class Servers:
     def product(
         self,
         *,
-        interceptors: tuple[grpc.ServerInterceptor, ...] = (),
+        interceptors: tuple[grpc.aio.ServerInterceptor, ...] = (),
         port: int = 0,
         database_url: str | None = None,
     ) -> RunningServer:
@@ -62,7 +62,11 @@ class Servers:
         return running
 
     def order(
-        self, product_port: int, *, interceptors: tuple[grpc.ServerInterceptor, ...] = (), **overrides: Any
+        self,
+        product_port: int,
+        *,
+        interceptors: tuple[grpc.aio.ServerInterceptor, ...] = (),
+        **overrides: Any,
     ) -> RunningServer:
         settings = OrderSettings(
             listen_address="127.0.0.1:0",

@@ -1,10 +1,11 @@
-"""Extra server interceptors for the Product service in tests (they run outermost): fault injection,
-blocking, and recording what arrives."""
+"""Extra server interceptors (grpc.aio) for the Product service in tests (they run outermost): fault
+injection, blocking, and recording what arrives. Nothing here blocks the server's event loop."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,14 +18,14 @@ from common.generated.eshop.product.v1 import product_pb2
 RESERVE = "/eshop.product.v1.ProductService/ReserveStock"
 RELEASE = "/eshop.product.v1.ProductService/ReleaseStock"
 
-Continuation = Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None]
+Continuation = Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler | None]]
+Context = Any  # grpc.aio.ServicerContext
 
 
 def _wrap(
-    handler: grpc.RpcMethodHandler, behaviour: Callable[[Any, grpc.ServicerContext], Any]
+    handler: grpc.RpcMethodHandler, behaviour: Callable[[Any, Context], Awaitable[Any]]
 ) -> grpc.RpcMethodHandler:
-    """The same method with ``behaviour`` in place of the servicer's; it runs on a worker thread
-    (``intercept_service`` itself runs on the server's polling thread and must not block)."""
+    """The same method with ``behaviour`` (a coroutine function) in place of the servicer's."""
     return grpc.unary_unary_rpc_method_handler(
         behaviour,
         request_deserializer=handler.request_deserializer,
@@ -32,7 +33,7 @@ def _wrap(
     )
 
 
-class FailReserve(grpc.ServerInterceptor):  # type: ignore[misc]
+class FailReserve(grpc.aio.ServerInterceptor):
     """Answers UNAVAILABLE to the first ``failures`` ReserveStock attempts (None: to all); counts them."""
 
     def __init__(self, failures: int | None) -> None:
@@ -40,10 +41,10 @@ class FailReserve(grpc.ServerInterceptor):  # type: ignore[misc]
         self.attempts = 0
         self._lock = threading.Lock()
 
-    def intercept_service(
+    async def intercept_service(
         self, continuation: Continuation, details: grpc.HandlerCallDetails
     ) -> grpc.RpcMethodHandler | None:
-        handler = continuation(details)
+        handler = await continuation(details)
         if handler is None or details.method != RESERVE:
             return handler
         with self._lock:
@@ -52,13 +53,13 @@ class FailReserve(grpc.ServerInterceptor):  # type: ignore[misc]
         if not fail:
             return handler
 
-        def unavailable(request: Any, context: grpc.ServicerContext) -> Any:
-            context.abort(grpc.StatusCode.UNAVAILABLE, "injected fault")
+        async def unavailable(request: Any, context: Context) -> Any:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "injected fault")
 
         return _wrap(handler, unavailable)
 
 
-class Block(grpc.ServerInterceptor):  # type: ignore[misc]
+class Block(grpc.aio.ServerInterceptor):
     """Holds every call of ``method`` until ``release`` is set (the fixture sets it before stopping):
     a service that accepts connections and never answers."""
 
@@ -67,22 +68,36 @@ class Block(grpc.ServerInterceptor):  # type: ignore[misc]
         self.release = threading.Event()
         self.finished = threading.Event()
 
-    def intercept_service(
+    async def intercept_service(
         self, continuation: Continuation, details: grpc.HandlerCallDetails
     ) -> grpc.RpcMethodHandler | None:
-        handler = continuation(details)
+        handler = await continuation(details)
         if handler is None or details.method != self.method:
             return handler
         inner = handler.unary_unary
 
-        def blocked(request: Any, context: grpc.ServicerContext) -> Any:
-            self.release.wait(30)
+        async def late(request: Any, context: Context) -> Any:
+            await asyncio.to_thread(self.release.wait, 30)  # set from the test's thread
             try:
-                return inner(request, context)
+                return await inner(request, context)
             finally:
                 self.finished.set()
 
+        async def blocked(request: Any, context: Context) -> Any:
+            # grpc.aio cancels a handler whose caller gave up; the held call still runs to its end
+            # (shielded), as a call that reached a slow service does in the sync model and over a
+            # real network, where the cancellation can arrive after the commit.
+            held = asyncio.ensure_future(late(request, context))
+            held.add_done_callback(_quiet)
+            return await asyncio.shield(held)
+
         return _wrap(handler, blocked)
+
+
+def _quiet(task: asyncio.Future[Any]) -> None:
+    """A held call whose caller left ends however it ends (the answer goes nowhere): no warning."""
+    if not task.cancelled():
+        task.exception()
 
 
 class BlockReserve(Block):
@@ -110,7 +125,7 @@ def _order_id(method: str, request: Any) -> str:
     return str(getattr(request, "order_id", ""))
 
 
-class Record(grpc.ServerInterceptor):  # type: ignore[misc]
+class Record(grpc.aio.ServerInterceptor):
     """Records each Product call: method, incoming x-correlation-id values, and the request's order_id."""
 
     def __init__(self) -> None:
@@ -119,17 +134,17 @@ class Record(grpc.ServerInterceptor):  # type: ignore[misc]
     def of(self, method: str) -> list[Received]:
         return [c for c in list(self.calls) if c.method == method]
 
-    def intercept_service(
+    async def intercept_service(
         self, continuation: Continuation, details: grpc.HandlerCallDetails
     ) -> grpc.RpcMethodHandler | None:
-        handler = continuation(details)
+        handler = await continuation(details)
         if handler is None or handler.unary_unary is None:
             return handler
         inner = handler.unary_unary
         ids = [v for k, v in details.invocation_metadata if k == correlation.HEADER]
 
-        def recording(request: Any, context: grpc.ServicerContext) -> Any:
+        async def recording(request: Any, context: Context) -> Any:
             self.calls.append(Received(details.method, ids, _order_id(details.method, request)))
-            return inner(request, context)
+            return await inner(request, context)
 
         return _wrap(handler, recording)

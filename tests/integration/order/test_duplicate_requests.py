@@ -5,7 +5,7 @@ arrived, so the duplicates really find the first call in progress."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -21,28 +21,28 @@ from tests.integration.order.waiting import eventually
 CREATE_ORDER = "/eshop.order.v1.OrderService/CreateOrder"
 TWINS = 20
 
-Continuation = Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None]
+Continuation = Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler | None]]
 
 
-class CountCreates(grpc.ServerInterceptor):  # type: ignore[misc]
-    """Counts CreateOrder calls as their handlers start (on the Order server's worker threads)."""
+class CountCreates(grpc.aio.ServerInterceptor):
+    """Counts CreateOrder calls as their handlers start (on the Order server's loop)."""
 
     def __init__(self) -> None:
         self.started = 0
         self._lock = threading.Lock()
 
-    def intercept_service(
+    async def intercept_service(
         self, continuation: Continuation, details: grpc.HandlerCallDetails
     ) -> grpc.RpcMethodHandler | None:
-        handler = continuation(details)
+        handler = await continuation(details)
         if handler is None or details.method != CREATE_ORDER:
             return handler
         inner = handler.unary_unary
 
-        def counted(request: Any, context: grpc.ServicerContext) -> Any:
+        async def counted(request: Any, context: Any) -> Any:
             with self._lock:
                 self.started += 1
-            return inner(request, context)
+            return await inner(request, context)
 
         return grpc.unary_unary_rpc_method_handler(
             counted,
@@ -55,10 +55,7 @@ def _held_services(servers: Servers) -> tuple[Any, Any, BlockReserve, Record, Co
     blocker, record, creates = BlockReserve(), Record(), CountCreates()
     servers.unblock.append(blocker.release)
     product = servers.product(interceptors=(record, blocker))
-    # A worker for every twin: a waiting duplicate holds its worker, as it would in production.
-    order = servers.order(
-        product.port, interceptors=(creates,), max_workers=TWINS + 4, product_call_timeout_s=20
-    )
+    order = servers.order(product.port, interceptors=(creates,), product_call_timeout_s=20)
     return servers.product_stub(product), servers.order_stub(order), blocker, record, creates
 
 

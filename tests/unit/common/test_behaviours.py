@@ -3,8 +3,9 @@ a handler that does not say who owns its transactions is refused."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from loguru import logger
@@ -19,6 +20,8 @@ from common.behaviours import (
 from common.errors import Aborted, DeadlineExceeded, FailedPrecondition, FieldViolation, InvalidArgument
 from common.mediator import Command, Mediator, Query
 from common.transactions import OneTransaction, OwnsTransactions, UndeclaredTransaction, commit_in_time
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -35,6 +38,10 @@ class RecordingUow:
 
     def commit(self) -> None:
         self.events.append("commit")
+
+    async def run(self, body: Callable[..., T], *args: Any) -> T:
+        with self:
+            return body(*args)
 
 
 @dataclass(frozen=True)
@@ -68,40 +75,40 @@ def mediator(uow: RecordingUow, fail: Exception | None = None) -> Mediator:
     return Mediator({Write: factory, Read: factory}, default_pipeline())
 
 
-def test_default_pipeline_is_logging_then_validation_then_unit_of_work() -> None:
+async def test_default_pipeline_is_logging_then_validation_then_unit_of_work() -> None:
     kinds = [type(b) for b in default_pipeline()]
     assert kinds == [LoggingBehaviour, ValidationBehaviour, UnitOfWorkBehaviour]
 
 
-def test_a_command_commits_inside_its_unit_of_work() -> None:
+async def test_a_command_commits_inside_its_unit_of_work() -> None:
     uow = RecordingUow()
-    assert mediator(uow).send(Write()) == "done"
+    assert await mediator(uow).send(Write()) == "done"
     assert uow.events == ["enter", "handle", "commit", "exit"]
 
 
-def test_a_query_never_commits() -> None:
+async def test_a_query_never_commits() -> None:
     uow = RecordingUow()
-    assert mediator(uow).send(Read()) == "done"
+    assert await mediator(uow).send(Read()) == "done"
     assert uow.events == ["enter", "handle", "exit"]
 
 
-def test_a_failing_command_leaves_without_commit_and_the_error_passes_through() -> None:
+async def test_a_failing_command_leaves_without_commit_and_the_error_passes_through() -> None:
     uow = RecordingUow()
     with pytest.raises(FailedPrecondition, match="out of stock"):
-        mediator(uow, FailedPrecondition("out of stock")).send(Write())
+        await mediator(uow, FailedPrecondition("out of stock")).send(Write())
     assert uow.events == ["enter", "handle", "exit:FailedPrecondition"]
 
 
-def test_an_invalid_message_never_reaches_the_handler_or_the_unit_of_work() -> None:
+async def test_an_invalid_message_never_reaches_the_handler_or_the_unit_of_work() -> None:
     uow = RecordingUow()
     with pytest.raises(InvalidArgument) as raised:
-        mediator(uow).send(Write(ok=False))
+        await mediator(uow).send(Write(ok=False))
     assert [v.field for v in raised.value.violations] == ["ok"]
     assert uow.events == []
 
 
 @pytest.mark.parametrize("message", [Write(), Read()])
-def test_a_handler_that_does_not_say_who_commits_is_refused_before_it_runs(
+async def test_a_handler_that_does_not_say_who_commits_is_refused_before_it_runs(
     message: Write | Read,
 ) -> None:
     ran: list[str] = []
@@ -117,47 +124,49 @@ def test_a_handler_that_does_not_say_who_commits_is_refused_before_it_runs(
             return "ran without a transaction"
 
     with pytest.raises(UndeclaredTransaction, match=r"Undeclared \(for \w+\) must derive"):
-        Mediator({type(message): Undeclared}, default_pipeline()).send(message)
+        await Mediator({type(message): Undeclared}, default_pipeline()).send(message)
     assert ran == []
 
 
-def test_a_handler_that_owns_its_transactions_runs_as_it_is() -> None:
+async def test_a_handler_that_owns_its_transactions_runs_as_it_is() -> None:
     uow = RecordingUow()
 
     class Owner(OwnsTransactions):
-        def handle(self, message: Any) -> str:
-            with uow:
+        async def handle(self, message: Any) -> str:
+            def transaction() -> None:
                 uow.events.append("handle")
                 commit_in_time(uow)
+
+            await uow.run(transaction)
             return "owned"
 
-    assert Mediator({Write: Owner}, default_pipeline()).send(Write()) == "owned"
+    assert await Mediator({Write: Owner}, default_pipeline()).send(Write()) == "owned"
     assert uow.events == ["enter", "handle", "commit", "exit"]
 
 
-def test_an_owned_commit_past_the_callers_deadline_is_abandoned() -> None:
+async def test_an_owned_commit_past_the_callers_deadline_is_abandoned() -> None:
     uow = RecordingUow(in_transaction=True)
     with deadline.bound(-1.0), pytest.raises(DeadlineExceeded), uow:
         commit_in_time(uow)
     assert uow.events == ["enter", "exit:DeadlineExceeded"]
 
 
-def test_an_owned_commit_with_nothing_uncommitted_ignores_the_deadline() -> None:
+async def test_an_owned_commit_with_nothing_uncommitted_ignores_the_deadline() -> None:
     uow = RecordingUow(in_transaction=False)
     with deadline.bound(-1.0):
         commit_in_time(uow)
     assert uow.events == ["commit"]
 
 
-def test_refusals_are_logged_at_info_with_reason_and_code() -> None:
+async def test_refusals_are_logged_at_info_with_reason_and_code() -> None:
     lines: list[str] = []
     sink = logger.add(
         lambda m: lines.append(f"{m.record['level'].name} {m.record['message']}"), level="DEBUG"
     )
     try:
         with pytest.raises(FailedPrecondition):
-            mediator(RecordingUow(), FailedPrecondition("out of stock")).send(Write())
-        mediator(RecordingUow()).send(Read())
+            await mediator(RecordingUow(), FailedPrecondition("out of stock")).send(Write())
+        await mediator(RecordingUow()).send(Read())
     finally:
         logger.remove(sink)
 
@@ -181,40 +190,40 @@ class FlakyHandler(OneTransaction[RecordingUow]):
         return "done"
 
 
-def test_a_conflicting_command_that_may_retry_is_rerun_in_a_fresh_unit_of_work() -> None:
+async def test_a_conflicting_command_that_may_retry_is_rerun_in_a_fresh_unit_of_work() -> None:
     uow = RecordingUow()
     mediator = Mediator({Write: lambda: FlakyHandler(uow, failures=2)}, default_pipeline())
 
-    assert mediator.send(Write()) == "done"
+    assert await mediator.send(Write()) == "done"
     assert uow.events == ["enter", "handle", "exit:Aborted"] * 2 + ["enter", "handle", "commit", "exit"]
 
 
-def test_conflicts_give_up_after_three_attempts_with_aborted() -> None:
+async def test_conflicts_give_up_after_three_attempts_with_aborted() -> None:
     uow = RecordingUow()
     mediator = Mediator({Write: lambda: FlakyHandler(uow, failures=99)}, default_pipeline())
 
     with pytest.raises(Aborted):
-        mediator.send(Write())
+        await mediator.send(Write())
     assert uow.events.count("handle") == 3
     assert "commit" not in uow.events
 
 
-def test_a_handler_that_does_not_opt_in_is_never_rerun() -> None:
+async def test_a_handler_that_does_not_opt_in_is_never_rerun() -> None:
     uow = RecordingUow()
     with pytest.raises(Aborted):
-        mediator(uow, Aborted("conflict")).send(Write())
+        await mediator(uow, Aborted("conflict")).send(Write())
     assert uow.events.count("handle") == 1
 
 
-def test_work_is_not_committed_once_the_callers_deadline_has_passed() -> None:
+async def test_work_is_not_committed_once_the_callers_deadline_has_passed() -> None:
     uow = RecordingUow(in_transaction=True)
     with deadline.bound(-1.0), pytest.raises(DeadlineExceeded):
-        mediator(uow).send(Write())
+        await mediator(uow).send(Write())
     assert uow.events == ["enter", "handle", "exit:DeadlineExceeded"]
 
 
-def test_work_within_the_deadline_commits() -> None:
+async def test_work_within_the_deadline_commits() -> None:
     uow = RecordingUow(in_transaction=True)
     with deadline.bound(60.0):
-        mediator(uow).send(Write())
+        await mediator(uow).send(Write())
     assert "commit" in uow.events

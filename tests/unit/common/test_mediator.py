@@ -31,32 +31,32 @@ class Recorder:
     def __init__(self, name: str, log: list[str]) -> None:
         self.name, self.log = name, log
 
-    def __call__(self, message: Request[Any], handler: Handler, call_next: Next) -> Any:
+    async def __call__(self, message: Request[Any], handler: Handler, call_next: Next) -> Any:
         self.log.append(f"{self.name}>")
-        result = call_next()
+        result = await call_next()
         self.log.append(f"<{self.name}")
         return result
 
 
-def test_send_returns_the_handler_result() -> None:
-    assert Mediator({Double: DoubleHandler}).send(Double(21)) == 42
+async def test_send_returns_the_handler_result() -> None:
+    assert await Mediator({Double: DoubleHandler}).send(Double(21)) == 42
 
 
-def test_an_unregistered_message_is_refused_by_name() -> None:
+async def test_an_unregistered_message_is_refused_by_name() -> None:
     with pytest.raises(UnknownMessage, match="no handler registered for Unregistered"):
-        Mediator({Double: DoubleHandler}).send(Unregistered())
+        await Mediator({Double: DoubleHandler}).send(Unregistered())
 
 
-def test_the_handler_is_chosen_by_exact_type() -> None:
+async def test_the_handler_is_chosen_by_exact_type() -> None:
     @dataclass(frozen=True)
     class Triple(Double):
         pass
 
     with pytest.raises(UnknownMessage):
-        Mediator({Double: DoubleHandler}).send(Triple(1))
+        await Mediator({Double: DoubleHandler}).send(Triple(1))
 
 
-def test_behaviours_wrap_the_handler_outermost_first() -> None:
+async def test_behaviours_wrap_the_handler_outermost_first() -> None:
     log: list[str] = []
 
     class LoggingHandler:
@@ -65,26 +65,26 @@ def test_behaviours_wrap_the_handler_outermost_first() -> None:
             return 0
 
     mediator = Mediator({Double: LoggingHandler}, [Recorder("a", log), Recorder("b", log)])
-    mediator.send(Double(1))
+    await mediator.send(Double(1))
 
     assert log == ["a>", "b>", "handle", "<b", "<a"]
 
 
-def test_a_behaviour_sees_the_message_and_the_handler_built_for_it() -> None:
+async def test_a_behaviour_sees_the_message_and_the_handler_built_for_it() -> None:
     seen: list[tuple[Request[Any], Handler]] = []
 
-    def spy(message: Request[Any], handler: Handler, call_next: Next) -> Any:
+    async def spy(message: Request[Any], handler: Handler, call_next: Next) -> Any:
         seen.append((message, handler))
-        return call_next()
+        return await call_next()
 
     message = Double(3)
-    Mediator({Double: DoubleHandler}, [spy]).send(message)
+    await Mediator({Double: DoubleHandler}, [spy]).send(message)
 
     assert seen[0][0] is message
     assert isinstance(seen[0][1], DoubleHandler)
 
 
-def test_a_behaviour_can_short_circuit_the_handler() -> None:
+async def test_a_behaviour_can_short_circuit_the_handler() -> None:
     handled: list[Double] = []
 
     class RecordingHandler:
@@ -92,13 +92,16 @@ def test_a_behaviour_can_short_circuit_the_handler() -> None:
             handled.append(message)
             return 0
 
-    mediator = Mediator({Double: RecordingHandler}, [lambda message, handler, call_next: -1])
+    async def short_circuit(message: Request[Any], handler: Handler, call_next: Next) -> Any:
+        return -1
 
-    assert mediator.send(Double(1)) == -1
+    mediator = Mediator({Double: RecordingHandler}, [short_circuit])
+
+    assert await mediator.send(Double(1)) == -1
     assert handled == []
 
 
-def test_each_dispatch_builds_a_fresh_handler() -> None:
+async def test_each_dispatch_builds_a_fresh_handler() -> None:
     built: list[DoubleHandler] = []
 
     def factory() -> DoubleHandler:
@@ -106,12 +109,12 @@ def test_each_dispatch_builds_a_fresh_handler() -> None:
         return built[-1]
 
     mediator = Mediator({Double: factory})
-    mediator.send(Double(1))
-    mediator.send(Double(2))
+    await mediator.send(Double(1))
+    await mediator.send(Double(2))
 
     assert len(built) == 2
     assert built[0] is not built[1]
 
 
-def test_requests_accept_anything_unless_they_validate() -> None:
+async def test_requests_accept_anything_unless_they_validate() -> None:
     Double(1).validate()  # does not raise

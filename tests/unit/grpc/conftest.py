@@ -4,15 +4,15 @@ interceptors run against grpc's own ServicerContext rather than a fake one."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from concurrent import futures
 from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
 import pytest
 from loguru import logger
 
 from common import correlation
-from common.grpc.server_interceptors import server_interceptors
+from tests.unit.grpc.aio_server import serving
 
 SERVICE = "test.v1.Probe"
 ECHO = f"/{SERVICE}/Echo"
@@ -31,6 +31,7 @@ class Seen:
 @dataclass
 class Probe:
     channel: grpc.Channel
+    target: str
     seen: list[Seen] = field(default_factory=list)
     # What /Fail raises; each test sets it.
     failure: BaseException = field(default_factory=lambda: RuntimeError("not set"))
@@ -49,12 +50,12 @@ class Probe:
 
 
 def _handlers(probe: Callable[[], Probe]) -> dict[str, grpc.RpcMethodHandler]:
-    def echo(request: bytes, context: grpc.ServicerContext) -> bytes:
+    async def echo(request: bytes, context: Any) -> bytes:
         received = [v for k, v in context.invocation_metadata() if k == correlation.HEADER]
         probe().seen.append(Seen(correlation.current(), received))
         return request
 
-    def fail(request: bytes, context: grpc.ServicerContext) -> bytes:
+    async def fail(request: bytes, context: Any) -> bytes:
         probe().seen.append(Seen(correlation.current(), []))
         raise probe().failure
 
@@ -67,23 +68,15 @@ def _handlers(probe: Callable[[], Probe]) -> dict[str, grpc.RpcMethodHandler]:
 @pytest.fixture
 def probe() -> Iterator[Probe]:
     holder: list[Probe] = []
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2), interceptors=server_interceptors())
     handlers = _handlers(lambda: holder[0])
-    server.add_generic_rpc_handlers(
-        (
-            grpc.method_handlers_generic_handler(SERVICE, handlers),
-            grpc.method_handlers_generic_handler("grpc.health.v1.Health", {"Check": handlers["Echo"]}),
-        )
-    )
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-    holder.append(Probe(channel))
-    try:
-        yield holder[0]
-    finally:
-        channel.close()
-        server.stop(0).wait()
+    services = {SERVICE: handlers, "grpc.health.v1.Health": {"Check": handlers["Echo"]}}
+    with serving(services) as port:
+        channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+        holder.append(Probe(channel, f"127.0.0.1:{port}"))
+        try:
+            yield holder[0]
+        finally:
+            channel.close()
 
 
 @dataclass(frozen=True)

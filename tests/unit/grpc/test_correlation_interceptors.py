@@ -23,6 +23,11 @@ def is_uuid4(value: str) -> bool:
     return parsed.version == 4 and str(parsed) == value
 
 
+def _intercepted(probe: Probe) -> grpc.aio.Channel:
+    """An aio channel to the probe with the client correlation interceptor (as the Order service's)."""
+    return grpc.aio.insecure_channel(probe.target, interceptors=[CorrelationIdClientInterceptor()])
+
+
 def header(metadata: tuple[tuple[str, str | bytes], ...] | None) -> list[str | bytes]:
     return [v for k, v in metadata or () if k == HEADER]
 
@@ -59,7 +64,7 @@ class _BareContext:
     def invocation_metadata(self) -> tuple[tuple[str, str], ...]:
         return ((HEADER, self.value),)
 
-    def send_initial_metadata(self, metadata: tuple[tuple[str, str], ...]) -> None:
+    async def send_initial_metadata(self, metadata: tuple[tuple[str, str], ...]) -> None:
         self.initial = metadata
 
     def set_trailing_metadata(self, metadata: tuple[tuple[str, str], ...]) -> None:
@@ -67,10 +72,13 @@ class _BareContext:
 
 
 @pytest.mark.parametrize("bad", ["caf\u00e9", "\u00fcber-id", "id\u2028"])
-def test_a_non_ascii_id_is_replaced_by_a_uuid4(bad: str) -> None:
+async def test_a_non_ascii_id_is_replaced_by_a_uuid4(bad: str) -> None:
     context = _BareContext(bad)
 
-    bound = CorrelationIdInterceptor().around(lambda request, ctx: correlation.current(), b"", context, ECHO)
+    async def current(request: object, ctx: object) -> str | None:
+        return correlation.current()
+
+    bound = await CorrelationIdInterceptor().around(current, b"", context, ECHO)
 
     assert isinstance(bound, str) and is_uuid4(bound)
     assert header(context.initial) == [bound]
@@ -94,30 +102,28 @@ def test_the_id_is_not_bound_outside_the_call(probe: Probe) -> None:
     assert correlation.current() is None
 
 
-def test_client_interceptor_sends_the_bound_id(probe: Probe) -> None:
-    channel = grpc.intercept_channel(probe.channel, CorrelationIdClientInterceptor())
-
-    with correlation.bound("outgoing-42"):
-        probe.call(ECHO, channel=channel)
+async def test_client_interceptor_sends_the_bound_id(probe: Probe) -> None:
+    async with _intercepted(probe) as channel:
+        with correlation.bound("outgoing-42"):
+            await channel.unary_unary(ECHO)(b"ping", timeout=5)
 
     assert probe.seen[0].received == ["outgoing-42"]
     assert probe.seen[0].bound == "outgoing-42"
 
 
-def test_client_interceptor_replaces_a_caller_supplied_id(probe: Probe) -> None:
-    channel = grpc.intercept_channel(probe.channel, CorrelationIdClientInterceptor())
-
-    with correlation.bound("the-current-one"):
-        probe.call(ECHO, channel=channel, metadata=((HEADER, "stale"), ("other", "kept")))
+async def test_client_interceptor_replaces_a_caller_supplied_id(probe: Probe) -> None:
+    async with _intercepted(probe) as channel:
+        with correlation.bound("the-current-one"):
+            metadata = ((HEADER, "stale"), ("other", "kept"))
+            await channel.unary_unary(ECHO)(b"ping", metadata=metadata, timeout=5)
 
     assert probe.seen[0].received == ["the-current-one"]
 
 
-def test_client_interceptor_makes_an_id_when_none_is_bound(probe: Probe) -> None:
-    channel = grpc.intercept_channel(probe.channel, CorrelationIdClientInterceptor())
-
-    probe.call(ECHO, channel=channel)
-    probe.call(ECHO, channel=channel)
+async def test_client_interceptor_makes_an_id_when_none_is_bound(probe: Probe) -> None:
+    async with _intercepted(probe) as channel:
+        await channel.unary_unary(ECHO)(b"ping", timeout=5)
+        await channel.unary_unary(ECHO)(b"ping", timeout=5)
 
     [first], [second] = (s.received for s in probe.seen)
     assert is_uuid4(first) and is_uuid4(second)

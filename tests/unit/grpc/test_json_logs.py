@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
-from concurrent import futures
 from typing import Any
 
 import grpc
@@ -15,8 +14,8 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from common import correlation
 from common.grpc.client_interceptors import client_interceptors
-from common.grpc.server_interceptors import server_interceptors
 from common.logging import configure_logging
+from tests.unit.grpc.aio_server import serving
 
 SERVICE = "test.v1.Exploding"
 EXPLODE = f"/{SERVICE}/Explode"
@@ -25,12 +24,12 @@ ECHO = f"/{SERVICE}/Echo"
 CARD_NUMBER = "4111-1111-SECRET-LOCAL"
 
 
-def _charge(request: bytes, context: grpc.ServicerContext) -> bytes:
+async def _charge(request: bytes, context: Any) -> bytes:
     card_number = CARD_NUMBER
     raise LookupError("card refused", len(card_number))  # loguru's diagnose would print card_number here
 
 
-def _echo(request: bytes, context: grpc.ServicerContext) -> bytes:
+async def _echo(request: bytes, context: Any) -> bytes:
     logger.bind(order_id="order-7").info("echo for order {}", "order-7")
     return request
 
@@ -38,18 +37,12 @@ def _echo(request: bytes, context: grpc.ServicerContext) -> bytes:
 @pytest.fixture
 def target() -> Iterator[str]:
     """A real server with the production interceptors and a test-only service whose Explode raises."""
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2), interceptors=server_interceptors())
     handlers = {
         "Explode": grpc.unary_unary_rpc_method_handler(_charge),
         "Echo": grpc.unary_unary_rpc_method_handler(_echo),
     }
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    try:
+    with serving({SERVICE: handlers}) as port:
         yield f"127.0.0.1:{port}"
-    finally:
-        server.stop(0).wait()
 
 
 @pytest.fixture
@@ -104,13 +97,12 @@ def test_a_call_line_carries_method_code_and_duration_as_fields(
     assert "trace_id" not in call  # no span is active
 
 
-def test_outgoing_calls_and_handler_lines_carry_their_fields(
+async def test_outgoing_calls_and_handler_lines_carry_their_fields(
     target: str, json_logs: pytest.CaptureFixture[str]
 ) -> None:
-    with grpc.insecure_channel(target) as plain:
-        channel = grpc.intercept_channel(plain, *client_interceptors())
+    async with grpc.aio.insecure_channel(target, interceptors=client_interceptors()) as channel:
         with correlation.bound("json-cid-3"):
-            channel.unary_unary(ECHO)(b"", timeout=5)
+            await channel.unary_unary(ECHO)(b"", timeout=5)
 
     _, lines = parsed(json_logs)
     [outgoing] = [line for line in lines if line["message"].startswith("outgoing rpc ")]

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from concurrent import futures
+from typing import Any
 
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2
 
 from common import correlation
-from common.grpc.server_interceptors import server_interceptors
+from tests.unit.grpc.aio_server import serving
 from tests.unit.grpc.conftest import LogLine
 
 SERVICE = "test.v1.Typed"
@@ -23,19 +23,14 @@ NOT_PROTOBUF = b"\x0a\x02\xff\xfe"  # field 1, a string of invalid UTF-8
 
 @pytest.fixture
 def channel() -> Iterator[grpc.Channel]:
-    def name(request: health_pb2.HealthCheckRequest, context: grpc.ServicerContext) -> bytes:
+    async def name(request: health_pb2.HealthCheckRequest, context: Any) -> bytes:
         return request.service.encode()
 
     handler = grpc.unary_unary_rpc_method_handler(
         name, request_deserializer=health_pb2.HealthCheckRequest.FromString
     )
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2), interceptors=server_interceptors())
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, {"Name": handler}),))
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+    with serving({SERVICE: {"Name": handler}}) as port, grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
         yield channel
-    server.stop(0).wait()
 
 
 def test_a_well_formed_body_reaches_the_handler_parsed(channel: grpc.Channel) -> None:

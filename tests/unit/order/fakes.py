@@ -11,12 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
+from typing import Any, TypeVar
 from uuid import UUID
 
 from order.application.storage import OrderRepository, OutboxStats, PendingRelease, ReleaseOutbox
 from order.domain.model import Order, OrderStatus
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
+
+
+T = TypeVar("T")
 
 
 class FixedClock:
@@ -173,6 +177,11 @@ class FakeOrderUnitOfWork:
 
     def __enter__(self) -> FakeOrderUnitOfWork:
         return self
+
+    async def run(self, body: Callable[..., T], *args: Any) -> T:
+        """As the SQL adapter: ``body`` inside this unit of work's block (here inline, like SQLite)."""
+        with self:
+            return body(*args)
 
     def __exit__(self, *exc_info: object) -> None:
         self.rollback()

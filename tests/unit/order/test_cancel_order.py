@@ -36,7 +36,7 @@ def placed(status: OrderStatus) -> Order:
 
 
 @pytest.mark.parametrize("status", [OrderStatus.PENDING, OrderStatus.CONFIRMED])
-def test_cancel_commits_with_its_release_queued_then_releases(
+async def test_cancel_commits_with_its_release_queued_then_releases(
     mediator: Mediator, products: MagicMock, store: FakeOrderStore, status: OrderStatus
 ) -> None:
     order = placed(status)
@@ -49,7 +49,7 @@ def test_cancel_commits_with_its_release_queued_then_releases(
 
     products.release.side_effect = release
 
-    cancelled = mediator.send(m.CancelOrder(str(order.order_id), "  changed my mind "))
+    cancelled = await mediator.send(m.CancelOrder(str(order.order_id), "  changed my mind "))
 
     assert cancelled.status is OrderStatus.CANCELLED
     assert cancelled.status_reason == "changed my mind"
@@ -61,23 +61,23 @@ def test_cancel_commits_with_its_release_queued_then_releases(
     assert store.outbox == []  # acknowledged, so removed
 
 
-def test_cancel_without_reason_uses_the_default(mediator: Mediator, store: FakeOrderStore) -> None:
+async def test_cancel_without_reason_uses_the_default(mediator: Mediator, store: FakeOrderStore) -> None:
     order = placed(OrderStatus.CONFIRMED)
     store.seed(order)
 
-    cancelled = mediator.send(m.CancelOrder(str(order.order_id)))
+    cancelled = await mediator.send(m.CancelOrder(str(order.order_id)))
 
     assert cancelled.status_reason == DEFAULT_CANCEL_REASON
 
 
-def test_cancelling_a_cancelled_order_changes_nothing_and_releases_nothing(
+async def test_cancelling_a_cancelled_order_changes_nothing_and_releases_nothing(
     mediator: Mediator, products: MagicMock, store: FakeOrderStore
 ) -> None:
     order = placed(OrderStatus.CANCELLED)
     store.seed(order)
     commits = store.commits
 
-    again = mediator.send(m.CancelOrder(str(order.order_id), "another reason"))
+    again = await mediator.send(m.CancelOrder(str(order.order_id), "another reason"))
 
     assert again == order
     assert again.status_reason == "changed my mind"
@@ -87,39 +87,41 @@ def test_cancelling_a_cancelled_order_changes_nothing_and_releases_nothing(
     products.release.assert_not_called()
 
 
-def test_a_cancel_past_the_callers_deadline_is_not_committed(
+async def test_a_cancel_past_the_callers_deadline_is_not_committed(
     mediator: Mediator, products: MagicMock, store: FakeOrderStore
 ) -> None:
     order = placed(OrderStatus.CONFIRMED)
     store.seed(order)
 
     with deadline.bound(-1.0), pytest.raises(DeadlineExceeded):
-        mediator.send(m.CancelOrder(str(order.order_id)))
+        await mediator.send(m.CancelOrder(str(order.order_id)))
 
     assert store.order(order.order_id).status is OrderStatus.CONFIRMED
     assert store.outbox == []
     products.release.assert_not_called()
 
 
-def test_cancel_twice_releases_once(mediator: Mediator, products: MagicMock, store: FakeOrderStore) -> None:
+async def test_cancel_twice_releases_once(
+    mediator: Mediator, products: MagicMock, store: FakeOrderStore
+) -> None:
     order = placed(OrderStatus.CONFIRMED)
     store.seed(order)
 
-    first = mediator.send(m.CancelOrder(str(order.order_id)))
-    second = mediator.send(m.CancelOrder(str(order.order_id)))
+    first = await mediator.send(m.CancelOrder(str(order.order_id)))
+    second = await mediator.send(m.CancelOrder(str(order.order_id)))
 
     assert second == first
     products.release.assert_called_once_with(order.order_id)
 
 
-def test_a_rejected_order_cannot_be_cancelled(
+async def test_a_rejected_order_cannot_be_cancelled(
     mediator: Mediator, products: MagicMock, store: FakeOrderStore
 ) -> None:
     order = placed(OrderStatus.REJECTED)
     store.seed(order)
 
     with pytest.raises(FailedPrecondition) as refused:
-        mediator.send(m.CancelOrder(str(order.order_id)))
+        await mediator.send(m.CancelOrder(str(order.order_id)))
 
     assert "REJECTED" in refused.value.message
     assert [v.subject for v in refused.value.violations] == [str(order.order_id)]
@@ -128,17 +130,17 @@ def test_a_rejected_order_cannot_be_cancelled(
     products.release.assert_not_called()
 
 
-def test_an_unknown_order_is_not_found(mediator: Mediator, store: FakeOrderStore) -> None:
+async def test_an_unknown_order_is_not_found(mediator: Mediator, store: FakeOrderStore) -> None:
     order_id = uuid4()
 
     with pytest.raises(NotFound) as missing:
-        mediator.send(m.CancelOrder(str(order_id)))
+        await mediator.send(m.CancelOrder(str(order_id)))
 
     assert [r.resource_name for r in missing.value.resources] == [str(order_id)]
     assert store.orders == []
 
 
-def test_release_outage_does_not_fail_the_cancellation(
+async def test_release_outage_does_not_fail_the_cancellation(
     mediator: Mediator, products: MagicMock, store: FakeOrderStore, clock: FixedClock
 ) -> None:
     order = placed(OrderStatus.CONFIRMED)
@@ -148,7 +150,7 @@ def test_release_outage_does_not_fail_the_cancellation(
     warnings: list[str] = []
     sink = logger.add(lambda message: warnings.append(str(message)), level="WARNING", format="{message}")
     try:
-        cancelled = mediator.send(m.CancelOrder(str(order.order_id)))
+        cancelled = await mediator.send(m.CancelOrder(str(order.order_id)))
     finally:
         logger.remove(sink)
 

@@ -33,12 +33,12 @@ def reserved(*items: tuple[UUID, str, str, int]) -> Reserved:
     return Reserved(tuple(OrderItem(p, name, Decimal(price), q) for p, name, price, q in items))
 
 
-def test_confirmed_with_names_prices_and_exact_total(
+async def test_confirmed_with_names_prices_and_exact_total(
     mediator: Mediator, products: MagicMock, store: FakeOrderStore
 ) -> None:
     products.reserve.return_value = reserved((LAMP, "Lamp", "19.99", 3), (DESK, "Desk", "120.00", 1))
 
-    order = mediator.send(create((LAMP, 3), (DESK, 1)))
+    order = await mediator.send(create((LAMP, 3), (DESK, 1)))
 
     assert order.status is OrderStatus.CONFIRMED
     assert [(i.product_id, i.product_name, i.unit_price, i.quantity) for i in order.items] == [
@@ -53,17 +53,19 @@ def test_confirmed_with_names_prices_and_exact_total(
     assert store.outbox == []
 
 
-def test_total_is_exact_decimal_and_formatted_on_the_wire(mediator: Mediator, products: MagicMock) -> None:
+async def test_total_is_exact_decimal_and_formatted_on_the_wire(
+    mediator: Mediator, products: MagicMock
+) -> None:
     products.reserve.return_value = reserved((LAMP, "Lamp", "19.99", 3))
 
-    order = mediator.send(create((LAMP, 3)))
+    order = await mediator.send(create((LAMP, 3)))
 
     assert order.total_amount == Decimal("59.97")
     assert order_to_pb(order).total_amount == "59.97"
     assert order_to_pb(order).items[0].unit_price == "19.99"
 
 
-def test_pending_is_committed_before_stock_is_reserved(
+async def test_pending_is_committed_before_stock_is_reserved(
     mediator: Mediator, products: MagicMock, store: FakeOrderStore
 ) -> None:
     seen: list[OrderStatus] = []
@@ -77,19 +79,19 @@ def test_pending_is_committed_before_stock_is_reserved(
 
     products.reserve.side_effect = reserve
 
-    order = mediator.send(create((LAMP, 1)))
+    order = await mediator.send(create((LAMP, 1)))
 
     assert seen == [OrderStatus.PENDING]
     assert order.status is OrderStatus.CONFIRMED
 
 
-def test_insufficient_stock_is_rejected_with_reason_and_failed_ids(
+async def test_insufficient_stock_is_rejected_with_reason_and_failed_ids(
     mediator: Mediator, products: MagicMock, store: FakeOrderStore
 ) -> None:
     reason = f"insufficient stock: {DESK} requested 5, available 2"
     products.reserve.return_value = ReservationRefused(reason, (DESK,))
 
-    order = mediator.send(create((LAMP, 1), (DESK, 5)))
+    order = await mediator.send(create((LAMP, 1), (DESK, 5)))
 
     assert order.status is OrderStatus.REJECTED
     assert order.status_reason == reason
@@ -101,10 +103,12 @@ def test_insufficient_stock_is_rejected_with_reason_and_failed_ids(
     assert store.outbox == []  # the Product service answered no: nothing to release
 
 
-def test_unknown_product_is_rejected(mediator: Mediator, products: MagicMock, store: FakeOrderStore) -> None:
+async def test_unknown_product_is_rejected(
+    mediator: Mediator, products: MagicMock, store: FakeOrderStore
+) -> None:
     products.reserve.return_value = ReservationRefused(f"unknown product: {LAMP}", (LAMP,))
 
-    order = mediator.send(create((LAMP, 1)))
+    order = await mediator.send(create((LAMP, 1)))
 
     assert order.status is OrderStatus.REJECTED
     assert order.status_reason == f"unknown product: {LAMP}"
@@ -112,7 +116,7 @@ def test_unknown_product_is_rejected(mediator: Mediator, products: MagicMock, st
 
 
 @pytest.mark.parametrize(("deadline_exceeded", "raised"), [(False, Unavailable), (True, DeadlineExceeded)])
-def test_product_service_unreachable_rejects_and_queues_a_release(
+async def test_product_service_unreachable_rejects_and_queues_a_release(
     mediator: Mediator,
     products: MagicMock,
     store: FakeOrderStore,
@@ -122,7 +126,7 @@ def test_product_service_unreachable_rejects_and_queues_a_release(
     products.reserve.side_effect = ProductServiceUnavailable("down", deadline_exceeded=deadline_exceeded)
 
     with pytest.raises(raised) as failure:
-        mediator.send(create((LAMP, 1)))
+        await mediator.send(create((LAMP, 1)))
 
     [order] = store.orders
     assert str(order.order_id) in str(failure.value)
@@ -136,17 +140,17 @@ def test_product_service_unreachable_rejects_and_queues_a_release(
     products.release.assert_not_called()
 
 
-def test_a_call_past_its_deadline_stores_nothing_and_reserves_nothing(
+async def test_a_call_past_its_deadline_stores_nothing_and_reserves_nothing(
     mediator: Mediator, products: MagicMock, store: FakeOrderStore
 ) -> None:
     with deadline.bound(-1.0), pytest.raises(DeadlineExceeded):
-        mediator.send(create((LAMP, 1)))
+        await mediator.send(create((LAMP, 1)))
 
     assert store.orders == []
     products.reserve.assert_not_called()
 
 
-def test_an_outcome_that_arrives_past_the_deadline_is_not_committed(
+async def test_an_outcome_that_arrives_past_the_deadline_is_not_committed(
     mediator: Mediator, products: MagicMock, store: FakeOrderStore
 ) -> None:
     def reserve_slowly(order_id: UUID, lines: Sequence[OrderLine]) -> Reserved:
@@ -158,7 +162,7 @@ def test_an_outcome_that_arrives_past_the_deadline_is_not_committed(
     products.reserve.side_effect = reserve_slowly
 
     with deadline.bound(0.2), pytest.raises(DeadlineExceeded):
-        mediator.send(create((LAMP, 1)))
+        await mediator.send(create((LAMP, 1)))
 
     # Left PENDING for the reconciler, which asks the Product service what it holds.
     [order] = store.orders
@@ -166,14 +170,14 @@ def test_an_outcome_that_arrives_past_the_deadline_is_not_committed(
     assert store.outbox == []
 
 
-def test_repeated_request_id_returns_the_first_order_and_reserves_once(
+async def test_repeated_request_id_returns_the_first_order_and_reserves_once(
     mediator: Mediator, products: MagicMock, store: FakeOrderStore
 ) -> None:
     products.reserve.return_value = reserved((LAMP, "Lamp", "2.50", 2))
     request_id = str(uuid4())
 
-    first = mediator.send(create((LAMP, 2), request_id=request_id))
-    second = mediator.send(create((LAMP, 2), request_id=request_id))
+    first = await mediator.send(create((LAMP, 2), request_id=request_id))
+    second = await mediator.send(create((LAMP, 2), request_id=request_id))
 
     assert second == first
     assert second.request_id == UUID(request_id)
@@ -181,15 +185,15 @@ def test_repeated_request_id_returns_the_first_order_and_reserves_once(
     assert len(store.orders) == 1
 
 
-def test_repeated_request_id_returns_a_rejected_order_as_it_is(
+async def test_repeated_request_id_returns_a_rejected_order_as_it_is(
     mediator: Mediator, products: MagicMock, store: FakeOrderStore
 ) -> None:
     products.reserve.side_effect = ProductServiceUnavailable("down")
     request_id = str(uuid4())
     with pytest.raises(Unavailable):
-        mediator.send(create((LAMP, 1), request_id=request_id))
+        await mediator.send(create((LAMP, 1), request_id=request_id))
 
-    again = mediator.send(create((LAMP, 1), request_id=request_id))
+    again = await mediator.send(create((LAMP, 1), request_id=request_id))
 
     assert again.status is OrderStatus.REJECTED
     assert again.status_reason == UNAVAILABLE_REASON
@@ -197,13 +201,13 @@ def test_repeated_request_id_returns_a_rejected_order_as_it_is(
     assert len(store.outbox) == 1
 
 
-def test_without_request_id_every_call_makes_a_new_order(
+async def test_without_request_id_every_call_makes_a_new_order(
     mediator: Mediator, products: MagicMock, store: FakeOrderStore
 ) -> None:
     products.reserve.return_value = reserved((LAMP, "Lamp", "1.00", 1))
 
-    first = mediator.send(create((LAMP, 1)))
-    second = mediator.send(create((LAMP, 1)))
+    first = await mediator.send(create((LAMP, 1)))
+    second = await mediator.send(create((LAMP, 1)))
 
     assert first.order_id != second.order_id
     assert products.reserve.call_count == 2

@@ -42,7 +42,7 @@ def handler(
     *,
     on_sleep: Callable[[], None] | None = None,
 ) -> CreateOrderHandler:
-    def sleep(seconds: float) -> None:
+    async def sleep(seconds: float) -> None:
         sleeps.append(seconds)
         if on_sleep is not None:
             on_sleep()
@@ -50,7 +50,7 @@ def handler(
     return CreateOrderHandler(store.unit_of_work(), products, releases, clock, sleep=sleep)
 
 
-def test_a_duplicate_waits_for_the_first_call_and_returns_its_confirmed_order(
+async def test_a_duplicate_waits_for_the_first_call_and_returns_its_confirmed_order(
     store: FakeOrderStore, products: MagicMock, releases: StockReleases, clock: FixedClock
 ) -> None:
     first = in_progress(store)
@@ -66,7 +66,7 @@ def test_a_duplicate_waits_for_the_first_call_and_returns_its_confirmed_order(
     create = handler(store, products, releases, clock, sleeps, on_sleep=first_call_finishes_on_the_third_poll)
 
     with deadline.bound(5.0):
-        answer = create.handle(duplicate_of(first))
+        answer = await create.handle(duplicate_of(first))
 
     assert answer == confirmed
     assert answer.status is OrderStatus.CONFIRMED
@@ -75,21 +75,21 @@ def test_a_duplicate_waits_for_the_first_call_and_returns_its_confirmed_order(
     assert store.orders == [confirmed]
 
 
-def test_a_duplicate_whose_deadline_runs_out_first_is_aborted_never_pending(
+async def test_a_duplicate_whose_deadline_runs_out_first_is_aborted_never_pending(
     store: FakeOrderStore, products: MagicMock, releases: StockReleases, clock: FixedClock
 ) -> None:
     first = in_progress(store)
     create = CreateOrderHandler(store.unit_of_work(), products, releases, clock)  # real sleeps
 
     with deadline.bound(0.3), pytest.raises(Aborted) as raised:
-        create.handle(duplicate_of(first))
+        await create.handle(duplicate_of(first))
 
     assert raised.value.message == f"request {first.request_id} is still in progress, retry"
     products.reserve.assert_not_called()
     assert store.orders == [first]
 
 
-def test_the_wait_is_capped_by_the_deadline_with_capped_pauses(
+async def test_the_wait_is_capped_by_the_deadline_with_capped_pauses(
     store: FakeOrderStore, products: MagicMock, releases: StockReleases, clock: FixedClock
 ) -> None:
     first = in_progress(store)
@@ -98,14 +98,14 @@ def test_the_wait_is_capped_by_the_deadline_with_capped_pauses(
 
     with deadline.bound(1.0), pytest.raises(Aborted):
         # The fake sleep returns at once, so the loop keeps polling until the deadline's margin.
-        create.handle(duplicate_of(first))
+        await create.handle(duplicate_of(first))
 
     assert sleeps and max(sleeps) <= DUPLICATE_POLL_MAX_S
     assert sleeps[0] < DUPLICATE_POLL_MAX_S
 
 
 @pytest.mark.parametrize("final", ["confirmed", "rejected", "cancelled"])
-def test_a_duplicate_that_finds_a_final_order_returns_it_unchanged_at_once(
+async def test_a_duplicate_that_finds_a_final_order_returns_it_unchanged_at_once(
     store: FakeOrderStore,
     products: MagicMock,
     releases: StockReleases,
@@ -123,7 +123,7 @@ def test_a_duplicate_that_finds_a_final_order_returns_it_unchanged_at_once(
     sleeps: list[float] = []
 
     with deadline.bound(5.0):
-        answer = handler(store, products, releases, clock, sleeps).handle(duplicate_of(first))
+        answer = await handler(store, products, releases, clock, sleeps).handle(duplicate_of(first))
 
     assert answer == stored
     assert answer.request_id == UUID(str(first.request_id))

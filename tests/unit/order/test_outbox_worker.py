@@ -28,12 +28,12 @@ def _worker(stats: OutboxStats) -> tuple[OutboxWorker, MagicMock]:
     return OutboxWorker(releases, poll_interval_s=0.1), releases
 
 
-def test_a_non_empty_outbox_is_reported_with_its_oldest_entry(lines: list[str]) -> None:
+async def test_a_non_empty_outbox_is_reported_with_its_oldest_entry(lines: list[str]) -> None:
     oldest = datetime.now(timezone.utc) - timedelta(seconds=90)
     worker, releases = _worker(OutboxStats(waiting=3, oldest=oldest))
 
-    worker._tick()
-    worker._tick()  # within the minute: no second line
+    await worker._tick()
+    await worker._tick()  # within the minute: no second line
 
     assert releases.deliver_due.call_count == 2
     reports = [line for line in lines if line.startswith("release outbox:")]
@@ -41,7 +41,7 @@ def test_a_non_empty_outbox_is_reported_with_its_oldest_entry(lines: list[str]) 
     assert reports[0].startswith("release outbox: 3 waiting, oldest 9")  # ~90 s old
 
 
-def test_an_empty_outbox_is_not_reported(lines: list[str]) -> None:
+async def test_an_empty_outbox_is_not_reported(lines: list[str]) -> None:
     worker, _ = _worker(OutboxStats(waiting=0, oldest=None))
-    worker._tick()
+    await worker._tick()
     assert not [line for line in lines if line.startswith("release outbox:")]

@@ -27,66 +27,66 @@ def seed(store: FakeOrderStore, *customers: UUID) -> list[Order]:
     return orders
 
 
-def all_pages(mediator: Mediator, customer_id: str = "", page_size: int = 2) -> list[list[UUID]]:
+async def all_pages(mediator: Mediator, customer_id: str = "", page_size: int = 2) -> list[list[UUID]]:
     pages: list[list[UUID]] = []
     token = ""
     while True:
-        page = mediator.send(m.ListOrders(customer_id, page_size, token))
+        page = await mediator.send(m.ListOrders(customer_id, page_size, token))
         pages.append([o.order_id for o in page.orders])
         token = page.next_page_token
         if not token:
             return pages
 
 
-def test_get_order_returns_the_stored_order(mediator: Mediator, store: FakeOrderStore) -> None:
+async def test_get_order_returns_the_stored_order(mediator: Mediator, store: FakeOrderStore) -> None:
     [order] = seed(store, ALICE)
 
-    assert mediator.send(m.GetOrder(str(order.order_id))) == order
+    assert await mediator.send(m.GetOrder(str(order.order_id))) == order
 
 
-def test_get_unknown_order_is_not_found(mediator: Mediator) -> None:
+async def test_get_unknown_order_is_not_found(mediator: Mediator) -> None:
     with pytest.raises(NotFound):
-        mediator.send(m.GetOrder(str(uuid4())))
+        await mediator.send(m.GetOrder(str(uuid4())))
 
 
-def test_list_is_newest_first(mediator: Mediator, store: FakeOrderStore) -> None:
+async def test_list_is_newest_first(mediator: Mediator, store: FakeOrderStore) -> None:
     orders = seed(store, ALICE, BOB, ALICE)
 
-    page = mediator.send(m.ListOrders())
+    page = await mediator.send(m.ListOrders())
 
     assert [o.order_id for o in page.orders] == [o.order_id for o in reversed(orders)]
     assert page.next_page_token == ""
 
 
-def test_list_by_customer(mediator: Mediator, store: FakeOrderStore) -> None:
+async def test_list_by_customer(mediator: Mediator, store: FakeOrderStore) -> None:
     a1, _b1, a2, _b2 = seed(store, ALICE, BOB, ALICE, BOB)
 
-    page = mediator.send(m.ListOrders(customer_id=str(ALICE)))
+    page = await mediator.send(m.ListOrders(customer_id=str(ALICE)))
 
     assert [o.order_id for o in page.orders] == [a2.order_id, a1.order_id]
 
 
-def test_pages_cover_every_order_once(mediator: Mediator, store: FakeOrderStore) -> None:
+async def test_pages_cover_every_order_once(mediator: Mediator, store: FakeOrderStore) -> None:
     orders = seed(store, ALICE, BOB, ALICE, ALICE, BOB)
 
-    pages = all_pages(mediator, page_size=2)
+    pages = await all_pages(mediator, page_size=2)
 
     assert [len(p) for p in pages] == [2, 2, 1]
     assert [i for p in pages for i in p] == [o.order_id for o in reversed(orders)]
 
 
-def test_paging_by_customer_with_an_exact_fit(mediator: Mediator, store: FakeOrderStore) -> None:
+async def test_paging_by_customer_with_an_exact_fit(mediator: Mediator, store: FakeOrderStore) -> None:
     orders = seed(store, ALICE, BOB, ALICE, BOB)
 
-    pages = all_pages(mediator, str(BOB), page_size=2)
+    pages = await all_pages(mediator, str(BOB), page_size=2)
 
     assert pages == [[orders[3].order_id, orders[1].order_id]]
 
 
-def test_page_size_zero_means_the_default(mediator: Mediator, store: FakeOrderStore) -> None:
+async def test_page_size_zero_means_the_default(mediator: Mediator, store: FakeOrderStore) -> None:
     seed(store, *[ALICE] * (pagination.DEFAULT_PAGE_SIZE + 1))
 
-    page = mediator.send(m.ListOrders(page_size=0))
+    page = await mediator.send(m.ListOrders(page_size=0))
 
     assert len(page.orders) == pagination.DEFAULT_PAGE_SIZE
     assert page.next_page_token
@@ -101,12 +101,12 @@ def test_page_size_zero_means_the_default(mediator: Mediator, store: FakeOrderSt
         {"t": T0.replace(tzinfo=None).isoformat(), "id": str(uuid4())},
     ],
 )
-def test_a_forged_page_token_is_invalid(
+async def test_a_forged_page_token_is_invalid(
     mediator: Mediator, store: FakeOrderStore, position: dict[str, str]
 ) -> None:
     seed(store, ALICE)
 
     with pytest.raises(InvalidArgument) as refused:
-        mediator.send(m.ListOrders(page_token=pagination.encode_token(position)))
+        await mediator.send(m.ListOrders(page_token=pagination.encode_token(position)))
 
     assert [v.field for v in refused.value.violations] == ["page_token"]

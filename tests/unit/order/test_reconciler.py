@@ -30,14 +30,14 @@ def _reconciler(
     return PendingOrderReconciler(store.unit_of_work, products, releases, clock, PENDING_TIMEOUT_S)
 
 
-def test_an_abandoned_order_whose_stock_is_held_is_confirmed(
+async def test_an_abandoned_order_whose_stock_is_held_is_confirmed(
     store: FakeOrderStore, products: MagicMock, releases: StockReleases, clock: FixedClock
 ) -> None:
     order = _pending(store, clock, age_s=60)
     item = OrderItem(order.lines[0].product_id, "Mug", Decimal("9.50"), 2)
     products.held_reservation.return_value = Reserved((item,))
 
-    assert _reconciler(store, products, releases, clock).run_once() == 1
+    assert await _reconciler(store, products, releases, clock).run_once() == 1
 
     resolved = store.order(order.order_id)
     assert resolved.status is OrderStatus.CONFIRMED
@@ -45,13 +45,13 @@ def test_an_abandoned_order_whose_stock_is_held_is_confirmed(
     assert store.outbox == []
 
 
-def test_an_abandoned_order_without_a_reservation_is_rejected_and_released(
+async def test_an_abandoned_order_without_a_reservation_is_rejected_and_released(
     store: FakeOrderStore, products: MagicMock, releases: StockReleases, clock: FixedClock
 ) -> None:
     order = _pending(store, clock, age_s=60)
     products.held_reservation.return_value = None
 
-    assert _reconciler(store, products, releases, clock).run_once() == 1
+    assert await _reconciler(store, products, releases, clock).run_once() == 1
 
     resolved = store.order(order.order_id)
     assert (resolved.status, resolved.status_reason) == (OrderStatus.REJECTED, ABANDONED_REASON)
@@ -59,30 +59,30 @@ def test_an_abandoned_order_without_a_reservation_is_rejected_and_released(
     assert [e.order_id for e in store.outbox] == [order.order_id]
 
 
-def test_young_pending_orders_are_left_to_their_call(
+async def test_young_pending_orders_are_left_to_their_call(
     store: FakeOrderStore, products: MagicMock, releases: StockReleases, clock: FixedClock
 ) -> None:
     order = _pending(store, clock, age_s=1)
 
-    assert _reconciler(store, products, releases, clock).run_once() == 0
+    assert await _reconciler(store, products, releases, clock).run_once() == 0
 
     products.held_reservation.assert_not_called()
     assert store.order(order.order_id).status is OrderStatus.PENDING
 
 
-def test_an_outage_leaves_the_order_pending_for_the_next_pass(
+async def test_an_outage_leaves_the_order_pending_for_the_next_pass(
     store: FakeOrderStore, products: MagicMock, releases: StockReleases, clock: FixedClock
 ) -> None:
     order = _pending(store, clock, age_s=60)
     products.held_reservation.side_effect = ProductServiceUnavailable("down")
 
-    assert _reconciler(store, products, releases, clock).run_once() == 0
+    assert await _reconciler(store, products, releases, clock).run_once() == 0
 
     assert store.order(order.order_id).status is OrderStatus.PENDING
     assert store.outbox == []
 
 
-def test_two_replicas_resolve_an_order_once(
+async def test_two_replicas_resolve_an_order_once(
     store: FakeOrderStore, products: MagicMock, releases: StockReleases, clock: FixedClock
 ) -> None:
     order = _pending(store, clock, age_s=60)
@@ -93,13 +93,13 @@ def test_two_replicas_resolve_an_order_once(
     )
     # Both read the order while it is PENDING; the compare-and-set lets only one resolve it.
     stale = store.unit_of_work().orders.pending_since_before(clock.now, 10)
-    assert first._resolve(stale[0]) is True
-    assert second._resolve(stale[0]) is False
+    assert await first._resolve(stale[0]) is True
+    assert await second._resolve(stale[0]) is False
     assert len(store.outbox) == 1
     assert store.order(order.order_id).status is OrderStatus.REJECTED
 
 
-def test_confirmed_orders_are_never_revisited_however_old(
+async def test_confirmed_orders_are_never_revisited_however_old(
     store: FakeOrderStore, products: MagicMock, releases: StockReleases, clock: FixedClock
 ) -> None:
     # Only PENDING orders are the reconciler's business: a confirmed order keeps its stock for good
@@ -108,7 +108,7 @@ def test_confirmed_orders_are_never_revisited_however_old(
     item = OrderItem(order.lines[0].product_id, "Mug", Decimal("9.50"), 2)
     store.seed(order.confirm((item,), clock.now - timedelta(days=30)))
 
-    assert _reconciler(store, products, releases, clock).run_once() == 0
+    assert await _reconciler(store, products, releases, clock).run_once() == 0
 
     assert store.order(order.order_id).status is OrderStatus.CONFIRMED
     products.held_reservation.assert_not_called()

@@ -31,61 +31,61 @@ def queue(store: FakeOrderStore, releases: StockReleases, *, deliver_now: bool =
     return entry
 
 
-def test_deliver_due_delivers_due_entries_and_removes_them(
+async def test_deliver_due_delivers_due_entries_and_removes_them(
     store: FakeOrderStore, releases: StockReleases, products: MagicMock
 ) -> None:
     first, second = queue(store, releases), queue(store, releases)
     leased = queue(store, releases, deliver_now=True)  # its caller is trying it: not due for a lease
 
-    assert releases.deliver_due() == 2
+    assert await releases.deliver_due() == 2
 
     assert [c.args[0] for c in products.release.call_args_list] == [first.order_id, second.order_id]
     assert [e.entry_id for e in store.outbox] == [leased.entry_id]
 
 
-def test_deliver_due_counts_an_entry_with_nothing_to_release_as_delivered(
+async def test_deliver_due_counts_an_entry_with_nothing_to_release_as_delivered(
     store: FakeOrderStore, releases: StockReleases, products: MagicMock
 ) -> None:
     queue(store, releases)
     products.release.return_value = False  # the Product service held nothing: still acknowledged
 
-    assert releases.deliver_due() == 1
+    assert await releases.deliver_due() == 1
     assert store.outbox == []
 
 
-def test_a_failed_delivery_stays_queued_with_backoff(
+async def test_a_failed_delivery_stays_queued_with_backoff(
     store: FakeOrderStore, releases: StockReleases, products: MagicMock, clock: FixedClock
 ) -> None:
     entry = queue(store, releases)
     products.release.side_effect = ProductServiceUnavailable("down")
     clock.step = timedelta(0)
 
-    assert releases.deliver_due() == 0
+    assert await releases.deliver_due() == 0
 
     [kept] = store.outbox
     assert kept.attempts == 1
     assert kept.next_attempt_at > entry.next_attempt_at
-    assert releases.deliver_due() == 0  # not due again before its backoff
+    assert await releases.deliver_due() == 0  # not due again before its backoff
     assert products.release.call_count == 1
 
     clock.now = kept.next_attempt_at
-    assert releases.deliver_due() == 0
+    assert await releases.deliver_due() == 0
     assert store.outbox[0].attempts == 2
 
 
-def test_a_retried_entry_is_delivered_once_the_service_is_back(
+async def test_a_retried_entry_is_delivered_once_the_service_is_back(
     store: FakeOrderStore, releases: StockReleases, products: MagicMock, clock: FixedClock
 ) -> None:
     queue(store, releases)
     products.release.side_effect = [ProductServiceUnavailable("down"), True]
-    releases.deliver_due()
+    await releases.deliver_due()
     clock.now = store.outbox[0].next_attempt_at
 
-    assert releases.deliver_due() == 1
+    assert await releases.deliver_due() == 1
     assert store.outbox == []
 
 
-def test_an_entry_leased_by_another_worker_is_not_delivered_twice(
+async def test_an_entry_leased_by_another_worker_is_not_delivered_twice(
     store: FakeOrderStore, releases: StockReleases, products: MagicMock, clock: FixedClock
 ) -> None:
     entry = queue(store, releases)
@@ -93,11 +93,11 @@ def test_an_entry_leased_by_another_worker_is_not_delivered_twice(
         assert uow.outbox.claim(entry, clock.now + timedelta(seconds=LEASE_S))
         uow.commit()
 
-    assert releases.deliver_due() == 0
+    assert await releases.deliver_due() == 0
     products.release.assert_not_called()
 
 
-def test_a_release_carries_the_correlation_id_of_the_call_that_queued_it(
+async def test_a_release_carries_the_correlation_id_of_the_call_that_queued_it(
     store: FakeOrderStore, releases: StockReleases, products: MagicMock
 ) -> None:
     with correlation.bound("cancel-call-7"):
@@ -110,7 +110,7 @@ def test_a_release_carries_the_correlation_id_of_the_call_that_queued_it(
 
     products.release.side_effect = release
 
-    releases.deliver_due()  # from the worker, where no call's id is bound
+    await releases.deliver_due()  # from the worker, where no call's id is bound
 
     assert entry.correlation_id == "cancel-call-7"
     assert seen == ["cancel-call-7"]
@@ -118,7 +118,7 @@ def test_a_release_carries_the_correlation_id_of_the_call_that_queued_it(
 
 
 @given(attempts=st.integers(min_value=1, max_value=100_000))
-def test_backoff_delay_is_capped_and_jittered(attempts: int) -> None:
+async def test_backoff_delay_is_capped_and_jittered(attempts: int) -> None:
     backoff = Backoff(initial_s=0.5, max_s=10.0, multiplier=2.0)
     base = min(10.0, 0.5 * 2.0 ** min(attempts - 1, 64))
 
@@ -130,7 +130,9 @@ def test_backoff_delay_is_capped_and_jittered(attempts: int) -> None:
 @pytest.mark.parametrize(
     ("attempts", "base"), [(1, 2.0), (2, 4.0), (3, 8.0), (4, 16.0), (5, 20.0), (60, 20.0)]
 )
-def test_backoff_grows_exponentially_to_its_cap(mocker: MockerFixture, attempts: int, base: float) -> None:
+async def test_backoff_grows_exponentially_to_its_cap(
+    mocker: MockerFixture, attempts: int, base: float
+) -> None:
     uniform = mocker.patch("order.application.stock_releases.random.uniform", side_effect=lambda a, b: b)
 
     assert BACKOFF.delay(attempts) == base
@@ -138,7 +140,7 @@ def test_backoff_grows_exponentially_to_its_cap(mocker: MockerFixture, attempts:
     uniform.assert_called_once_with(0.5, 1.0)
 
 
-def test_backoff_jitter_spreads_the_delays() -> None:
+async def test_backoff_jitter_spreads_the_delays() -> None:
     delays = {Backoff(initial_s=1.0).delay(1) for _ in range(50)}
 
     assert len(delays) > 1
@@ -146,7 +148,7 @@ def test_backoff_jitter_spreads_the_delays() -> None:
 
 
 @pytest.mark.parametrize("call_timeout_s", [0.0, 0.5, 5.0, 60.0])
-def test_a_lease_outlasts_a_delivery_that_takes_the_whole_call_timeout(call_timeout_s: float) -> None:
+async def test_a_lease_outlasts_a_delivery_that_takes_the_whole_call_timeout(call_timeout_s: float) -> None:
     assert lease_outlasting(call_timeout_s) > call_timeout_s + 0.5  # the call, then its commit
 
 
@@ -154,13 +156,13 @@ def test_a_lease_outlasts_a_delivery_that_takes_the_whole_call_timeout(call_time
     ("setting", "remaining", "budget"),
     [(0.3, None, 0.3), (0.3, 10.0, 0.3), (0.3, 0.4, 0.2), (2.0, 3.0, 1.5), (0.3, -1.0, 0.0)],
 )
-def test_the_immediate_attempt_gets_the_setting_or_half_the_callers_remaining_time(
+async def test_the_immediate_attempt_gets_the_setting_or_half_the_callers_remaining_time(
     setting: float, remaining: float | None, budget: float
 ) -> None:
     assert immediate_attempt_budget(setting, remaining) == pytest.approx(budget)
 
 
-def test_deliver_now_gives_the_client_no_more_than_the_budget(
+async def test_deliver_now_gives_the_client_no_more_than_the_budget(
     store: FakeOrderStore, releases: StockReleases, products: MagicMock
 ) -> None:
     entry = queue(store, releases)
@@ -173,7 +175,7 @@ def test_deliver_now_gives_the_client_no_more_than_the_budget(
     products.release.side_effect = release
 
     with deadline.bound(0.4):  # the caller's call has 0.4 s left: half of it is less than 0.3 s
-        assert releases.deliver_now(entry)
+        assert await releases.deliver_now(entry)
         after = deadline.remaining()
 
     [left] = seen

@@ -20,9 +20,9 @@ def lines(*pairs: tuple[str, int]) -> tuple[m.Line, ...]:
     return tuple(m.Line(p, q) for p, q in pairs)
 
 
-def bad_fields(mediator: Mediator, message: Request[object]) -> list[str]:
+async def bad_fields(mediator: Mediator, message: Request[object]) -> list[str]:
     with pytest.raises(InvalidArgument) as refused:
-        mediator.send(message)
+        await mediator.send(message)
     assert refused.value.code.value == "INVALID_ARGUMENT"
     return [v.field for v in refused.value.violations]
 
@@ -46,21 +46,21 @@ def bad_fields(mediator: Mediator, message: Request[object]) -> list[str]:
         ),
     ],
 )
-def test_create_order_validation(
+async def test_create_order_validation(
     mediator: Mediator, products: MagicMock, store: FakeOrderStore, command: m.CreateOrder, fields: list[str]
 ) -> None:
-    assert bad_fields(mediator, command) == fields
+    assert await bad_fields(mediator, command) == fields
     assert store.orders == []
     assert store.commits == 0
     products.reserve.assert_not_called()
 
 
-def test_create_order_accepts_the_limits(mediator: Mediator, products: MagicMock) -> None:
+async def test_create_order_accepts_the_limits(mediator: Mediator, products: MagicMock) -> None:
     products.reserve.side_effect = AssertionError("stop here: validation passed")
     many = lines(*((str(uuid4()), 10_000) for _ in range(100)))
 
     with pytest.raises(AssertionError, match="validation passed"):
-        mediator.send(m.CreateOrder(OK_ID, many, str(uuid4())))
+        await mediator.send(m.CreateOrder(OK_ID, many, str(uuid4())))
 
 
 @pytest.mark.parametrize(
@@ -72,17 +72,17 @@ def test_create_order_accepts_the_limits(mediator: Mediator, products: MagicMock
         (m.CancelOrder("123", "x" * 501), ["order_id", "reason"]),
     ],
 )
-def test_cancel_order_validation(
+async def test_cancel_order_validation(
     mediator: Mediator, products: MagicMock, store: FakeOrderStore, command: m.CancelOrder, fields: list[str]
 ) -> None:
-    assert bad_fields(mediator, command) == fields
+    assert await bad_fields(mediator, command) == fields
     assert store.commits == 0
     products.release.assert_not_called()
 
 
 @pytest.mark.parametrize("order_id", ["", "nope", "{" + OK_ID + "}"])
-def test_get_order_validation(mediator: Mediator, order_id: str) -> None:
-    assert bad_fields(mediator, m.GetOrder(order_id)) == ["order_id"]
+async def test_get_order_validation(mediator: Mediator, order_id: str) -> None:
+    assert await bad_fields(mediator, m.GetOrder(order_id)) == ["order_id"]
 
 
 @pytest.mark.parametrize(
@@ -95,5 +95,5 @@ def test_get_order_validation(mediator: Mediator, order_id: str) -> None:
         (m.ListOrders(page_token="eyJhIjoxfQ"), ["page_token"]),  # valid base64 JSON, wrong keys
     ],
 )
-def test_list_orders_validation(mediator: Mediator, query: m.ListOrders, fields: list[str]) -> None:
-    assert bad_fields(mediator, query) == fields
+async def test_list_orders_validation(mediator: Mediator, query: m.ListOrders, fields: list[str]) -> None:
+    assert await bad_fields(mediator, query) == fields

@@ -7,16 +7,20 @@ So a test can see exactly what a handler would have left in the database.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 from product.application.storage import ProductRepository, ReservationRepository
 from product.domain.model import Product, Reservation, ReservationStatus, ReservedLine
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
+
+
+T = TypeVar("T")
 
 
 class FixedClock:
@@ -151,6 +155,11 @@ class FakeProductUnitOfWork:
         self.entered += 1
         self._open()
         return self
+
+    async def run(self, body: Callable[..., T], *args: Any) -> T:
+        """As the SQL adapter: ``body`` inside this unit of work's block (here inline, like SQLite)."""
+        with self:
+            return body(*args)
 
     def __exit__(self, *exc_info: object) -> None:
         self.rollback()

@@ -27,7 +27,7 @@ def reserve(order_id: UUID, *lines: tuple[Product, int]) -> ReserveStock:
     return ReserveStock(str(order_id), tuple(StockLine(str(p.product_id), q) for p, q in lines))
 
 
-def test_reserve_takes_stock_commits_and_snapshots_name_and_price(
+async def test_reserve_takes_stock_commits_and_snapshots_name_and_price(
     mediator: Mediator, uow: FakeProductUnitOfWork
 ) -> None:
     widget = make_product(stock=10, price="19.99", name="Widget")
@@ -35,7 +35,7 @@ def test_reserve_takes_stock_commits_and_snapshots_name_and_price(
     uow.seed(widget, gadget)
     order_id = uuid4()
 
-    reservation = mediator.send(reserve(order_id, (widget, 3), (gadget, 5)))
+    reservation = await mediator.send(reserve(order_id, (widget, 3), (gadget, 5)))
 
     assert reservation.order_id == order_id
     assert reservation.status is ReservationStatus.ACTIVE
@@ -48,7 +48,7 @@ def test_reserve_takes_stock_commits_and_snapshots_name_and_price(
     assert uow.committed_reservations[order_id] == reservation
 
 
-def test_a_short_line_takes_nothing_on_any_line_and_commits_nothing(
+async def test_a_short_line_takes_nothing_on_any_line_and_commits_nothing(
     mediator: Mediator, uow: FakeProductUnitOfWork
 ) -> None:
     # The .NET original decremented line by line and kept what it had taken when line N was short.
@@ -57,7 +57,7 @@ def test_a_short_line_takes_nothing_on_any_line_and_commits_nothing(
     order_id = uuid4()
 
     with pytest.raises(InsufficientStock) as raised:
-        mediator.send(reserve(order_id, (first, 4), (second, 4), (third, 2)))
+        await mediator.send(reserve(order_id, (first, 4), (second, 4), (third, 2)))
 
     assert [(s.product_id, s.requested, s.available) for s in raised.value.shortages] == [
         (third.product_id, 2, 1)
@@ -68,14 +68,14 @@ def test_a_short_line_takes_nothing_on_any_line_and_commits_nothing(
     assert uow.discarded == 1  # lines were taken inside the transaction, then thrown away
 
 
-def test_every_short_line_is_reported_not_just_the_first(
+async def test_every_short_line_is_reported_not_just_the_first(
     mediator: Mediator, uow: FakeProductUnitOfWork
 ) -> None:
     a, b, c = make_product(stock=1), make_product(stock=0), make_product(stock=5)
     uow.seed(a, b, c)
 
     with pytest.raises(InsufficientStock) as raised:
-        mediator.send(reserve(uuid4(), (a, 2), (b, 1), (c, 5)))
+        await mediator.send(reserve(uuid4(), (a, 2), (b, 1), (c, 5)))
 
     reported = {(v.type, v.subject, v.description) for v in raised.value.violations}
     assert reported == {
@@ -86,7 +86,7 @@ def test_every_short_line_is_reported_not_just_the_first(
     assert [uow.stock(p.product_id) for p in (a, b, c)] == [1, 0, 5]
 
 
-def test_unknown_products_are_named_and_nothing_is_reserved(
+async def test_unknown_products_are_named_and_nothing_is_reserved(
     mediator: Mediator, uow: FakeProductUnitOfWork
 ) -> None:
     known = make_product(stock=10)
@@ -99,71 +99,73 @@ def test_unknown_products_are_named_and_nothing_is_reserved(
     )
 
     with pytest.raises(ProductNotFound) as raised:
-        mediator.send(command)
+        await mediator.send(command)
 
     assert raised.value.product_ids == [ghost_1, ghost_2]
     assert uow.stock(known.product_id) == 10
     assert uow.committed_reservations == {}
 
 
-def test_a_repeat_with_the_same_items_returns_the_original_and_takes_nothing(
+async def test_a_repeat_with_the_same_items_returns_the_original_and_takes_nothing(
     mediator: Mediator, uow: FakeProductUnitOfWork
 ) -> None:
     a, b = make_product(stock=10), make_product(stock=10)
     uow.seed(a, b)
     order_id = uuid4()
-    first = mediator.send(reserve(order_id, (a, 2), (b, 3)))
+    first = await mediator.send(reserve(order_id, (a, 2), (b, 3)))
 
-    again = mediator.send(reserve(order_id, (b, 3), (a, 2)))  # same items, other order
+    again = await mediator.send(reserve(order_id, (b, 3), (a, 2)))  # same items, other order
 
     assert again == first
     assert (uow.stock(a.product_id), uow.stock(b.product_id)) == (8, 7)
 
 
-def test_a_repeat_with_different_items_is_a_conflict(mediator: Mediator, uow: FakeProductUnitOfWork) -> None:
+async def test_a_repeat_with_different_items_is_a_conflict(
+    mediator: Mediator, uow: FakeProductUnitOfWork
+) -> None:
     a = make_product(stock=10)
     uow.seed(a)
     order_id = uuid4()
-    mediator.send(reserve(order_id, (a, 2)))
+    await mediator.send(reserve(order_id, (a, 2)))
 
     with pytest.raises(ReservationConflict) as raised:
-        mediator.send(reserve(order_id, (a, 3)))
+        await mediator.send(reserve(order_id, (a, 3)))
 
     assert raised.value.code is ErrorCode.ALREADY_EXISTS
     assert str(order_id) in raised.value.message
     assert uow.stock(a.product_id) == 8
 
 
-def test_reserve_after_release_of_an_unknown_order_is_refused(
+async def test_reserve_after_release_of_an_unknown_order_is_refused(
     mediator: Mediator, uow: FakeProductUnitOfWork
 ) -> None:
     a = make_product(stock=10)
     uow.seed(a)
     order_id = uuid4()
-    assert mediator.send(ReleaseStock(str(order_id))).released is False
+    assert (await mediator.send(ReleaseStock(str(order_id)))).released is False
 
     with pytest.raises(ReservationConflict):
-        mediator.send(reserve(order_id, (a, 1)))
+        await mediator.send(reserve(order_id, (a, 1)))
 
     assert uow.stock(a.product_id) == 10
 
 
-def test_the_same_items_after_a_release_are_refused_as_released(
+async def test_the_same_items_after_a_release_are_refused_as_released(
     mediator: Mediator, uow: FakeProductUnitOfWork
 ) -> None:
     a = make_product(stock=10)
     uow.seed(a)
     order_id = uuid4()
-    mediator.send(reserve(order_id, (a, 4)))
-    mediator.send(ReleaseStock(str(order_id)))
+    await mediator.send(reserve(order_id, (a, 4)))
+    await mediator.send(ReleaseStock(str(order_id)))
 
     with pytest.raises(ReservationReleased):
-        mediator.send(reserve(order_id, (a, 4)))
+        await mediator.send(reserve(order_id, (a, 4)))
 
     assert uow.stock(a.product_id) == 10
 
 
-def test_a_taken_order_id_is_answered_from_the_stored_reservation(
+async def test_a_taken_order_id_is_answered_from_the_stored_reservation(
     mediator: Mediator, uow: FakeProductUnitOfWork, mocker: MockerFixture
 ) -> None:
     # The claim comes first: a new reservation never pays for a lookup, and a repeat (a retry, or
@@ -171,29 +173,29 @@ def test_a_taken_order_id_is_answered_from_the_stored_reservation(
     a = make_product(stock=10)
     uow.seed(a)
     order_id = uuid4()
-    winner = mediator.send(reserve(order_id, (a, 2)))
+    winner = await mediator.send(reserve(order_id, (a, 2)))
     claim = mocker.spy(FakeReservationRepository, "try_open")
     lookup = mocker.spy(FakeReservationRepository, "get")
 
-    assert mediator.send(reserve(order_id, (a, 2))) == winner
+    assert await mediator.send(reserve(order_id, (a, 2))) == winner
     assert claim.spy_return is False
     assert [c.args[1] for c in lookup.call_args_list] == [order_id]
     assert uow.stock(a.product_id) == 8
 
 
-def test_a_new_reservation_claims_its_order_id_without_a_lookup(
+async def test_a_new_reservation_claims_its_order_id_without_a_lookup(
     mediator: Mediator, uow: FakeProductUnitOfWork, mocker: MockerFixture
 ) -> None:
     a = make_product(stock=10)
     uow.seed(a)
     lookup = mocker.spy(FakeReservationRepository, "get")
 
-    mediator.send(reserve(uuid4(), (a, 2)))
+    await mediator.send(reserve(uuid4(), (a, 2)))
 
     assert lookup.call_count == 0
 
 
-def test_lines_are_taken_in_product_id_order(
+async def test_lines_are_taken_in_product_id_order(
     mediator: Mediator, uow: FakeProductUnitOfWork, mocker: MockerFixture
 ) -> None:
     # One global order of row locks is what keeps concurrent multi-line reservations from deadlocking.
@@ -201,25 +203,25 @@ def test_lines_are_taken_in_product_id_order(
     uow.seed(*products)
     take = mocker.spy(FakeProductRepository, "try_take")
 
-    mediator.send(reserve(uuid4(), *[(p, 1) for p in reversed(products)]))
+    await mediator.send(reserve(uuid4(), *[(p, 1) for p in reversed(products)]))
 
     taken = [call.args[1] for call in take.call_args_list]
     assert taken == sorted(p.product_id for p in products)
 
 
-def test_a_reservation_never_expires(
+async def test_a_reservation_never_expires(
     mediator: Mediator, uow: FakeProductUnitOfWork, clock: FixedClock
 ) -> None:
     # The .NET original let reservations lapse after minutes, confirmed orders included, and sold
     # their stock again. Here a reservation holds until it is released, however long that takes.
     widget = make_product(stock=10)
     uow.seed(widget)
-    held = mediator.send(reserve(uuid4(), (widget, 4)))
+    held = await mediator.send(reserve(uuid4(), (widget, 4)))
 
     clock.now += timedelta(days=365)
-    mediator.send(reserve(uuid4(), (widget, 6)))
+    await mediator.send(reserve(uuid4(), (widget, 6)))
     with pytest.raises(InsufficientStock):
-        mediator.send(reserve(uuid4(), (widget, 1)))
+        await mediator.send(reserve(uuid4(), (widget, 1)))
 
-    assert mediator.send(GetReservation(str(held.order_id))) == held
+    assert await mediator.send(GetReservation(str(held.order_id))) == held
     assert uow.stock(widget.product_id) == 0

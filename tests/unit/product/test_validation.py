@@ -49,7 +49,7 @@ def refused_fields(message: Request[object]) -> list[str]:
 
 
 @pytest.mark.parametrize("bad", MALFORMED_UUIDS)
-def test_malformed_uuids_are_refused_in_every_id_field(bad: str) -> None:
+async def test_malformed_uuids_are_refused_in_every_id_field(bad: str) -> None:
     assert refused_fields(m.ReserveStock(bad, (line(),))) == ["order_id"]
     assert refused_fields(m.ReserveStock(ORDER, (line(bad),))) == ["items[0].product_id"]
     assert refused_fields(m.ReleaseStock(bad)) == ["order_id"]
@@ -59,70 +59,70 @@ def test_malformed_uuids_are_refused_in_every_id_field(bad: str) -> None:
     assert refused_fields(m.BatchGetProducts((P1, bad))) == ["product_ids[1]"]
 
 
-def test_an_empty_id_is_required() -> None:
+async def test_an_empty_id_is_required() -> None:
     assert refused_fields(m.GetProduct("")) == ["product_id"]
     assert refused_fields(m.ReleaseStock("")) == ["order_id"]
 
 
-def test_upper_case_uuids_are_accepted() -> None:
+async def test_upper_case_uuids_are_accepted() -> None:
     m.ReserveStock(ORDER.upper(), (line(P1.upper()),)).validate()
     m.GetProduct(P1.upper()).validate()
 
 
-def test_a_reservation_needs_items() -> None:
+async def test_a_reservation_needs_items() -> None:
     assert refused_fields(m.ReserveStock(ORDER, ())) == ["items"]
 
 
-def test_a_reservation_has_at_most_100_lines() -> None:
+async def test_a_reservation_has_at_most_100_lines() -> None:
     m.ReserveStock(ORDER, tuple(line(str(uuid4())) for _ in range(100))).validate()
     assert refused_fields(m.ReserveStock(ORDER, tuple(line(str(uuid4())) for _ in range(101)))) == ["items"]
 
 
-def test_the_same_product_twice_is_refused_whatever_its_case() -> None:
+async def test_the_same_product_twice_is_refused_whatever_its_case() -> None:
     command = m.ReserveStock(ORDER, (line(P1), line(P2), line(P1.upper(), 3)))
     assert refused_fields(command) == ["items[2].product_id"]
 
 
 @pytest.mark.parametrize("quantity", [0, -1, 10_001, 2**31 - 1])
-def test_quantity_out_of_1_to_10000_is_refused(quantity: int) -> None:
+async def test_quantity_out_of_1_to_10000_is_refused(quantity: int) -> None:
     assert refused_fields(m.ReserveStock(ORDER, (line(P1, 1), line(P2, quantity)))) == ["items[1].quantity"]
 
 
 @pytest.mark.parametrize("quantity", [1, 10_000])
-def test_quantity_bounds_are_inclusive(quantity: int) -> None:
+async def test_quantity_bounds_are_inclusive(quantity: int) -> None:
     m.ReserveStock(ORDER, (line(P1, quantity),)).validate()
 
 
 @pytest.mark.parametrize("quantity", [0, -1, -(2**31)])
-def test_restock_below_1_is_refused(quantity: int) -> None:
+async def test_restock_below_1_is_refused(quantity: int) -> None:
     assert refused_fields(m.RestockProduct(P1, quantity)) == ["quantity"]
 
 
 @pytest.mark.parametrize("quantity", [1, 10_001, 2**31 - 1])
-def test_restock_has_no_cap_but_the_stock_range(quantity: int) -> None:
+async def test_restock_has_no_cap_but_the_stock_range(quantity: int) -> None:
     m.RestockProduct(P1, quantity).validate()
 
 
-def test_every_bad_field_is_named_at_once() -> None:
+async def test_every_bad_field_is_named_at_once() -> None:
     command = m.ReserveStock("nope", (line("bad", 0),))
     assert refused_fields(command) == ["order_id", "items[0].product_id", "items[0].quantity"]
 
 
 @pytest.mark.parametrize("name", ["", "   ", "x" * 201])
-def test_name_empty_or_longer_than_200_is_refused(name: str) -> None:
+async def test_name_empty_or_longer_than_200_is_refused(name: str) -> None:
     assert refused_fields(product(name=name)) == ["name"]
 
 
-def test_name_of_200_and_description_of_2000_characters_are_accepted() -> None:
+async def test_name_of_200_and_description_of_2000_characters_are_accepted() -> None:
     product(name="x" * 200, description="d" * 2000).validate()
 
 
-def test_description_longer_than_2000_is_refused() -> None:
+async def test_description_longer_than_2000_is_refused() -> None:
     assert refused_fields(product(description="d" * 2001)) == ["description"]
 
 
 @pytest.mark.parametrize("price", ["19.99", "0", "0.5", "1000000", "1000000.00", "7"])
-def test_good_prices_are_accepted(price: str) -> None:
+async def test_good_prices_are_accepted(price: str) -> None:
     product(price=price).validate()
 
 
@@ -133,11 +133,11 @@ def test_good_prices_are_accepted(price: str) -> None:
         *("1_000", "0x10", "+5", "-0", "1.", ".5", "\u0661\u0669.\u0669\u0669", "12345678"),
     ],
 )
-def test_bad_prices_are_refused(price: str) -> None:
+async def test_bad_prices_are_refused(price: str) -> None:
     assert refused_fields(product(price=price)) == ["price"]
 
 
-def test_negative_stock_and_threshold_are_refused() -> None:
+async def test_negative_stock_and_threshold_are_refused() -> None:
     assert refused_fields(product(stock_quantity=-1)) == ["stock_quantity"]
     assert refused_fields(product(low_stock_threshold=-1)) == ["low_stock_threshold"]
     assert refused_fields(product(stock_quantity=-1, low_stock_threshold=-1, name="")) == [
@@ -147,21 +147,21 @@ def test_negative_stock_and_threshold_are_refused() -> None:
     ]
 
 
-def test_negative_page_size_is_refused_and_zero_is_allowed() -> None:
+async def test_negative_page_size_is_refused_and_zero_is_allowed() -> None:
     assert refused_fields(m.ListProducts(page_size=-1)) == ["page_size"]
     m.ListProducts(page_size=0).validate()
 
 
-def test_batch_get_takes_at_most_350_ids() -> None:
+async def test_batch_get_takes_at_most_350_ids() -> None:
     m.BatchGetProducts(tuple(P1 for _ in range(350))).validate()
     assert refused_fields(m.BatchGetProducts(tuple(P1 for _ in range(351)))) == ["product_ids"]
 
 
-def test_the_pipeline_refuses_before_any_unit_of_work_opens(
+async def test_the_pipeline_refuses_before_any_unit_of_work_opens(
     mediator: Mediator, uow: FakeProductUnitOfWork
 ) -> None:
     with pytest.raises(InvalidArgument) as raised:
-        mediator.send(m.ReserveStock(ORDER, ()))
+        await mediator.send(m.ReserveStock(ORDER, ()))
 
     assert [v.field for v in raised.value.violations] == ["items"]
     assert (uow.entered, uow.commits) == (0, 0)
