@@ -62,7 +62,7 @@ def start_in_process(make_database_url: Callable[[str], str]) -> Iterator[Callab
     started: list[RunningServer] = []
 
     def start(
-        product_interceptors: tuple[grpc.ServerInterceptor, ...] = (), product_db: str | None = None
+        product_interceptors: tuple[grpc.aio.ServerInterceptor, ...] = (), product_db: str | None = None
     ) -> InProcess:
         product_db = product_db or make_database_url("product")
         order_db = make_database_url("order")

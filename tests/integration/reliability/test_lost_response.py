@@ -27,10 +27,10 @@ RESERVE = "/eshop.product.v1.ProductService/ReserveStock"
 class _NoHeaders:
     """A servicer context that keeps response headers back, so the call stays retryable."""
 
-    def __init__(self, context: grpc.ServicerContext) -> None:
+    def __init__(self, context: Any) -> None:
         self._context = context
 
-    def send_initial_metadata(self, metadata: Any) -> None:
+    async def send_initial_metadata(self, metadata: Any) -> None:
         pass
 
     def __getattr__(self, name: str) -> Any:
@@ -45,16 +45,16 @@ class DropFirstResponse(UnaryServerInterceptor):
         self._headers_sent = headers_sent
         self._lock = threading.Lock()
 
-    def around(self, behaviour: Behaviour, request: Any, context: grpc.ServicerContext, method: str) -> Any:
+    async def around(self, behaviour: Behaviour, request: Any, context: Any, method: str) -> Any:
         if method != RESERVE:
-            return behaviour(request, context)
+            return await behaviour(request, context)
         with self._lock:
             self.attempts += 1
             first = self.attempts == 1
         if not first:
-            return behaviour(request, context)
-        behaviour(request, context if self._headers_sent else _NoHeaders(context))
-        context.abort(grpc.StatusCode.UNAVAILABLE, "connection lost after the commit (injected)")
+            return await behaviour(request, context)
+        await behaviour(request, context if self._headers_sent else _NoHeaders(context))
+        await context.abort(grpc.StatusCode.UNAVAILABLE, "connection lost after the commit (injected)")
 
 
 def _place(services: InProcess, product_id: str) -> order_pb2.Order:

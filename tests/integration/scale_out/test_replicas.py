@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -28,20 +28,20 @@ STOCK_EACH = 40
 ORDERS = 300
 
 
-class CallCounter(grpc.ServerInterceptor):
+class CallCounter(grpc.aio.ServerInterceptor):
     def __init__(self, name: str, calls: Counter[str]) -> None:
         self._name, self._calls = name, calls
 
-    def intercept_service(
+    async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler | None]],
         details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler | None:
         if details.method.startswith(
             ("/eshop.order.v1.OrderService/CreateOrder", "/eshop.product.v1.ProductService/ReserveStock")
         ):
             self._calls[self._name] += 1
-        return continuation(details)
+        return await continuation(details)
 
 
 @dataclass
