@@ -37,7 +37,7 @@ def start(
     def register(server: grpc.Server) -> None:
         pb_grpc.add_OrderServiceServicer_to_server(servicer, server)
 
-    running = start_server(settings, register, [SERVICE_NAME], database.ping, extra_interceptors)
+    running = start_server(settings, register, [SERVICE_NAME], database.is_ready, extra_interceptors)
     running.on_stop.append(container.shutdown_resources)
     for worker in workers:
         running.on_stop.append(worker.stop)

@@ -35,7 +35,7 @@ def start(
     def register(server: grpc.Server) -> None:
         pb_grpc.add_ProductServiceServicer_to_server(servicer, server)
 
-    running = start_server(settings, register, [SERVICE_NAME], database.ping, extra_interceptors)
+    running = start_server(settings, register, [SERVICE_NAME], database.is_ready, extra_interceptors)
     running.on_stop.append(container.shutdown_resources)
     logger.info(
         "product service {} listening on {} (database {})",

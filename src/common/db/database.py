@@ -3,6 +3,8 @@
 SQLite: WAL, and one writer at a time per process (a lock plus ``BEGIN IMMEDIATE``), because SQLite's
 own busy-wait sleeps in millisecond steps and wrecks tail latency when threads race for the write lock.
 PostgreSQL: a sized pool with pre-ping; row-level concurrency is the database's business.
+Both: a connection that failed with a connection-level error is discarded, never pooled again, and
+the database counts as not ready until it takes writes again (see ``common.db.outage``).
 Both: the pool hands out the connection returned last (LIFO). On SQLite that is the one whose page
 cache is still valid, since a connection drops its cache whenever another one has written; under
 light load the rest sit idle (and PostgreSQL may time them out) instead of being cycled through.
@@ -15,10 +17,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, create_engine, event, text
+from sqlalchemy import Connection, NullPool, create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DatabaseError, DBAPIError
 
+from common.db.outage import Outage, is_connection_error, is_contention
 from common.db.urls import redacted
 from common.errors import Unavailable
 
@@ -36,6 +39,7 @@ class Database:
         self.url = url
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         self._write_lock = threading.Lock()
+        self.outage = Outage(make_url(url).render_as_string(hide_password=True))
         if self.is_sqlite:
             if parsed.database and parsed.database != ":memory:":
                 directory = Path(parsed.database).parent
@@ -80,23 +84,33 @@ class Database:
             conn.info["eshop_write"] = write
             conn.begin()
             return conn
-        except BaseException:
+        except BaseException as error:
             if conn is not None:
                 # BEGIN failed (e.g. SQLite busy): give the connection back now, not at the next GC cycle.
                 conn.info.pop("eshop_write", None)
+                self._discard_if_broken(conn, error)
                 conn.close()
             if locked:
                 self._write_lock.release()
             raise
 
-    def end(self, conn: Connection, *, commit: bool) -> None:
+    def end(self, conn: Connection, *, commit: bool, failure: BaseException | None = None) -> None:
+        """Commit or roll back, and give the connection back; ``failure`` is what ended the work
+        early, if anything: a connection it broke is discarded instead of pooled."""
+        write = conn.info.pop("eshop_write", False)
         try:
-            if commit:
+            if failure is not None and self._discard_if_broken(conn, failure):
+                pass  # nothing to roll back on a connection that is gone
+            elif commit:
                 conn.commit()
+                if write:
+                    self._writes_work()
             else:
                 conn.rollback()
+        except DBAPIError as error:
+            self._discard_if_broken(conn, error)
+            raise
         finally:
-            write = conn.info.pop("eshop_write", False)
             conn.close()
             if write and self.is_sqlite:
                 self._write_lock.release()
@@ -109,6 +123,53 @@ class Database:
             return True
         except DBAPIError:
             return False
+
+    def is_ready(self) -> bool:
+        """True when the database answers and, after a failure that was not contention, takes writes
+        again. The write probe runs only during such an outage: a ready database is never locked by it."""
+        if not self.ping():
+            return False
+        return not self.outage.ongoing or self._probe_writes()
+
+    def _probe_writes(self) -> bool:
+        if self.is_sqlite and not self._sqlite_takes_writes():
+            return False
+        self._writes_work()
+        return True
+
+    def _sqlite_takes_writes(self) -> bool:
+        """A write rolled back, on a fresh connection (pooled ones may have opened the file read-only),
+        under the process's write lock so it never waits on our own writers."""
+        if not self._write_lock.acquire(timeout=1.0):
+            return False  # busy with real writes: their outcome will tell
+        try:
+            probe = create_engine(self.url, poolclass=NullPool, connect_args={"timeout": 1.0})
+            try:
+                with probe.connect() as conn:
+                    version = conn.exec_driver_sql("PRAGMA user_version").scalar()
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                    conn.exec_driver_sql(f"PRAGMA user_version = {int(version or 0)}")
+                    conn.exec_driver_sql("ROLLBACK")
+                return True
+            except DBAPIError as error:
+                return is_contention(error)  # someone else is writing: the file takes writes
+            finally:
+                probe.dispose()
+        finally:
+            self._write_lock.release()
+
+    def _discard_if_broken(self, conn: Connection, error: BaseException) -> bool:
+        if not is_connection_error(error):
+            return False
+        if not conn.invalidated:
+            conn.invalidate()
+        self.outage.begin(error)
+        return True
+
+    def _writes_work(self) -> None:
+        if self.outage.end():
+            # Connections opened during the outage (SQLite: read-only) go; new ones open afresh.
+            self.engine.dispose()
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -140,15 +201,9 @@ def database_resource(
     try:
         migrate(database)
     except DatabaseError as error:
-        if database.is_sqlite and not _is_contention(error):
+        if database.is_sqlite and not is_contention(error):
             database.dispose()
             raise DatabaseUnusable(f"cannot use it as a SQLite database: {error.orig}") from error
         raise
     yield database
     database.dispose()
-
-
-def _is_contention(error: DBAPIError) -> bool:
-    """SQLite's "database is locked" / busy: another connection holds the lock, nothing is wrong."""
-    text = str(error.orig).lower()
-    return "locked" in text or "busy" in text

@@ -41,7 +41,7 @@ class SqlUnitOfWork:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self.rollback()
+        self._finish(commit=False, failure=exc)
         if exc is not None and is_conflict(exc):
             raise Aborted("the change conflicted with a concurrent one; try again") from exc
         if isinstance(exc, OperationalError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
@@ -58,7 +58,7 @@ class SqlUnitOfWork:
     def rollback(self) -> None:
         self._finish(commit=False)
 
-    def _finish(self, *, commit: bool) -> None:
+    def _finish(self, *, commit: bool, failure: BaseException | None = None) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
-            self._database.end(conn, commit=commit)
+            self._database.end(conn, commit=commit, failure=failure)
