@@ -23,7 +23,9 @@ TEXT_FORMAT = (
 )
 # Extras bound by the call-logging interceptors; a text line already says them in its message.
 CALL_FIELDS = ("grpc_method", "grpc_code", "duration_ms")
-_NOT_IN_TEXT_TAIL = {"service", "correlation_id", "fields", *CALL_FIELDS}
+# The lines that bind these name the order or product in their message too.
+ENTITY_FIELDS = ("order_id", "product_id")
+_NOT_IN_TEXT_TAIL = {"service", "correlation_id", "fields", *CALL_FIELDS, *ENTITY_FIELDS}
 
 
 def _add_trace_context(extra: dict[str, Any]) -> None:

@@ -39,7 +39,7 @@ def start(
         return ServerParts(
             lambda server: pb_grpc.add_OrderServiceServicer_to_server(servicer, server),
             [SERVICE_NAME],
-            database.ping_async,
+            database.is_ready,
             # The reconciler's first pass runs at start: start-up resolves what a crash left.
             background=[container.outbox_worker(), container.reconciler_worker()],
             close=channel.close,

@@ -36,7 +36,7 @@ def start(
         return ServerParts(
             lambda server: pb_grpc.add_ProductServiceServicer_to_server(servicer, server),
             [SERVICE_NAME],
-            database.ping_async,
+            database.is_ready,
         )
 
     try:

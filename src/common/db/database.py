@@ -8,6 +8,8 @@ process is waited for with ``asyncio.sleep`` between tries that never block (bus
 serving), up to ``SQLITE_BUSY_BUDGET_S``, then UNAVAILABLE.
 PostgreSQL: on a small thread pool (a round trip would stall every call on the loop), a sized pool
 with pre-ping; row-level concurrency is the database's business.
+Both: a connection that failed with a connection-level error is discarded, never pooled again, and
+the database counts as not ready until it takes writes again (see ``common.db.outage``).
 Both: the pool hands out the connection returned last (LIFO). On SQLite that is the one whose page
 cache is still valid, since a connection drops its cache whenever another one has written; under
 light load the rest sit idle (and PostgreSQL may time them out) instead of being cycled through.
@@ -23,10 +25,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, create_engine, event, text
+from sqlalchemy import Connection, NullPool, create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DatabaseError, DBAPIError
 
+from common.db.outage import Outage, is_connection_error, is_contention
 from common.db.urls import redacted
 from common.errors import Unavailable
 
@@ -60,6 +63,7 @@ class Database:
         self._write_lock: asyncio.Lock | None = None
         self._threads: ThreadPoolExecutor | None = None
         self._thread_count = threads or pool_size
+        self.outage = Outage(make_url(url).render_as_string(hide_password=True))
         if self.is_sqlite:
             if parsed.database and parsed.database != ":memory:":
                 directory = Path(parsed.database).parent
@@ -135,21 +139,31 @@ class Database:
             conn.info["eshop_write"] = write
             conn.begin()
             return conn
-        except BaseException:
+        except BaseException as error:
             if conn is not None:
                 # BEGIN failed (e.g. SQLite busy): give the connection back now, not at the next GC cycle.
                 conn.info.pop("eshop_write", None)
+                self._discard_if_broken(conn, error)
                 conn.close()
             raise
 
-    def end(self, conn: Connection, *, commit: bool) -> None:
+    def end(self, conn: Connection, *, commit: bool, failure: BaseException | None = None) -> None:
+        """Commit or roll back, and give the connection back; ``failure`` is what ended the work
+        early, if anything: a connection it broke is discarded instead of pooled."""
+        write = conn.info.pop("eshop_write", False)
         try:
-            if commit:
+            if failure is not None and self._discard_if_broken(conn, failure):
+                pass  # nothing to roll back on a connection that is gone
+            elif commit:
                 conn.commit()
+                if write:
+                    self._writes_work()
             else:
                 conn.rollback()
+        except DBAPIError as error:
+            self._discard_if_broken(conn, error)
+            raise
         finally:
-            conn.info.pop("eshop_write", None)
             conn.close()
 
     def ping(self) -> bool:
@@ -161,11 +175,60 @@ class Database:
         except DBAPIError:
             return False
 
-    async def ping_async(self) -> bool:
-        """``ping`` without blocking the loop on PostgreSQL (a dead server may take seconds to say so)."""
+    async def is_ready(self) -> bool:
+        """True when the database answers and, after a failure that was not contention, takes writes
+        again. The write probe runs only during such an outage: a ready database is never locked by it.
+        Never blocks the loop: PostgreSQL is asked from a thread, SQLite never waits for a lock."""
         if self.is_sqlite:
-            return self.ping()
-        return await asyncio.to_thread(self.ping)
+            if not self.ping():
+                return False
+        elif not await asyncio.to_thread(self.ping):
+            return False
+        return not self.outage.ongoing or await self._probe_writes()
+
+    async def _probe_writes(self) -> bool:
+        if self.is_sqlite and not await self._sqlite_takes_writes():
+            return False
+        self._writes_work()
+        return True
+
+    async def _sqlite_takes_writes(self) -> bool:
+        """A write rolled back, on a fresh connection (pooled ones may have opened the file read-only),
+        under the process's write lock so it never waits on our own writers."""
+        if self._write_lock is None:
+            self._write_lock = asyncio.Lock()
+        try:
+            await asyncio.wait_for(self._write_lock.acquire(), 1.0)
+        except asyncio.TimeoutError:
+            return False  # busy with real writes: their outcome will tell
+        try:
+            probe = create_engine(self.url, poolclass=NullPool, connect_args={"timeout": 0})
+            try:
+                with probe.connect() as conn:
+                    version = conn.exec_driver_sql("PRAGMA user_version").scalar()
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                    conn.exec_driver_sql(f"PRAGMA user_version = {int(version or 0)}")
+                    conn.exec_driver_sql("ROLLBACK")
+                return True
+            except DBAPIError as error:
+                return is_contention(error)  # someone else is writing: the file takes writes
+            finally:
+                probe.dispose()
+        finally:
+            self._write_lock.release()
+
+    def _discard_if_broken(self, conn: Connection, error: BaseException) -> bool:
+        if not is_connection_error(error):
+            return False
+        if not conn.invalidated:
+            conn.invalidate()
+        self.outage.begin(error)
+        return True
+
+    def _writes_work(self) -> None:
+        if self.outage.end():
+            # Connections opened during the outage (SQLite: read-only) go; new ones open afresh.
+            self.engine.dispose()
 
     def dispose(self) -> None:
         if self._threads is not None:
@@ -211,9 +274,3 @@ def database_resource(
     database.serving()
     yield database
     database.dispose()
-
-
-def is_contention(error: DBAPIError) -> bool:
-    """SQLite's "database is locked" / busy: another connection holds the lock, nothing is wrong."""
-    text = str(error.orig).lower()
-    return "locked" in text or "busy" in text

@@ -15,7 +15,8 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from common.db.database import Database, DatabaseBusy, is_contention
+from common.db.database import Database, DatabaseBusy
+from common.db.outage import is_contention
 from common.errors import Aborted, Unavailable
 
 # PostgreSQL's serialization_failure and deadlock_detected: the transaction lost a race and may be
@@ -55,7 +56,7 @@ class SqlUnitOfWork:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self.rollback()
+        self._finish(commit=False, failure=exc)
         if exc is not None and is_conflict(exc):
             raise Aborted("the change conflicted with a concurrent one; try again") from exc
         if self._database.is_sqlite and isinstance(exc, OperationalError) and is_contention(exc):
@@ -74,7 +75,7 @@ class SqlUnitOfWork:
     def rollback(self) -> None:
         self._finish(commit=False)
 
-    def _finish(self, *, commit: bool) -> None:
+    def _finish(self, *, commit: bool, failure: BaseException | None = None) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
-            self._database.end(conn, commit=commit)
+            self._database.end(conn, commit=commit, failure=failure)

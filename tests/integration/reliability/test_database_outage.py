@@ -5,19 +5,24 @@ Health follows what the service can do. A SQLite write lock held by someone else
 outage: in WAL mode reads go on, the health probe's ``SELECT 1`` answers, so health stays SERVING
 while writes wait out the 5 s busy timeout and fail UNAVAILABLE. A database that does not answer at
 all is an outage: health goes NOT_SERVING. Only a server database can be unplugged, so that half runs
-on PostgreSQL (behind a proxy we cut) and is skipped on SQLite.
+on PostgreSQL (behind a proxy we cut) and is skipped on SQLite. A SQLite file that refuses writes
+(immutable) is an outage too, and the service writes again, with no restart, once the file does.
 """
 
 from __future__ import annotations
 
 import gc
 import sqlite3
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import grpc
+import psycopg
 import pytest
+from loguru import logger
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import QueuePool
 
@@ -35,10 +40,12 @@ from tests.integration.reliability.support import (
 )
 from tests.integration.reliability.tcp_proxy import TcpProxy
 from tests.invariant import assert_stock_conserved, wait_for_quiescence
+from tests.postgres_cluster import ThrowawayCluster
 
 # Longer than the 5 s SQLite busy timeout, so the server gives up before the client does.
 WRITE_TIMEOUT_S = 15.0
 HEALTH_TIMEOUT_S = 20.0
+RECOVERY_TIMEOUT_S = 5.0  # "within a few seconds of the file becoming writable"
 
 
 @pytest.fixture
@@ -145,3 +152,133 @@ def test_unreachable_database(
         assert stub.GetProduct(get, timeout=WRITE_TIMEOUT_S).stock_quantity == 15
     finally:
         proxy.close()
+
+
+def _chattr(flag: str, path: Path) -> bool:
+    return subprocess.run(["chattr", flag, str(path)], capture_output=True, check=False).returncode == 0
+
+
+@pytest.mark.slow
+def test_a_sqlite_file_that_refuses_writes_then_takes_them_again(
+    start_in_process: Callable[..., InProcess],
+    channel_to: Callable[[str], grpc.Channel],
+) -> None:
+    services = start_in_process()
+    if make_url(services.product_db).get_backend_name() != "sqlite":
+        pytest.skip("an immutable database file is SQLite's failure mode")
+    path = Path(str(make_url(services.product_db).database))
+    stub = product_pb2_grpc.ProductServiceStub(channel_to(services.product_target))
+    product_id = create_product(stub, stock=10)
+    get = product_pb2.GetProductRequest(product_id=product_id)
+    restock = product_pb2.RestockProductRequest(product_id=product_id, quantity=5)
+    warnings: list[str] = []
+    sink = logger.add(lambda m: warnings.append(m.record["message"]), level="WARNING", format="{message}")
+    if not _chattr("+i", path):
+        logger.remove(sink)
+        pytest.skip("chattr +i is not available here (needs root and a filesystem that supports it)")
+    try:
+        # Connections opened before keep writing into the WAL; those SQLite opens now are read-only,
+        # as after a restart or when the pool grows during the episode.
+        services.product_container.database().engine.dispose()
+        wait_until(
+            lambda: (
+                status_code_of(lambda: stub.RestockProduct(restock, timeout=WRITE_TIMEOUT_S))
+                is grpc.StatusCode.UNAVAILABLE
+            ),
+            HEALTH_TIMEOUT_S,
+            "writes to be refused",
+        )
+        assert stub.GetProduct(get, timeout=WRITE_TIMEOUT_S).stock_quantity == 10  # reads go on
+        wait_until(
+            lambda: health_status(services.product_target) == NOT_SERVING, HEALTH_TIMEOUT_S, "NOT_SERVING"
+        )
+        for _ in range(3):  # more failing calls: still one log line for the episode
+            assert (
+                status_code_of(lambda: stub.RestockProduct(restock, timeout=WRITE_TIMEOUT_S))
+                is grpc.StatusCode.UNAVAILABLE
+            )
+    finally:
+        assert _chattr("-i", path)
+
+    # No restart: the next calls write within a few seconds, and health follows.
+    wait_until(
+        lambda: (
+            status_code_of(lambda: stub.RestockProduct(restock, timeout=WRITE_TIMEOUT_S))
+            is grpc.StatusCode.OK
+        ),
+        RECOVERY_TIMEOUT_S,
+        "writes to work again",
+    )
+    for _ in range(5):  # every pooled connection, not just one
+        stub.RestockProduct(restock, timeout=WRITE_TIMEOUT_S)
+    wait_until(lambda: health_status(services.product_target) == SERVING, HEALTH_TIMEOUT_S, "SERVING")
+    logger.remove(sink)
+    failing = [w for w in warnings if "failing" in w]
+    assert len(failing) == 1, warnings
+    assert "readonly database" in failing[0]
+    assert any("takes writes again" in w for w in warnings), warnings
+
+
+def _on_postgres(services: InProcess) -> None:
+    if make_url(services.product_db).get_backend_name() != "postgresql":
+        pytest.skip(
+            "a database server's connections and restarts are PostgreSQL's (ESHOP_TEST_BACKEND=postgres)"
+        )
+
+
+def _terminate_backends(url: str) -> int:
+    """pg_terminate_backend for every other session on ``url``'s database; how many there were."""
+    parsed = make_url(url)
+    with psycopg.connect(
+        host=parsed.host,
+        port=parsed.port,
+        user=parsed.username,
+        password=parsed.password,
+        dbname=parsed.database,
+        autocommit=True,
+    ) as admin:
+        rows = admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
+    return len(rows)
+
+
+def test_terminated_postgresql_backends_cost_no_call(
+    start_in_process: Callable[..., InProcess],
+    channel_to: Callable[[str], grpc.Channel],
+) -> None:
+    services = start_in_process()
+    _on_postgres(services)
+    stub = product_pb2_grpc.ProductServiceStub(channel_to(services.product_target))
+    product_id = create_product(stub, stock=10)
+    restock = product_pb2.RestockProductRequest(product_id=product_id, quantity=5)
+    get = product_pb2.GetProductRequest(product_id=product_id)
+
+    assert _terminate_backends(services.product_db) >= 1  # the pooled connection(s) of the service
+
+    # The pool pings a connection before handing it out: the very next calls work.
+    assert stub.RestockProduct(restock, timeout=WRITE_TIMEOUT_S).stock_quantity == 15
+    assert stub.GetProduct(get, timeout=WRITE_TIMEOUT_S).stock_quantity == 15
+    assert health_status(services.product_target) == SERVING
+
+
+@pytest.mark.slow
+def test_a_postgresql_restart_costs_no_call_once_it_is_back(
+    start_in_process: Callable[..., InProcess],
+    channel_to: Callable[[str], grpc.Channel],
+    request: pytest.FixtureRequest,
+) -> None:
+    services = start_in_process()
+    _on_postgres(services)
+    cluster = request.getfixturevalue("postgres_server")
+    if not isinstance(cluster, ThrowawayCluster):
+        pytest.skip("restarts only the throwaway cluster, never a server given by ESHOP_TEST_POSTGRES_URL")
+    stub = product_pb2_grpc.ProductServiceStub(channel_to(services.product_target))
+    product_id = create_product(stub, stock=10)
+    restock = product_pb2.RestockProductRequest(product_id=product_id, quantity=5)
+
+    cluster.restart()
+    wait_until(lambda: health_status(services.product_target) == SERVING, HEALTH_TIMEOUT_S, "SERVING")
+
+    assert stub.RestockProduct(restock, timeout=WRITE_TIMEOUT_S).stock_quantity == 15

@@ -136,12 +136,15 @@ def test_text_lines_show_the_trace_id_and_keep_the_call_line_as_it_was(
         tracer = TracerProvider().get_tracer("test")
         with tracer.start_as_current_span("work") as span:
             logger.bind(grpc_method="a.B/C", grpc_code="OK", duration_ms=1.0).info("rpc /a.B/C OK 1.0 ms")
+            logger.bind(order_id="o-1").info("order o-1 cancelled")
     finally:
         logger.remove()
         logger.configure(extra={}, patcher=lambda record: None)
         logger.add(sys.stderr)
 
-    [line] = capsys.readouterr().err.splitlines()
+    line, order_line = capsys.readouterr().err.splitlines()
     context = span.get_span_context()
     ids = f"trace_id={context.trace_id:032x} span_id={context.span_id:016x}"
     assert line.endswith(f"| order | cid=- | rpc /a.B/C OK 1.0 ms | {ids}")
+    assert "grpc_method" not in line and "duration_ms" not in line
+    assert order_line.endswith(f"| order | cid=- | order o-1 cancelled | {ids}")
