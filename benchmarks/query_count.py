@@ -2,9 +2,10 @@
 
 Started as ``python -c "from benchmarks.query_count import serve; serve('order')"``. It is the service's
 own ``serve`` plus an outermost interceptor that names the RPC being served (a ContextVar reaches the
-handler's thread) and SQLAlchemy engine events that count statements, transactions and compiled-cache
-hits under that name. Statements outside RPCs (health probe, outbox, reconciler) are not counted.
-On SIGTERM it writes ``$BENCH_QUERY_LOG_DIR/<service>.json``. Not used for timing: events cost time.
+transaction, on the loop or on a PostgreSQL thread) and SQLAlchemy engine events that count
+statements, transactions and compiled-cache hits under that name. Statements outside RPCs (health
+probe, outbox, reconciler) are not counted. On SIGTERM it writes ``$BENCH_QUERY_LOG_DIR/<service>.json``.
+Not used for timing: events cost time.
 """
 
 from __future__ import annotations
@@ -19,11 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import grpc
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from common.grpc.handler_wrapping import Behaviour, UnaryServerInterceptor
+from common.grpc.handler_wrapping import Behaviour, Context, UnaryServerInterceptor
 from common.grpc.server import wait_for_termination
 from common.logging import configure_logging
 from common.settings import LogSettings
@@ -101,12 +101,12 @@ def install_listeners() -> None:
 
 
 class RpcNamingInterceptor(UnaryServerInterceptor):
-    def around(self, behaviour: Behaviour, request: Any, context: grpc.ServicerContext, method: str) -> Any:
+    async def around(self, behaviour: Behaviour, request: Any, context: Context, method: str) -> Any:
         token = _method.set(method)
         with _lock:
             _stats[method].calls += 1
         try:
-            return behaviour(request, context)
+            return await behaviour(request, context)
         finally:
             _method.reset(token)
 
