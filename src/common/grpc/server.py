@@ -71,9 +71,20 @@ class ServerLoop:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
 
     def close(self) -> None:
+        """Cancel what is still running on the loop (as ``asyncio.run`` does), then stop and close it."""
+        self.call(_cancel_remaining_tasks())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join()
         self.loop.close()
+
+
+async def _cancel_remaining_tasks() -> None:
+    current = asyncio.current_task()
+    remaining = [task for task in asyncio.all_tasks() if task is not current]
+    for task in remaining:
+        task.cancel()
+    await asyncio.gather(*remaining, return_exceptions=True)
+    await asyncio.get_running_loop().shutdown_asyncgens()
 
 
 @dataclass
