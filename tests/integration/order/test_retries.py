@@ -9,10 +9,11 @@ from __future__ import annotations
 import grpc
 
 from common.generated.eshop.order.v1 import order_pb2 as opb
+from common.generated.eshop.product.v1 import product_pb2 as ppb
 from order.application.order_handlers import UNAVAILABLE_REASON
 from tests.integration.helpers import create_product, new_id
 from tests.integration.order.conftest import Servers
-from tests.integration.order.interceptors import BlockReserve, FailReserve
+from tests.integration.order.interceptors import BlockReserve, FailReserve, HoldReserveResponse
 from tests.integration.order.support import only_order, order_request, rpc_failure, stock
 from tests.integration.order.waiting import eventually
 
@@ -68,16 +69,23 @@ def test_a_reservation_past_the_deadline_fails_deadline_exceeded(servers: Server
 
 
 def test_a_reservation_that_lands_after_the_deadline_is_released_by_the_outbox(servers: Servers) -> None:
-    blocker = BlockReserve()
-    servers.unblock.append(blocker.release)
-    product = servers.product(interceptors=(blocker,))
+    # The Product side commits the reservation in time and only its answer is late: the Order side
+    # sees DEADLINE_EXCEEDED while the stock is really held, and only the outbox's release returns it.
+    holder = HoldReserveResponse()
+    servers.unblock.append(holder.release)
+    product = servers.product(interceptors=(holder,))
     products = servers.product_stub(product)
     orders = servers.order_stub(servers.order(product.port, product_call_timeout_s=0.5))
     lamp = create_product(products, stock=5)
-    rpc_failure(orders.CreateOrder, order_request(new_id(), (lamp.product_id, 2)), timeout=10)
+    failure = rpc_failure(orders.CreateOrder, order_request(new_id(), (lamp.product_id, 2)), timeout=10)
 
-    blocker.release.set()  # the late ReserveStock now runs: it must not keep stock for a rejected order
-
-    assert blocker.finished.wait(10)
+    assert failure.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert holder.committed.wait(10), "the reservation never committed on the Product side"
+    order = only_order(orders)
+    assert order.status == opb.ORDER_STATUS_REJECTED
+    # The stock comes back by a release of the real reservation (its items), not by a rollback.
     eventually(lambda: stock(products, lamp.product_id) == 5, timeout=10)
+    held = products.GetReservation(ppb.GetReservationRequest(order_id=order.order_id), timeout=5)
+    assert held.state == ppb.Reservation.STATE_RELEASED
+    assert [(i.product_id, i.quantity) for i in held.items] == [(lamp.product_id, 2)]
     assert only_order(orders).status == opb.ORDER_STATUS_REJECTED
