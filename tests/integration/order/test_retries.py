@@ -12,7 +12,7 @@ from common.generated.eshop.order.v1 import order_pb2 as opb
 from common.generated.eshop.product.v1 import product_pb2 as ppb
 from order.application.order_handlers import UNAVAILABLE_REASON
 from tests.integration.helpers import create_product, new_id
-from tests.integration.order.conftest import Servers
+from tests.integration.order.conftest import ProductStub, Servers
 from tests.integration.order.interceptors import BlockReserve, FailReserve, HoldReserveResponse
 from tests.integration.order.support import only_order, order_request, rpc_failure, stock
 from tests.integration.order.waiting import eventually
@@ -66,6 +66,34 @@ def test_a_reservation_past_the_deadline_fails_deadline_exceeded(servers: Server
     order = only_order(orders)
     assert order.status == opb.ORDER_STATUS_REJECTED
     assert order.status_reason == UNAVAILABLE_REASON
+    blocker.release.set()  # the late ReserveStock runs now: nothing of it may stay committed
+    assert blocker.finished.wait(10)
+    # The outbox's release leaves a marker; a reservation that had been committed would show its items.
+    eventually(lambda: reservation_state(products, order.order_id) == ppb.Reservation.STATE_RELEASED)
+    held = products.GetReservation(ppb.GetReservationRequest(order_id=order.order_id), timeout=5)
+    assert not held.items
+    assert stock(products, lamp.product_id) == 5
+
+
+def test_a_reservation_that_runs_past_its_callers_deadline_is_not_committed(servers: Servers) -> None:
+    # Straight to the Product service, so no compensating release can hide what the handler commits.
+    blocker = BlockReserve()
+    servers.unblock.append(blocker.release)
+    products = servers.product_stub(servers.product(interceptors=(blocker,)))
+    lamp = create_product(products, stock=5)
+    order_id = new_id()
+    request = ppb.ReserveStockRequest(
+        order_id=order_id, items=[ppb.StockItem(product_id=lamp.product_id, quantity=2)]
+    )
+
+    failure = rpc_failure(products.ReserveStock, request, timeout=0.3)
+    blocker.release.set()  # the handler runs now, after its caller gave up
+
+    assert failure.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert blocker.finished.wait(10)
+    assert stock(products, lamp.product_id) == 5
+    missing = rpc_failure(products.GetReservation, ppb.GetReservationRequest(order_id=order_id))
+    assert missing.code() == grpc.StatusCode.NOT_FOUND
 
 
 def test_a_reservation_that_lands_after_the_deadline_is_released_by_the_outbox(servers: Servers) -> None:
@@ -89,3 +117,13 @@ def test_a_reservation_that_lands_after_the_deadline_is_released_by_the_outbox(s
     assert held.state == ppb.Reservation.STATE_RELEASED
     assert [(i.product_id, i.quantity) for i in held.items] == [(lamp.product_id, 2)]
     assert only_order(orders).status == opb.ORDER_STATUS_REJECTED
+
+
+def reservation_state(products: ProductStub, order_id: str) -> int | None:
+    try:
+        held = products.GetReservation(ppb.GetReservationRequest(order_id=order_id), timeout=5)
+    except grpc.RpcError as error:
+        if error.code() == grpc.StatusCode.NOT_FOUND:
+            return None
+        raise
+    return int(held.state)
