@@ -13,7 +13,7 @@ import grpc
 import pytest
 from google.protobuf import descriptor_pool, message_factory
 from google.protobuf.message import DecodeError, Message
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from sqlalchemy import Engine, Table, create_engine, func, select
 
 from common.correlation import HEADER, is_valid
@@ -22,6 +22,7 @@ from common.generated.eshop.product.v1 import product_pb2_grpc
 from common.settings import ServerSettings
 from order.infrastructure.tables import order_lines, orders, release_outbox
 from product.infrastructure.tables import products, reservation_lines, reservations
+from tests.integration.reliability.boundaries import PROBES
 from tests.integration.reliability.fuzz_strategies import CASES, Known, RpcCase, correlation_ids
 from tests.integration.reliability.processes import InProcess
 from tests.integration.reliability.support import SERVING, create_order, create_product, health_status
@@ -123,6 +124,10 @@ def test_hostile_requests(target: Target, case: RpcCase) -> None:
         if cid is not None and is_valid(cid):
             assert echoed == [cid]
 
+    # Every limit of this RPC, just inside and just outside, is tried first, whatever the random walk.
+    for probe in PROBES:
+        if probe.method == case.method:
+            one = example(request=probe.request(target.known), cid=None)(one)
     one()
     _assert_healthy(target)
 
