@@ -11,6 +11,8 @@ from __future__ import annotations
 import grpc
 import pytest
 
+from common.generated.eshop.order.v1 import order_pb2 as o
+from common.generated.eshop.product.v1 import product_pb2 as p
 from tests.integration.reliability.boundaries import BY_METHOD, PROBES, Probe
 from tests.integration.reliability.test_hostile_input import Target, target  # noqa: F401
 
@@ -34,3 +36,35 @@ def test_a_limit_is_enforced_exactly_at_its_edge(target: Target, probe: Probe) -
         assert code is C.INVALID_ARGUMENT, f"{code.name}: {details[:300]}"
         assert f"{probe.refused_field}:" in details, details[:300]
         assert target.row_counts() == before, "an invalid request changed stored data"
+
+
+@pytest.mark.parametrize(
+    ("probe", "says"),
+    [
+        (
+            Probe(
+                "CreateProduct", "name blank", lambda k: p.CreateProductRequest(name=" ", price="1"), "name"
+            ),
+            "name: is required",
+        ),
+        (
+            Probe("ListOrders", "page_size -1", lambda k: o.ListOrdersRequest(page_size=-1), "page_size"),
+            "page_size: must not be negative, got -1",
+        ),
+        # A bad value is quoted, up to 40 characters: enough to recognise it, never megabytes of it.
+        (
+            Probe("GetProduct", "id of 40", lambda k: p.GetProductRequest(product_id="y" * 40), "product_id"),
+            f"product_id: must be a UUID, got {'y' * 40!r}",
+        ),
+        (
+            Probe("GetProduct", "id of 41", lambda k: p.GetProductRequest(product_id="y" * 41), "product_id"),
+            f"product_id: must be a UUID, got {'y' * 40 + '…'!r}",
+        ),
+    ],
+    ids=lambda value: value.what if isinstance(value, Probe) else "",
+)
+def test_a_refusal_says_what_is_wrong_in_words(target: Target, probe: Probe, says: str) -> None:  # noqa: F811
+    code, details, _ = target.call(probe.case, probe.request(target.known), None)
+
+    assert code is C.INVALID_ARGUMENT
+    assert says in details, details
