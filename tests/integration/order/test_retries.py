@@ -96,6 +96,22 @@ def test_a_reservation_that_runs_past_its_callers_deadline_is_not_committed(serv
     assert missing.code() == grpc.StatusCode.NOT_FOUND
 
 
+def test_the_call_to_the_product_service_gets_only_the_time_its_caller_has_left(servers: Servers) -> None:
+    # The Product call's own timeout (5 s) is longer than the caller's (0.5 s): the Order service must
+    # give up with its caller, not keep the order PENDING for the full 5 s.
+    blocker = BlockReserve()
+    servers.unblock.append(blocker.release)
+    product = servers.product(interceptors=(blocker,))
+    products = servers.product_stub(product)
+    orders = servers.order_stub(servers.order(product.port, product_call_timeout_s=5))
+    lamp = create_product(products, stock=5)
+
+    failure = rpc_failure(orders.CreateOrder, order_request(new_id(), (lamp.product_id, 2)), timeout=0.5)
+
+    assert failure.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    eventually(lambda: only_order(orders).status == opb.ORDER_STATUS_REJECTED, timeout=3)
+
+
 def test_a_reservation_that_lands_after_the_deadline_is_released_by_the_outbox(servers: Servers) -> None:
     # The Product side commits the reservation in time and only its answer is late: the Order side
     # sees DEADLINE_EXCEEDED while the stock is really held, and only the outbox's release returns it.
