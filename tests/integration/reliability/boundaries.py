@@ -147,6 +147,9 @@ PROBES: list[Probe] = [
     bad("CreateProduct", "name missing", "name", lambda k: _product(name="")),
     bad("CreateProduct", "name blank", "name", lambda k: _product(name=" \t")),
     ok("CreateProduct", "name 1", lambda k: _product(name="n")),
+    # PostgreSQL cannot store a NUL character in text: refused up front on both databases.
+    bad("CreateProduct", "name with a NUL", "name", lambda k: _product(name="Lamp\x00")),
+    bad("CreateProduct", "description with a NUL", "description", lambda k: _product(description="\x00")),
     ok("CreateProduct", "description 2000", lambda k: _product(description="d" * 2000)),
     bad("CreateProduct", "description 2001", "description", lambda k: _product(description="d" * 2001)),
     ok("CreateProduct", "price 0", lambda k: _product(price="0")),
@@ -257,6 +260,12 @@ PROBES: list[Probe] = [
         lambda k: _create_order(k, _one_line(o.OrderLine, k), request_id="not-a-uuid"),
     ),
     *_id_probes("CancelOrder", "order_id", lambda v: o.CancelOrderRequest(order_id=v)),
+    bad(
+        "CancelOrder",
+        "reason with a NUL",
+        "reason",
+        lambda k: o.CancelOrderRequest(order_id=k.order_ids[0], reason="oops\x00"),
+    ),
     ok("CancelOrder", "reason 500", lambda k: o.CancelOrderRequest(order_id=_new(), reason="r" * 500)),
     bad(
         "CancelOrder",
