@@ -11,8 +11,8 @@ from uuid import uuid4
 
 import pytest
 
+from common.clock import utcnow
 from common.db.database import Database
-from common.db.types import utcnow
 from order.domain.model import Order, OrderItem, OrderLine, OrderStatus
 from order.infrastructure.schema import create_schema
 from order.infrastructure.unit_of_work import SqlOrderUnitOfWork

@@ -12,6 +12,7 @@ from google.protobuf.message import Message
 
 from common.generated.eshop.order.v1 import order_pb2 as o
 from common.generated.eshop.product.v1 import product_pb2 as p
+from common.validation import MAX_BATCH_GET_IDS
 from tests.integration.reliability.fuzz_strategies import CASES, Known, RpcCase
 
 BY_METHOD = {case.method: case for case in CASES}
@@ -179,14 +180,16 @@ PROBES: list[Probe] = [
     ok("BatchGetProducts", "no ids", lambda k: p.BatchGetProductsRequest()),
     ok(
         "BatchGetProducts",
-        "1000 ids",
-        lambda k: p.BatchGetProductsRequest(product_ids=[*k.product_ids, *(_new() for _ in range(998))]),
+        f"{MAX_BATCH_GET_IDS} ids",
+        lambda k: p.BatchGetProductsRequest(
+            product_ids=[*k.product_ids, *(_new() for _ in range(MAX_BATCH_GET_IDS - len(k.product_ids)))]
+        ),
     ),
     bad(
         "BatchGetProducts",
-        "1001 ids",
+        f"{MAX_BATCH_GET_IDS + 1} ids",
         "product_ids",
-        lambda k: p.BatchGetProductsRequest(product_ids=[_new() for _ in range(1001)]),
+        lambda k: p.BatchGetProductsRequest(product_ids=[_new() for _ in range(MAX_BATCH_GET_IDS + 1)]),
     ),
     bad(
         "BatchGetProducts",
