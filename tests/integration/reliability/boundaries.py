@@ -6,20 +6,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from uuid import uuid4
 
 from google.protobuf.message import Message
 
 from common.generated.eshop.order.v1 import order_pb2 as o
 from common.generated.eshop.product.v1 import product_pb2 as p
 from common.validation import MAX_BATCH_GET_IDS
+from tests.integration.helpers import new_id
 from tests.integration.reliability.fuzz_strategies import CASES, Known, RpcCase
 
 BY_METHOD = {case.method: case for case in CASES}
-
-
-def _new() -> str:
-    return str(uuid4())
 
 
 @dataclass(frozen=True)
@@ -54,7 +50,7 @@ def _lines(make: Callable[..., Message], *pairs: tuple[str, int]) -> list[Messag
 
 def _many(make: Callable[..., Message], k: Known, n: int) -> list[Message]:
     """``n`` distinct lines: the known products first, then ids nobody has (valid, just unknown)."""
-    ids = [*k.product_ids, *(_new() for _ in range(n))][:n]
+    ids = [*k.product_ids, *(new_id() for _ in range(n))][:n]
     return [make(product_id=pid, quantity=1) for pid in ids]
 
 
@@ -64,11 +60,11 @@ def _id_probes(method: str, field: str, build: Callable[[str], Message]) -> list
         bad(method, f"{field} missing", field, lambda k: build("")),
         bad(method, f"{field} blank", field, lambda k: build(" ")),
         bad(method, f"{field} not a uuid", field, lambda k: build("not-a-uuid")),
-        bad(method, f"{field} braced", field, lambda k: build("{" + _new() + "}")),
-        bad(method, f"{field} bare hex", field, lambda k: build(_new().replace("-", ""))),
-        bad(method, f"{field} padded", field, lambda k: build(" " + _new())),
-        ok(method, f"{field} unknown uuid", lambda k: build(_new())),
-        ok(method, f"{field} upper case", lambda k: build(_new().upper())),
+        bad(method, f"{field} braced", field, lambda k: build("{" + new_id() + "}")),
+        bad(method, f"{field} bare hex", field, lambda k: build(new_id().replace("-", ""))),
+        bad(method, f"{field} padded", field, lambda k: build(" " + new_id())),
+        ok(method, f"{field} unknown uuid", lambda k: build(new_id())),
+        ok(method, f"{field} upper case", lambda k: build(new_id().upper())),
     ]
 
 
@@ -129,11 +125,11 @@ def _line_probes(
 
 
 def _reserve(order_id: str) -> Callable[[Known, list[Message]], Message]:
-    return lambda k, items: p.ReserveStockRequest(order_id=order_id or _new(), items=items)
+    return lambda k, items: p.ReserveStockRequest(order_id=order_id or new_id(), items=items)
 
 
 def _create_order(k: Known, items: list[Message], **fields: str) -> o.CreateOrderRequest:
-    return o.CreateOrderRequest(**{"customer_id": _new(), **fields}, items=items)
+    return o.CreateOrderRequest(**{"customer_id": new_id(), **fields}, items=items)
 
 
 def _one_line(make: Callable[..., Message], k: Known) -> list[Message]:
@@ -182,14 +178,14 @@ PROBES: list[Probe] = [
         "BatchGetProducts",
         f"{MAX_BATCH_GET_IDS} ids",
         lambda k: p.BatchGetProductsRequest(
-            product_ids=[*k.product_ids, *(_new() for _ in range(MAX_BATCH_GET_IDS - len(k.product_ids)))]
+            product_ids=[*k.product_ids, *(new_id() for _ in range(MAX_BATCH_GET_IDS - len(k.product_ids)))]
         ),
     ),
     bad(
         "BatchGetProducts",
         f"{MAX_BATCH_GET_IDS + 1} ids",
         "product_ids",
-        lambda k: p.BatchGetProductsRequest(product_ids=[_new() for _ in range(MAX_BATCH_GET_IDS + 1)]),
+        lambda k: p.BatchGetProductsRequest(product_ids=[new_id() for _ in range(MAX_BATCH_GET_IDS + 1)]),
     ),
     bad(
         "BatchGetProducts",
@@ -229,7 +225,7 @@ PROBES: list[Probe] = [
     *_id_probes(
         "ReserveStock",
         "order_id",
-        lambda v: p.ReserveStockRequest(order_id=v, items=[p.StockItem(product_id=_new(), quantity=1)]),
+        lambda v: p.ReserveStockRequest(order_id=v, items=[p.StockItem(product_id=new_id(), quantity=1)]),
     ),
     *_line_probes("ReserveStock", _reserve(""), p.StockItem),
     *_id_probes("ReleaseStock", "order_id", lambda v: p.ReleaseStockRequest(order_id=v)),
@@ -254,7 +250,7 @@ PROBES: list[Probe] = [
     ok(
         "CreateOrder",
         "request_id a uuid",
-        lambda k: _create_order(k, _one_line(o.OrderLine, k), request_id=_new()),
+        lambda k: _create_order(k, _one_line(o.OrderLine, k), request_id=new_id()),
     ),
     bad(
         "CreateOrder",
@@ -269,7 +265,7 @@ PROBES: list[Probe] = [
         "reason",
         lambda k: o.CancelOrderRequest(order_id=k.order_ids[0], reason="oops\x00"),
     ),
-    ok("CancelOrder", "reason 500", lambda k: o.CancelOrderRequest(order_id=_new(), reason="r" * 500)),
+    ok("CancelOrder", "reason 500", lambda k: o.CancelOrderRequest(order_id=new_id(), reason="r" * 500)),
     bad(
         "CancelOrder",
         "reason 501",
@@ -283,7 +279,7 @@ PROBES: list[Probe] = [
         for n in (0, 1, 500, 501)
     ),
     ok("ListOrders", "customer_id missing", lambda k: o.ListOrdersRequest(customer_id="")),
-    ok("ListOrders", "customer_id unknown", lambda k: o.ListOrdersRequest(customer_id=_new())),
+    ok("ListOrders", "customer_id unknown", lambda k: o.ListOrdersRequest(customer_id=new_id())),
     bad("ListOrders", "customer_id malformed", "customer_id", lambda k: o.ListOrdersRequest(customer_id="x")),
     bad("ListOrders", "page_token garbage", "page_token", lambda k: o.ListOrdersRequest(page_token="x")),
 ]

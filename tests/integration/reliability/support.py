@@ -7,13 +7,13 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from uuid import uuid4
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from common.generated.eshop.order.v1 import order_pb2, order_pb2_grpc
 from common.generated.eshop.product.v1 import product_pb2, product_pb2_grpc
+from tests.integration.helpers import new_id
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -51,10 +51,6 @@ def health_status(target: str, timeout_s: float = 2.0) -> int | None:
             return None
     status: int = response.status
     return status
-
-
-def new_id() -> str:
-    return str(uuid4())
 
 
 def create_product(stub: product_pb2_grpc.ProductServiceStub, stock: int) -> str:
