@@ -73,7 +73,8 @@ def create_product(
         stock_quantity=stock,
         low_stock_threshold=low_stock_threshold,
     )
-    product: pb.Product = stub.CreateProduct(request, timeout=5)
+    # 10 s, not 5: the fault tests create products on a machine busy killing and restarting services.
+    product: pb.Product = stub.CreateProduct(request, timeout=10)
     return product
 
 

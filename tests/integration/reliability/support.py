@@ -12,7 +12,6 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from common.generated.eshop.order.v1 import order_pb2, order_pb2_grpc
-from common.generated.eshop.product.v1 import product_pb2, product_pb2_grpc
 from tests.integration.helpers import new_id
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
@@ -51,12 +50,6 @@ def health_status(target: str, timeout_s: float = 2.0) -> int | None:
             return None
     status: int = response.status
     return status
-
-
-def create_product(stub: product_pb2_grpc.ProductServiceStub, stock: int) -> str:
-    request = product_pb2.CreateProductRequest(name="Widget", price="2.50", stock_quantity=stock)
-    created: product_pb2.Product = stub.CreateProduct(request, timeout=CALL_TIMEOUT_S)
-    return created.product_id
 
 
 def order_request(lines: Sequence[tuple[str, int]]) -> order_pb2.CreateOrderRequest:

@@ -13,13 +13,9 @@ from common.generated.eshop.order.v1 import order_pb2, order_pb2_grpc
 from common.generated.eshop.product.v1 import product_pb2 as pb
 from common.generated.eshop.product.v1 import product_pb2_grpc
 from common.validation import MAX_BATCH_GET_IDS
+from tests.integration.helpers import create_product
 from tests.integration.reliability.processes import InProcess
-from tests.integration.reliability.support import (
-    CALL_TIMEOUT_S,
-    create_product,
-    order_request,
-    status_code_of,
-)
+from tests.integration.reliability.support import CALL_TIMEOUT_S, order_request, status_code_of
 
 INT32_MAX = 2**31 - 1
 
@@ -46,7 +42,7 @@ def test_the_largest_errors_keep_their_status(
 ) -> None:
     """Status message and details travel in trailers, which clients cap at ~8-16 KiB by default:
     100 bad lines used to come back as RESOURCE_EXHAUSTED instead of what was wrong."""
-    known = [create_product(products, stock=1) for _ in range(100)]
+    known = [create_product(products, stock=1).product_id for _ in range(100)]
     bad_lines = [("€" * 60, 0)] * 100
     unknown = [(str(uuid4()), 1) for _ in range(100)]
 
@@ -74,7 +70,7 @@ def test_the_largest_errors_keep_their_status(
 
 
 def test_stock_at_the_int32_limit_survives_a_release(products: product_pb2_grpc.ProductServiceStub) -> None:
-    product_id = create_product(products, stock=INT32_MAX)
+    product_id = create_product(products, stock=INT32_MAX).product_id
     order_id = str(uuid4())
     reserve = pb.ReserveStockRequest(
         order_id=order_id, items=[pb.StockItem(product_id=product_id, quantity=10)]

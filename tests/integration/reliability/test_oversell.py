@@ -8,8 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 import grpc
 
 from common.generated.eshop.order.v1 import order_pb2
+from tests.integration.helpers import create_product
 from tests.integration.reliability.processes import Services
-from tests.integration.reliability.support import CALL_TIMEOUT_S, create_product, order_request
+from tests.integration.reliability.support import CALL_TIMEOUT_S, order_request
 from tests.invariant import assert_stock_conserved, stock_levels, wait_for_quiescence
 
 STOCK = 50
@@ -17,7 +18,7 @@ BUYERS = 200
 
 
 def test_concurrent_orders_never_oversell(services: Services) -> None:
-    product_id = create_product(services.product_stub(), stock=STOCK)
+    product_id = create_product(services.product_stub(), stock=STOCK).product_id
     orders = services.order_stub()
 
     def buy(_: int) -> order_pb2.Order:
@@ -42,7 +43,7 @@ def test_concurrent_orders_never_oversell(services: Services) -> None:
 def test_no_call_is_internal_under_contention(services: Services) -> None:
     """The same storm on two products at once, with multi-line orders that cannot all be served."""
     stub = services.product_stub()
-    first, second = create_product(stub, stock=20), create_product(stub, stock=20)
+    first, second = create_product(stub, stock=20).product_id, create_product(stub, stock=20).product_id
     orders = services.order_stub()
 
     def buy(i: int) -> grpc.StatusCode:
