@@ -11,10 +11,19 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from common.correlation import HEADER as CORRELATION_HEADER
+from common.generated.eshop.order.v1 import order_pb2 as opb
 from common.generated.eshop.product.v1 import product_pb2 as pb
 from common.generated.eshop.product.v1 import product_pb2_grpc as pb_grpc
 
-__all__ = ["CORRELATION_HEADER", "RichDetails", "create_product", "new_id", "reserve_request", "rich_details"]
+__all__ = [
+    "CORRELATION_HEADER",
+    "RichDetails",
+    "create_product",
+    "new_id",
+    "order_request",
+    "reserve_request",
+    "rich_details",
+]
 
 
 @dataclass
@@ -81,4 +90,12 @@ def create_product(
 def reserve_request(order_id: str, lines: Iterable[tuple[str, int]]) -> pb.ReserveStockRequest:
     return pb.ReserveStockRequest(
         order_id=order_id, items=[pb.StockItem(product_id=p, quantity=q) for p, q in lines]
+    )
+
+
+def order_request(customer_id: str, *lines: tuple[str, int], request_id: str = "") -> opb.CreateOrderRequest:
+    return opb.CreateOrderRequest(
+        customer_id=customer_id,
+        items=[opb.OrderLine(product_id=p, quantity=q) for p, q in lines],
+        request_id=request_id,
     )

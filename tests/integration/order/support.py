@@ -12,14 +12,6 @@ from tests.integration.order.conftest import OrderStub, ProductStub
 CID = "x-correlation-id"
 
 
-def order_request(customer_id: str, *lines: tuple[str, int], request_id: str = "") -> opb.CreateOrderRequest:
-    return opb.CreateOrderRequest(
-        customer_id=customer_id,
-        items=[opb.OrderLine(product_id=p, quantity=q) for p, q in lines],
-        request_id=request_id,
-    )
-
-
 def stock(products: ProductStub, product_id: str) -> int:
     product = products.GetProduct(ppb.GetProductRequest(product_id=product_id), timeout=5)
     return int(product.stock_quantity)

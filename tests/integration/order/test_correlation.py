@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 
 from common.generated.eshop.order.v1 import order_pb2 as opb
-from tests.integration.helpers import create_product, new_id
+from tests.integration.helpers import create_product, new_id, order_request
 from tests.integration.order.conftest import LogLine, Servers
 from tests.integration.order.interceptors import RESERVE, Record
-from tests.integration.order.support import CID, order_request
+from tests.integration.order.support import CID
 
 CREATE_LINE = "rpc /eshop.order.v1.OrderService/CreateOrder "
 RESERVE_LINE = f"rpc {RESERVE} "

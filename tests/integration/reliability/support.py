@@ -12,7 +12,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from common.generated.eshop.order.v1 import order_pb2, order_pb2_grpc
-from tests.integration.helpers import new_id
+from tests.integration.helpers import new_id, order_request
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -52,16 +52,10 @@ def health_status(target: str, timeout_s: float = 2.0) -> int | None:
     return status
 
 
-def order_request(lines: Sequence[tuple[str, int]]) -> order_pb2.CreateOrderRequest:
-    return order_pb2.CreateOrderRequest(
-        customer_id=new_id(),
-        items=[order_pb2.OrderLine(product_id=p, quantity=q) for p, q in lines],
-        request_id=new_id(),
-    )
-
-
 def create_order(stub: order_pb2_grpc.OrderServiceStub, lines: Sequence[tuple[str, int]]) -> order_pb2.Order:
-    order: order_pb2.Order = stub.CreateOrder(order_request(lines), timeout=CALL_TIMEOUT_S)
+    order: order_pb2.Order = stub.CreateOrder(
+        order_request(new_id(), *lines, request_id=new_id()), timeout=CALL_TIMEOUT_S
+    )
     return order
 
 
@@ -104,7 +98,9 @@ class Load:
             n += 1
             started = time.monotonic()
             try:
-                self.stub.CreateOrder(order_request([(product_id, 1)]), timeout=CALL_TIMEOUT_S)
+                self.stub.CreateOrder(
+                    order_request(new_id(), (product_id, 1), request_id=new_id()), timeout=CALL_TIMEOUT_S
+                )
                 code = grpc.StatusCode.OK
             except grpc.RpcError as error:
                 code = error.code()

@@ -28,13 +28,12 @@ from sqlalchemy.pool import QueuePool
 
 from common.generated.eshop.order.v1 import order_pb2_grpc
 from common.generated.eshop.product.v1 import product_pb2, product_pb2_grpc
-from tests.integration.helpers import create_product
+from tests.integration.helpers import create_product, new_id, order_request
 from tests.integration.reliability.processes import InProcess
 from tests.integration.reliability.support import (
     NOT_SERVING,
     SERVING,
     health_status,
-    order_request,
     status_code_of,
     wait_until,
 )
@@ -86,7 +85,10 @@ def test_locked_sqlite_database(
             ]
             orders = order_pb2_grpc.OrderServiceStub(channel_to(services.order_target))
             create = pool.submit(
-                status_code_of, lambda: orders.CreateOrder(order_request([(product_id, 1)]), timeout=10)
+                status_code_of,
+                lambda: orders.CreateOrder(
+                    order_request(new_id(), (product_id, 1), request_id=new_id()), timeout=10
+                ),
             )
             # Reads go on under a write lock (WAL), and health says so.
             got = stub.GetProduct(product_pb2.GetProductRequest(product_id=product_id), timeout=5)

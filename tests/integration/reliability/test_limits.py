@@ -13,9 +13,9 @@ from common.generated.eshop.order.v1 import order_pb2, order_pb2_grpc
 from common.generated.eshop.product.v1 import product_pb2 as pb
 from common.generated.eshop.product.v1 import product_pb2_grpc
 from common.validation import MAX_BATCH_GET_IDS
-from tests.integration.helpers import create_product
+from tests.integration.helpers import create_product, new_id, order_request
 from tests.integration.reliability.processes import InProcess
-from tests.integration.reliability.support import CALL_TIMEOUT_S, order_request, status_code_of
+from tests.integration.reliability.support import CALL_TIMEOUT_S, status_code_of
 
 INT32_MAX = 2**31 - 1
 
@@ -57,12 +57,14 @@ def test_the_largest_errors_keep_their_status(
 
     with grpc.insecure_channel(services.order_target) as channel:
         orders = order_pb2_grpc.OrderServiceStub(channel)
-        invalid = order_request(bad_lines)
+        invalid = order_request(new_id(), *bad_lines, request_id=new_id())
         assert (
             status_code_of(lambda: orders.CreateOrder(invalid, timeout=CALL_TIMEOUT_S))
             is grpc.StatusCode.INVALID_ARGUMENT
         )
-        rejected = orders.CreateOrder(order_request(unknown), timeout=CALL_TIMEOUT_S)
+        rejected = orders.CreateOrder(
+            order_request(new_id(), *unknown, request_id=new_id()), timeout=CALL_TIMEOUT_S
+        )
     # Rejected for what it is (not "product service unavailable"), naming as many products as fit.
     assert rejected.status == order_pb2.ORDER_STATUS_REJECTED
     assert rejected.failed_product_ids

@@ -8,9 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 import grpc
 
 from common.generated.eshop.order.v1 import order_pb2
-from tests.integration.helpers import create_product
+from tests.integration.helpers import create_product, new_id, order_request
 from tests.integration.reliability.processes import Services
-from tests.integration.reliability.support import CALL_TIMEOUT_S, order_request
+from tests.integration.reliability.support import CALL_TIMEOUT_S
 from tests.invariant import assert_stock_conserved, stock_levels, wait_for_quiescence
 
 STOCK = 50
@@ -23,7 +23,9 @@ def test_concurrent_orders_never_oversell(services: Services) -> None:
 
     def buy(_: int) -> order_pb2.Order:
         # Generous: 200 calls through 10 server threads on a busy 2-core machine.
-        order: order_pb2.Order = orders.CreateOrder(order_request([(product_id, 1)]), timeout=60)
+        order: order_pb2.Order = orders.CreateOrder(
+            order_request(new_id(), (product_id, 1), request_id=new_id()), timeout=60
+        )
         return order
 
     with ThreadPoolExecutor(max_workers=32) as pool:
@@ -49,7 +51,7 @@ def test_no_call_is_internal_under_contention(services: Services) -> None:
     def buy(i: int) -> grpc.StatusCode:
         lines = [(first, 1), (second, 1)] if i % 2 else [(second, 2), (first, 1)]
         try:
-            orders.CreateOrder(order_request(lines), timeout=60)
+            orders.CreateOrder(order_request(new_id(), *lines, request_id=new_id()), timeout=60)
         except grpc.RpcError as error:
             return error.code()
         return grpc.StatusCode.OK
