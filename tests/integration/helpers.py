@@ -1,8 +1,9 @@
-"""Helpers for tests that talk to real servers: rich error details, quick product set-up."""
+"""Helpers for every integration test: ids, set-up requests, rich error details, polling with a deadline."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from uuid import uuid4
 
@@ -23,6 +24,7 @@ __all__ = [
     "order_request",
     "reserve_request",
     "rich_details",
+    "wait_until",
 ]
 
 
@@ -99,3 +101,12 @@ def order_request(customer_id: str, *lines: tuple[str, int], request_id: str = "
         items=[opb.OrderLine(product_id=p, quantity=q) for p, q in lines],
         request_id=request_id,
     )
+
+
+def wait_until(condition: Callable[[], bool], timeout_s: float, what: str, poll_s: float = 0.1) -> None:
+    """Poll ``condition`` until it holds; fail naming ``what`` after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+        time.sleep(poll_s)

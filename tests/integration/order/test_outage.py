@@ -8,11 +8,10 @@ import grpc
 
 from common.generated.eshop.order.v1 import order_pb2 as opb
 from order.application.order_handlers import UNAVAILABLE_REASON
-from tests.integration.helpers import create_product, new_id, order_request
+from tests.integration.helpers import create_product, new_id, order_request, wait_until
 from tests.integration.order.conftest import Servers
 from tests.integration.order.interceptors import RELEASE, Block, Record
 from tests.integration.order.support import CID, get_order, only_order, rpc_failure, stock
-from tests.integration.order.waiting import eventually
 
 FAST_RETRIES = {"product_retry_initial_backoff_s": 0.02, "product_retry_max_backoff_s": 0.05}
 
@@ -51,7 +50,7 @@ def test_cancel_while_down_succeeds_and_the_release_lands_after_a_restart(server
     restarted = servers.product(port=product.port, database_url=product_db, interceptors=(recorder,))
     products = servers.product_stub(restarted)
 
-    eventually(lambda: stock(products, lamp_id) == 10, timeout=20)
+    wait_until(lambda: stock(products, lamp_id) == 10, 20, "the stock to be released back to 10")
     releases = recorder.of(RELEASE)
     assert releases, "the stock came back without a ReleaseStock call"
     assert {r.order_id for r in releases} == {order.order_id}
@@ -70,7 +69,7 @@ def test_a_create_that_failed_while_down_has_its_release_delivered_later(servers
     recorder = Record()
     servers.product(port=product.port, database_url=product_db, interceptors=(recorder,))
 
-    eventually(lambda: bool(recorder.of(RELEASE)), timeout=20)
+    wait_until(lambda: bool(recorder.of(RELEASE)), 20, "a ReleaseStock call")
     release = recorder.of(RELEASE)[0]
     assert (release.order_id, release.correlation_ids) == (order_id, ["create-cid-y"])
 
@@ -94,4 +93,4 @@ def test_cancel_while_the_product_service_hangs_answers_cancelled_and_the_outbox
     assert get_order(orders, order.order_id).status == opb.ORDER_STATUS_CANCELLED
     assert stock(products, lamp_id) == 6  # the release is still hanging
     hang.release.set()
-    eventually(lambda: stock(products, lamp_id) == 10, timeout=20)
+    wait_until(lambda: stock(products, lamp_id) == 10, 20, "the stock to be released back to 10")

@@ -11,11 +11,10 @@ import grpc
 from common.generated.eshop.order.v1 import order_pb2 as opb
 from common.generated.eshop.product.v1 import product_pb2 as ppb
 from order.application.order_handlers import UNAVAILABLE_REASON
-from tests.integration.helpers import create_product, new_id, order_request
+from tests.integration.helpers import create_product, new_id, order_request, wait_until
 from tests.integration.order.conftest import ProductStub, Servers
 from tests.integration.order.interceptors import BlockReserve, FailReserve, HoldReserveResponse
 from tests.integration.order.support import only_order, rpc_failure, stock
-from tests.integration.order.waiting import eventually
 
 FAST_RETRIES = {"product_retry_initial_backoff_s": 0.02, "product_retry_max_backoff_s": 0.05}
 
@@ -69,7 +68,11 @@ def test_a_reservation_past_the_deadline_fails_deadline_exceeded(servers: Server
     blocker.release.set()  # the late ReserveStock runs now: nothing of it may stay committed
     assert blocker.finished.wait(10)
     # The outbox's release leaves a marker; a reservation that had been committed would show its items.
-    eventually(lambda: reservation_state(products, order.order_id) == ppb.Reservation.STATE_RELEASED)
+    wait_until(
+        lambda: reservation_state(products, order.order_id) == ppb.Reservation.STATE_RELEASED,
+        10,
+        "the reservation to be marked released",
+    )
     held = products.GetReservation(ppb.GetReservationRequest(order_id=order.order_id), timeout=5)
     assert not held.items
     assert stock(products, lamp.product_id) == 5
@@ -109,7 +112,7 @@ def test_the_call_to_the_product_service_gets_only_the_time_its_caller_has_left(
     failure = rpc_failure(orders.CreateOrder, order_request(new_id(), (lamp.product_id, 2)), timeout=0.5)
 
     assert failure.code() == grpc.StatusCode.DEADLINE_EXCEEDED
-    eventually(lambda: only_order(orders).status == opb.ORDER_STATUS_REJECTED, timeout=3)
+    wait_until(lambda: only_order(orders).status == opb.ORDER_STATUS_REJECTED, 3, "the order to be REJECTED")
 
 
 def test_a_reservation_that_lands_after_the_deadline_is_released_by_the_outbox(servers: Servers) -> None:
@@ -128,7 +131,7 @@ def test_a_reservation_that_lands_after_the_deadline_is_released_by_the_outbox(s
     order = only_order(orders)
     assert order.status == opb.ORDER_STATUS_REJECTED
     # The stock comes back by a release of the real reservation (its items), not by a rollback.
-    eventually(lambda: stock(products, lamp.product_id) == 5, timeout=10)
+    wait_until(lambda: stock(products, lamp.product_id) == 5, 10, "the stock to be released back to 5")
     held = products.GetReservation(ppb.GetReservationRequest(order_id=order.order_id), timeout=5)
     assert held.state == ppb.Reservation.STATE_RELEASED
     assert [(i.product_id, i.quantity) for i in held.items] == [(lamp.product_id, 2)]

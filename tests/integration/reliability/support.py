@@ -1,4 +1,5 @@
-"""Helpers for the fault tests: polling with deadlines, health checks, set-up calls, background load."""
+"""Helpers for the fault tests only: health checks, outage status codes, orders, background load.
+The shared ones (new_id, create_product, order_request, wait_until) are in tests/integration/helpers.py."""
 
 from __future__ import annotations
 
@@ -28,15 +29,6 @@ def status_code_of(call: Callable[[], object]) -> grpc.StatusCode:
     except grpc.RpcError as error:
         return error.code()
     return grpc.StatusCode.OK
-
-
-def wait_until(condition: Callable[[], bool], timeout_s: float, what: str, poll_s: float = 0.1) -> None:
-    """Poll ``condition`` until it holds; fail naming ``what`` after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-        time.sleep(poll_s)
 
 
 def health_status(target: str, timeout_s: float = 2.0) -> int | None:

@@ -8,7 +8,7 @@ import time
 import grpc
 import pytest
 
-from tests.integration.helpers import create_product
+from tests.integration.helpers import create_product, wait_until
 from tests.integration.reliability.processes import ServiceProcess, Services
 from tests.integration.reliability.support import (
     CALL_TIMEOUT_S,
@@ -16,7 +16,6 @@ from tests.integration.reliability.support import (
     Load,
     assert_outage_outcomes,
     create_order,
-    wait_until,
 )
 from tests.invariant import assert_stock_conserved, wait_for_quiescence
 

@@ -28,15 +28,9 @@ from sqlalchemy.pool import QueuePool
 
 from common.generated.eshop.order.v1 import order_pb2_grpc
 from common.generated.eshop.product.v1 import product_pb2, product_pb2_grpc
-from tests.integration.helpers import create_product, new_id, order_request
+from tests.integration.helpers import create_product, new_id, order_request, wait_until
 from tests.integration.reliability.processes import InProcess
-from tests.integration.reliability.support import (
-    NOT_SERVING,
-    SERVING,
-    health_status,
-    status_code_of,
-    wait_until,
-)
+from tests.integration.reliability.support import NOT_SERVING, SERVING, health_status, status_code_of
 from tests.integration.reliability.tcp_proxy import TcpProxy
 from tests.invariant import assert_stock_conserved, wait_for_quiescence
 from tests.postgres_cluster import ThrowawayCluster
