@@ -11,13 +11,11 @@ import grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from common.correlation import HEADER as CORRELATION_HEADER
 from common.generated.eshop.order.v1 import order_pb2 as opb
 from common.generated.eshop.product.v1 import product_pb2 as pb
 from common.generated.eshop.product.v1 import product_pb2_grpc as pb_grpc
 
 __all__ = [
-    "CORRELATION_HEADER",
     "RichDetails",
     "create_product",
     "new_id",

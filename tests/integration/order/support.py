@@ -9,8 +9,6 @@ from common.generated.eshop.order.v1 import order_pb2 as opb
 from common.generated.eshop.product.v1 import product_pb2 as ppb
 from tests.integration.order.conftest import OrderStub, ProductStub
 
-CID = "x-correlation-id"
-
 
 def stock(products: ProductStub, product_id: str) -> int:
     product = products.GetProduct(ppb.GetProductRequest(product_id=product_id), timeout=5)

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import grpc
 
+from common.correlation import HEADER
 from common.generated.eshop.order.v1 import order_pb2 as opb
 from order.application.order_handlers import UNAVAILABLE_REASON
 from tests.integration.helpers import create_product, new_id, order_request, wait_until
 from tests.integration.order.conftest import Servers
 from tests.integration.order.interceptors import RELEASE, Block, Record
-from tests.integration.order.support import CID, get_order, only_order, rpc_failure, stock
+from tests.integration.order.support import get_order, only_order, rpc_failure, stock
 
 FAST_RETRIES = {"product_retry_initial_backoff_s": 0.02, "product_retry_max_backoff_s": 0.05}
 
@@ -40,7 +41,7 @@ def test_cancel_while_down_succeeds_and_the_release_lands_after_a_restart(server
     servers.stop(product)
 
     cancelled = orders.CancelOrder(
-        opb.CancelOrderRequest(order_id=order.order_id), metadata=((CID, "cancel-cid-x"),), timeout=10
+        opb.CancelOrderRequest(order_id=order.order_id), metadata=((HEADER, "cancel-cid-x"),), timeout=10
     )
 
     assert cancelled.status == opb.ORDER_STATUS_CANCELLED
@@ -63,7 +64,9 @@ def test_a_create_that_failed_while_down_has_its_release_delivered_later(servers
     orders = servers.order_stub(servers.order(product.port, **FAST_RETRIES))
     lamp_id = create_product(servers.product_stub(product), stock=3).product_id
     servers.stop(product)
-    rpc_failure(orders.CreateOrder, order_request(new_id(), (lamp_id, 1)), metadata=((CID, "create-cid-y"),))
+    rpc_failure(
+        orders.CreateOrder, order_request(new_id(), (lamp_id, 1)), metadata=((HEADER, "create-cid-y"),)
+    )
     order_id = only_order(orders).order_id
 
     recorder = Record()
