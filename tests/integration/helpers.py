@@ -1,4 +1,4 @@
-"""Helpers for every integration test: ids, set-up requests, rich error details, polling with a deadline."""
+"""Helpers for every integration test: ids, set-up requests, look-ups, error details, polling."""
 
 from __future__ import annotations
 
@@ -8,20 +8,26 @@ from dataclasses import dataclass, field
 from uuid import uuid4
 
 import grpc
+import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from common.generated.eshop.order.v1 import order_pb2 as opb
+from common.generated.eshop.order.v1 import order_pb2_grpc as opb_grpc
 from common.generated.eshop.product.v1 import product_pb2 as pb
 from common.generated.eshop.product.v1 import product_pb2_grpc as pb_grpc
 
 __all__ = [
     "RichDetails",
     "create_product",
+    "get_order",
     "new_id",
+    "only_order",
     "order_request",
     "reserve_request",
     "rich_details",
+    "rpc_failure",
+    "stock",
     "wait_until",
 ]
 
@@ -99,6 +105,29 @@ def order_request(customer_id: str, *lines: tuple[str, int], request_id: str = "
         items=[opb.OrderLine(product_id=p, quantity=q) for p, q in lines],
         request_id=request_id,
     )
+
+
+def stock(products: pb_grpc.ProductServiceStub, product_id: str) -> int:
+    product = products.GetProduct(pb.GetProductRequest(product_id=product_id), timeout=5)
+    return int(product.stock_quantity)
+
+
+def get_order(orders: opb_grpc.OrderServiceStub, order_id: str) -> opb.Order:
+    order: opb.Order = orders.GetOrder(opb.GetOrderRequest(order_id=order_id), timeout=5)
+    return order
+
+
+def only_order(orders: opb_grpc.OrderServiceStub) -> opb.Order:
+    """The one order the service holds (for calls that failed before returning it)."""
+    [order] = orders.ListOrders(opb.ListOrdersRequest(), timeout=5).orders
+    found: opb.Order = order
+    return found
+
+
+def rpc_failure(call: object, request: object, timeout: float = 10, **kwargs: object) -> grpc.RpcError:
+    with pytest.raises(grpc.RpcError) as raised:
+        call(request, timeout=timeout, **kwargs)  # type: ignore[operator]
+    return raised.value
 
 
 def wait_until(condition: Callable[[], bool], timeout_s: float, what: str, poll_s: float = 0.1) -> None:

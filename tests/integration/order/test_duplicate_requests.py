@@ -12,10 +12,9 @@ from typing import Any
 import grpc
 
 from common.generated.eshop.order.v1 import order_pb2 as opb
-from tests.integration.helpers import create_product, new_id, order_request, wait_until
+from tests.integration.helpers import create_product, new_id, order_request, rpc_failure, stock, wait_until
 from tests.integration.order.conftest import Servers
 from tests.integration.order.interceptors import RESERVE, BlockReserve, Record
-from tests.integration.order.support import rpc_failure, stock
 
 CREATE_ORDER = "/eshop.order.v1.OrderService/CreateOrder"
 TWINS = 20

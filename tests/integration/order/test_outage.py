@@ -9,10 +9,18 @@ import grpc
 from common.correlation import HEADER
 from common.generated.eshop.order.v1 import order_pb2 as opb
 from order.application.order_handlers import UNAVAILABLE_REASON
-from tests.integration.helpers import create_product, new_id, order_request, wait_until
+from tests.integration.helpers import (
+    create_product,
+    get_order,
+    new_id,
+    only_order,
+    order_request,
+    rpc_failure,
+    stock,
+    wait_until,
+)
 from tests.integration.order.conftest import Servers
 from tests.integration.order.interceptors import RELEASE, Block, Record
-from tests.integration.order.support import get_order, only_order, rpc_failure, stock
 
 FAST_RETRIES = {"product_retry_initial_backoff_s": 0.02, "product_retry_max_backoff_s": 0.05}
 

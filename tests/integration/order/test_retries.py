@@ -11,10 +11,17 @@ import grpc
 from common.generated.eshop.order.v1 import order_pb2 as opb
 from common.generated.eshop.product.v1 import product_pb2 as ppb
 from order.application.order_handlers import UNAVAILABLE_REASON
-from tests.integration.helpers import create_product, new_id, order_request, wait_until
+from tests.integration.helpers import (
+    create_product,
+    new_id,
+    only_order,
+    order_request,
+    rpc_failure,
+    stock,
+    wait_until,
+)
 from tests.integration.order.conftest import ProductStub, Servers
 from tests.integration.order.interceptors import BlockReserve, FailReserve, HoldReserveResponse
-from tests.integration.order.support import only_order, rpc_failure, stock
 
 FAST_RETRIES = {"product_retry_initial_backoff_s": 0.02, "product_retry_max_backoff_s": 0.05}
 
