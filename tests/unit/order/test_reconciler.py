@@ -12,7 +12,8 @@ from order.application.product_client import ProductServiceUnavailable, Reserved
 from order.application.reconciler import ABANDONED_REASON, PendingOrderReconciler
 from order.application.stock_releases import StockReleases
 from order.domain.model import Order, OrderItem, OrderLine, OrderStatus
-from tests.unit.order.fakes import FakeOrderStore, FixedClock
+from tests.unit.helpers import FixedClock
+from tests.unit.order.fakes import FakeOrderStore
 
 PENDING_TIMEOUT_S = 30.0
 

@@ -20,8 +20,9 @@ from order.application.stock_releases import (
     lease_outlasting,
 )
 from order.application.storage import PendingRelease
+from tests.unit.helpers import FixedClock
 from tests.unit.order.conftest import BACKOFF, LEASE_S
-from tests.unit.order.fakes import FakeOrderStore, FixedClock
+from tests.unit.order.fakes import FakeOrderStore
 
 
 def queue(store: FakeOrderStore, releases: StockReleases, *, deliver_now: bool = False) -> PendingRelease:

@@ -9,25 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from decimal import Decimal
 from uuid import UUID, uuid4
 
 from product.application.storage import ProductRepository, ReservationRepository
 from product.domain.model import Product, Reservation, ReservationStatus, ReservedLine
-
-T0 = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
-
-
-class FixedClock:
-    """A clock that moves one second per reading, so every write has a distinct, known time."""
-
-    def __init__(self, start: datetime = T0) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        self.now += timedelta(seconds=1)
-        return self.now
+from tests.unit.helpers import T0
 
 
 def make_product(
