@@ -92,6 +92,9 @@ def check_text(v: Violations, field: str, value: str, *, max_length: int, requir
         v.add(field, "is required")
     elif len(value.strip()) > max_length:
         v.add(field, f"must be at most {max_length} characters, got {len(value)}")
+    elif "\x00" in value:
+        # PostgreSQL cannot store it in text; refused on every database so both behave alike.
+        v.add(field, "must not contain NUL characters")
 
 
 def parse_price(value: str) -> Decimal | None:

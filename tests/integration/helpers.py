@@ -1,20 +1,35 @@
-"""Helpers for tests that talk to real servers: rich error details, quick product set-up."""
+"""Helpers for every integration test: ids, set-up requests, look-ups, error details, polling."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from uuid import uuid4
 
 import grpc
+import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from common.correlation import HEADER as CORRELATION_HEADER
+from common.generated.eshop.order.v1 import order_pb2 as opb
+from common.generated.eshop.order.v1 import order_pb2_grpc as opb_grpc
 from common.generated.eshop.product.v1 import product_pb2 as pb
 from common.generated.eshop.product.v1 import product_pb2_grpc as pb_grpc
 
-__all__ = ["CORRELATION_HEADER", "RichDetails", "create_product", "new_id", "reserve_request", "rich_details"]
+__all__ = [
+    "RichDetails",
+    "create_product",
+    "get_order",
+    "new_id",
+    "only_order",
+    "order_request",
+    "reserve_request",
+    "rich_details",
+    "rpc_failure",
+    "stock",
+    "wait_until",
+]
 
 
 @dataclass
@@ -73,7 +88,8 @@ def create_product(
         stock_quantity=stock,
         low_stock_threshold=low_stock_threshold,
     )
-    product: pb.Product = stub.CreateProduct(request, timeout=5)
+    # 10 s, not 5: the fault tests create products on a machine busy killing and restarting services.
+    product: pb.Product = stub.CreateProduct(request, timeout=10)
     return product
 
 
@@ -81,3 +97,43 @@ def reserve_request(order_id: str, lines: Iterable[tuple[str, int]]) -> pb.Reser
     return pb.ReserveStockRequest(
         order_id=order_id, items=[pb.StockItem(product_id=p, quantity=q) for p, q in lines]
     )
+
+
+def order_request(customer_id: str, *lines: tuple[str, int], request_id: str = "") -> opb.CreateOrderRequest:
+    return opb.CreateOrderRequest(
+        customer_id=customer_id,
+        items=[opb.OrderLine(product_id=p, quantity=q) for p, q in lines],
+        request_id=request_id,
+    )
+
+
+def stock(products: pb_grpc.ProductServiceStub, product_id: str) -> int:
+    product = products.GetProduct(pb.GetProductRequest(product_id=product_id), timeout=5)
+    return int(product.stock_quantity)
+
+
+def get_order(orders: opb_grpc.OrderServiceStub, order_id: str) -> opb.Order:
+    order: opb.Order = orders.GetOrder(opb.GetOrderRequest(order_id=order_id), timeout=5)
+    return order
+
+
+def only_order(orders: opb_grpc.OrderServiceStub) -> opb.Order:
+    """The one order the service holds (for calls that failed before returning it)."""
+    [order] = orders.ListOrders(opb.ListOrdersRequest(), timeout=5).orders
+    found: opb.Order = order
+    return found
+
+
+def rpc_failure(call: object, request: object, timeout: float = 10, **kwargs: object) -> grpc.RpcError:
+    with pytest.raises(grpc.RpcError) as raised:
+        call(request, timeout=timeout, **kwargs)  # type: ignore[operator]
+    return raised.value
+
+
+def wait_until(condition: Callable[[], bool], timeout_s: float, what: str, poll_s: float = 0.1) -> None:
+    """Poll ``condition`` until it holds; fail naming ``what`` after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+        time.sleep(poll_s)

@@ -107,6 +107,31 @@ class BlockReserve(Block):
         super().__init__(RESERVE)
 
 
+class HoldReserveResponse(grpc.ServerInterceptor):  # type: ignore[misc]
+    """Lets every ReserveStock run and commit, then holds its answer until ``release`` is set: the
+    caller sees a deadline while the Product side really holds the stock (``committed`` is set)."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.committed = threading.Event()
+
+    def intercept_service(
+        self, continuation: Continuation, details: grpc.HandlerCallDetails
+    ) -> grpc.RpcMethodHandler | None:
+        handler = continuation(details)
+        if handler is None or details.method != RESERVE:
+            return handler
+        inner = handler.unary_unary
+
+        def held(request: Any, context: grpc.ServicerContext) -> Any:
+            response = inner(request, context)  # an error status raises here: nothing was committed
+            self.committed.set()
+            self.release.wait(30)
+            return response
+
+        return _wrap(handler, held)
+
+
 @dataclass(frozen=True)
 class Received:
     method: str

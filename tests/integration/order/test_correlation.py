@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 
+from common.correlation import HEADER
 from common.generated.eshop.order.v1 import order_pb2 as opb
-from tests.integration.helpers import create_product, new_id
+from tests.integration.helpers import create_product, new_id, order_request
 from tests.integration.order.conftest import LogLine, Servers
 from tests.integration.order.interceptors import RESERVE, Record
-from tests.integration.order.support import CID, order_request
 
 CREATE_LINE = "rpc /eshop.order.v1.OrderService/CreateOrder "
 RESERVE_LINE = f"rpc {RESERVE} "
@@ -27,11 +27,11 @@ def test_the_callers_id_reaches_both_services_logs_and_the_product_call(
     lamp = create_product(servers.product_stub(product), stock=5)
 
     order, call = orders.CreateOrder.with_call(
-        order_request(new_id(), (lamp.product_id, 1)), metadata=((CID, "test-cid-123"),), timeout=10
+        order_request(new_id(), (lamp.product_id, 1)), metadata=((HEADER, "test-cid-123"),), timeout=10
     )
 
     assert order.status == opb.ORDER_STATUS_CONFIRMED
-    assert (CID, "test-cid-123") in call.initial_metadata()
+    assert (HEADER, "test-cid-123") in call.initial_metadata()
     [reserve] = recorder.of(RESERVE)
     assert reserve.correlation_ids == ["test-cid-123"]
     assert reserve.order_id == order.order_id
@@ -54,7 +54,7 @@ def test_without_an_id_both_services_share_the_one_the_order_service_made(
 
     _, call = orders.CreateOrder.with_call(order_request(new_id(), (lamp.product_id, 1)), timeout=10)
 
-    [echoed] = [v for k, v in call.initial_metadata() if k == CID]
+    [echoed] = [v for k, v in call.initial_metadata() if k == HEADER]
     assert uuid.UUID(echoed).version == 4
     assert recorder.of(RESERVE)[0].correlation_ids == [echoed]
     assert lines_starting(logs, CREATE_LINE)[0].correlation_id == echoed
@@ -68,9 +68,9 @@ def test_an_invalid_id_is_replaced_before_it_travels(servers: Servers) -> None:
     lamp = create_product(servers.product_stub(product), stock=5)
 
     _, call = orders.CreateOrder.with_call(
-        order_request(new_id(), (lamp.product_id, 1)), metadata=((CID, "bad id!"),), timeout=10
+        order_request(new_id(), (lamp.product_id, 1)), metadata=((HEADER, "bad id!"),), timeout=10
     )
 
-    [echoed] = [v for k, v in call.initial_metadata() if k == CID]
+    [echoed] = [v for k, v in call.initial_metadata() if k == HEADER]
     assert echoed != "bad id!"
     assert recorder.of(RESERVE)[0].correlation_ids == [echoed]

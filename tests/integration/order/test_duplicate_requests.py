@@ -12,11 +12,9 @@ from typing import Any
 import grpc
 
 from common.generated.eshop.order.v1 import order_pb2 as opb
-from tests.integration.helpers import create_product, new_id
+from tests.integration.helpers import create_product, new_id, order_request, rpc_failure, stock, wait_until
 from tests.integration.order.conftest import Servers
 from tests.integration.order.interceptors import RESERVE, BlockReserve, Record
-from tests.integration.order.support import order_request, rpc_failure, stock
-from tests.integration.order.waiting import eventually
 
 CREATE_ORDER = "/eshop.order.v1.OrderService/CreateOrder"
 TWINS = 20
@@ -68,7 +66,11 @@ def test_20_concurrent_creates_with_one_request_id_all_answer_the_same_confirmed
 
     with ThreadPoolExecutor(TWINS) as pool:
         answers = [pool.submit(orders.CreateOrder, request, timeout=30) for _ in range(TWINS)]
-        eventually(lambda: creates.started == TWINS and len(record.of(RESERVE)) == 1, timeout=15)
+        wait_until(
+            lambda: creates.started == TWINS and len(record.of(RESERVE)) == 1,
+            15,
+            "every twin to start and exactly one ReserveStock",
+        )
         blocker.release.set()
         results = [answer.result() for answer in answers]
 
@@ -90,7 +92,7 @@ def test_a_duplicate_whose_deadline_ends_while_the_first_is_in_progress_is_abort
 
     with ThreadPoolExecutor(1) as pool:
         first = pool.submit(orders.CreateOrder, request, timeout=30)
-        eventually(lambda: len(record.of(RESERVE)) == 1, timeout=15)
+        wait_until(lambda: len(record.of(RESERVE)) == 1, 15, "the first ReserveStock")
 
         failure = rpc_failure(orders.CreateOrder, request, timeout=1.0)
 

@@ -9,9 +9,8 @@ from datetime import datetime
 import grpc
 
 from common.generated.eshop.order.v1 import order_pb2 as opb
-from tests.integration.helpers import create_product, new_id, rich_details
+from tests.integration.helpers import create_product, new_id, order_request, rich_details, rpc_failure
 from tests.integration.order.conftest import OrderStub, ProductStub
-from tests.integration.order.support import order_request, rpc_failure
 
 
 def place(orders: OrderStub, products: ProductStub, *customers: str) -> list[str]:

@@ -5,9 +5,16 @@ from __future__ import annotations
 import grpc
 
 from common.generated.eshop.order.v1 import order_pb2 as opb
-from tests.integration.helpers import create_product, new_id, rich_details
+from tests.integration.helpers import (
+    create_product,
+    get_order,
+    new_id,
+    order_request,
+    rich_details,
+    rpc_failure,
+    stock,
+)
 from tests.integration.order.conftest import OrderStub, ProductStub
-from tests.integration.order.support import get_order, order_request, rpc_failure, stock
 
 
 def test_create_confirms_with_names_prices_and_total_and_takes_stock(

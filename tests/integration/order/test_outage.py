@@ -6,13 +6,21 @@ from __future__ import annotations
 
 import grpc
 
+from common.correlation import HEADER
 from common.generated.eshop.order.v1 import order_pb2 as opb
 from order.application.order_handlers import UNAVAILABLE_REASON
-from tests.integration.helpers import create_product, new_id
+from tests.integration.helpers import (
+    create_product,
+    get_order,
+    new_id,
+    only_order,
+    order_request,
+    rpc_failure,
+    stock,
+    wait_until,
+)
 from tests.integration.order.conftest import Servers
 from tests.integration.order.interceptors import RELEASE, Block, Record
-from tests.integration.order.support import CID, get_order, only_order, order_request, rpc_failure, stock
-from tests.integration.order.waiting import eventually
 
 FAST_RETRIES = {"product_retry_initial_backoff_s": 0.02, "product_retry_max_backoff_s": 0.05}
 
@@ -41,7 +49,7 @@ def test_cancel_while_down_succeeds_and_the_release_lands_after_a_restart(server
     servers.stop(product)
 
     cancelled = orders.CancelOrder(
-        opb.CancelOrderRequest(order_id=order.order_id), metadata=((CID, "cancel-cid-x"),), timeout=10
+        opb.CancelOrderRequest(order_id=order.order_id), metadata=((HEADER, "cancel-cid-x"),), timeout=10
     )
 
     assert cancelled.status == opb.ORDER_STATUS_CANCELLED
@@ -51,7 +59,7 @@ def test_cancel_while_down_succeeds_and_the_release_lands_after_a_restart(server
     restarted = servers.product(port=product.port, database_url=product_db, interceptors=(recorder,))
     products = servers.product_stub(restarted)
 
-    eventually(lambda: stock(products, lamp_id) == 10, timeout=20)
+    wait_until(lambda: stock(products, lamp_id) == 10, 20, "the stock to be released back to 10")
     releases = recorder.of(RELEASE)
     assert releases, "the stock came back without a ReleaseStock call"
     assert {r.order_id for r in releases} == {order.order_id}
@@ -64,13 +72,15 @@ def test_a_create_that_failed_while_down_has_its_release_delivered_later(servers
     orders = servers.order_stub(servers.order(product.port, **FAST_RETRIES))
     lamp_id = create_product(servers.product_stub(product), stock=3).product_id
     servers.stop(product)
-    rpc_failure(orders.CreateOrder, order_request(new_id(), (lamp_id, 1)), metadata=((CID, "create-cid-y"),))
+    rpc_failure(
+        orders.CreateOrder, order_request(new_id(), (lamp_id, 1)), metadata=((HEADER, "create-cid-y"),)
+    )
     order_id = only_order(orders).order_id
 
     recorder = Record()
     servers.product(port=product.port, database_url=product_db, interceptors=(recorder,))
 
-    eventually(lambda: bool(recorder.of(RELEASE)), timeout=20)
+    wait_until(lambda: bool(recorder.of(RELEASE)), 20, "a ReleaseStock call")
     release = recorder.of(RELEASE)[0]
     assert (release.order_id, release.correlation_ids) == (order_id, ["create-cid-y"])
 
@@ -94,4 +104,4 @@ def test_cancel_while_the_product_service_hangs_answers_cancelled_and_the_outbox
     assert get_order(orders, order.order_id).status == opb.ORDER_STATUS_CANCELLED
     assert stock(products, lamp_id) == 6  # the release is still hanging
     hang.release.set()
-    eventually(lambda: stock(products, lamp_id) == 10, timeout=20)
+    wait_until(lambda: stock(products, lamp_id) == 10, 20, "the stock to be released back to 10")

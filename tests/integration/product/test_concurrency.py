@@ -12,7 +12,7 @@ import grpc
 
 from common.generated.eshop.product.v1 import product_pb2 as pb
 from common.generated.eshop.product.v1 import product_pb2_grpc as pb_grpc
-from tests.integration.helpers import create_product, new_id, reserve_request
+from tests.integration.helpers import create_product, new_id, reserve_request, stock
 
 Stub = pb_grpc.ProductServiceStub
 T = TypeVar("T")
@@ -38,10 +38,6 @@ def outcome(result: object) -> str:
     return result.code().name if isinstance(result, grpc.RpcError) else "OK"
 
 
-def stock_of(stub: Stub, product_id: str) -> int:
-    return int(stub.GetProduct(pb.GetProductRequest(product_id=product_id)).stock_quantity)
-
-
 def test_50_buyers_of_20_units_get_exactly_20(product_stub: Stub) -> None:
     product_id = create_product(product_stub, stock=20).product_id
 
@@ -53,7 +49,7 @@ def test_50_buyers_of_20_units_get_exactly_20(product_stub: Stub) -> None:
     results = all_at_once([buy] * 50)
 
     assert Counter(outcome(r) for r in results) == {"OK": 20, "FAILED_PRECONDITION": 30}
-    assert stock_of(product_stub, product_id) == 0
+    assert stock(product_stub, product_id) == 0
 
 
 def test_20_repeats_of_one_order_id_reserve_once(product_stub: Stub) -> None:
@@ -64,7 +60,7 @@ def test_20_repeats_of_one_order_id_reserve_once(product_stub: Stub) -> None:
 
     assert [outcome(r) for r in results] == ["OK"] * 20
     assert len({r.SerializeToString(deterministic=True) for r in results}) == 1
-    assert stock_of(product_stub, product_id) == 97
+    assert stock(product_stub, product_id) == 97
 
 
 def test_crossing_multi_line_reservations_finish_and_never_go_below_zero(product_stub: Stub) -> None:
@@ -79,7 +75,7 @@ def test_crossing_multi_line_reservations_finish_and_never_go_below_zero(product
 
     outcomes = Counter(outcome(r) for r in results)
     assert outcomes == {"OK": 15, "FAILED_PRECONDITION": 25}
-    assert (stock_of(product_stub, a), stock_of(product_stub, b)) == (0, 0)
+    assert (stock(product_stub, a), stock(product_stub, b)) == (0, 0)
 
 
 def test_concurrent_releases_of_one_order_put_stock_back_once(product_stub: Stub) -> None:
@@ -95,4 +91,4 @@ def test_concurrent_releases_of_one_order_put_stock_back_once(product_stub: Stub
     results = all_at_once([release] * 10)
 
     assert sorted(r.released for r in results) == [False] * 9 + [True]
-    assert stock_of(product_stub, product_id) == 10
+    assert stock(product_stub, product_id) == 10

@@ -10,15 +10,16 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from common.correlation import HEADER
 from common.generated.eshop.product.v1 import product_pb2 as pb
 from common.generated.eshop.product.v1 import product_pb2_grpc as pb_grpc
-from tests.integration.helpers import CORRELATION_HEADER, new_id
+from tests.integration.helpers import new_id
 
 Stub = pb_grpc.ProductServiceStub
 
 
 def header(metadata: Iterable[tuple[str, str]]) -> list[str]:
-    return [v for k, v in metadata if k == CORRELATION_HEADER]
+    return [v for k, v in metadata if k == HEADER]
 
 
 def is_uuid4(value: str) -> bool:
@@ -27,7 +28,7 @@ def is_uuid4(value: str) -> bool:
 
 def test_a_valid_correlation_id_is_echoed_in_initial_metadata(product_stub: Stub) -> None:
     _, call = product_stub.ListProducts.with_call(
-        pb.ListProductsRequest(), metadata=[(CORRELATION_HEADER, "checkout-42.a:b_c")]
+        pb.ListProductsRequest(), metadata=[(HEADER, "checkout-42.a:b_c")]
     )
     assert header(call.initial_metadata()) == ["checkout-42.a:b_c"]
 
@@ -40,9 +41,7 @@ def test_without_a_correlation_id_the_server_makes_one(product_stub: Stub) -> No
 
 @pytest.mark.parametrize("sent", ["bad id!", "x" * 200, "a/b"])
 def test_an_invalid_correlation_id_is_replaced_by_a_fresh_uuid(product_stub: Stub, sent: str) -> None:
-    _, call = product_stub.ListProducts.with_call(
-        pb.ListProductsRequest(), metadata=[(CORRELATION_HEADER, sent)]
-    )
+    _, call = product_stub.ListProducts.with_call(pb.ListProductsRequest(), metadata=[(HEADER, sent)])
     [echoed] = header(call.initial_metadata())
     assert echoed != sent
     assert is_uuid4(echoed)
@@ -67,7 +66,7 @@ def test_error_responses_carry_the_correlation_id_too(
     product_stub: Stub, request_: pb.GetProductRequest, code: grpc.StatusCode
 ) -> None:
     with pytest.raises(grpc.RpcError) as raised:
-        product_stub.GetProduct(request_, metadata=[(CORRELATION_HEADER, "cid-err-1")])
+        product_stub.GetProduct(request_, metadata=[(HEADER, "cid-err-1")])
 
     error = raised.value
     assert error.code() is code

@@ -57,6 +57,7 @@ def ids(known: Sequence[str]) -> st.SearchStrategy[str]:
     real = st.sampled_from(list(known)) if known else st.nothing()
     return st.one_of(
         real,
+        st.just(""),  # a missing id: proto3 sends nothing at all
         real.map(str.upper),
         real.map(lambda v: "{" + v + "}"),
         real.map(lambda v: v.replace("-", "")),
@@ -103,7 +104,20 @@ def correlation_ids() -> st.SearchStrategy[str | None]:
 
 def stock_items(known: Known, make: Callable[..., Any]) -> st.SearchStrategy[list[Any]]:
     item = st.builds(make, product_id=ids(known.product_ids), quantity=int32s())
-    return st.one_of(st.lists(item, max_size=4), st.lists(item, min_size=99, max_size=102))
+    # Valid lines with one hostile line among them: the only way a single bad field (an empty id, a
+    # quantity of 0) gets as far as the database when validation misses it.
+    valid = st.builds(
+        make,
+        product_id=st.sampled_from(list(known.product_ids)) | st.uuids().map(str),
+        quantity=st.integers(1, 10_000),
+    )
+    one_bad = st.builds(
+        lambda good, bad, at: [*good[:at], bad, *good[at:]],
+        st.lists(valid, max_size=3, unique_by=lambda line: line.product_id),
+        item,
+        st.integers(0, 3),
+    )
+    return st.one_of(st.lists(item, max_size=4), one_bad, st.lists(item, min_size=99, max_size=102))
 
 
 @dataclass(frozen=True)

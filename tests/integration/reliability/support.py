@@ -1,4 +1,5 @@
-"""Helpers for the fault tests: polling with deadlines, health checks, set-up calls, background load."""
+"""Helpers for the fault tests only: health checks, outage status codes, orders, background load.
+The shared ones (new_id, create_product, order_request, wait_until) are in tests/integration/helpers.py."""
 
 from __future__ import annotations
 
@@ -7,13 +8,12 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from uuid import uuid4
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from common.generated.eshop.order.v1 import order_pb2, order_pb2_grpc
-from common.generated.eshop.product.v1 import product_pb2, product_pb2_grpc
+from tests.integration.helpers import new_id, order_request
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -31,15 +31,6 @@ def status_code_of(call: Callable[[], object]) -> grpc.StatusCode:
     return grpc.StatusCode.OK
 
 
-def wait_until(condition: Callable[[], bool], timeout_s: float, what: str, poll_s: float = 0.1) -> None:
-    """Poll ``condition`` until it holds; fail naming ``what`` after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-        time.sleep(poll_s)
-
-
 def health_status(target: str, timeout_s: float = 2.0) -> int | None:
     """The overall health status at ``target``; None when it does not answer."""
     with grpc.insecure_channel(target) as channel:
@@ -53,26 +44,10 @@ def health_status(target: str, timeout_s: float = 2.0) -> int | None:
     return status
 
 
-def new_id() -> str:
-    return str(uuid4())
-
-
-def create_product(stub: product_pb2_grpc.ProductServiceStub, stock: int) -> str:
-    request = product_pb2.CreateProductRequest(name="Widget", price="2.50", stock_quantity=stock)
-    created: product_pb2.Product = stub.CreateProduct(request, timeout=CALL_TIMEOUT_S)
-    return created.product_id
-
-
-def order_request(lines: Sequence[tuple[str, int]]) -> order_pb2.CreateOrderRequest:
-    return order_pb2.CreateOrderRequest(
-        customer_id=new_id(),
-        items=[order_pb2.OrderLine(product_id=p, quantity=q) for p, q in lines],
-        request_id=new_id(),
-    )
-
-
 def create_order(stub: order_pb2_grpc.OrderServiceStub, lines: Sequence[tuple[str, int]]) -> order_pb2.Order:
-    order: order_pb2.Order = stub.CreateOrder(order_request(lines), timeout=CALL_TIMEOUT_S)
+    order: order_pb2.Order = stub.CreateOrder(
+        order_request(new_id(), *lines, request_id=new_id()), timeout=CALL_TIMEOUT_S
+    )
     return order
 
 
@@ -115,7 +90,9 @@ class Load:
             n += 1
             started = time.monotonic()
             try:
-                self.stub.CreateOrder(order_request([(product_id, 1)]), timeout=CALL_TIMEOUT_S)
+                self.stub.CreateOrder(
+                    order_request(new_id(), (product_id, 1), request_id=new_id()), timeout=CALL_TIMEOUT_S
+                )
                 code = grpc.StatusCode.OK
             except grpc.RpcError as error:
                 code = error.code()

@@ -9,8 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from common.generated.eshop.order.v1 import order_pb2
+from tests.integration.helpers import create_product, wait_until
 from tests.integration.reliability.processes import Services
-from tests.integration.reliability.support import CALL_TIMEOUT_S, create_order, create_product, wait_until
+from tests.integration.reliability.support import CALL_TIMEOUT_S, create_order
 from tests.invariant import assert_stock_conserved, backlog, stock_levels, wait_for_quiescence
 
 ORDERS = 30
@@ -21,7 +22,7 @@ RECOVERY_TIMEOUT_S = 60.0
 
 @pytest.mark.slow
 def test_cancel_storm_while_product_service_is_down(services: Services) -> None:
-    product_id = create_product(services.product_stub(), stock=STOCK)
+    product_id = create_product(services.product_stub(), stock=STOCK).product_id
     orders = services.order_stub()
     placed = [create_order(orders, [(product_id, UNITS_EACH)]) for _ in range(ORDERS)]
     assert {o.status for o in placed} == {order_pb2.ORDER_STATUS_CONFIRMED}

@@ -8,6 +8,7 @@ import time
 import grpc
 import pytest
 
+from tests.integration.helpers import create_product, wait_until
 from tests.integration.reliability.processes import ServiceProcess, Services
 from tests.integration.reliability.support import (
     CALL_TIMEOUT_S,
@@ -15,8 +16,6 @@ from tests.integration.reliability.support import (
     Load,
     assert_outage_outcomes,
     create_order,
-    create_product,
-    wait_until,
 )
 from tests.invariant import assert_stock_conserved, wait_for_quiescence
 
@@ -26,7 +25,7 @@ QUIESCENCE_TIMEOUT_S = 60.0
 
 def _products(services: Services) -> dict[str, int]:
     stub = services.product_stub()
-    return {create_product(stub, stock=stock): stock for stock in STOCK.values()}
+    return {create_product(stub, stock=stock).product_id: stock for stock in STOCK.values()}
 
 
 def _outage_under_load(services: Services, victim: ServiceProcess, product_ids: list[str]) -> Load:

@@ -28,16 +28,9 @@ from sqlalchemy.pool import QueuePool
 
 from common.generated.eshop.order.v1 import order_pb2_grpc
 from common.generated.eshop.product.v1 import product_pb2, product_pb2_grpc
+from tests.integration.helpers import create_product, new_id, order_request, wait_until
 from tests.integration.reliability.processes import InProcess
-from tests.integration.reliability.support import (
-    NOT_SERVING,
-    SERVING,
-    create_product,
-    health_status,
-    order_request,
-    status_code_of,
-    wait_until,
-)
+from tests.integration.reliability.support import NOT_SERVING, SERVING, health_status, status_code_of
 from tests.integration.reliability.tcp_proxy import TcpProxy
 from tests.invariant import assert_stock_conserved, wait_for_quiescence
 from tests.postgres_cluster import ThrowawayCluster
@@ -71,7 +64,7 @@ def test_locked_sqlite_database(
     if make_url(services.product_db).get_backend_name() != "sqlite":
         pytest.skip("a file lock held by another connection is SQLite's failure mode")
     stub = product_pb2_grpc.ProductServiceStub(channel_to(services.product_target))
-    product_id = create_product(stub, stock=10)
+    product_id = create_product(stub, stock=10).product_id
     restock = product_pb2.RestockProductRequest(product_id=product_id, quantity=5)
 
     locker = sqlite3.connect(str(make_url(services.product_db).database), isolation_level=None)
@@ -86,7 +79,10 @@ def test_locked_sqlite_database(
             ]
             orders = order_pb2_grpc.OrderServiceStub(channel_to(services.order_target))
             create = pool.submit(
-                status_code_of, lambda: orders.CreateOrder(order_request([(product_id, 1)]), timeout=10)
+                status_code_of,
+                lambda: orders.CreateOrder(
+                    order_request(new_id(), (product_id, 1), request_id=new_id()), timeout=10
+                ),
             )
             # Reads go on under a write lock (WAL), and health says so.
             got = stub.GetProduct(product_pb2.GetProductRequest(product_id=product_id), timeout=5)
@@ -129,7 +125,7 @@ def test_unreachable_database(
         proxied = direct.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
         services = start_in_process(product_db=proxied)
         stub = product_pb2_grpc.ProductServiceStub(channel_to(services.product_target))
-        product_id = create_product(stub, stock=10)
+        product_id = create_product(stub, stock=10).product_id
         get = product_pb2.GetProductRequest(product_id=product_id)
         restock = product_pb2.RestockProductRequest(product_id=product_id, quantity=5)
 
@@ -168,7 +164,7 @@ def test_a_sqlite_file_that_refuses_writes_then_takes_them_again(
         pytest.skip("an immutable database file is SQLite's failure mode")
     path = Path(str(make_url(services.product_db).database))
     stub = product_pb2_grpc.ProductServiceStub(channel_to(services.product_target))
-    product_id = create_product(stub, stock=10)
+    product_id = create_product(stub, stock=10).product_id
     get = product_pb2.GetProductRequest(product_id=product_id)
     restock = product_pb2.RestockProductRequest(product_id=product_id, quantity=5)
     warnings: list[str] = []
@@ -251,7 +247,7 @@ def test_terminated_postgresql_backends_cost_no_call(
     services = start_in_process()
     _on_postgres(services)
     stub = product_pb2_grpc.ProductServiceStub(channel_to(services.product_target))
-    product_id = create_product(stub, stock=10)
+    product_id = create_product(stub, stock=10).product_id
     restock = product_pb2.RestockProductRequest(product_id=product_id, quantity=5)
     get = product_pb2.GetProductRequest(product_id=product_id)
 
@@ -275,7 +271,7 @@ def test_a_postgresql_restart_costs_no_call_once_it_is_back(
     if not isinstance(cluster, ThrowawayCluster):
         pytest.skip("restarts only the throwaway cluster, never a server given by ESHOP_TEST_POSTGRES_URL")
     stub = product_pb2_grpc.ProductServiceStub(channel_to(services.product_target))
-    product_id = create_product(stub, stock=10)
+    product_id = create_product(stub, stock=10).product_id
     restock = product_pb2.RestockProductRequest(product_id=product_id, quantity=5)
 
     cluster.restart()

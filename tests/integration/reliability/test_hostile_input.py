@@ -13,7 +13,7 @@ import grpc
 import pytest
 from google.protobuf import descriptor_pool, message_factory
 from google.protobuf.message import DecodeError, Message
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from sqlalchemy import Engine, Table, create_engine, func, select
 
 from common.correlation import HEADER, is_valid
@@ -22,9 +22,11 @@ from common.generated.eshop.product.v1 import product_pb2_grpc
 from common.settings import ServerSettings
 from order.infrastructure.tables import order_lines, orders, release_outbox
 from product.infrastructure.tables import products, reservation_lines, reservations
+from tests.integration.helpers import create_product
+from tests.integration.reliability.boundaries import PROBES
 from tests.integration.reliability.fuzz_strategies import CASES, Known, RpcCase, correlation_ids
 from tests.integration.reliability.processes import InProcess
-from tests.integration.reliability.support import SERVING, create_order, create_product, health_status
+from tests.integration.reliability.support import SERVING, create_order, health_status
 
 CALL_TIMEOUT_S = 30.0  # a 100k-character request is slow to validate on a busy machine
 FUZZ = settings(
@@ -85,7 +87,7 @@ def target(start_in_process: Callable[..., InProcess]) -> Iterator[Target]:
         "order": grpc.insecure_channel(services.order_target),
     }
     product_stub = product_pb2_grpc.ProductServiceStub(channels["product"])
-    product_ids = [create_product(product_stub, stock=1_000) for _ in range(2)]
+    product_ids = [create_product(product_stub, stock=1_000).product_id for _ in range(2)]
     order_stub = order_pb2_grpc.OrderServiceStub(channels["order"])
     order_ids = [create_order(order_stub, [(product_ids[0], 1)]).order_id for _ in range(2)]
     engines = {"product": create_engine(services.product_db), "order": create_engine(services.order_db)}
@@ -123,6 +125,10 @@ def test_hostile_requests(target: Target, case: RpcCase) -> None:
         if cid is not None and is_valid(cid):
             assert echoed == [cid]
 
+    # Every limit of this RPC, just inside and just outside, is tried first, whatever the random walk.
+    for probe in PROBES:
+        if probe.method == case.method:
+            one = example(request=probe.request(target.known), cid=None)(one)
     one()
     _assert_healthy(target)
 

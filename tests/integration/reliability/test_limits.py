@@ -13,13 +13,9 @@ from common.generated.eshop.order.v1 import order_pb2, order_pb2_grpc
 from common.generated.eshop.product.v1 import product_pb2 as pb
 from common.generated.eshop.product.v1 import product_pb2_grpc
 from common.validation import MAX_BATCH_GET_IDS
+from tests.integration.helpers import create_product, new_id, order_request
 from tests.integration.reliability.processes import InProcess
-from tests.integration.reliability.support import (
-    CALL_TIMEOUT_S,
-    create_product,
-    order_request,
-    status_code_of,
-)
+from tests.integration.reliability.support import CALL_TIMEOUT_S, status_code_of
 
 INT32_MAX = 2**31 - 1
 
@@ -46,7 +42,7 @@ def test_the_largest_errors_keep_their_status(
 ) -> None:
     """Status message and details travel in trailers, which clients cap at ~8-16 KiB by default:
     100 bad lines used to come back as RESOURCE_EXHAUSTED instead of what was wrong."""
-    known = [create_product(products, stock=1) for _ in range(100)]
+    known = [create_product(products, stock=1).product_id for _ in range(100)]
     bad_lines = [("€" * 60, 0)] * 100
     unknown = [(str(uuid4()), 1) for _ in range(100)]
 
@@ -61,12 +57,14 @@ def test_the_largest_errors_keep_their_status(
 
     with grpc.insecure_channel(services.order_target) as channel:
         orders = order_pb2_grpc.OrderServiceStub(channel)
-        invalid = order_request(bad_lines)
+        invalid = order_request(new_id(), *bad_lines, request_id=new_id())
         assert (
             status_code_of(lambda: orders.CreateOrder(invalid, timeout=CALL_TIMEOUT_S))
             is grpc.StatusCode.INVALID_ARGUMENT
         )
-        rejected = orders.CreateOrder(order_request(unknown), timeout=CALL_TIMEOUT_S)
+        rejected = orders.CreateOrder(
+            order_request(new_id(), *unknown, request_id=new_id()), timeout=CALL_TIMEOUT_S
+        )
     # Rejected for what it is (not "product service unavailable"), naming as many products as fit.
     assert rejected.status == order_pb2.ORDER_STATUS_REJECTED
     assert rejected.failed_product_ids
@@ -74,7 +72,7 @@ def test_the_largest_errors_keep_their_status(
 
 
 def test_stock_at_the_int32_limit_survives_a_release(products: product_pb2_grpc.ProductServiceStub) -> None:
-    product_id = create_product(products, stock=INT32_MAX)
+    product_id = create_product(products, stock=INT32_MAX).product_id
     order_id = str(uuid4())
     reserve = pb.ReserveStockRequest(
         order_id=order_id, items=[pb.StockItem(product_id=product_id, quantity=10)]

@@ -17,8 +17,9 @@ import grpc
 from common.generated.eshop.order.v1 import order_pb2, order_pb2_grpc
 from common.generated.eshop.product.v1 import product_pb2_grpc
 from common.grpc.handler_wrapping import Behaviour, UnaryServerInterceptor
+from tests.integration.helpers import create_product, new_id, order_request
 from tests.integration.reliability.processes import InProcess
-from tests.integration.reliability.support import CALL_TIMEOUT_S, create_product, order_request
+from tests.integration.reliability.support import CALL_TIMEOUT_S
 from tests.invariant import assert_stock_conserved, stock_levels, wait_for_quiescence
 
 RESERVE = "/eshop.product.v1.ProductService/ReserveStock"
@@ -60,13 +61,15 @@ class DropFirstResponse(UnaryServerInterceptor):
 def _place(services: InProcess, product_id: str) -> order_pb2.Order:
     with grpc.insecure_channel(services.order_target) as channel:
         stub = order_pb2_grpc.OrderServiceStub(channel)
-        order: order_pb2.Order = stub.CreateOrder(order_request([(product_id, 3)]), timeout=CALL_TIMEOUT_S)
+        order: order_pb2.Order = stub.CreateOrder(
+            order_request(new_id(), (product_id, 3), request_id=new_id()), timeout=CALL_TIMEOUT_S
+        )
         return order
 
 
 def _product(services: InProcess, stock: int) -> str:
     with grpc.insecure_channel(services.product_target) as channel:
-        return create_product(product_pb2_grpc.ProductServiceStub(channel), stock=stock)
+        return create_product(product_pb2_grpc.ProductServiceStub(channel), stock=stock).product_id
 
 
 def test_a_lost_reservation_answer_is_retried_and_takes_stock_once(

@@ -8,8 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 import grpc
 
 from common.generated.eshop.order.v1 import order_pb2
+from tests.integration.helpers import create_product, new_id, order_request
 from tests.integration.reliability.processes import Services
-from tests.integration.reliability.support import CALL_TIMEOUT_S, create_product, order_request
+from tests.integration.reliability.support import CALL_TIMEOUT_S
 from tests.invariant import assert_stock_conserved, stock_levels, wait_for_quiescence
 
 STOCK = 50
@@ -17,12 +18,14 @@ BUYERS = 200
 
 
 def test_concurrent_orders_never_oversell(services: Services) -> None:
-    product_id = create_product(services.product_stub(), stock=STOCK)
+    product_id = create_product(services.product_stub(), stock=STOCK).product_id
     orders = services.order_stub()
 
     def buy(_: int) -> order_pb2.Order:
         # Generous: 200 calls through 10 server threads on a busy 2-core machine.
-        order: order_pb2.Order = orders.CreateOrder(order_request([(product_id, 1)]), timeout=60)
+        order: order_pb2.Order = orders.CreateOrder(
+            order_request(new_id(), (product_id, 1), request_id=new_id()), timeout=60
+        )
         return order
 
     with ThreadPoolExecutor(max_workers=32) as pool:
@@ -42,13 +45,13 @@ def test_concurrent_orders_never_oversell(services: Services) -> None:
 def test_no_call_is_internal_under_contention(services: Services) -> None:
     """The same storm on two products at once, with multi-line orders that cannot all be served."""
     stub = services.product_stub()
-    first, second = create_product(stub, stock=20), create_product(stub, stock=20)
+    first, second = create_product(stub, stock=20).product_id, create_product(stub, stock=20).product_id
     orders = services.order_stub()
 
     def buy(i: int) -> grpc.StatusCode:
         lines = [(first, 1), (second, 1)] if i % 2 else [(second, 2), (first, 1)]
         try:
-            orders.CreateOrder(order_request(lines), timeout=60)
+            orders.CreateOrder(order_request(new_id(), *lines, request_id=new_id()), timeout=60)
         except grpc.RpcError as error:
             return error.code()
         return grpc.StatusCode.OK

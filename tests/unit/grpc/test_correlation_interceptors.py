@@ -8,11 +8,10 @@ import grpc
 import pytest
 
 from common import correlation
+from common.correlation import HEADER
 from common.grpc.client_interceptors import CorrelationIdClientInterceptor
 from common.grpc.server_interceptors import CorrelationIdInterceptor
 from tests.unit.grpc.conftest import ECHO, Probe
-
-HEADER = correlation.HEADER
 
 
 def is_uuid4(value: str) -> bool:

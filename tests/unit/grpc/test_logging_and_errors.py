@@ -9,7 +9,7 @@ import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from common import correlation
+from common.correlation import HEADER
 from common.errors import (
     Aborted,
     AlreadyExists,
@@ -27,7 +27,6 @@ from common.errors import (
 )
 from tests.unit.grpc.conftest import ECHO, FAIL, HEALTH_CHECK, LogLine, Probe
 
-HEADER = correlation.HEADER
 SECRET = "SELECT password FROM users -- secret detail"
 
 

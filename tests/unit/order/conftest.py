@@ -18,7 +18,8 @@ from order.application.order_handlers import (
 )
 from order.application.product_client import ProductClient
 from order.application.stock_releases import Backoff, StockReleases
-from tests.unit.order.fakes import FakeOrderStore, FixedClock
+from tests.unit.helpers import FixedClock
+from tests.unit.order.fakes import FakeOrderStore
 
 LEASE_S = 30.0
 BACKOFF = Backoff(initial_s=2.0, max_s=20.0)

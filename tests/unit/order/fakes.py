@@ -10,30 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
 from order.application.storage import OrderRepository, OutboxStats, PendingRelease, ReleaseOutbox
 from order.domain.model import Order, OrderStatus
 
-T0 = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
-
-
 T = TypeVar("T")
-
-
-class FixedClock:
-    """Moves ``step`` per reading (one second by default), so every write has a distinct, known time;
-    ``now`` is the last reading."""
-
-    def __init__(self, start: datetime = T0, step: timedelta = timedelta(seconds=1)) -> None:
-        self.now = start
-        self.step = step
-
-    def __call__(self) -> datetime:
-        self.now += self.step
-        return self.now
 
 
 @dataclass

@@ -18,8 +18,9 @@ from order.application import messages as m
 from order.application.order_handlers import DEFAULT_CANCEL_REASON, UNAVAILABLE_REASON
 from order.application.product_client import ProductServiceUnavailable
 from order.domain.model import Order, OrderItem, OrderLine, OrderStatus
+from tests.unit.helpers import T0, FixedClock
 from tests.unit.order.conftest import BACKOFF
-from tests.unit.order.fakes import T0, FakeOrderStore, FixedClock
+from tests.unit.order.fakes import FakeOrderStore
 
 PRODUCT = uuid4()
 

@@ -212,3 +212,21 @@ async def test_without_request_id_every_call_makes_a_new_order(
     assert first.order_id != second.order_id
     assert products.reserve.call_count == 2
     assert len(store.orders) == 2
+
+
+async def test_a_reservation_that_lands_for_an_order_cancelled_meanwhile_is_released(
+    mediator: Mediator, products: MagicMock, store: FakeOrderStore
+) -> None:
+    async def reserve(order_id: UUID, lines: Sequence[OrderLine]) -> Reserved:
+        # The customer cancels while the reservation is in flight; the reservation then succeeds.
+        await mediator.send(m.CancelOrder(str(order_id), "changed my mind"))
+        return reserved((LAMP, "Lamp", "1.00", 1))
+
+    products.reserve.side_effect = reserve
+
+    order = await mediator.send(create((LAMP, 1)))
+
+    # The cancellation stands, and the stock the late reservation took goes back through the outbox.
+    assert order.status is OrderStatus.CANCELLED
+    assert store.order(order.order_id).status is OrderStatus.CANCELLED
+    assert [e.order_id for e in store.outbox] == [order.order_id]

@@ -16,7 +16,8 @@ from order.application import messages as m
 from order.application.order_handlers import DUPLICATE_POLL_MAX_S, CreateOrderHandler
 from order.application.stock_releases import StockReleases
 from order.domain.model import Order, OrderItem, OrderLine, OrderStatus
-from tests.unit.order.fakes import T0, FakeOrderStore, FixedClock
+from tests.unit.helpers import T0, FixedClock
+from tests.unit.order.fakes import FakeOrderStore
 
 CUSTOMER = uuid4()
 LAMP = uuid4()

@@ -8,7 +8,7 @@ from uuid import uuid4
 from common import pagination
 from order.application.results import OrderPage
 from order.domain.model import Order, OrderLine
-from tests.unit.order.fakes import T0
+from tests.unit.helpers import T0
 
 
 def orders(count: int) -> list[Order]:

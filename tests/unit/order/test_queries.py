@@ -12,7 +12,8 @@ from common.errors import InvalidArgument, NotFound
 from common.mediator import Mediator
 from order.application import messages as m
 from order.domain.model import Order, OrderLine
-from tests.unit.order.fakes import T0, FakeOrderStore
+from tests.unit.helpers import T0
+from tests.unit.order.fakes import FakeOrderStore
 
 ALICE, BOB = uuid4(), uuid4()
 

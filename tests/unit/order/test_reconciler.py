@@ -12,7 +12,8 @@ from order.application.product_client import ProductServiceUnavailable, Reserved
 from order.application.reconciler import ABANDONED_REASON, PendingOrderReconciler
 from order.application.stock_releases import StockReleases
 from order.domain.model import Order, OrderItem, OrderLine, OrderStatus
-from tests.unit.order.fakes import FakeOrderStore, FixedClock
+from tests.unit.helpers import FixedClock
+from tests.unit.order.fakes import FakeOrderStore
 
 PENDING_TIMEOUT_S = 30.0
 
@@ -39,9 +40,11 @@ async def test_an_abandoned_order_whose_stock_is_held_is_confirmed(
 
     assert await _reconciler(store, products, releases, clock).run_once() == 1
 
+    products.held_reservation.assert_called_once_with(order.order_id)
     resolved = store.order(order.order_id)
     assert resolved.status is OrderStatus.CONFIRMED
     assert resolved.items == (item,) and resolved.total_amount == Decimal("19.00")
+    assert resolved.update_time > order.update_time
     assert store.outbox == []
 
 
@@ -53,10 +56,32 @@ async def test_an_abandoned_order_without_a_reservation_is_rejected_and_released
 
     assert await _reconciler(store, products, releases, clock).run_once() == 1
 
+    products.held_reservation.assert_called_once_with(order.order_id)
     resolved = store.order(order.order_id)
     assert (resolved.status, resolved.status_reason) == (OrderStatus.REJECTED, ABANDONED_REASON)
+    assert resolved.update_time > order.update_time and resolved.failed_product_ids == ()
     # The release leaves a marker in the Product service, so a reserve still in flight cannot land.
-    assert [e.order_id for e in store.outbox] == [order.order_id]
+    # It is due at once (no one else is about to deliver it) and traceable to this reconciliation.
+    [release] = store.outbox
+    assert release.order_id == order.order_id
+    assert release.next_attempt_at == clock.now
+    assert release.correlation_id == f"reconcile:{order.order_id}"
+
+
+async def test_one_pass_resolves_at_most_its_limit_oldest_first(
+    store: FakeOrderStore, products: MagicMock, releases: StockReleases, clock: FixedClock
+) -> None:
+    # A bounded batch per pass: a backlog after a long outage cannot hold one pass for minutes.
+    orders = [_pending(store, clock, age_s=age) for age in (60, 90, 120)]
+    products.held_reservation.return_value = None
+
+    assert await _reconciler(store, products, releases, clock).run_once(limit=2) == 2
+
+    assert [store.order(o.order_id).status for o in orders] == [
+        OrderStatus.PENDING,
+        OrderStatus.REJECTED,
+        OrderStatus.REJECTED,
+    ]
 
 
 async def test_young_pending_orders_are_left_to_their_call(

@@ -20,8 +20,9 @@ from order.application.stock_releases import (
     lease_outlasting,
 )
 from order.application.storage import PendingRelease
+from tests.unit.helpers import FixedClock
 from tests.unit.order.conftest import BACKOFF, LEASE_S
-from tests.unit.order.fakes import FakeOrderStore, FixedClock
+from tests.unit.order.fakes import FakeOrderStore
 
 
 def queue(store: FakeOrderStore, releases: StockReleases, *, deliver_now: bool = False) -> PendingRelease:
@@ -64,6 +65,7 @@ async def test_a_failed_delivery_stays_queued_with_backoff(
 
     [kept] = store.outbox
     assert kept.attempts == 1
+    assert "down" in store.committed.last_errors[kept.entry_id]  # why it failed, for whoever looks
     assert kept.next_attempt_at > entry.next_attempt_at
     assert await releases.deliver_due() == 0  # not due again before its backoff
     assert products.release.call_count == 1
@@ -95,6 +97,35 @@ async def test_an_entry_leased_by_another_worker_is_not_delivered_twice(
 
     assert await releases.deliver_due() == 0
     products.release.assert_not_called()
+
+
+async def test_an_entry_being_delivered_is_leased_so_a_second_worker_skips_it(
+    store: FakeOrderStore, releases: StockReleases, products: MagicMock
+) -> None:
+    queue(store, releases)
+    second_worker: list[int] = []
+
+    async def release(order_id: UUID) -> bool:
+        # While the first worker waits for the Product service, another worker polls the outbox.
+        if products.release.call_count == 1:
+            second_worker.append(await releases.deliver_due())
+        return True
+
+    products.release.side_effect = release
+
+    assert await releases.deliver_due() == 1
+    assert second_worker == [0]
+    assert products.release.call_count == 1
+
+
+async def test_one_pass_delivers_at_most_its_limit(
+    store: FakeOrderStore, releases: StockReleases, products: MagicMock
+) -> None:
+    for _ in range(3):
+        queue(store, releases)
+
+    assert await releases.deliver_due(limit=2) == 2
+    assert len(store.outbox) == 1
 
 
 async def test_a_release_carries_the_correlation_id_of_the_call_that_queued_it(

@@ -19,7 +19,8 @@ from product.application.stock_handlers import (
     ReleaseStockHandler,
     ReserveStockHandler,
 )
-from tests.unit.product.fakes import FakeProductUnitOfWork, FixedClock
+from tests.unit.helpers import FixedClock
+from tests.unit.product.fakes import FakeProductUnitOfWork
 
 
 @pytest.fixture

@@ -9,29 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 from product.application.storage import ProductRepository, ReservationRepository
 from product.domain.model import Product, Reservation, ReservationStatus, ReservedLine
-
-T0 = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
-
+from tests.unit.helpers import T0
 
 T = TypeVar("T")
-
-
-class FixedClock:
-    """A clock that moves one second per reading, so every write has a distinct, known time."""
-
-    def __init__(self, start: datetime = T0) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        self.now += timedelta(seconds=1)
-        return self.now
 
 
 def make_product(

@@ -21,7 +21,7 @@ from product.domain.model import (
     Shortage,
     StockRequest,
 )
-from tests.unit.product.fakes import T0
+from tests.unit.helpers import T0
 
 A, B, C = (UUID(int=i) for i in (1, 2, 3))
 

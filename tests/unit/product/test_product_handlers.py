@@ -14,7 +14,8 @@ from common.pagination import encode_token
 from common.validation import MAX_STOCK
 from product.application import messages as m
 from product.domain.errors import ProductNotFound
-from tests.unit.product.fakes import T0, FakeProductUnitOfWork, FixedClock, make_product
+from tests.unit.helpers import T0, FixedClock
+from tests.unit.product.fakes import FakeProductUnitOfWork, make_product
 
 
 async def test_create_stores_the_product_with_the_clock_time(

@@ -14,11 +14,11 @@ from common.mediator import Mediator
 from product.application.messages import GetReservation, ReleaseStock, ReserveStock, StockLine
 from product.domain.errors import InsufficientStock, ProductNotFound, ReservationConflict, ReservationReleased
 from product.domain.model import Product, ReservationStatus
+from tests.unit.helpers import FixedClock
 from tests.unit.product.fakes import (
     FakeProductRepository,
     FakeProductUnitOfWork,
     FakeReservationRepository,
-    FixedClock,
     make_product,
 )
 

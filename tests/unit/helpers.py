@@ -1,0 +1,21 @@
+"""Helpers for every unit test: a known instant and a clock that ticks from it.
+The fakes of each service's ports stay beside its tests (tests/unit/<service>/fakes.py)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+T0 = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
+
+
+class FixedClock:
+    """Moves ``step`` per reading (one second by default), so every write has a distinct, known time;
+    ``now`` is the last reading."""
+
+    def __init__(self, start: datetime = T0, step: timedelta = timedelta(seconds=1)) -> None:
+        self.now = start
+        self.step = step
+
+    def __call__(self) -> datetime:
+        self.now += self.step
+        return self.now
