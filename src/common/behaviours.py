@@ -3,6 +3,7 @@ a ``OneTransaction`` handler it runs ``handle`` itself, as the transaction's bod
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -56,7 +57,12 @@ class UnitOfWorkBehaviour:
 
     async def __call__(self, message: Request[Any], handler: Handler, call_next: Next) -> Any:
         if isinstance(handler, OwnsTransactions):
-            return await call_next()
+            # grpc.aio cancels a call whose caller left; an owned sequence of transactions still runs to
+            # its own end (each step bounded by the caller's deadline), as on the thread-pool server,
+            # so it is never cut between a commit and the step that completes or compensates it.
+            owned = asyncio.ensure_future(call_next())
+            owned.add_done_callback(_retrieve)
+            return await asyncio.shield(owned)
         if not isinstance(handler, OneTransaction):
             raise UndeclaredTransaction(
                 f"{type(handler).__name__} (for {type(message).__name__}) must derive from OneTransaction "
@@ -82,6 +88,12 @@ class UnitOfWorkBehaviour:
                     "{} conflicted with a concurrent change; retry {}", type(message).__name__, attempt
                 )
         raise AssertionError("unreachable")
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    """The outcome of owned work whose caller left goes nowhere (it was logged): no asyncio warning."""
+    if not task.cancelled():
+        task.exception()
 
 
 def default_pipeline() -> list[Any]:

@@ -107,7 +107,7 @@ class BlockReserve(Block):
         super().__init__(RESERVE)
 
 
-class HoldReserveResponse(grpc.ServerInterceptor):  # type: ignore[misc]
+class HoldReserveResponse(grpc.aio.ServerInterceptor):
     """Lets every ReserveStock run and commit, then holds its answer until ``release`` is set: the
     caller sees a deadline while the Product side really holds the stock (``committed`` is set)."""
 
@@ -115,18 +115,18 @@ class HoldReserveResponse(grpc.ServerInterceptor):  # type: ignore[misc]
         self.release = threading.Event()
         self.committed = threading.Event()
 
-    def intercept_service(
+    async def intercept_service(
         self, continuation: Continuation, details: grpc.HandlerCallDetails
     ) -> grpc.RpcMethodHandler | None:
-        handler = continuation(details)
+        handler = await continuation(details)
         if handler is None or details.method != RESERVE:
             return handler
         inner = handler.unary_unary
 
-        def held(request: Any, context: grpc.ServicerContext) -> Any:
-            response = inner(request, context)  # an error status raises here: nothing was committed
+        async def held(request: Any, context: Context) -> Any:
+            response = await inner(request, context)  # an error status raises here: nothing was committed
             self.committed.set()
-            self.release.wait(30)
+            await asyncio.to_thread(self.release.wait, 30)  # set from the test's thread
             return response
 
         return _wrap(handler, held)
