@@ -196,19 +196,22 @@ def test_list_newest_first_pages_by_create_time_then_id_per_customer(database: D
     t0 = utcnow().replace(microsecond=0)
     customer, other = uuid4(), uuid4()
 
-    def order(customer_id: UUID, at: datetime) -> Order:
-        return Order.place(uuid4(), customer_id, (OrderLine(uuid4(), 1),), at, None)
+    def order(customer_id: UUID, at: datetime, order_id: UUID | None = None) -> Order:
+        return Order.place(order_id or uuid4(), customer_id, (OrderLine(uuid4(), 1),), at, None)
 
-    # Three orders share a create time: the id breaks the tie, and the keyset resumes inside it.
-    tied = [order(customer, t0) for _ in range(3)]
-    older, newer = order(customer, t0 - timedelta(seconds=5)), order(customer, t0 + timedelta(seconds=5))
+    # Three orders share a create time: the id breaks the tie, and the keyset resumes inside it. They
+    # are stored in the reverse of the order expected, so no table or index order gives it for free;
+    # the newer order has the smallest id, which a keyset that forgot the tie's time would let back in.
+    tied = sorted((order(customer, t0) for _ in range(3)), key=lambda o: str(o.order_id))
+    older = order(customer, t0 - timedelta(seconds=5))
+    newer = order(customer, t0 + timedelta(seconds=5), UUID(int=1))
     others = order(other, t0)
     uow = SqlOrderUnitOfWork(database)
     with uow:
         for o in [older, *tied, others, newer]:
             assert uow.orders.add(o)
         uow.commit()
-    mine = [newer, *sorted(tied, key=lambda o: str(o.order_id), reverse=True), older]
+    mine = [newer, *reversed(tied), older]
 
     with uow:
         assert uow.orders.list_newest_first(customer, None, 10) == mine
@@ -266,6 +269,8 @@ def test_retry_later_reschedules_and_done_removes_an_entry(database: Database) -
         kept = uow.outbox.add(uuid4(), "cid-kept", now - timedelta(seconds=7), now)
         gone = uow.outbox.add(uuid4(), "cid-gone", now - timedelta(seconds=3), now)
         uow.commit()
+    with database.engine.connect() as conn:
+        assert list(conn.scalars(select(release_outbox.c.last_error))) == ["", ""]
     with uow:
         assert uow.outbox.stats() == OutboxStats(2, now - timedelta(seconds=7))
         uow.outbox.retry_later(kept.entry_id, 3, now + timedelta(seconds=20), "x" * 1500)

@@ -7,9 +7,10 @@ every reservation into a conflict, so each outcome is checked both ways.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 from sqlalchemy import select
@@ -107,19 +108,19 @@ def test_a_product_reads_back_as_it_was_added(database: Database) -> None:
 
 
 def test_list_after_pages_by_create_time_then_id(database: Database) -> None:
-    # Three products share a create time: the id breaks the tie, and the keyset resumes inside it.
+    # Three products share a create time: the id breaks the tie, and the keyset resumes inside it. They
+    # are stored in the reverse of the order expected, so no table or index order gives it for free;
+    # the earlier product has the largest id, which a keyset that forgot the tie's time would let back in.
     t0 = utcnow().replace(microsecond=0)
-    tied = [make_product(created=t0) for _ in range(3)]
-    earlier, later = (
-        make_product(created=t0 - timedelta(seconds=5)),
-        make_product(created=t0 + timedelta(seconds=5)),
-    )
+    tied = sorted((make_product(created=t0) for _ in range(3)), key=lambda p: str(p.product_id))
+    earlier = replace(make_product(created=t0 - timedelta(seconds=5)), product_id=UUID(int=2**128 - 1))
+    later = make_product(created=t0 + timedelta(seconds=5))
     uow = SqlProductUnitOfWork(database)
     with uow:
-        for product in [later, *tied, earlier]:
+        for product in [later, *reversed(tied), earlier]:
             uow.products.add(product)
         uow.commit()
-    expected = [earlier, *sorted(tied, key=lambda p: str(p.product_id)), later]
+    expected = [earlier, *tied, later]
 
     with uow:
         assert [p.product_id for p in uow.products.list_after(None, 10)] == [p.product_id for p in expected]
