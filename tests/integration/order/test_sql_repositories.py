@@ -119,14 +119,15 @@ def test_pending_since_before_excludes_an_order_updated_exactly_at_the_cutoff(da
 def test_an_order_reads_back_as_it_was_stored_through_each_status(database: Database) -> None:
     t0 = utcnow()
     lines = (OrderLine(uuid4(), 2), OrderLine(uuid4(), 1))
-    placed = Order.place(uuid4(), uuid4(), lines, t0, uuid4())
+    request_id = uuid4()
+    placed = Order.place(uuid4(), uuid4(), lines, t0, request_id)
     uow = SqlOrderUnitOfWork(database)
     with uow:
         assert uow.orders.add(placed)
         uow.commit()
     with uow:
         assert uow.orders.get(placed.order_id) == placed
-        assert uow.orders.get_by_request_id(placed.request_id) == placed  # type: ignore[arg-type]
+        assert uow.orders.get_by_request_id(request_id) == placed
         assert uow.orders.get(uuid4()) is None
         assert uow.orders.get_by_request_id(uuid4()) is None
 
@@ -141,9 +142,10 @@ def test_an_order_reads_back_as_it_was_stored_through_each_status(database: Data
     with uow:
         loaded = uow.orders.get(placed.order_id)
     assert loaded == confirmed
+    assert loaded is not None
 
     # Saved against the status it was read with (CONFIRMED), not the default PENDING.
-    cancelled = loaded.cancel("changed my mind", t0 + timedelta(seconds=2))  # type: ignore[union-attr]
+    cancelled = loaded.cancel("changed my mind", t0 + timedelta(seconds=2))
     with uow:
         assert uow.orders.save(cancelled)
         uow.commit()
