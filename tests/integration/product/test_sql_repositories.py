@@ -7,13 +7,19 @@ every reservation into a conflict, so each outcome is checked both ways.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from uuid import uuid4
+from dataclasses import replace
+from datetime import timedelta
+from decimal import Decimal
+from uuid import UUID, uuid4
 
 import pytest
+from sqlalchemy import select
 
 from common.clock import utcnow
 from common.db.database import Database
+from product.domain.model import Product, ReservedLine
 from product.infrastructure.schema import create_schema
+from product.infrastructure.tables import reservations
 from product.infrastructure.unit_of_work import SqlProductUnitOfWork
 from tests.unit.product.fakes import make_product
 
@@ -57,3 +63,93 @@ def test_try_take_takes_only_what_is_there(database: Database) -> None:
         assert uow.products.try_take(product.product_id, 1, utcnow()) is False
         stored = uow.products.get(product.product_id)
         assert stored is not None and stored.stock_quantity == 0
+
+
+def _reserve(uow: SqlProductUnitOfWork, lines: list[tuple[Product, int]], *, released: bool = False) -> None:
+    order_id = uuid4()
+    assert uow.reservations.try_open(order_id, utcnow())
+    uow.reservations.add_lines(
+        order_id, [ReservedLine(p.product_id, p.name, p.price, quantity) for p, quantity in lines]
+    )
+    if released:
+        assert uow.reservations.try_release(order_id, utcnow())
+
+
+def test_held_quantity_sums_the_active_reservations_of_that_product_only(database: Database) -> None:
+    # RestockProduct's ceiling (stock + held <= 2**31 - 1) rests on this sum.
+    mug, pen, idle = make_product(name="Mug"), make_product(name="Pen"), make_product(name="Idle")
+    uow = SqlProductUnitOfWork(database)
+    with uow:
+        for product in (mug, pen, idle):
+            uow.products.add(product)
+        _reserve(uow, [(mug, 2), (pen, 5)])
+        _reserve(uow, [(mug, 3)])
+        _reserve(uow, [(mug, 7), (pen, 11)], released=True)
+        uow.commit()
+
+    with uow:
+        assert uow.reservations.held_quantity(mug.product_id) == 5
+        assert uow.reservations.held_quantity(pen.product_id) == 5
+        assert uow.reservations.held_quantity(idle.product_id) == 0
+        assert uow.reservations.held_quantity(uuid4()) == 0
+
+
+def test_a_product_reads_back_as_it_was_added(database: Database) -> None:
+    product = Product(
+        uuid4(), "Mug", "Blue, 300 ml", Decimal("12.34"), 17, 4, utcnow(), utcnow() + timedelta(seconds=1)
+    )
+    uow = SqlProductUnitOfWork(database)
+    with uow:
+        uow.products.add(product)
+        uow.commit()
+    with uow:
+        assert uow.products.get(product.product_id) == product
+        assert uow.products.get_many([product.product_id]) == {product.product_id: product}
+
+
+def test_list_after_pages_by_create_time_then_id(database: Database) -> None:
+    # Three products share a create time: the id breaks the tie, and the keyset resumes inside it. They
+    # are stored in the reverse of the order expected, so no table or index order gives it for free;
+    # the earlier product has the largest id, which a keyset that forgot the tie's time would let back in.
+    t0 = utcnow().replace(microsecond=0)
+    tied = sorted((make_product(created=t0) for _ in range(3)), key=lambda p: str(p.product_id))
+    earlier = replace(make_product(created=t0 - timedelta(seconds=5)), product_id=UUID(int=2**128 - 1))
+    later = make_product(created=t0 + timedelta(seconds=5))
+    uow = SqlProductUnitOfWork(database)
+    with uow:
+        for product in [later, *reversed(tied), earlier]:
+            uow.products.add(product)
+        uow.commit()
+    expected = [earlier, *tied, later]
+
+    with uow:
+        assert [p.product_id for p in uow.products.list_after(None, 10)] == [p.product_id for p in expected]
+        assert [p.product_id for p in uow.products.list_after(None, 2)] == [
+            p.product_id for p in expected[:2]
+        ]
+        for i, last in enumerate(expected):
+            after = (last.create_time, last.product_id)
+            page = uow.products.list_after(after, 2)
+            assert [p.product_id for p in page] == [p.product_id for p in expected[i + 1 : i + 3]]
+
+
+def test_a_reservation_records_when_it_was_released(database: Database) -> None:
+    opened, marked, t0, t1 = uuid4(), uuid4(), utcnow(), utcnow() + timedelta(seconds=3)
+    uow = SqlProductUnitOfWork(database)
+    with uow:
+        assert uow.reservations.try_open(opened, t0)
+        assert uow.reservations.add_released_marker(marked, t0)
+        uow.commit()
+    with database.engine.connect() as conn:
+        rows = conn.execute(select(reservations.c.order_id, reservations.c.release_time))
+        times = {row.order_id: row.release_time for row in rows}
+    assert times == {str(opened): None, str(marked): t0}
+
+    with uow:
+        assert uow.reservations.try_release(opened, t1)
+        uow.commit()
+    with database.engine.connect() as conn:
+        released = conn.scalar(
+            select(reservations.c.release_time).where(reservations.c.order_id == str(opened))
+        )
+    assert released == t1
