@@ -17,6 +17,8 @@ class ErrorCode(str, Enum):
     ABORTED = "ABORTED"
     UNAVAILABLE = "UNAVAILABLE"
     DEADLINE_EXCEEDED = "DEADLINE_EXCEEDED"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    PERMISSION_DENIED = "PERMISSION_DENIED"
 
 
 @dataclass(frozen=True)
@@ -108,3 +110,15 @@ class Unavailable(AppError):
 
 class DeadlineExceeded(AppError):
     code = ErrorCode.DEADLINE_EXCEEDED
+
+
+class Unauthenticated(AppError):
+    """Missing or invalid credentials. The reason names what is wrong, never the token or a key."""
+
+    code = ErrorCode.UNAUTHENTICATED
+
+
+class PermissionDenied(AppError):
+    """Valid credentials that do not allow this call (AIP-211: also for resources the caller may not see)."""
+
+    code = ErrorCode.PERMISSION_DENIED
