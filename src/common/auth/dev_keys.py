@@ -1,0 +1,73 @@
+"""Local development keys and tokens (``eshop up --auth``, ``eshop dev-token``): an ES256 key pair made on
+the developer's machine, never a key shipped in the code."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+PRIVATE_KEY_FILE = "dev-signing-key.pem"
+JWKS_FILE = "dev-jwks.json"
+DEV_ISSUER = "eshop-dev"
+
+
+@dataclass(frozen=True)
+class DevKeys:
+    private_key_file: Path
+    jwks_file: Path
+    kid: str
+
+
+def ensure_dev_keys(directory: Path) -> DevKeys:
+    """The dev key pair under ``directory``, generated on first use (private key 0600, public JWKS)."""
+    keys = DevKeys(directory / PRIVATE_KEY_FILE, directory / JWKS_FILE, kid="")
+    if keys.private_key_file.exists() and keys.jwks_file.exists():
+        return DevKeys(keys.private_key_file, keys.jwks_file, _kid_of(keys.jwks_file))
+    directory.mkdir(parents=True, exist_ok=True)
+    private_key = ec.generate_private_key(ec.SECP256R1())
+    kid = f"dev-{secrets.token_hex(8)}"
+    pem = private_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    _write(keys.private_key_file, pem, mode=0o600)
+    jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(private_key.public_key()))
+    jwk.update(kid=kid, alg="ES256", use="sig")
+    _write(keys.jwks_file, json.dumps({"keys": [jwk]}, indent=2).encode(), mode=0o644)
+    return DevKeys(keys.private_key_file, keys.jwks_file, kid)
+
+
+def mint_token(
+    keys: DevKeys,
+    *,
+    subject: str,
+    scopes: list[str] | tuple[str, ...] = (),
+    audience: str,
+    issuer: str = DEV_ISSUER,
+    ttl_s: int = 3600,
+) -> str:
+    now = int(time.time())
+    claims = {"sub": subject, "aud": audience, "iss": issuer, "iat": now, "exp": now + ttl_s}
+    if scopes:
+        claims["scope"] = " ".join(scopes)
+    private_key = serialization.load_pem_private_key(keys.private_key_file.read_bytes(), password=None)
+    return jwt.encode(claims, private_key, algorithm="ES256", headers={"kid": keys.kid})  # type: ignore[arg-type]
+
+
+def _kid_of(jwks_file: Path) -> str:
+    return str(json.loads(jwks_file.read_text())["keys"][0]["kid"])
+
+
+def _write(path: Path, data: bytes, *, mode: int) -> None:
+    # Created with its final mode: the private key is never readable by others, not even for a moment.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    os.fchmod(fd, mode)  # also when the file existed with a wider mode
+    with os.fdopen(fd, "wb") as file:
+        file.write(data)
