@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -55,6 +56,14 @@ class ServerSettings(BaseSettings):
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
     tls_client_ca_file: Path | None = None
+    # Authentication (issue 16): bearer JWTs verified against an identity provider's JWKS URL or a local
+    # JWKS/PEM file; the audience defaults per service.
+    auth_mode: Literal["off", "required"] = "off"
+    auth_jwks_url: str | None = None
+    auth_jwks_file: Path | None = None
+    auth_issuer: str | None = None
+    auth_audience: str
+    auth_clock_skew_s: float = Field(default=30.0, ge=0, le=300)
 
     @field_validator("database_url")
     @classmethod
@@ -76,4 +85,19 @@ class ServerSettings(BaseSettings):
             raise ValueError(f"{cert} and {key} must be set together")
         if self.tls_client_ca_file is not None and self.tls_cert_file is None:
             raise ValueError(f"{ca} needs {cert} and {key}")
+        return self
+
+    @model_validator(mode="after")
+    def _auth_key_source(self) -> ServerSettings:
+        if self.auth_jwks_url is not None and self.auth_jwks_file is not None:
+            raise ValueError("set auth_jwks_url or auth_jwks_file, not both")
+        if self.auth_jwks_url is not None and not self.auth_jwks_url.startswith(("http://", "https://")):
+            raise ValueError("auth_jwks_url must be an http:// or https:// URL")
+        if self.auth_mode == "required":
+            if self.auth_jwks_url is None and self.auth_jwks_file is None:
+                raise ValueError(
+                    "auth_mode=required needs auth_jwks_url or auth_jwks_file (the token signing keys)"
+                )
+            if not self.auth_issuer:
+                raise ValueError("auth_mode=required needs auth_issuer (the identity provider's 'iss')")
         return self

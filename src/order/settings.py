@@ -15,6 +15,7 @@ class OrderSettings(ServerSettings):
 
     listen_address: str = "127.0.0.1:50052"
     database_url: str = "sqlite:///.eshop/order.db"
+    auth_audience: str = "eshop-order"
     product_service_target: str = "127.0.0.1:50051"
     product_call_timeout_s: float = Field(default=5.0, gt=0)
     # gRPC caps maxAttempts at 5 (the first try included).
@@ -31,6 +32,9 @@ class OrderSettings(ServerSettings):
     # The release tried on CancelOrder's own path, right after its commit, takes at most this long (and
     # never more than half of the caller's remaining time); the outbox worker owns it after that.
     release_attempt_timeout_s: float = Field(default=0.3, gt=0, le=60)
+    # A token the Order service presents to the Product service (its own identity, never a customer's),
+    # re-read when the file changes; an alternative to the client certificate.
+    product_token_file: Path | None = None
     outbox_poll_interval_s: float = Field(default=0.5, gt=0)
     outbox_initial_backoff_s: float = Field(default=0.5, gt=0)
     outbox_max_backoff_s: float = Field(default=10.0, gt=0)
