@@ -94,10 +94,12 @@ class RemoteJwks:
         return self._allowed() and (self.key(kid) is None or self._stale())
 
     def fetch(self) -> None:
-        with self._lock:  # concurrent misses share one request
+        # Concurrent misses queue here; the first one fetches, the rest find the attempt just made and
+        # use its keys. The attempt is stamped when it ends, so callers arriving during the download
+        # still wait for it instead of giving up on a key that is on its way.
+        with self._lock:
             if not self._allowed():
                 return
-            self._attempted_at = self._clock()
             self.fetch_count += 1
             try:
                 keys = parse_jwks(self._download())
@@ -105,6 +107,8 @@ class RemoteJwks:
                 # Keep the keys we have: a provider hiccup must not lock every caller out.
                 logger.warning("JWKS fetch from {} failed: {}", self._url, error)
                 return
+            finally:
+                self._attempted_at = self._clock()
             self._keys = keys  # one assignment: readers on other threads see the old or the new set
             self._fetched_at = self._attempted_at
             logger.info("JWKS fetched from {}: {} signing keys", self._url, len(keys))
