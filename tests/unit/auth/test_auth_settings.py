@@ -1,0 +1,83 @@
+"""AUTH_* settings on both services: defaults, per-service audience, and refusals of incomplete setups."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from order.settings import OrderSettings
+from product.settings import ProductSettings
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for name in list(os.environ):
+        if name.startswith(("PRODUCT_", "ORDER_")):
+            monkeypatch.delenv(name)
+
+
+def test_auth_is_off_by_default_with_an_audience_per_service() -> None:
+    product, order = ProductSettings(), OrderSettings()
+
+    assert (product.auth_mode, order.auth_mode) == ("off", "off")
+    assert (product.auth_audience, order.auth_audience) == ("eshop-product", "eshop-order")
+    assert product.auth_clock_skew_s == order.auth_clock_skew_s == 30.0
+    assert product.auth_stock_client_ids == frozenset()
+    assert order.product_token_file is None
+
+
+def test_the_variables_are_read_with_each_service_prefix(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PRODUCT_AUTH_MODE", "required")
+    monkeypatch.setenv("PRODUCT_AUTH_JWKS_URL", "https://idp.example/.well-known/jwks.json")
+    monkeypatch.setenv("PRODUCT_AUTH_ISSUER", "https://idp.example/")
+    monkeypatch.setenv("PRODUCT_AUTH_CLOCK_SKEW_S", "5")
+    monkeypatch.setenv("PRODUCT_AUTH_STOCK_CLIENT_IDS", " spiffe://eshop/order ,order.internal,")
+    monkeypatch.setenv("ORDER_AUTH_MODE", "required")
+    monkeypatch.setenv("ORDER_AUTH_JWKS_FILE", str(tmp_path / "jwks.json"))
+    monkeypatch.setenv("ORDER_AUTH_ISSUER", "eshop-dev")
+    monkeypatch.setenv("ORDER_AUTH_AUDIENCE", "orders")
+    monkeypatch.setenv("ORDER_PRODUCT_TOKEN_FILE", str(tmp_path / "token"))
+
+    product, order = ProductSettings(), OrderSettings()
+
+    assert product.auth_jwks_url == "https://idp.example/.well-known/jwks.json"
+    assert product.auth_clock_skew_s == 5.0
+    assert product.auth_stock_client_ids == frozenset({"spiffe://eshop/order", "order.internal"})
+    assert (order.auth_jwks_file, order.auth_audience) == (tmp_path / "jwks.json", "orders")
+    assert order.product_token_file == tmp_path / "token"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"AUTH_MODE": "required", "AUTH_ISSUER": "i"},
+            "auth_mode=required needs auth_jwks_url or auth_jwks_file",
+        ),
+        ({"AUTH_MODE": "required", "AUTH_JWKS_FILE": "/k.json"}, "auth_mode=required needs auth_issuer"),
+        ({"AUTH_JWKS_URL": "https://a/j", "AUTH_JWKS_FILE": "/k.json"}, "not both"),
+        ({"AUTH_JWKS_URL": "file:///etc/passwd"}, "http:// or https://"),
+        ({"AUTH_MODE": "on"}, "auth_mode"),
+        ({"AUTH_CLOCK_SKEW_S": "-1"}, "auth_clock_skew_s"),
+    ],
+    ids=["no key source", "no issuer", "two key sources", "not http", "unknown mode", "negative skew"],
+)
+@pytest.mark.parametrize("service", [ProductSettings, OrderSettings])
+def test_incomplete_or_wrong_auth_settings_are_refused(
+    monkeypatch: pytest.MonkeyPatch,
+    service: type[ProductSettings | OrderSettings],
+    env: dict[str, str],
+    message: str,
+) -> None:
+    prefix = "PRODUCT_" if service is ProductSettings else "ORDER_"
+    for name, value in env.items():
+        monkeypatch.setenv(prefix + name, value)
+
+    with pytest.raises(ValidationError, match=message):
+        service()
