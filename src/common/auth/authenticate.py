@@ -1,0 +1,74 @@
+"""Per call: who is calling, from the ``authorization`` metadata and the verified client certificate.
+
+What an interceptor runs (sync or aio):
+    authorization = authorization_from(metadata)
+    if authenticator.needs_fetch(authorization):      # no I/O
+        authenticator.fetch_keys()                    # blocking: ``await asyncio.to_thread(...)`` in aio
+    principal = authenticator.authenticate(authorization, context.auth_context())   # no I/O
+    policy.decide(method, principal)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from common.auth.key_sources import KeySource, RemoteJwks, StaticKeys
+from common.auth.mtls import peer_identities
+from common.auth.principal import Principal
+from common.auth.tokens import METADATA_KEY, TokenVerifier
+from common.errors import Unauthenticated
+from common.settings import ServerSettings
+
+
+def authorization_from(metadata: Iterable[tuple[str, str | bytes]] | None) -> str | None:
+    """The one ``authorization`` value; two of them are refused rather than guessing which one counts."""
+    values = [value for key, value in metadata or () if key == METADATA_KEY]
+    if len(values) > 1:
+        raise Unauthenticated("malformed token: more than one authorization header")
+    if not values:
+        return None
+    value = values[0]
+    return value if isinstance(value, str) else value.decode("latin-1")
+
+
+class Authenticator:
+    def __init__(self, verifier: TokenVerifier) -> None:
+        self._verifier = verifier
+
+    def needs_fetch(self, authorization: str | None) -> bool:
+        return authorization is not None and self._verifier.needs_fetch(authorization)
+
+    def fetch_keys(self) -> None:
+        self._verifier.fetch_keys()
+
+    def authenticate(
+        self, authorization: str | None, auth_context: Mapping[str, Iterable[bytes]]
+    ) -> Principal | None:
+        """The caller, or None when it sent neither a token nor a certificate. A token that is sent
+        must be valid: a bad token is refused even over a good certificate, never silently ignored."""
+        identities = peer_identities(auth_context)
+        if authorization is not None:
+            principal = self._verifier.verify(authorization)
+            return Principal(principal.subject, principal.scopes, principal.method, identities)
+        return Principal.from_peer(identities) if identities else None
+
+
+def key_source_from(settings: ServerSettings) -> KeySource:
+    if settings.auth_jwks_url is not None:
+        return RemoteJwks(settings.auth_jwks_url)
+    if settings.auth_jwks_file is not None:
+        return StaticKeys.from_file(settings.auth_jwks_file)
+    raise ValueError("no key source: set auth_jwks_url or auth_jwks_file")
+
+
+def authenticator_from(settings: ServerSettings) -> Authenticator | None:
+    """None when ``auth_mode`` is off. Reads a key file here (startup), never per call."""
+    if settings.auth_mode == "off":
+        return None
+    verifier = TokenVerifier(
+        key_source_from(settings),
+        issuer=settings.auth_issuer or "",
+        audience=settings.auth_audience,
+        leeway_s=settings.auth_clock_skew_s,
+    )
+    return Authenticator(verifier)
