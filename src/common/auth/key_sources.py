@@ -23,6 +23,10 @@ MAX_JWKS_BYTES = 1024 * 1024
 
 
 class KeySource(Protocol):
+    @property
+    def generation(self) -> int:
+        """Moves on whenever the key set changes (verified-token caches key on it)."""
+
     def key(self, kid: str | None) -> VerificationKey | None:
         """The cached key for ``kid``; no I/O."""
 
@@ -43,6 +47,8 @@ def lookup(keys: KeyMap, kid: str | None) -> VerificationKey | None:
 
 class StaticKeys:
     """Keys read once from a JWKS file or a PEM public key."""
+
+    generation = 0
 
     def __init__(self, keys: KeyMap) -> None:
         self._keys = keys
@@ -85,7 +91,8 @@ class RemoteJwks:
         self._fetched_at: float | None = None  # last successful fetch
         self._attempted_at: float | None = None  # last attempt, successful or not
         self._lock = threading.Lock()
-        self.fetch_count = 0
+        self._document: bytes | None = None
+        self.generation = 0
 
     def key(self, kid: str | None) -> VerificationKey | None:
         return lookup(self._keys, kid)
@@ -100,17 +107,20 @@ class RemoteJwks:
         with self._lock:
             if not self._allowed():
                 return
-            self.fetch_count += 1
             try:
-                keys = parse_jwks(self._download())
+                document = self._download()
+                keys = parse_jwks(document)
             except (OSError, ValueError) as error:
                 # Keep the keys we have: a provider hiccup must not lock every caller out.
                 logger.warning("JWKS fetch from {} failed: {}", self._url, error)
                 return
             finally:
                 self._attempted_at = self._clock()
-            self._keys = keys  # one assignment: readers on other threads see the old or the new set
             self._fetched_at = self._attempted_at
+            if document != self._document:
+                self._keys = keys  # one assignment: readers on other threads see the old or the new set
+                self._document = document
+                self.generation += 1
             logger.info("JWKS fetched from {}: {} signing keys", self._url, len(keys))
 
     def _download(self) -> bytes:

@@ -15,6 +15,7 @@ import jwt
 from common.auth.key_sources import KeySource
 from common.auth.keys import ALLOWED_ALGORITHMS
 from common.auth.principal import AuthMethod, Principal
+from common.auth.verified_tokens import VerifiedTokens
 from common.errors import Unauthenticated
 
 METADATA_KEY = "authorization"
@@ -42,14 +43,25 @@ class _Header:
 
 
 class TokenVerifier:
-    def __init__(self, keys: KeySource, *, issuer: str, audience: str, leeway_s: float) -> None:
+    def __init__(
+        self,
+        keys: KeySource,
+        *,
+        issuer: str,
+        audience: str,
+        leeway_s: float,
+        verified: VerifiedTokens | None = None,
+    ) -> None:
         self._keys = keys
         self._issuer = issuer
         self._audience = audience
         self._leeway = leeway_s
+        self._verified = VerifiedTokens() if verified is None else verified
 
     def needs_fetch(self, authorization: str | None) -> bool:
         """No I/O: whether ``fetch_keys`` should run before ``verify`` can decide on this token."""
+        if self._cached(authorization) is not None:
+            return False
         try:
             header = _read_header(authorization)
         except Unauthenticated:
@@ -67,6 +79,10 @@ class TokenVerifier:
 
     def verify(self, authorization: str | None) -> Principal:
         """No I/O: the principal the token proves, or Unauthenticated naming the reason."""
+        cached = self._cached(authorization)
+        if cached is not None:
+            return cached
+        generation = self._keys.generation  # before the lookup: a concurrent refresh then drops the entry
         header = _read_header(authorization)
         if header.algorithm not in ALLOWED_ALGORITHMS:
             raise Unauthenticated("algorithm not allowed")
@@ -75,7 +91,19 @@ class TokenVerifier:
             raise Unauthenticated("unknown signing key")
         if not key.accepts(header.algorithm):
             raise Unauthenticated("algorithm not allowed for this signing key")
-        return _principal(self._decode(header, key.key))
+        claims = self._decode(header, key.key)
+        principal = _principal(claims)
+        expires_at = float(claims["exp"]) + self._leeway
+        self._verified.put(header.token, principal, expires_at=expires_at, key_generation=generation)
+        return principal
+
+    def _cached(self, authorization: str | None) -> Principal | None:
+        if not authorization or len(authorization) > MAX_HEADER_CHARS:
+            return None
+        scheme, _, token = authorization.strip().partition(" ")
+        if scheme.lower() != "bearer":
+            return None
+        return self._verified.get(token.strip(), self._keys.generation)
 
     def _decode(self, header: _Header, key: Any) -> dict[str, Any]:
         try:
