@@ -12,7 +12,7 @@ import re
 import sys
 import traceback
 from collections.abc import Iterable
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, get_args, get_origin
 
 import annotated_types
 from pydantic import BaseModel, ValidationError
@@ -92,6 +92,8 @@ def _describe(settings_class: type[BaseSettings], error: Any) -> str:
 
 
 def _allowed(field: FieldInfo) -> str:
+    if get_origin(field.annotation) is Literal:
+        return "one of " + ", ".join(str(choice) for choice in get_args(field.annotation))
     kind = _KINDS.get(field.annotation, "valid")  # type: ignore[arg-type]
     low = next((m for m in field.metadata if isinstance(m, annotated_types.Ge | annotated_types.Gt)), None)
     high = next((m for m in field.metadata if isinstance(m, annotated_types.Le | annotated_types.Lt)), None)

@@ -10,7 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from common.configuration import variable
+from common.configuration import shown, variable
 
 LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
 DATABASE_BACKENDS = ("sqlite", "postgresql")
@@ -89,15 +89,16 @@ class ServerSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _auth_key_source(self) -> ServerSettings:
+        mode, url, file, issuer = (
+            variable(self, f) for f in ("auth_mode", "auth_jwks_url", "auth_jwks_file", "auth_issuer")
+        )
         if self.auth_jwks_url is not None and self.auth_jwks_file is not None:
-            raise ValueError("set auth_jwks_url or auth_jwks_file, not both")
+            raise ValueError(f"{url} and {file}: set one of them, not both")
         if self.auth_jwks_url is not None and not self.auth_jwks_url.startswith(("http://", "https://")):
-            raise ValueError("auth_jwks_url must be an http:// or https:// URL")
+            raise ValueError(f"{url}={shown(self.auth_jwks_url)}: must be an http:// or https:// URL")
         if self.auth_mode == "required":
             if self.auth_jwks_url is None and self.auth_jwks_file is None:
-                raise ValueError(
-                    "auth_mode=required needs auth_jwks_url or auth_jwks_file (the token signing keys)"
-                )
+                raise ValueError(f"{mode}=required needs {url} or {file} (the token signing keys)")
             if not self.auth_issuer:
-                raise ValueError("auth_mode=required needs auth_issuer (the identity provider's 'iss')")
+                raise ValueError(f"{mode}=required needs {issuer} (the identity provider's 'iss')")
         return self

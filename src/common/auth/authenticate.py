@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from common import configuration
 from common.auth.key_sources import KeySource, RemoteJwks, StaticKeys
 from common.auth.mtls import peer_identities
 from common.auth.principal import Principal
@@ -54,11 +55,20 @@ class Authenticator:
 
 
 def key_source_from(settings: ServerSettings) -> KeySource:
+    """The configured key source; a key file that cannot be read or holds no usable key is a
+    configuration problem naming its variable (exit status 2), found at start, not on the first call."""
     if settings.auth_jwks_url is not None:
         return RemoteJwks(settings.auth_jwks_url)
-    if settings.auth_jwks_file is not None:
-        return StaticKeys.from_file(settings.auth_jwks_file)
-    raise ValueError("no key source: set auth_jwks_url or auth_jwks_file")
+    if settings.auth_jwks_file is None:
+        raise configuration.ConfigurationError(["no key source: auth_jwks_url or auth_jwks_file must be set"])
+    try:
+        keys = StaticKeys.from_file(settings.auth_jwks_file)
+    except (OSError, ValueError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise configuration.problem(settings, "auth_jwks_file", ValueError(reason)) from error
+    if keys.empty:
+        raise configuration.problem(settings, "auth_jwks_file", ValueError("holds no usable signing key"))
+    return keys
 
 
 def authenticator_from(settings: ServerSettings) -> Authenticator | None:

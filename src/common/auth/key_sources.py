@@ -57,6 +57,10 @@ class StaticKeys:
     def from_file(cls, path: Path) -> StaticKeys:
         return cls(load_key_file(path))
 
+    @property
+    def empty(self) -> bool:
+        return not self._keys
+
     def key(self, kid: str | None) -> VerificationKey | None:
         return lookup(self._keys, kid)
 

@@ -25,6 +25,7 @@ def serve(service: str, **variables: str) -> tuple[int, list[str]]:
         ("order", "ORDER_DATABASE_URL", "not a database url", "must be a database URL"),
         ("product", "PRODUCT_MAX_WORKERS", "0", "must be an integer from 1 to 256"),
         ("product", "ESHOP_LOG_LEVEL", "loud", "must be one of TRACE, DEBUG, INFO"),
+        ("order", "ORDER_AUTH_MODE", "on", "must be one of off, required"),
     ],
 )
 def test_a_bad_value_is_one_line_naming_the_variable_and_exit_2(
@@ -59,6 +60,16 @@ def test_a_file_that_is_not_a_sqlite_database(tmp_path: Path) -> None:
     assert code == 2
     assert lines == [
         f"PRODUCT_DATABASE_URL={url!r}: cannot use it as a SQLite database: file is not a database"
+    ]
+
+
+def test_auth_required_without_signing_keys_names_the_variables() -> None:
+    code, lines = serve("product", PRODUCT_AUTH_MODE="required", PRODUCT_AUTH_ISSUER="https://idp.example")
+
+    assert code == 2
+    assert lines == [
+        "PRODUCT_AUTH_MODE=required needs PRODUCT_AUTH_JWKS_URL or PRODUCT_AUTH_JWKS_FILE"
+        " (the token signing keys)"
     ]
 
 

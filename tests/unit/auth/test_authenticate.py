@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from common import configuration
+
 from common.auth.authenticate import Authenticator, authenticator_from, authorization_from
 from common.auth.key_sources import StaticKeys
 from common.auth.keys import parse_jwks
@@ -101,3 +103,28 @@ def test_auth_required_with_a_url_fetches_nothing_until_a_token_asks(key: Signin
 
     assert authenticator.needs_fetch(bearer(key.sign()))
     assert not authenticator.needs_fetch(None)
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (None, "No such file or directory"),
+        (b"{not json", "not a JWKS document"),
+        (b'{"keys": [{"kty": "oct", "k": "c2VjcmV0", "alg": "HS256"}]}', "holds no usable signing key"),
+    ],
+    ids=["missing", "not a JWKS", "only an HMAC key"],
+)
+def test_an_unusable_key_file_is_a_configuration_problem_naming_its_variable(
+    tmp_path: Path, content: bytes | None, reason: str
+) -> None:
+    path = tmp_path / "jwks.json"
+    if content is not None:
+        path.write_bytes(content)
+    settings = ProductSettings(auth_mode="required", auth_jwks_file=path, auth_issuer=ISSUER)
+
+    with pytest.raises(configuration.ConfigurationError) as refused:
+        authenticator_from(settings)
+
+    [problem] = refused.value.problems
+    assert problem.startswith(f"PRODUCT_AUTH_JWKS_FILE='{path}': ")
+    assert reason in problem
