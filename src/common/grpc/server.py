@@ -23,6 +23,7 @@ from loguru import logger
 
 from common import configuration
 from common.db.migrations import SchemaNotCurrent
+from common.grpc.exposure import warn_if_exposed
 from common.grpc.response_size import CLIENT_RECEIVE_LIMIT_BYTES
 from common.grpc.server_interceptors import server_interceptors
 from common.logging import configure_logging
@@ -188,6 +189,7 @@ async def _start(
         raise CannotListen(settings.listen_address) from error
     if port == 0:
         raise CannotListen(settings.listen_address)
+    warn_if_exposed(settings)
     await server.start()
     running = RunningServer(
         server,

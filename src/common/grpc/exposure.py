@@ -1,0 +1,40 @@
+"""The start-up warning for a service reachable from the network that lets anyone call it (issue 16).
+
+Server-model independent: the sync and the aio server call ``warn_if_exposed`` once, before serving.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from loguru import logger
+
+from common.configuration import variable
+from common.settings import ServerSettings
+
+LOOPBACK_NAMES = frozenset({"localhost", "ip6-localhost"})
+
+
+def is_loopback(listen_address: str) -> bool:
+    """Whether ``host:port`` (``[v6]:port`` too) accepts connections from this machine only.
+    ``0.0.0.0``, ``[::]``, an empty host or any name other than localhost count as reachable."""
+    host = listen_address.rpartition(":")[0].strip("[]").lower()
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def warn_if_exposed(settings: ServerSettings) -> bool:
+    """Log a WARNING when the service listens beyond loopback with authentication off; True if it did."""
+    if settings.auth_mode != "off" or is_loopback(settings.listen_address):
+        return False
+    logger.warning(
+        "listening on {} with {}=off: anyone who can reach this address may call every method "
+        "(set it to required, see README Security)",
+        settings.listen_address,
+        variable(settings, "auth_mode"),
+    )
+    return True
