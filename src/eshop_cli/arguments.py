@@ -47,3 +47,15 @@ def correlation_id(text: str) -> str:
     if not correlation.is_valid(text):
         raise argparse.ArgumentTypeError("must be 1-128 characters of A-Z a-z 0-9 . _ : -")
     return text
+
+
+def bearer_token(text: str) -> str:
+    """A token as one printable ASCII word (a JWT is); the message never repeats what was given."""
+    token = text.strip()
+    if token.lower().startswith("bearer "):
+        token = token[len("bearer ") :].strip()
+    if not token or not all("!" <= ch <= "~" for ch in token):
+        raise argparse.ArgumentTypeError(
+            "not a bearer token (expected one line of printable ASCII, e.g. a JWT)"
+        )
+    return token

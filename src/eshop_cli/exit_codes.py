@@ -9,7 +9,8 @@ FAILED = 1  # `eshop up` could not start or a service died; `eshop health` found
 USAGE = 2  # bad command line (argparse's own code)
 CONFIGURATION = 2  # invalid configuration (`eshop up`, `eshop <service> serve|migrate`): one line per problem
 NOT_FOUND = 3
-REFUSED = 4  # the request was refused: invalid argument, failed precondition, already exists
+REFUSED = 4  # the request was refused: invalid argument, failed precondition, already exists, not
+# authenticated or not allowed
 UNAVAILABLE = 5  # no answer in time: service down, unreachable, overloaded or past the deadline
 SERVER_ERROR = 6  # any other status (INTERNAL, UNKNOWN, ...)
 ORDER_REJECTED = 7  # `eshop orders create`: the order was stored but REJECTED (stock, unknown product)
@@ -21,6 +22,8 @@ _BY_STATUS: dict[grpc.StatusCode, int] = {
     grpc.StatusCode.FAILED_PRECONDITION: REFUSED,
     grpc.StatusCode.ALREADY_EXISTS: REFUSED,
     grpc.StatusCode.OUT_OF_RANGE: REFUSED,
+    grpc.StatusCode.UNAUTHENTICATED: REFUSED,
+    grpc.StatusCode.PERMISSION_DENIED: REFUSED,
     grpc.StatusCode.UNAVAILABLE: UNAVAILABLE,
     grpc.StatusCode.DEADLINE_EXCEEDED: UNAVAILABLE,
     grpc.StatusCode.RESOURCE_EXHAUSTED: UNAVAILABLE,

@@ -7,7 +7,7 @@ import sys
 
 from common import correlation
 from common.version import VERSION
-from eshop_cli import arguments, exit_codes, health, orders, products, serve, session, up
+from eshop_cli import arguments, dev_token, exit_codes, health, orders, products, serve, session, up
 from eshop_cli.output import info, report_failure
 
 
@@ -46,14 +46,23 @@ def _add_client_options(parser: argparse.ArgumentParser, *, in_subcommand: bool)
     parser.add_argument(
         "--json", action="store_true", default=default(False), help="print JSON (for scripts)"
     )
+    parser.add_argument(
+        "--token",
+        type=arguments.bearer_token,
+        metavar="JWT",
+        default=default(session.token_from_environment()),
+        help="bearer token sent as 'authorization: Bearer …' (default: ESHOP_TOKEN; prefer the "
+        "variable, a command line is visible to other users); see `eshop dev-token`",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="eshop",
         description="Run the eshop services and talk to them.",
-        epilog="Exit codes: 0 ok, 1 failed (up/health), 2 usage, 3 NOT_FOUND, 4 request refused, "
-        "5 unavailable or deadline exceeded, 6 other server error, 7 order rejected. See docs/cli.md.",
+        epilog="Exit codes: 0 ok, 1 failed (up/health), 2 usage, 3 NOT_FOUND, "
+        "4 request refused or not allowed, 5 unavailable or deadline exceeded, 6 other server error, "
+        "7 order rejected. See docs/cli.md.",
     )
     parser.add_argument("--version", action="version", version=f"eshop {VERSION}")
     _add_client_options(parser, in_subcommand=False)
@@ -66,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     products.add_commands(subparsers, client_options)
     orders.add_commands(subparsers, client_options)
     health.add_command(subparsers, client_options)
+    dev_token.add_command(subparsers)
     return parser
 
 
@@ -77,6 +87,7 @@ def run(argv: list[str] | None = None) -> int:
         timeout_s=args.timeout,
         correlation_id=args.correlation_id or correlation.new_id(),
         json=args.json,
+        token=args.token,
     )
     try:
         code: int = args.handler(args, client)

@@ -20,7 +20,11 @@ def add_commands(subparsers: Any, client_options: argparse.ArgumentParser) -> No
     commands = group.add_subparsers(dest="orders_command", metavar="COMMAND", required=True)
 
     create = commands.add_parser("create", parents=[client_options], help="place an order")
-    create.add_argument("--customer", metavar="UUID", help="customer id (default: a new one, printed)")
+    create.add_argument(
+        "--customer",
+        metavar="UUID",
+        help="customer id (default: the token's subject, else a new one, printed)",
+    )
     create.add_argument(
         "--item",
         dest="items",
@@ -52,6 +56,9 @@ def add_commands(subparsers: Any, client_options: argparse.ArgumentParser) -> No
 
 def create_order(args: argparse.Namespace, session: Session) -> int:
     customer_id = args.customer
+    if customer_id is None and session.token_subject is not None:
+        customer_id = session.token_subject
+        info(f"customer id: {customer_id} (the token's subject; pass --customer to choose)")
     if customer_id is None:
         customer_id = str(uuid.uuid4())
         info(f"customer id: {customer_id} (generated; pass --customer to choose)")

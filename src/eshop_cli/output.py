@@ -74,6 +74,10 @@ def report_failure(failed: CallFailed) -> int:
         lines.append(f"  correlation id: {failed.sent_correlation_id} (sent; no answer from the server)")
     if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED) and received is None:
         lines.append(f"  hint: is a service listening on {failed.target}? (`eshop up` starts both)")
+    if code == grpc.StatusCode.UNAUTHENTICATED:
+        lines.append(
+            "  hint: pass --token or set ESHOP_TOKEN (`eshop dev-token` mints one for `eshop up --auth`)"
+        )
     print("\n".join(lines), file=sys.stderr)
     return exit_codes.for_status(code)
 

@@ -29,10 +29,15 @@ DEMO_CATALOGUE = (
 )
 
 
-def seed_if_empty(target: str, timeout_s: float) -> tuple[bool, list[pb.Product]]:
+def seed_if_empty(target: str, timeout_s: float, token: str | None = None) -> tuple[bool, list[pb.Product]]:
     """Create the demo products unless the catalogue has any product already (a restart must not
-    duplicate them). Returns whether it seeded, and the catalogue's first page."""
-    metadata = ((correlation.HEADER, f"eshop-up-seed-{correlation.new_id()[:8]}"),)
+    duplicate them). Returns whether it seeded, and the catalogue's first page. ``token``: a bearer
+    token with scope catalog:write when the Product service requires authentication."""
+    metadata: tuple[tuple[str, str], ...] = (
+        (correlation.HEADER, f"eshop-up-seed-{correlation.new_id()[:8]}"),
+    )
+    if token is not None:
+        metadata += (("authorization", f"Bearer {token}"),)
     with grpc.insecure_channel(target) as channel:
         stub = pb_grpc.ProductServiceStub(channel)
         first: pb.ListProductsResponse = stub.ListProducts(

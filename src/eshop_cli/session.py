@@ -5,15 +5,17 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import grpc
+import jwt
 
 from common import correlation
 
 DEFAULT_PRODUCT_ADDRESS = "127.0.0.1:50051"
 DEFAULT_ORDER_ADDRESS = "127.0.0.1:50052"
 DEFAULT_TIMEOUT_S = 10.0
+TOKEN_VARIABLE = "ESHOP_TOKEN"
 
 # A server bound to every interface is reached on loopback.
 _WILDCARD_HOSTS = {"0.0.0.0": "127.0.0.1", "[::]": "[::1]", "": "127.0.0.1"}
@@ -35,6 +37,10 @@ def order_address() -> str:
     return connectable(os.environ.get("ORDER_LISTEN_ADDRESS") or DEFAULT_ORDER_ADDRESS)
 
 
+def token_from_environment() -> str | None:
+    return os.environ.get(TOKEN_VARIABLE, "").strip() or None
+
+
 class CallFailed(Exception):
     """A call failed; carries the target and the correlation id sent, for the error report."""
 
@@ -52,10 +58,25 @@ class Session:
     timeout_s: float
     correlation_id: str
     json: bool
+    # Never printed: error reports quote the status, the details and the correlation id only.
+    token: str | None = field(default=None, repr=False)
 
     @property
     def metadata(self) -> tuple[tuple[str, str], ...]:
-        return ((correlation.HEADER, self.correlation_id),)
+        sent = ((correlation.HEADER, self.correlation_id),)
+        return sent if self.token is None else (*sent, ("authorization", f"Bearer {self.token}"))
+
+    @property
+    def token_subject(self) -> str | None:
+        """The token's ``sub`` (a customer token's customer id), read without verifying it: only a
+        default for ``--customer``; the server verifies the token."""
+        if self.token is None:
+            return None
+        try:
+            subject = jwt.decode(self.token, options={"verify_signature": False}).get("sub")
+        except jwt.PyJWTError:
+            return None
+        return subject if isinstance(subject, str) and subject else None
 
     @contextmanager
     def channel(self, target: str) -> Iterator[grpc.Channel]:

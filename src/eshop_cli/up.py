@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -21,7 +22,8 @@ import common
 from common import configuration
 from common.db.urls import redacted
 from common.generated.eshop.product.v1 import product_pb2 as pb
-from eshop_cli import arguments, exit_codes, health, session
+from eshop_cli import arguments, exit_codes, health, session, up_auth
+from eshop_cli.dev_token import DEV_KEYS_DIRECTORY
 from eshop_cli.output import info, report_failure
 from eshop_cli.products import products_table
 from eshop_cli.seed import seed_if_empty
@@ -57,10 +59,16 @@ def add_command(subparsers: Any) -> None:
         help="how long each service may take to stop after SIGTERM before it is killed",
     )
     up.add_argument("--no-seed", action="store_true", help="do not create the demo catalogue")
+    up.add_argument(
+        "--auth",
+        action="store_true",
+        help="require authentication on both services, trusting a dev key made under ./.eshop/ "
+        "(then `eshop dev-token` mints tokens)",
+    )
     up.set_defaults(handler=run_up)
 
 
-def run_up(args: argparse.Namespace, _session: session.Session) -> int:
+def run_up(args: argparse.Namespace, client: session.Session) -> int:
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -68,6 +76,9 @@ def run_up(args: argparse.Namespace, _session: session.Session) -> int:
             info(f"eshop up: received {signal.Signals(signum).name}, stopping the services")
         stop.set()
 
+    auth = up_auth.prepare() if args.auth else None
+    if auth is not None:
+        os.environ.update(auth.env())  # checked below and inherited by both children
     try:
         _check_configuration()
     except configuration.ConfigurationError as error:
@@ -87,15 +98,17 @@ def run_up(args: argparse.Namespace, _session: session.Session) -> int:
             return exit_codes.OK if failure is None else failure
         if not args.no_seed:
             try:
-                seeded, products = seed_if_empty(children[0].target, session.DEFAULT_TIMEOUT_S)
+                # With auth required by hand-set variables, the seed needs the caller's own token.
+                token = auth.seed_token() if auth is not None else client.token
+                seeded, products = seed_if_empty(children[0].target, session.DEFAULT_TIMEOUT_S, token)
             except grpc.RpcError as error:
                 info("eshop up: could not seed the demo catalogue")
                 report_failure(session.CallFailed(error, children[0].target, "eshop-up-seed"))
                 return exit_codes.FAILED
-            _print_ready(children, seeded, products)
+            _print_ready(children, seeded, products, auth is not None)
         else:
-            _print_ready(children, False, None)
-        return _supervise(children, stop)
+            _print_ready(children, False, None, auth is not None)
+        return _supervise(children, stop, auth)
     finally:
         _stop_all(children, args.stop_timeout)
         for signum, handler in previous.items():
@@ -165,8 +178,12 @@ def _wait_until_serving(children: list[Child], stop: threading.Event, timeout_s:
     return None
 
 
-def _print_ready(children: list[Child], seeded: bool, products: list[pb.Product] | None) -> None:
+def _print_ready(children: list[Child], seeded: bool, products: list[pb.Product] | None, auth: bool) -> None:
     lines = ["eshop is up (Ctrl-C stops both services)"]
+    if auth:
+        lines.append(
+            f"  authentication required; tokens are signed with the dev key under ./{DEV_KEYS_DIRECTORY}/"
+        )
     lines += [f"  {c.name:<8} service  {c.target:<22} database {c.database_url}" for c in children]
     if products is not None:
         lines.append("")
@@ -179,12 +196,22 @@ def _print_ready(children: list[Child], seeded: bool, products: list[pb.Product]
         if products:
             address = children[1].target
             override = "" if address == session.DEFAULT_ORDER_ADDRESS else f" --order-address {address}"
-            lines += ["", "try:", f"  eshop orders create --item {products[0].product_id}:2{override}"]
+            lines += ["", "try:"]
+            if auth:
+                customer = uuid.uuid4()
+                lines.append(
+                    f"  export ESHOP_TOKEN=$(eshop dev-token --sub {customer})   # a customer's token"
+                )
+            lines.append(f"  eshop orders create --item {products[0].product_id}:2{override}")
+    if auth and not products:
+        lines += ["", "mint a customer token:", "  export ESHOP_TOKEN=$(eshop dev-token --sub CUSTOMER_UUID)"]
     print("\n".join(lines), flush=True)
 
 
-def _supervise(children: list[Child], stop: threading.Event) -> int:
+def _supervise(children: list[Child], stop: threading.Event, auth: up_auth.UpAuth | None) -> int:
     while not stop.wait(POLL_INTERVAL_S):
+        if auth is not None:
+            auth.refresh_service_token()
         dead = _dead(children)
         if dead is not None:
             info(f"eshop up: the {dead.name} service exited with code {dead.process.returncode}; stopping")

@@ -7,6 +7,7 @@ import json
 import os
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,16 +50,25 @@ def mint_token(
     *,
     subject: str,
     scopes: list[str] | tuple[str, ...] = (),
-    audience: str,
+    audience: str | Sequence[str],
     issuer: str = DEV_ISSUER,
     ttl_s: int = 3600,
 ) -> str:
     now = int(time.time())
-    claims = {"sub": subject, "aud": audience, "iss": issuer, "iat": now, "exp": now + ttl_s}
+    aud = audience if isinstance(audience, str) else list(audience)
+    claims: dict[str, object] = {"sub": subject, "aud": aud, "iss": issuer, "iat": now, "exp": now + ttl_s}
     if scopes:
         claims["scope"] = " ".join(scopes)
     private_key = serialization.load_pem_private_key(keys.private_key_file.read_bytes(), password=None)
     return jwt.encode(claims, private_key, algorithm="ES256", headers={"kid": keys.kid})  # type: ignore[arg-type]
+
+
+def write_token_file(path: Path, token: str) -> None:
+    """Replace ``path`` with ``token`` in one step (a reader sees the old token or the new one, never
+    half of one), readable by its owner only."""
+    partial = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    _write(partial, (token + "\n").encode(), mode=0o600)
+    os.replace(partial, path)
 
 
 def _kid_of(jwks_file: Path) -> str:

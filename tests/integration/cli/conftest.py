@@ -27,6 +27,10 @@ _SCRUBBED = (
     "ORDER_DATABASE_URL",
     "ORDER_PRODUCT_SERVICE_TARGET",
     "ESHOP_LOG_JSON",
+    "ESHOP_TOKEN",
+    "PRODUCT_AUTH_MODE",
+    "ORDER_AUTH_MODE",
+    "ORDER_PRODUCT_TOKEN_FILE",
 )
 
 
@@ -45,11 +49,12 @@ def eshop_command(*args: str) -> list[str]:
 
 
 def run_eshop(
-    *args: str, env: dict[str, str] | None = None, timeout_s: float = 60
+    *args: str, env: dict[str, str] | None = None, timeout_s: float = 60, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         eshop_command(*args),
         env=env or cli_env(),
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=timeout_s,

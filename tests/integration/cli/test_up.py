@@ -33,12 +33,12 @@ def wait_until(
 
 @contextmanager
 def eshop_up(
-    workdir: Path, env: dict[str, str], product: str, order: str
+    workdir: Path, env: dict[str, str], product: str, order: str, *options: str
 ) -> Iterator[subprocess.Popen[bytes]]:
     """``eshop up`` in ``workdir``, yielded once both services are SERVING and it has printed its summary."""
     stdout, stderr = workdir / "up.out", workdir / "up.err"
     with stdout.open("wb") as out, stderr.open("wb") as err:
-        proc = subprocess.Popen(eshop_command("up"), cwd=workdir, env=env, stdout=out, stderr=err)
+        proc = subprocess.Popen(eshop_command("up", *options), cwd=workdir, env=env, stdout=out, stderr=err)
 
     def both_serving() -> bool:
         return all(health.check(target, 1.0) == health.SERVING for target in (product, order))

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from common import configuration
-
 from order.settings import OrderSettings
 from product.settings import ProductSettings
 

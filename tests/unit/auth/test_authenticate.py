@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from common import configuration
-
 from common.auth.authenticate import Authenticator, authenticator_from, authorization_from
 from common.auth.key_sources import StaticKeys
 from common.auth.keys import parse_jwks
