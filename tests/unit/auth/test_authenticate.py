@@ -16,8 +16,7 @@ from common.auth.principal import AuthMethod, Principal
 from common.auth.tokens import TokenVerifier
 from common.errors import Unauthenticated
 from product.settings import ProductSettings
-
-from .signing import AUDIENCE, ISSUER, SigningKey, bearer, ec_key, jwks
+from tests.signing import AUDIENCE, ISSUER, SigningKey, bearer, ec_key, jwks
 
 CERT = {"x509_subject_alternative_name": [b"spiffe://eshop/order"], "x509_common_name": [b"order"]}
 NO_CERT: dict[str, list[bytes]] = {}

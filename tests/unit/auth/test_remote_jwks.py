@@ -15,8 +15,7 @@ import pytest
 from common.auth.key_sources import RemoteJwks
 from common.auth.tokens import TokenVerifier
 from common.errors import Unauthenticated
-
-from .signing import AUDIENCE, ISSUER, bearer, ec_key, ed_key, jwks, rsa_key
+from tests.signing import AUDIENCE, ISSUER, bearer, ec_key, ed_key, jwks, rsa_key
 
 MIN_INTERVAL_S = 5.0
 MAX_AGE_S = 300.0

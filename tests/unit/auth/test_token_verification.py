@@ -16,8 +16,7 @@ from common.auth.keys import parse_jwks
 from common.auth.principal import AuthMethod, Principal
 from common.auth.tokens import TokenVerifier
 from common.errors import ErrorCode, Unauthenticated
-
-from .signing import (
+from tests.signing import (
     AUDIENCE,
     ISSUER,
     SigningKey,

@@ -13,8 +13,7 @@ from common.auth.principal import AuthMethod, Principal
 from common.auth.tokens import TokenVerifier
 from common.auth.verified_tokens import VerifiedTokens
 from common.errors import Unauthenticated
-
-from .signing import AUDIENCE, ISSUER, SigningKey, bearer, ec_key, jwks
+from tests.signing import AUDIENCE, ISSUER, SigningKey, bearer, ec_key, jwks
 
 LEEWAY_S = 30
 

@@ -1,4 +1,5 @@
-"""Keys made in the test run and tokens signed with them (no key lives in the repository)."""
+"""Keys made in the test run and tokens signed with them (no key lives in the repository); shared by the
+unit and the integration tests of authentication."""
 
 from __future__ import annotations
 
