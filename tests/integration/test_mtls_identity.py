@@ -35,9 +35,10 @@ def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
     )
 
 
-def _cert(
+def issue_certificate(
     common_name: str, sans: list[x509.GeneralName], ca_key: ec.EllipticCurvePrivateKey, *, ca: bool = False
 ) -> tuple[bytes, bytes]:
+    """(private key PEM, certificate PEM) signed by ``ca_key`` (tests/integration/auth issues with it too)."""
     key = ca_key if ca else ec.generate_private_key(ec.SECP256R1())
     now = dt.datetime.now(dt.timezone.utc)
     builder = (
@@ -58,16 +59,16 @@ def _cert(
 @pytest.fixture(scope="module")
 def credentials() -> Credentials:
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    _, ca = _cert("test CA", [], ca_key, ca=True)
-    server = _cert(
+    _, ca = issue_certificate("test CA", [], ca_key, ca=True)
+    server = issue_certificate(
         "localhost", [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))], ca_key
     )
-    order = _cert(
+    order = issue_certificate(
         "order",
         [x509.UniformResourceIdentifier("spiffe://eshop/order"), x509.DNSName("order.internal")],
         ca_key,
     )
-    legacy = _cert("legacy-client", [], ca_key)
+    legacy = issue_certificate("legacy-client", [], ca_key)
     return Credentials(ca, server, {"order": order, "legacy": legacy})
 
 

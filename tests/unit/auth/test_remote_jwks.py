@@ -4,58 +4,25 @@ rotated keys picked up without a restart, re-fetches rate-limited, failures keep
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import pytest
 
 from common.auth.key_sources import RemoteJwks
 from common.auth.tokens import TokenVerifier
 from common.errors import Unauthenticated
+from tests.identity_provider import IdentityProvider, serving_jwks
 from tests.signing import AUDIENCE, ISSUER, bearer, ec_key, ed_key, jwks, rsa_key
 
 MIN_INTERVAL_S = 5.0
 MAX_AGE_S = 300.0
 
 
-class IdentityProvider:
-    """Serves ``document`` at /jwks (status ``status``) and counts the requests."""
-
-    def __init__(self) -> None:
-        self.document: dict[str, Any] = {"keys": []}
-        self.status = 200
-        self.requests = 0
-        provider = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                provider.requests += 1
-                body = json.dumps(provider.document).encode()
-                self.send_response(provider.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/jwks"
-
-
 @pytest.fixture
 def idp() -> Iterator[IdentityProvider]:
-    provider = IdentityProvider()
-    thread = threading.Thread(target=provider.server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield provider
-    provider.server.shutdown()
-    provider.server.server_close()
-    thread.join()
+    with serving_jwks() as provider:
+        yield provider
 
 
 class Clock:
