@@ -13,6 +13,7 @@ from common.generated.eshop.product.v1 import product_pb2_grpc as pb_grpc
 from common.grpc.server import RunningServer, ServerParts, serve_until_signalled, start_server
 from common.version import VERSION
 from product.container import ProductContainer
+from product.presentation.access_policy import product_access_policy
 from product.presentation.servicer import SERVICE_NAME
 from product.settings import ProductSettings
 
@@ -37,6 +38,7 @@ def start(
             lambda server: pb_grpc.add_ProductServiceServicer_to_server(servicer, server),
             [SERVICE_NAME],
             database.is_ready,
+            access_policy=product_access_policy(settings.auth_stock_client_ids),
         )
 
     try:

@@ -22,7 +22,10 @@ from grpc_reflection.v1alpha import reflection
 from loguru import logger
 
 from common import configuration
+from common.auth.authenticate import Authenticator, authenticator_from
+from common.auth.policy import AccessPolicy
 from common.db.migrations import SchemaNotCurrent
+from common.grpc.auth_interceptor import AuthInterceptor
 from common.grpc.exposure import warn_if_exposed
 from common.grpc.response_size import CLIENT_RECEIVE_LIMIT_BYTES
 from common.grpc.server_interceptors import server_interceptors
@@ -32,6 +35,7 @@ from common.settings import LogSettings, ServerSettings
 HEALTH_PROBE_INTERVAL_S = 1.0
 S = TypeVar("S", bound=ServerSettings)
 T = TypeVar("T")
+DENY_ALL = AccessPolicy({})
 
 
 class CannotListen(RuntimeError):
@@ -57,6 +61,8 @@ class ServerParts:
     background: Sequence[BackgroundTask] = ()
     # Closed on the loop after the server and the background tasks have stopped (e.g. aio channels).
     close: Callable[[], Awaitable[None]] | None = None
+    # Who may call what, enforced when *_AUTH_MODE=required (none given: every method is refused).
+    access_policy: AccessPolicy | None = None
 
 
 class ServerLoop:
@@ -142,10 +148,12 @@ def start_server(
     build: Callable[[], ServerParts],
     extra_interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
 ) -> RunningServer:
-    """Start a server on a loop of its own; ``build`` runs on that loop before the server starts."""
+    """Start a server on a loop of its own; ``build`` runs on that loop before the server starts.
+    An unusable key file (auth required) is a ConfigurationError, raised before anything starts."""
+    authenticator = authenticator_from(settings)
     runner = ServerLoop("grpc-server")
     try:
-        return runner.call(_start(settings, build, extra_interceptors, runner))
+        return runner.call(_start(settings, build, extra_interceptors, authenticator, runner))
     except BaseException:
         runner.close()
         raise
@@ -155,11 +163,13 @@ async def _start(
     settings: ServerSettings,
     build: Callable[[], ServerParts],
     extra_interceptors: Sequence[grpc.aio.ServerInterceptor],
+    authenticator: Authenticator | None,
     runner: ServerLoop,
 ) -> RunningServer:
     parts = build()
+    auth = [] if authenticator is None else [AuthInterceptor(authenticator, parts.access_policy or DENY_ALL)]
     server = grpc.aio.server(
-        interceptors=[*extra_interceptors, *server_interceptors()],
+        interceptors=[*extra_interceptors, *server_interceptors(auth)],
         options=[
             # The largest request accepted says nothing about the largest answer: responses are kept
             # under what a default client accepts (pages stop at a byte budget below it).

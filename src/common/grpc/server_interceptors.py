@@ -1,4 +1,5 @@
-"""Server interceptors (grpc.aio), outermost first: correlation id, error mapping, call logging, deadline.
+"""Server interceptors (grpc.aio), outermost first: correlation id, error mapping, call logging,
+authentication (when required), deadline.
 
 The error mapping sits outside the call logging: on grpc.aio an abort sends the status at once, so the
 call's line is written first (a caller that has its answer finds the line written) and names the
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import grpc
@@ -115,11 +117,16 @@ def _aborted_code(context: Context) -> grpc.StatusCode:
     return next((c for c in grpc.StatusCode if c.value[0] == code), grpc.StatusCode.UNKNOWN)
 
 
-def server_interceptors() -> list[grpc.aio.ServerInterceptor]:
-    """The one list of the services' own interceptors, outermost first (extra ones go before it)."""
+def server_interceptors(
+    auth: Sequence[grpc.aio.ServerInterceptor] = (),
+) -> list[grpc.aio.ServerInterceptor]:
+    """The one list of the services' own interceptors, outermost first (extra ones go before it).
+    ``auth`` sits inside error mapping and call logging, so a refusal is reported and logged like any
+    other error, and before everything that serves the call."""
     return [
         CorrelationIdInterceptor(),
         ErrorMappingInterceptor(),
         LoggingInterceptor(),
+        *auth,
         DeadlineInterceptor(),
     ]
