@@ -13,6 +13,7 @@ from common.generated.eshop.order.v1 import order_pb2_grpc as pb_grpc
 from common.grpc.server import RunningServer, ServerParts, serve_until_signalled, start_server
 from common.version import VERSION
 from order.container import OrderContainer
+from order.presentation.access_policy import ORDER_ACCESS_POLICY
 from order.presentation.servicer import SERVICE_NAME
 from order.settings import OrderSettings
 
@@ -43,6 +44,7 @@ def start(
             # The reconciler's first pass runs at start: start-up resolves what a crash left.
             background=[container.outbox_worker(), container.reconciler_worker()],
             close=channel.close,
+            access_policy=ORDER_ACCESS_POLICY,
         )
 
     try:

@@ -1,9 +1,18 @@
 """Per-customer rule: a customer token (its ``sub`` is the customer id) acts only on its own orders;
-scope ``orders:admin`` acts on any customer's."""
+scope ``orders:admin`` acts on any customer's. ``caller`` None means authentication is off: no rule.
+
+Another customer's order is answered as a missing one would be (AIP-211): PERMISSION_DENIED with the
+same message whether or not it exists, so order ids cannot be probed.
+"""
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from common.auth.principal import AuthMethod, Principal
+from common.errors import PermissionDenied
+from order.domain.errors import OrderNotFound
+from order.domain.model import Order
 
 ORDERS_ADMIN = "orders:admin"
 
@@ -13,3 +22,32 @@ def may_act_for(principal: Principal, customer_id: str) -> bool:
         return True
     # A certificate's identity is a service, never a customer, whatever its name says.
     return principal.method is AuthMethod.BEARER_TOKEN and principal.subject == customer_id
+
+
+def check_places_for(caller: Principal | None, customer_id: str) -> None:
+    """CreateOrder: a customer orders for itself."""
+    if caller is not None and not may_act_for(caller, customer_id):
+        raise PermissionDenied(
+            f"a customer token places orders for its own customer id only; scope '{ORDERS_ADMIN}' "
+            "places them for any customer"
+        )
+
+
+def visible_order(caller: Principal | None, order_id: UUID, order: Order | None) -> Order:
+    """GetOrder/CancelOrder: the order, if the caller may see it (AIP-211 otherwise)."""
+    if order is not None and (caller is None or may_act_for(caller, str(order.customer_id))):
+        return order
+    if caller is not None and not caller.has_scope(ORDERS_ADMIN):
+        raise PermissionDenied(f"permission denied on order {order_id} (or it does not exist)")
+    raise OrderNotFound(order_id)
+
+
+def listed_customer(caller: Principal | None, requested: str) -> str:
+    """ListOrders: the customer whose orders the caller may list ("" for every customer's)."""
+    if caller is None or caller.has_scope(ORDERS_ADMIN):
+        return requested
+    if caller.method is not AuthMethod.BEARER_TOKEN or requested not in ("", caller.subject):
+        raise PermissionDenied(
+            f"a customer token lists its own orders only; scope '{ORDERS_ADMIN}' lists any customer's"
+        )
+    return caller.subject

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from common import validation as check
+from common.auth.principal import Principal
 from common.mediator import Command, Query
 from order.application.results import OrderPage
 from order.domain.model import Order
@@ -24,6 +25,7 @@ class CreateOrder(Command[Order]):
     customer_id: str
     items: Sequence[Line] = field(default_factory=tuple)
     request_id: str = ""
+    caller: Principal | None = None  # who asks (None: authentication is off)
 
     def validate(self) -> None:
         v = check.Violations()
@@ -37,6 +39,7 @@ class CreateOrder(Command[Order]):
 class CancelOrder(Command[Order]):
     order_id: str
     reason: str = ""
+    caller: Principal | None = None
 
     def validate(self) -> None:
         v = check.Violations()
@@ -48,6 +51,7 @@ class CancelOrder(Command[Order]):
 @dataclass(frozen=True)
 class GetOrder(Query[Order]):
     order_id: str
+    caller: Principal | None = None
 
     def validate(self) -> None:
         v = check.Violations()
@@ -60,6 +64,7 @@ class ListOrders(Query[OrderPage]):
     customer_id: str = ""
     page_size: int = 0
     page_token: str = ""
+    caller: Principal | None = None
 
     def validate(self) -> None:
         v = check.Violations()

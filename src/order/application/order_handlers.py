@@ -10,9 +10,11 @@ from uuid import UUID, uuid4
 from loguru import logger
 
 from common import deadline, pagination
+from common.auth.principal import Principal
 from common.clock import Clock
 from common.errors import Aborted, AppError, DeadlineExceeded, Unavailable
 from common.transactions import OneTransaction, OwnsTransactions, commit_in_time
+from order.application.customer_access import check_places_for, listed_customer, visible_order
 from order.application.messages import CancelOrder, CreateOrder, GetOrder, ListOrders
 from order.application.product_client import (
     ProductClient,
@@ -23,7 +25,6 @@ from order.application.product_client import (
 from order.application.results import OrderPage
 from order.application.stock_releases import StockReleases
 from order.application.storage import OrderUnitOfWork, PendingRelease
-from order.domain.errors import OrderNotFound
 from order.domain.model import Order, OrderLine, OrderStatus
 
 UNAVAILABLE_REASON = "product service unavailable"
@@ -63,13 +64,16 @@ class CreateOrderHandler(OwnsTransactions):
         self.sleep = sleep
 
     async def handle(self, command: CreateOrder) -> Order:
+        check_places_for(command.caller, command.customer_id)
         request_id = UUID(command.request_id) if command.request_id else None
         lines = tuple(OrderLine(UUID(i.product_id), i.quantity) for i in command.items)
         order = Order.place(uuid4(), UUID(command.customer_id), lines, self.clock(), request_id)
         if not await self.uow.run(self._place, order):
             # Its request_id is taken (a retry, or a concurrent twin that won): that order, once final.
             assert order.request_id is not None
-            return await self._outcome_of(order.request_id)
+            earlier = await self._outcome_of(order.request_id)
+            # A request_id of another customer's order shows nothing of that order (AIP-211).
+            return visible_order(command.caller, earlier.order_id, earlier)
         try:
             outcome = await self.products.reserve(order.order_id, lines)
         except ProductServiceUnavailable as error:
@@ -167,18 +171,18 @@ class CancelOrderHandler(OwnsTransactions):
     async def handle(self, command: CancelOrder) -> Order:
         order_id = UUID(command.order_id)
         reason = command.reason.strip() or DEFAULT_CANCEL_REASON
-        cancelled, entry = await self.uow.run(self._cancel, order_id, reason)
+        cancelled, entry = await self.uow.run(self._cancel, order_id, reason, command.caller)
         if entry is None:
             return cancelled  # already cancelled: nothing to do, nothing to release again
         logger.bind(order_id=str(order_id)).info("order {} cancelled", order_id)
         await self.releases.deliver_now(entry)
         return cancelled
 
-    def _cancel(self, order_id: UUID, reason: str) -> tuple[Order, PendingRelease | None]:
+    def _cancel(
+        self, order_id: UUID, reason: str, caller: Principal | None
+    ) -> tuple[Order, PendingRelease | None]:
         """The cancellation and its release in the outbox, as one transaction."""
-        order = self.uow.orders.get(order_id)
-        if order is None:
-            raise OrderNotFound(order_id)
+        order = visible_order(caller, order_id, self.uow.orders.get(order_id))
         cancelled = order.cancel(reason, self.clock())
         if cancelled is order:
             return order, None
@@ -192,10 +196,7 @@ class CancelOrderHandler(OwnsTransactions):
 class GetOrderHandler(OneTransaction[OrderUnitOfWork]):
     def handle(self, query: GetOrder) -> Order:
         order_id = UUID(query.order_id)
-        order = self.uow.orders.get(order_id)
-        if order is None:
-            raise OrderNotFound(order_id)
-        return order
+        return visible_order(query.caller, order_id, self.uow.orders.get(order_id))
 
 
 class ListOrdersHandler(OneTransaction[OrderUnitOfWork]):
@@ -204,5 +205,9 @@ class ListOrdersHandler(OneTransaction[OrderUnitOfWork]):
     def handle(self, query: ListOrders) -> OrderPage:
         size = pagination.effective_page_size(query.page_size)
         before = pagination.decode_keyset(query.page_token)
-        customer_id = UUID(query.customer_id) if query.customer_id else None
+        customer = listed_customer(query.caller, query.customer_id)
+        try:
+            customer_id = UUID(customer) if customer else None
+        except ValueError:  # a caller whose subject is no customer id has no orders
+            return OrderPage([], "")
         return OrderPage.of(self.uow.orders.list_newest_first(customer_id, before, size + 1), size)

@@ -1,4 +1,5 @@
-"""OrderService over gRPC: translate, dispatch through the mediator, translate back."""
+"""OrderService over gRPC: translate, dispatch through the mediator, translate back. Each message names
+its caller (the principal the auth interceptor bound; None with authentication off)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 import grpc
 
+from common.auth.principal import current
 from common.generated.eshop.order.v1 import order_pb2 as pb
 from common.generated.eshop.order.v1 import order_pb2_grpc as pb_grpc
 from common.grpc import response_size
@@ -24,24 +26,26 @@ class OrderServicer(pb_grpc.OrderServiceServicer):
     async def CreateOrder(
         self, request: pb.CreateOrderRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.Order:
-        command = m.CreateOrder(request.customer_id, lines(request.items), request.request_id)
+        command = m.CreateOrder(request.customer_id, lines(request.items), request.request_id, current())
         return order_to_pb(await self._mediator.send(command))
 
     async def CancelOrder(
         self, request: pb.CancelOrderRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.Order:
-        return order_to_pb(await self._mediator.send(m.CancelOrder(request.order_id, request.reason)))
+        return order_to_pb(
+            await self._mediator.send(m.CancelOrder(request.order_id, request.reason, current()))
+        )
 
     async def GetOrder(
         self, request: pb.GetOrderRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.Order:
-        return order_to_pb(await self._mediator.send(m.GetOrder(request.order_id)))
+        return order_to_pb(await self._mediator.send(m.GetOrder(request.order_id, current())))
 
     async def ListOrders(
         self, request: pb.ListOrdersRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.ListOrdersResponse:
         page = await self._mediator.send(
-            m.ListOrders(request.customer_id, request.page_size, request.page_token)
+            m.ListOrders(request.customer_id, request.page_size, request.page_token, current())
         )
         orders = [order_to_pb(o) for o in page.orders]
         kept = response_size.fitting(orders)

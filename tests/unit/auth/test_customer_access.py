@@ -1,11 +1,17 @@
-"""The per-customer rule of the Order service: a customer acts for itself, orders:admin for anyone."""
+"""The per-customer rules of the Order service: a customer acts for itself, orders:admin for anyone, and
+another customer's order looks like a missing one."""
 
 from __future__ import annotations
+
+from datetime import datetime, timezone
+from uuid import UUID
 
 import pytest
 
 from common.auth.principal import AuthMethod, Principal
-from order.application.customer_access import may_act_for
+from common.errors import NotFound, PermissionDenied
+from order.application.customer_access import check_places_for, listed_customer, may_act_for, visible_order
+from order.domain.model import Order, OrderLine
 
 CUSTOMER = "0b7f5a1e-4a52-4d1e-9a57-3c9a5d0f3e11"
 OTHER = "5f0e2c44-9d3b-4b8e-8f5e-1b1c2a7e9d20"
@@ -30,3 +36,101 @@ OTHER = "5f0e2c44-9d3b-4b8e-8f5e-1b1c2a7e9d20"
 )
 def test_may_act_for(principal: Principal, customer_id: str, allowed: bool) -> None:
     assert may_act_for(principal, customer_id) is allowed
+
+
+# --- the rules the Order handlers apply (caller None: authentication is off) -------------------------------
+
+ADMIN = Principal("staff-9", frozenset({"orders:admin"}), AuthMethod.BEARER_TOKEN)
+ME = Principal(CUSTOMER, frozenset(), AuthMethod.BEARER_TOKEN)
+SERVICE = Principal.from_peer(frozenset({"spiffe://eshop/order"}))
+ORDER_ID = UUID("9a1c4e0b-2f3d-4c5e-8a7b-6d5c4b3a2f10")
+
+
+def _order_of(customer: str) -> Order:
+    line = OrderLine(UUID("1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f"), 1)
+    return Order.place(ORDER_ID, UUID(customer), (line,), datetime.now(timezone.utc), None)
+
+
+@pytest.mark.parametrize(
+    ("caller", "customer_id", "allowed"),
+    [
+        (None, OTHER, True),
+        (ME, CUSTOMER, True),
+        (ME, OTHER, False),
+        (ADMIN, OTHER, True),
+        (SERVICE, OTHER, False),
+    ],
+    ids=["auth off", "own", "another's", "admin", "certificate"],
+)
+def test_check_places_for(caller: Principal | None, customer_id: str, allowed: bool) -> None:
+    if allowed:
+        check_places_for(caller, customer_id)
+    else:
+        with pytest.raises(PermissionDenied, match="its own customer id only"):
+            check_places_for(caller, customer_id)
+
+
+@pytest.mark.parametrize(
+    ("caller", "owner", "outcome"),
+    [
+        (None, OTHER, "order"),
+        (None, None, NotFound),
+        (ME, CUSTOMER, "order"),
+        (ME, OTHER, PermissionDenied),
+        (ME, None, PermissionDenied),  # the same answer as another's: ids cannot be probed (AIP-211)
+        (ADMIN, OTHER, "order"),
+        (ADMIN, None, NotFound),
+        (SERVICE, OTHER, PermissionDenied),
+    ],
+    ids=[
+        "auth off",
+        "auth off, missing",
+        "own",
+        "another's",
+        "missing",
+        "admin",
+        "admin, missing",
+        "certificate",
+    ],
+)
+def test_visible_order(caller: Principal | None, owner: str | None, outcome: object) -> None:
+    order = _order_of(owner) if owner is not None else None
+    if outcome == "order":
+        assert visible_order(caller, ORDER_ID, order) is order
+    else:
+        assert isinstance(outcome, type)
+        with pytest.raises(outcome) as raised:
+            visible_order(caller, ORDER_ID, order)
+        if outcome is PermissionDenied:
+            assert str(raised.value) == f"permission denied on order {ORDER_ID} (or it does not exist)"
+
+
+@pytest.mark.parametrize(
+    ("caller", "requested", "listed"),
+    [
+        (None, "", ""),
+        (None, OTHER, OTHER),
+        (ME, "", CUSTOMER),
+        (ME, CUSTOMER, CUSTOMER),
+        (ME, OTHER, PermissionDenied),
+        (ADMIN, "", ""),
+        (ADMIN, OTHER, OTHER),
+        (SERVICE, "", PermissionDenied),
+    ],
+    ids=[
+        "auth off",
+        "auth off, filtered",
+        "own by default",
+        "own",
+        "another's",
+        "admin",
+        "admin, filtered",
+        "certificate",
+    ],
+)
+def test_listed_customer(caller: Principal | None, requested: str, listed: object) -> None:
+    if isinstance(listed, str):
+        assert listed_customer(caller, requested) == listed
+    else:
+        with pytest.raises(PermissionDenied, match="lists its own orders only"):
+            listed_customer(caller, requested)
