@@ -67,6 +67,7 @@ class OrderContainer(containers.DeclarativeContainer):
             key_file=settings.provided.product_tls_key_file,
             server_name=settings.provided.product_tls_server_name,
         ),
+        token_file=settings.provided.product_token_file,
     )
     product_client = providers.Singleton(
         GrpcProductClient, channel=product_channel, timeout_s=settings.provided.product_call_timeout_s

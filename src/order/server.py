@@ -8,6 +8,7 @@ import grpc
 from loguru import logger
 
 from common import configuration
+from common.auth.token_file import TokenFile
 from common.db.database import DatabaseUnusable
 from common.generated.eshop.order.v1 import order_pb2_grpc as pb_grpc
 from common.grpc.server import RunningServer, ServerParts, serve_until_signalled, start_server
@@ -27,6 +28,7 @@ def start(
     if settings is not None:
         container.settings.override(settings)
     settings = container.settings()
+    _check_token_file(settings)
     try:
         container.init_resources()
     except DatabaseUnusable as error:
@@ -61,6 +63,18 @@ def start(
         settings.product_service_target,
     )
     return running, container
+
+
+def _check_token_file(settings: OrderSettings) -> None:
+    """ORDER_PRODUCT_TOKEN_FILE must hold a token at start (a configuration problem otherwise); later
+    changes are picked up per call."""
+    if settings.product_token_file is None:
+        return
+    try:
+        TokenFile(settings.product_token_file).current()
+    except (OSError, ValueError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise configuration.problem(settings, "product_token_file", ValueError(reason)) from error
 
 
 def serve() -> None:

@@ -20,11 +20,13 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from common import deadline
+from common.auth.token_file import TokenFile
 from common.errors import PreconditionType, ResourceType
 from common.generated.eshop.product.v1 import product_pb2 as pb
 from common.generated.eshop.product.v1 import product_pb2_grpc as pb_grpc
 from common.grpc.client_interceptors import client_interceptors
 from common.grpc.contract import PRECONDITION_TYPES, PRODUCT_SERVICE, RESOURCE_TYPES
+from common.grpc.service_token import ServiceTokenClientInterceptor
 from order.application.product_client import (
     ProductServiceUnavailable,
     ReservationOutcome,
@@ -87,9 +89,11 @@ def open_channel(
     policy: RetryPolicy,
     security: ChannelSecurity | None = None,
     max_message_bytes: int = 4 * 1024 * 1024,
+    token_file: Path | None = None,
 ) -> grpc.aio.Channel:
     """An aio channel with the client interceptors; made on the loop that uses it, closed by its owner
-    (``await channel.close()``) when the server stops."""
+    (``await channel.close()``) when the server stops. ``token_file``: the Order service's own token
+    (ORDER_PRODUCT_TOKEN_FILE), presented on every call; with a client certificate it may be None."""
     options: list[tuple[str, Any]] = [
         ("grpc.enable_retries", 1),
         ("grpc.service_config", json.dumps(service_config(policy))),
@@ -98,6 +102,8 @@ def open_channel(
     ]
     credentials = security.credentials() if security else None
     interceptors = client_interceptors()
+    if token_file is not None:
+        interceptors.append(ServiceTokenClientInterceptor(TokenFile(token_file)))
     if credentials is None:
         return grpc.aio.insecure_channel(target, options=options, interceptors=interceptors)
     if security and security.server_name:
