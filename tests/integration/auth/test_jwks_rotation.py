@@ -1,0 +1,86 @@
+"""The Product service verifying against an identity provider's JWKS URL: a rotated key (a new ``kid``)
+is picked up without a restart; a kid the provider never published stays refused (issue 16)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+import grpc
+import pytest
+
+from common.generated.eshop.product.v1 import product_pb2 as pb
+from common.generated.eshop.product.v1 import product_pb2_grpc as pb_grpc
+from common.grpc.server import RunningServer
+from product.server import start as start_product
+from product.settings import ProductSettings
+from tests.identity_provider import IdentityProvider, serving_jwks
+from tests.integration.auth.conftest import PRODUCT_AUDIENCE, TIMEOUT_S, bearer
+from tests.signing import ISSUER, SigningKey, ec_key, jwks, rsa_key
+
+# The service re-fetches at most every 5 s (a flood of made-up kids must not hammer the provider).
+PICKUP_DEADLINE_S = 20.0
+
+
+@pytest.fixture
+def idp() -> Iterator[IdentityProvider]:
+    with serving_jwks() as provider:
+        yield provider
+
+
+@pytest.fixture
+def product(
+    idp: IdentityProvider, make_database_url: Callable[[str], str]
+) -> Iterator[pb_grpc.ProductServiceStub]:
+    running: RunningServer
+    running, _ = start_product(
+        ProductSettings(
+            listen_address="127.0.0.1:0",
+            database_url=make_database_url("product"),
+            auth_mode="required",
+            auth_jwks_url=idp.url,
+            auth_issuer=ISSUER,
+        )
+    )
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+            yield pb_grpc.ProductServiceStub(channel)
+    finally:
+        running.stop(0)
+
+
+def _list(stub: pb_grpc.ProductServiceStub, key: SigningKey) -> grpc.StatusCode:
+    token = key.sign(sub="customer-1", aud=PRODUCT_AUDIENCE)
+    try:
+        stub.ListProducts(pb.ListProductsRequest(), timeout=TIMEOUT_S, metadata=bearer(token))
+    except grpc.RpcError as error:
+        assert isinstance(error, grpc.Call)
+        return error.code()
+    return grpc.StatusCode.OK
+
+
+def test_a_rotated_key_is_picked_up_without_a_restart(
+    idp: IdentityProvider, product: pb_grpc.ProductServiceStub
+) -> None:
+    old, new = ec_key("2026-11-a"), rsa_key("2026-11-b")
+    idp.document = jwks(old)
+    assert _list(product, old) is grpc.StatusCode.OK
+    fetched = idp.requests
+
+    idp.document = jwks(new)  # the provider rotates: the old key is withdrawn, a new kid is published
+    deadline = time.monotonic() + PICKUP_DEADLINE_S
+    while (status := _list(product, new)) is not grpc.StatusCode.OK:
+        assert status is grpc.StatusCode.UNAUTHENTICATED
+        assert time.monotonic() < deadline, "the new key was not picked up"
+        time.sleep(0.2)
+
+    assert idp.requests > fetched
+    assert _list(product, ec_key("never-published")) is grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_a_provider_that_is_down_locks_callers_out_with_unauthenticated_not_internal(
+    idp: IdentityProvider, product: pb_grpc.ProductServiceStub
+) -> None:
+    idp.status = 503
+
+    assert _list(product, ec_key("any")) is grpc.StatusCode.UNAUTHENTICATED
