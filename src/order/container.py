@@ -7,6 +7,7 @@ from dependency_injector import containers, providers
 from common.behaviours import default_pipeline
 from common.clock import utcnow
 from common.db.database import database_resource
+from common.grpc.service_token import ServiceToken
 from common.mediator import Mediator
 from order.application import messages as m
 from order.application.order_handlers import (
@@ -67,10 +68,15 @@ class OrderContainer(containers.DeclarativeContainer):
             key_file=settings.provided.product_tls_key_file,
             server_name=settings.provided.product_tls_server_name,
         ),
-        token_file=settings.provided.product_token_file,
     )
+    # The Order service's own token for the Product service: one identity for the handlers, the outbox
+    # worker and the reconciler, which all call through this client.
+    product_identity = providers.Singleton(ServiceToken.from_file, settings.provided.product_token_file)
     product_client = providers.Singleton(
-        GrpcProductClient, channel=product_channel, timeout_s=settings.provided.product_call_timeout_s
+        GrpcProductClient,
+        channel=product_channel,
+        timeout_s=settings.provided.product_call_timeout_s,
+        identity=product_identity,
     )
     releases = providers.Singleton(
         StockReleases,

@@ -20,13 +20,12 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from common import deadline
-from common.auth.token_file import TokenFile
 from common.errors import PreconditionType, ResourceType
 from common.generated.eshop.product.v1 import product_pb2 as pb
 from common.generated.eshop.product.v1 import product_pb2_grpc as pb_grpc
 from common.grpc.client_interceptors import client_interceptors
 from common.grpc.contract import PRECONDITION_TYPES, PRODUCT_SERVICE, RESOURCE_TYPES
-from common.grpc.service_token import ServiceTokenClientInterceptor
+from common.grpc.service_token import ServiceToken
 from order.application.product_client import (
     ProductServiceUnavailable,
     ReservationOutcome,
@@ -89,11 +88,9 @@ def open_channel(
     policy: RetryPolicy,
     security: ChannelSecurity | None = None,
     max_message_bytes: int = 4 * 1024 * 1024,
-    token_file: Path | None = None,
 ) -> grpc.aio.Channel:
     """An aio channel with the client interceptors; made on the loop that uses it, closed by its owner
-    (``await channel.close()``) when the server stops. ``token_file``: the Order service's own token
-    (ORDER_PRODUCT_TOKEN_FILE), presented on every call; with a client certificate it may be None."""
+    (``await channel.close()``) when the server stops."""
     options: list[tuple[str, Any]] = [
         ("grpc.enable_retries", 1),
         ("grpc.service_config", json.dumps(service_config(policy))),
@@ -102,8 +99,6 @@ def open_channel(
     ]
     credentials = security.credentials() if security else None
     interceptors = client_interceptors()
-    if token_file is not None:
-        interceptors.append(ServiceTokenClientInterceptor(TokenFile(token_file)))
     if credentials is None:
         return grpc.aio.insecure_channel(target, options=options, interceptors=interceptors)
     if security and security.server_name:
@@ -112,9 +107,17 @@ def open_channel(
 
 
 class GrpcProductClient:
-    def __init__(self, channel: grpc.aio.Channel, timeout_s: float) -> None:
+    def __init__(
+        self, channel: grpc.aio.Channel, timeout_s: float, identity: ServiceToken | None = None
+    ) -> None:
+        """``identity``: the Order service's own token (ORDER_PRODUCT_TOKEN_FILE) on every call; None
+        when its client certificate is its identity, or authentication is off."""
         self._stub = pb_grpc.ProductServiceStub(channel)
         self._timeout = timeout_s
+        self._identity = identity
+
+    def _metadata(self) -> tuple[tuple[str, str], ...]:
+        return () if self._identity is None else self._identity.metadata()
 
     async def reserve(self, order_id: UUID, lines: Sequence[OrderLine]) -> ReservationOutcome:
         request = pb.ReserveStockRequest(
@@ -122,7 +125,9 @@ class GrpcProductClient:
             items=[pb.StockItem(product_id=str(line.product_id), quantity=line.quantity) for line in lines],
         )
         try:
-            response = await self._stub.ReserveStock(request, timeout=deadline.clamp(self._timeout))
+            response = await self._stub.ReserveStock(
+                request, timeout=deadline.clamp(self._timeout), metadata=self._metadata()
+            )
         except grpc.RpcError as error:
             return _refusal(error)
         return _reserved(response.items)
@@ -130,7 +135,9 @@ class GrpcProductClient:
     async def held_reservation(self, order_id: UUID) -> Reserved | None:
         request = pb.GetReservationRequest(order_id=str(order_id))
         try:
-            reservation = await self._stub.GetReservation(request, timeout=deadline.clamp(self._timeout))
+            reservation = await self._stub.GetReservation(
+                request, timeout=deadline.clamp(self._timeout), metadata=self._metadata()
+            )
         except grpc.RpcError as error:
             if error.code() is grpc.StatusCode.NOT_FOUND:
                 return None
@@ -142,7 +149,9 @@ class GrpcProductClient:
     async def release(self, order_id: UUID) -> bool:
         try:
             response = await self._stub.ReleaseStock(
-                pb.ReleaseStockRequest(order_id=str(order_id)), timeout=deadline.clamp(self._timeout)
+                pb.ReleaseStockRequest(order_id=str(order_id)),
+                timeout=deadline.clamp(self._timeout),
+                metadata=self._metadata(),
             )
         except grpc.RpcError as error:
             raise _unavailable(error) from None
