@@ -6,6 +6,7 @@ import pytest
 from dependency_injector import containers, providers
 
 from common.transactions import OneTransaction, OwnsTransactions
+from order.application import messages as m
 from order.container import OrderContainer
 from product.container import ProductContainer
 
@@ -30,3 +31,15 @@ def test_every_handler_is_either_one_transaction_or_owns_its_transactions(
         if issubclass(handler, OneTransaction) == issubclass(handler, OwnsTransactions)
     }
     assert undeclared == {}, "each handler derives from exactly one of OneTransaction, OwnsTransactions"
+
+
+def test_every_call_to_the_product_service_goes_out_as_the_order_service_with_one_identity() -> None:
+    """Handlers, the outbox worker (through the releases) and the reconciler share one product client,
+    and that client carries the Order service's own token (issue 16), read from the providers."""
+    container = OrderContainer()
+    client = container.product_client
+
+    assert container.releases.kwargs["product_client"] is client
+    assert container.reconciler.kwargs["product_client"] is client
+    assert container.handlers.kwargs[m.CreateOrder].provides.kwargs["products"] is client
+    assert client.kwargs["identity"] is container.product_identity
