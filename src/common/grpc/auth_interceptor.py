@@ -3,7 +3,8 @@
 Sits inside the correlation id, call logging and error mapping interceptors: a refusal is an AppError
 like any other, so it carries the caller's correlation id, gets a ``rpc … UNAUTHENTICATED`` call line and
 a status with a readable message. It also writes one line of its own naming the caller's subject (never
-the token). The principal is bound for the handler (``common.auth.principal.current()``).
+the token). The principal is bound for the handler (``common.auth.principal.current()``), and its
+subject is on every line the handler logs.
 """
 
 from __future__ import annotations
@@ -47,7 +48,10 @@ class AuthInterceptor(UnaryServerInterceptor):
         except (Unauthenticated, PermissionDenied) as refusal:
             _log_refusal(method, caller, refusal)
             raise
-        with principals.bound(caller):
+        assert caller is not None  # decide() refuses a caller with no credentials
+        # Every line the handler writes names the caller (a refusal the handler makes, e.g. another
+        # customer's order, included).
+        with principals.bound(caller), logger.contextualize(subject=caller.subject):
             return await behaviour(request, context)
 
 

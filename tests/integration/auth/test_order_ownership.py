@@ -173,3 +173,23 @@ def test_a_refusal_is_logged_once_with_the_subject_and_as_a_call_never_with_the_
     ]
     assert len(calls) == 1 and "PERMISSION_DENIED" in calls[0], about_it  # and as a call, like any other
     assert all(token not in line and token.split(".")[2] not in line for line in log_lines)
+
+
+def test_a_refusal_the_order_service_makes_is_logged_with_the_subject(
+    authed: AuthedServices, log_lines: list[str]
+) -> None:
+    intruder = new_customer()
+    order_id = authed.new_order(new_customer(), authed.new_product()).order_id
+    correlation_id = f"refusal-{uuid.uuid4()}"
+
+    _refusal(
+        lambda: authed.order.GetOrder(
+            order_pb.GetOrderRequest(order_id=order_id),
+            timeout=TIMEOUT_S,
+            metadata=(*authed.minter.customer(intruder), ("x-correlation-id", correlation_id)),
+        )
+    )
+
+    about_it = [line for line in log_lines if correlation_id in line]
+    refusals = [line for line in about_it if intruder in line and "PERMISSION_DENIED" in line]
+    assert len(refusals) == 1, about_it
