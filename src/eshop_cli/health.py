@@ -1,4 +1,5 @@
-"""``eshop health``: ask each service's grpc.health.v1 whether it is SERVING."""
+"""``eshop health``: ask each service's grpc.health.v1 whether it is ready (SERVING under its service
+name, which follows its database; the overall name ``""`` is liveness only)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,9 @@ from eshop_cli.session import Session
 SERVING = "SERVING"
 UNREACHABLE = "UNREACHABLE"
 SERVICES = ("product", "order")
+# Readiness names: SERVING only while the service's database answers.
+READINESS = {"product": "eshop.product.v1.ProductService", "order": "eshop.order.v1.OrderService"}
+LIVENESS = ""
 
 
 def add_command(subparsers: Any, client_options: argparse.ArgumentParser) -> None:
@@ -32,13 +36,16 @@ def add_command(subparsers: Any, client_options: argparse.ArgumentParser) -> Non
     command.set_defaults(handler=run_health)
 
 
-def check(target: str, timeout_s: float, metadata: tuple[tuple[str, str], ...] = ()) -> str:
-    """SERVING, NOT_SERVING (e.g. its database is down), UNREACHABLE, or another health status name."""
+def check(
+    target: str, timeout_s: float, metadata: tuple[tuple[str, str], ...] = (), service: str = LIVENESS
+) -> str:
+    """SERVING, NOT_SERVING (e.g. its database is down, for a readiness name), UNREACHABLE, or another
+    health status name, for the health name ``service``."""
     with grpc.insecure_channel(target) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         try:
             response = stub.Check(
-                health_pb2.HealthCheckRequest(service=""), timeout=timeout_s, metadata=metadata
+                health_pb2.HealthCheckRequest(service=service), timeout=timeout_s, metadata=metadata
             )
         except grpc.RpcError as error:
             code = error.code() if isinstance(error, grpc.Call) else None
@@ -53,7 +60,8 @@ def run_health(args: argparse.Namespace, session: Session) -> int:
     addresses = {"product": session.product_address, "order": session.order_address}
     names = SERVICES if args.service is None else (args.service,)
     statuses = {
-        name: (addresses[name], check(addresses[name], session.timeout_s, session.metadata)) for name in names
+        name: (addresses[name], check(addresses[name], session.timeout_s, session.metadata, READINESS[name]))
+        for name in names
     }
     if session.json:
         print(json.dumps({name: {"address": a, "status": s} for name, (a, s) in statuses.items()}, indent=2))

@@ -167,7 +167,10 @@ def _wait_until_serving(children: list[Child], stop: threading.Event, timeout_s:
                 f"eshop up: the {dead.name} service exited with code {dead.process.returncode} while starting"
             )
             return exit_codes.FAILED
-        statuses = {child.name: health.check(child.target, 1.0) for child in children}
+        statuses = {
+            child.name: health.check(child.target, 1.0, service=health.READINESS[child.name])
+            for child in children
+        }
         if all(status == health.SERVING for status in statuses.values()):
             return None
         if time.monotonic() > deadline:

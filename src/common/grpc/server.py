@@ -33,6 +33,7 @@ from common.logging import configure_logging
 from common.settings import LogSettings, ServerSettings
 
 HEALTH_PROBE_INTERVAL_S = 1.0
+LIVENESS = ""  # the overall health name: liveness; the service names are readiness
 S = TypeVar("S", bound=ServerSettings)
 T = TypeVar("T")
 DENY_ALL = AccessPolicy({})
@@ -231,11 +232,13 @@ def server_credentials(settings: ServerSettings) -> grpc.ServerCredentials | Non
 async def _start_health_probe(
     running: RunningServer, is_healthy: Callable[[], Awaitable[bool]]
 ) -> asyncio.Task[None]:
-    """SERVING only while the database answers; re-checked every second by a task on the loop."""
+    """Liveness and readiness: the overall name ``""`` is SERVING while the process runs (a database
+    blip must not get the pod restarted); the service names are SERVING only while the database
+    answers, re-checked every second by a task on the loop. Graceful shutdown turns all NOT_SERVING."""
 
-    async def set_all(ok: bool) -> None:
+    async def set_ready(ok: bool) -> None:
         status = health_pb2.HealthCheckResponse.SERVING if ok else health_pb2.HealthCheckResponse.NOT_SERVING
-        for name in ("", *running.service_names):
+        for name in running.service_names:
             await running.health.set(name, status)
 
     async def probe(last: bool) -> None:
@@ -243,12 +246,13 @@ async def _start_health_probe(
             await asyncio.sleep(HEALTH_PROBE_INTERVAL_S)
             ok = await is_healthy()
             if ok != last:
-                logger.warning("health changed: {}", "SERVING" if ok else "NOT_SERVING (database down)")
-                await set_all(ok)
+                logger.warning("readiness changed: {}", "SERVING" if ok else "NOT_SERVING (database down)")
+                await set_ready(ok)
                 last = ok
 
+    await running.health.set(LIVENESS, health_pb2.HealthCheckResponse.SERVING)
     first = await is_healthy()
-    await set_all(first)
+    await set_ready(first)
     return asyncio.get_running_loop().create_task(probe(first), name="health-probe")
 
 

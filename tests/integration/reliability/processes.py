@@ -18,7 +18,7 @@ from common.generated.eshop.order.v1 import order_pb2_grpc
 from common.generated.eshop.product.v1 import product_pb2_grpc
 from common.grpc.server import RunningServer
 from product.container import ProductContainer
-from tests.integration.reliability.support import SERVING, health_status
+from tests.integration.reliability.support import READINESS, SERVING, health_status
 
 SRC_DIR = Path(product.__file__).resolve().parents[1]
 STARTUP_TIMEOUT_S = 60.0  # a cold interpreter, grpc and migrations on a busy 2-core machine
@@ -65,7 +65,7 @@ class ServiceProcess:
 
     def wait_serving(self, timeout_s: float = STARTUP_TIMEOUT_S) -> None:
         deadline = time.monotonic() + timeout_s
-        while health_status(self.target) != SERVING:
+        while health_status(self.target, service=READINESS[self.service]) != SERVING:
             assert self.process is not None
             if self.process.poll() is not None:
                 raise AssertionError(f"{self.service} exited ({self.process.returncode}):\n{self.log_tail()}")

@@ -31,12 +31,19 @@ def status_code_of(call: Callable[[], object]) -> grpc.StatusCode:
     return grpc.StatusCode.OK
 
 
-def health_status(target: str, timeout_s: float = 2.0) -> int | None:
-    """The overall health status at ``target``; None when it does not answer."""
+PRODUCT_READINESS = "eshop.product.v1.ProductService"
+ORDER_READINESS = "eshop.order.v1.OrderService"
+READINESS = {"product": PRODUCT_READINESS, "order": ORDER_READINESS}
+LIVENESS = ""
+
+
+def health_status(target: str, timeout_s: float = 2.0, service: str = PRODUCT_READINESS) -> int | None:
+    """The health status of ``service`` at ``target`` (by default the Product service's readiness, which
+    follows its database); None when it does not answer."""
     with grpc.insecure_channel(target) as channel:
         try:
             response = health_pb2_grpc.HealthStub(channel).Check(
-                health_pb2.HealthCheckRequest(service=""), timeout=timeout_s
+                health_pb2.HealthCheckRequest(service=service), timeout=timeout_s
             )
         except grpc.RpcError:
             return None

@@ -30,7 +30,13 @@ from common.generated.eshop.order.v1 import order_pb2_grpc
 from common.generated.eshop.product.v1 import product_pb2, product_pb2_grpc
 from tests.integration.helpers import create_product, new_id, order_request, wait_until
 from tests.integration.reliability.processes import InProcess
-from tests.integration.reliability.support import NOT_SERVING, SERVING, health_status, status_code_of
+from tests.integration.reliability.support import (
+    LIVENESS,
+    NOT_SERVING,
+    SERVING,
+    health_status,
+    status_code_of,
+)
 from tests.integration.reliability.tcp_proxy import TcpProxy
 from tests.invariant import assert_stock_conserved, wait_for_quiescence
 from tests.postgres_cluster import ThrowawayCluster
@@ -133,6 +139,8 @@ def test_unreachable_database(
         wait_until(
             lambda: health_status(services.product_target) == NOT_SERVING, HEALTH_TIMEOUT_S, "NOT_SERVING"
         )
+        # Readiness follows the database; liveness does not (a probe must not restart the pod for it).
+        assert health_status(services.product_target, service=LIVENESS) == SERVING
         assert (
             status_code_of(lambda: stub.RestockProduct(restock, timeout=WRITE_TIMEOUT_S))
             is grpc.StatusCode.UNAVAILABLE
@@ -188,6 +196,7 @@ def test_a_sqlite_file_that_refuses_writes_then_takes_them_again(
         wait_until(
             lambda: health_status(services.product_target) == NOT_SERVING, HEALTH_TIMEOUT_S, "NOT_SERVING"
         )
+        assert health_status(services.product_target, service=LIVENESS) == SERVING
         for _ in range(3):  # more failing calls: still one log line for the episode
             assert (
                 status_code_of(lambda: stub.RestockProduct(restock, timeout=WRITE_TIMEOUT_S))

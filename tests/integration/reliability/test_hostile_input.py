@@ -26,7 +26,7 @@ from tests.integration.helpers import create_product
 from tests.integration.reliability.boundaries import PROBES
 from tests.integration.reliability.fuzz_strategies import CASES, Known, RpcCase, correlation_ids
 from tests.integration.reliability.processes import InProcess
-from tests.integration.reliability.support import SERVING, create_order, health_status
+from tests.integration.reliability.support import ORDER_READINESS, SERVING, create_order, health_status
 
 CALL_TIMEOUT_S = 30.0  # a 100k-character request is slow to validate on a busy machine
 FUZZ = settings(
@@ -102,7 +102,7 @@ def target(start_in_process: Callable[..., InProcess]) -> Iterator[Target]:
 
 def _assert_healthy(target: Target) -> None:
     assert health_status(target.services.product_target) == SERVING
-    assert health_status(target.services.order_target) == SERVING
+    assert health_status(target.services.order_target, service=ORDER_READINESS) == SERVING
 
 
 @pytest.mark.slow
