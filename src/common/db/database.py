@@ -58,6 +58,8 @@ class Database:
         parsed = make_url(url)
         self.url = url
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        # OpenTelemetry's db.system.name: "sqlite" or "postgresql".
+        self.system_name = "sqlite" if self.is_sqlite else "postgresql"
         self._busy_timeout_ms = SQLITE_BUSY_TIMEOUT_MS
         # Made on first use, on the loop that serves (asyncio primitives belong to one loop).
         self._write_lock: asyncio.Lock | None = None

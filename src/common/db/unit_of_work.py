@@ -12,9 +12,11 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, TypeVar
 
+from opentelemetry.trace import SpanKind
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from common import telemetry
 from common.db.database import Database, DatabaseBusy
 from common.db.outage import is_contention
 from common.errors import Aborted, Unavailable
@@ -23,6 +25,7 @@ from common.errors import Aborted, Unavailable
 # retried as a whole.
 _CONFLICT_SQLSTATES = {"40001", "40P01"}
 T = TypeVar("T")
+_tracer = telemetry.tracer("eshop.db")
 
 
 def is_conflict(error: BaseException) -> bool:
@@ -48,7 +51,13 @@ class SqlUnitOfWork:
             with self:
                 return body(*args)
 
-        return await self._database.run(transaction, write=not self._read_only)
+        # One span per transaction (OpenTelemetry's SQLAlchemy instrumentation is inert on SQLAlchemy 2.1).
+        with _tracer.start_as_current_span(
+            "db.transaction",
+            kind=SpanKind.CLIENT,
+            attributes={"db.system.name": self._database.system_name, "db.read_only": self._read_only},
+        ):
+            return await self._database.run(transaction, write=not self._read_only)
 
     def __enter__(self) -> SqlUnitOfWork:
         return self

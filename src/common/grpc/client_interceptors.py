@@ -16,6 +16,7 @@ import grpc
 
 from common import correlation
 from common.grpc.call_logging import call_logger
+from common.grpc.tracing import TracingClientInterceptor
 
 Continuation = Callable[[grpc.aio.ClientCallDetails, Any], Awaitable[Any]]
 
@@ -59,4 +60,8 @@ class LoggingClientInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
 def client_interceptors() -> list[grpc.aio.ClientInterceptor]:
     """The one list of outgoing-call interceptors. Correlation first so the logging interceptor's line
     is written with the id already bound."""
-    return [CorrelationIdClientInterceptor(), LoggingClientInterceptor()]
+    return [
+        CorrelationIdClientInterceptor(),
+        TracingClientInterceptor(),
+        LoggingClientInterceptor(),
+    ]

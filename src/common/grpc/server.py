@@ -21,7 +21,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from loguru import logger
 
-from common import configuration
+from common import configuration, telemetry
 from common.auth.authenticate import Authenticator, authenticator_from
 from common.auth.policy import AccessPolicy
 from common.db.migrations import SchemaNotCurrent
@@ -263,6 +263,7 @@ def serve_until_signalled(service: str, settings_class: type[S], start: Callable
         logs, settings = configuration.load(LogSettings, settings_class)
         assert isinstance(logs, LogSettings) and isinstance(settings, settings_class)
         configure_logging(service, logs.log_level, logs.log_json)
+        stop_tracing = telemetry.configure_tracing(f"eshop-{service}")
         running = start(settings)
     except configuration.ConfigurationError as error:
         configuration.report(error)
@@ -271,6 +272,8 @@ def serve_until_signalled(service: str, settings_class: type[S], start: Callable
         logger.error("{} service not started: {}", service, error)
         raise SystemExit(1) from None
     wait_for_termination(running)
+    if stop_tracing is not None:
+        stop_tracing()  # flushes the spans still batched
     logger.info("{} service stopped", service)
 
 

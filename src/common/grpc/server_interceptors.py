@@ -1,4 +1,4 @@
-"""Server interceptors (grpc.aio), outermost first: correlation id, error mapping, call logging,
+"""Server interceptors (grpc.aio), outermost first: correlation id, tracing, error mapping, call logging,
 authentication (when required), deadline.
 
 The error mapping sits outside the call logging: on grpc.aio an abort sends the status at once, so the
@@ -21,6 +21,7 @@ from common.errors import AppError, ErrorCode
 from common.grpc.call_logging import call_logger
 from common.grpc.handler_wrapping import Behaviour, Context, UnaryServerInterceptor
 from common.grpc.status import grpc_code, internal_status, to_grpc_status, with_trailer
+from common.grpc.tracing import TracingInterceptor
 
 _QUIET_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
 
@@ -125,6 +126,8 @@ def server_interceptors(
     other error, and before everything that serves the call."""
     return [
         CorrelationIdInterceptor(),
+        # Inside the correlation id (every span carries it), outside the error mapping (sees its status).
+        TracingInterceptor(),
         ErrorMappingInterceptor(),
         LoggingInterceptor(),
         *auth,

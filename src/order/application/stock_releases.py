@@ -16,7 +16,7 @@ from uuid import UUID
 
 from loguru import logger
 
-from common import correlation, deadline
+from common import correlation, deadline, telemetry
 from common.clock import Clock
 from order.application.product_client import ProductClient, ProductServiceUnavailable
 from order.application.storage import OrderUnitOfWork, OutboxStats, PendingRelease
@@ -95,7 +95,12 @@ class StockReleases:
     async def deliver(self, entry: PendingRelease, within_s: float | None = None) -> bool:
         """One attempt, of at most ``within_s`` (None: the client's own timeout); True when the Product
         service acknowledged. Never raises for an outage."""
-        with correlation.bound(entry.correlation_id):
+        with (
+            correlation.bound(entry.correlation_id),
+            telemetry.resumed(
+                entry.trace_context, "eshop.outbox.deliver", {"eshop.order_id": str(entry.order_id)}
+            ),
+        ):
             try:
                 released = await self._release(entry.order_id, within_s)
             except ProductServiceUnavailable as error:

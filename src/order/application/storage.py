@@ -21,6 +21,7 @@ class PendingRelease:
     attempts: int
     next_attempt_at: datetime
     created_at: datetime
+    trace_context: str = ""  # W3C traceparent of the call that queued it (opaque here)
 
 
 @dataclass(frozen=True)

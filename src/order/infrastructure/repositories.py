@@ -9,6 +9,7 @@ from uuid import UUID
 
 from sqlalchemy import Connection, Select, and_, bindparam, delete, func, or_, select, update
 
+from common import telemetry
 from common.db.types import UTCDateTime
 from common.db.upsert import insert_ignoring_conflict
 from common.money import from_cents, to_cents
@@ -217,6 +218,7 @@ class SqlReleaseOutbox:
     def add(
         self, order_id: UUID, correlation_id: str, now: datetime, first_attempt_at: datetime
     ) -> PendingRelease:
+        trace_context = telemetry.current_trace_context()
         result = self._conn().execute(
             release_outbox.insert().values(
                 order_id=str(order_id),
@@ -225,10 +227,13 @@ class SqlReleaseOutbox:
                 next_attempt_at=first_attempt_at,
                 created_at=now,
                 last_error="",
+                trace_context=trace_context,
             )
         )
         (entry_id,) = result.inserted_primary_key or (0,)
-        return PendingRelease(int(entry_id), order_id, correlation_id, 0, first_attempt_at, now)
+        return PendingRelease(
+            int(entry_id), order_id, correlation_id, 0, first_attempt_at, now, trace_context
+        )
 
     def due(self, now: datetime, limit: int) -> list[PendingRelease]:
         rows = self._conn().execute(
@@ -239,7 +244,13 @@ class SqlReleaseOutbox:
         )
         return [
             PendingRelease(
-                r.entry_id, UUID(r.order_id), r.correlation_id, r.attempts, r.next_attempt_at, r.created_at
+                r.entry_id,
+                UUID(r.order_id),
+                r.correlation_id,
+                r.attempts,
+                r.next_attempt_at,
+                r.created_at,
+                r.trace_context,
             )
             for r in rows
         ]

@@ -58,4 +58,6 @@ release_outbox = Table(
     Column("next_attempt_at", UTCDateTime, nullable=False, index=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("last_error", Text, nullable=False, default=""),
+    # The traceparent of the call that queued it (migration 0002): its delivery joins that trace.
+    Column("trace_context", String(128), nullable=False, default="", server_default=""),
 )
