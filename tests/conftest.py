@@ -17,6 +17,10 @@ import common
 from tests.postgres_cluster import PostgresServer, ThrowawayCluster, external_server
 
 BACKENDS = ("sqlite", "postgres")
+# No Prometheus endpoint on the default ports: servers of parallel tests (and of a developer's own
+# `eshop up`) would clash. A test of the metrics sets an address (port 0) itself.
+os.environ["PRODUCT_METRICS_ADDRESS"] = ""
+os.environ["ORDER_METRICS_ADDRESS"] = ""
 
 
 def backend() -> str:

@@ -35,7 +35,8 @@ CREATE TABLE release_outbox (
     attempts INTEGER NOT NULL,
     next_attempt_at {ts} NOT NULL,
     created_at {ts} NOT NULL,
-    last_error TEXT NOT NULL
+    last_error TEXT NOT NULL,
+    trace_context VARCHAR(128) DEFAULT '' NOT NULL
 );
 CREATE INDEX ix_release_outbox_next_attempt_at ON release_outbox (next_attempt_at);
 """

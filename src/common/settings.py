@@ -64,6 +64,16 @@ class ServerSettings(BaseSettings):
     auth_issuer: str | None = None
     auth_audience: str
     auth_clock_skew_s: float = Field(default=30.0, ge=0, le=300)
+    # Prometheus scrape endpoint ``host:port`` (each service sets its default); empty: none.
+    metrics_address: str = ""
+
+    @field_validator("metrics_address")
+    @classmethod
+    def _metrics_address(cls, value: str) -> str:
+        host, _, port = value.rpartition(":")
+        if value and not (host and port.isdigit() and int(port) <= 65535):
+            raise ValueError("must be host:port (e.g. 127.0.0.1:9464), or empty for no metrics endpoint")
+        return value
 
     @field_validator("database_url")
     @classmethod

@@ -181,6 +181,20 @@ def _wait_until_serving(children: list[Child], stop: threading.Event, timeout_s:
     return None
 
 
+def _metrics_url(service: str) -> str:
+    """Where the child serves Prometheus metrics: its variable as the child reads it, or the default."""
+    from order.settings import OrderSettings  # imported when called, as in serve.py
+    from product.settings import ProductSettings
+
+    defaults = {
+        "product": ProductSettings.model_fields["metrics_address"].default,
+        "order": OrderSettings.model_fields["metrics_address"].default,
+    }
+    default = str(defaults[service])
+    address = os.environ.get(f"{service.upper()}_METRICS_ADDRESS", default)
+    return f"http://{address}/metrics" if address else "off"
+
+
 def _print_ready(children: list[Child], seeded: bool, products: list[pb.Product] | None, auth: bool) -> None:
     lines = ["eshop is up (Ctrl-C stops both services)"]
     if auth:
@@ -188,6 +202,7 @@ def _print_ready(children: list[Child], seeded: bool, products: list[pb.Product]
             f"  authentication required; tokens are signed with the dev key under ./{DEV_KEYS_DIRECTORY}/"
         )
     lines += [f"  {c.name:<8} service  {c.target:<22} database {c.database_url}" for c in children]
+    lines += [f"  {c.name:<8} metrics  {_metrics_url(c.name)}" for c in children]
     if products is not None:
         lines.append("")
         lines.append(

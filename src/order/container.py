@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dependency_injector import containers, providers
+from opentelemetry.metrics import NoOpMeter
 
 from common.behaviours import default_pipeline
 from common.clock import utcnow
@@ -25,6 +26,7 @@ from order.infrastructure.grpc_product_client import (
     RetryPolicy,
     open_channel,
 )
+from order.infrastructure.metrics import OrderGauges, OtelOrderOutcomes
 from order.infrastructure.outbox_worker import OutboxWorker
 from order.infrastructure.schema import MIGRATIONS
 from order.infrastructure.unit_of_work import SqlOrderUnitOfWork
@@ -52,6 +54,9 @@ class OrderContainer(containers.DeclarativeContainer):
         threads=settings.provided.max_workers,
     )
     clock = providers.Object(utcnow)
+    # order.server.start puts the service's meter here (metrics endpoint, OTLP); no-op until then.
+    meter = providers.Object(NoOpMeter("eshop"))
+    outcomes = providers.Singleton(OtelOrderOutcomes, meter=meter)
 
     uow = providers.Factory(SqlOrderUnitOfWork, database=database)
     read_uow = providers.Factory(SqlOrderUnitOfWork, database=database, read_only=True)
@@ -68,6 +73,7 @@ class OrderContainer(containers.DeclarativeContainer):
             key_file=settings.provided.product_tls_key_file,
             server_name=settings.provided.product_tls_server_name,
         ),
+        meter=meter,
     )
     # The Order service's own token for the Product service: one identity for the handlers, the outbox
     # worker and the reconciler, which all call through this client.
@@ -90,7 +96,9 @@ class OrderContainer(containers.DeclarativeContainer):
         ),
         lease_s=providers.Callable(lease_outlasting, settings.provided.product_call_timeout_s),
         attempt_timeout_s=settings.provided.release_attempt_timeout_s,
+        outcomes=outcomes,
     )
+    order_gauges = providers.Singleton(OrderGauges, meter=meter, uow_factory=uow.provider, releases=releases)
     outbox_worker = providers.Singleton(
         OutboxWorker, releases=releases, poll_interval_s=settings.provided.outbox_poll_interval_s
     )
@@ -113,10 +121,15 @@ class OrderContainer(containers.DeclarativeContainer):
     handlers = providers.Dict(
         {
             m.CreateOrder: providers.Factory(
-                CreateOrderHandler, uow=uow, products=product_client, releases=releases, clock=clock
+                CreateOrderHandler,
+                uow=uow,
+                products=product_client,
+                releases=releases,
+                clock=clock,
+                outcomes=outcomes,
             ).provider,
             m.CancelOrder: providers.Factory(
-                CancelOrderHandler, uow=uow, releases=releases, clock=clock
+                CancelOrderHandler, uow=uow, releases=releases, clock=clock, outcomes=outcomes
             ).provider,
             m.GetOrder: providers.Factory(GetOrderHandler, uow=read_uow).provider,
             m.ListOrders: providers.Factory(ListOrdersHandler, uow=read_uow).provider,

@@ -5,13 +5,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import grpc
+from dependency_injector import providers
 from loguru import logger
 
 from common import configuration
 from common.auth.token_file import TokenFile
 from common.db.database import DatabaseUnusable
 from common.generated.eshop.order.v1 import order_pb2_grpc as pb_grpc
-from common.grpc.server import RunningServer, ServerParts, serve_until_signalled, start_server
+from common.grpc.server import (
+    RunningServer,
+    ServerParts,
+    serve_until_signalled,
+    start_server,
+    start_service_metrics,
+)
 from common.version import VERSION
 from order.container import OrderContainer
 from order.presentation.access_policy import ORDER_ACCESS_POLICY
@@ -29,9 +36,12 @@ def start(
         container.settings.override(settings)
     settings = container.settings()
     _check_token_file(settings)
+    metrics = start_service_metrics("eshop-order", settings)
+    container.meter.override(providers.Object(metrics.meter))
     try:
         container.init_resources()
     except DatabaseUnusable as error:
+        metrics.shutdown()
         raise configuration.problem(settings, "database_url", error) from error
     database = container.database()
 
@@ -44,17 +54,25 @@ def start(
             [SERVICE_NAME],
             database.is_ready,
             # The reconciler's first pass runs at start: start-up resolves what a crash left.
-            background=[container.outbox_worker(), container.reconciler_worker()],
+            background=[
+                container.outbox_worker(),
+                container.reconciler_worker(),
+                container.order_gauges(),
+            ],
             close=channel.close,
             access_policy=ORDER_ACCESS_POLICY,
+            meter=metrics.meter,
         )
 
     try:
         running = start_server(settings, build, extra_interceptors)
     except BaseException:
         container.shutdown_resources()
+        metrics.shutdown()
         raise
+    running.on_stop.append(metrics.shutdown)
     running.on_stop.append(container.shutdown_resources)
+    running.metrics_address = metrics.address
     logger.info(
         "order service {} listening on {} (database {}, product service {})",
         VERSION,

@@ -14,6 +14,8 @@ class OrderSettings(ServerSettings):
     model_config = SettingsConfigDict(env_prefix="ORDER_", extra="ignore")
 
     listen_address: str = "127.0.0.1:50052"
+    # Prometheus scrape endpoint (http://host:port/metrics); empty: none.
+    metrics_address: str = "127.0.0.1:9465"
     database_url: str = "sqlite:///.eshop/order.db"
     auth_audience: str = "eshop-order"
     product_service_target: str = "127.0.0.1:50051"

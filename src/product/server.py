@@ -10,7 +10,13 @@ from loguru import logger
 from common import configuration
 from common.db.database import DatabaseUnusable
 from common.generated.eshop.product.v1 import product_pb2_grpc as pb_grpc
-from common.grpc.server import RunningServer, ServerParts, serve_until_signalled, start_server
+from common.grpc.server import (
+    RunningServer,
+    ServerParts,
+    serve_until_signalled,
+    start_server,
+    start_service_metrics,
+)
 from common.version import VERSION
 from product.container import ProductContainer
 from product.presentation.access_policy import product_access_policy
@@ -19,16 +25,20 @@ from product.settings import ProductSettings
 
 
 def start(
-    settings: ProductSettings | None = None, extra_interceptors: Sequence[grpc.aio.ServerInterceptor] = ()
+    settings: ProductSettings | None = None,
+    extra_interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+    inner_interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
 ) -> tuple[RunningServer, ProductContainer]:
     """Build the container, open the database, start serving; the caller stops the server."""
     container = ProductContainer()
     if settings is not None:
         container.settings.override(settings)
     settings = container.settings()
+    metrics = start_service_metrics("eshop-product", settings)
     try:
         container.init_resources()
     except DatabaseUnusable as error:
+        metrics.shutdown()
         raise configuration.problem(settings, "database_url", error) from error
     database = container.database()
 
@@ -39,14 +49,18 @@ def start(
             [SERVICE_NAME],
             database.is_ready,
             access_policy=product_access_policy(settings.auth_stock_client_ids),
+            meter=metrics.meter,
         )
 
     try:
-        running = start_server(settings, build, extra_interceptors)
+        running = start_server(settings, build, extra_interceptors, inner_interceptors)
     except BaseException:
         container.shutdown_resources()
+        metrics.shutdown()
         raise
+    running.on_stop.append(metrics.shutdown)
     running.on_stop.append(container.shutdown_resources)
+    running.metrics_address = metrics.address
     logger.info(
         "product service {} listening on {} (database {})",
         VERSION,

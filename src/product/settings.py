@@ -26,3 +26,6 @@ class ProductSettings(ServerSettings):
         if isinstance(value, str):
             return frozenset(part.strip() for part in value.split(",") if part.strip())
         return value
+
+    # Prometheus scrape endpoint (http://host:port/metrics); empty: none.
+    metrics_address: str = "127.0.0.1:9464"

@@ -13,9 +13,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
+from opentelemetry.metrics import Meter
 
 from common import correlation
 from common.grpc.call_logging import call_logger
+from common.grpc.call_metrics import ClientMetricsInterceptor
 from common.grpc.tracing import TracingClientInterceptor
 
 Continuation = Callable[[grpc.aio.ClientCallDetails, Any], Awaitable[Any]]
@@ -57,11 +59,12 @@ class LoggingClientInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
         return call
 
 
-def client_interceptors() -> list[grpc.aio.ClientInterceptor]:
+def client_interceptors(meter: Meter | None = None, target: str = "") -> list[grpc.aio.ClientInterceptor]:
     """The one list of outgoing-call interceptors. Correlation first so the logging interceptor's line
     is written with the id already bound."""
     return [
         CorrelationIdClientInterceptor(),
         TracingClientInterceptor(),
+        *([] if meter is None else [ClientMetricsInterceptor(meter, target)]),
         LoggingClientInterceptor(),
     ]

@@ -20,6 +20,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from loguru import logger
+from opentelemetry.metrics import Meter
 
 from common import configuration, telemetry
 from common.auth.authenticate import Authenticator, authenticator_from
@@ -30,6 +31,7 @@ from common.grpc.exposure import warn_if_exposed
 from common.grpc.response_size import CLIENT_RECEIVE_LIMIT_BYTES
 from common.grpc.server_interceptors import server_interceptors
 from common.logging import configure_logging
+from common.metrics import ServiceMetrics, start_metrics
 from common.settings import LogSettings, ServerSettings
 
 HEALTH_PROBE_INTERVAL_S = 1.0
@@ -64,6 +66,8 @@ class ServerParts:
     close: Callable[[], Awaitable[None]] | None = None
     # Who may call what, enforced when *_AUTH_MODE=required (none given: every method is refused).
     access_policy: AccessPolicy | None = None
+    # The service's meter: gRPC call metrics (gRFC A66) from the server interceptors; None: none.
+    meter: Meter | None = None
 
 
 class ServerLoop:
@@ -107,6 +111,7 @@ class RunningServer:
     listen_address: str
     runner: ServerLoop
     parts: ServerParts
+    metrics_address: str | None = None  # where /metrics is served (None: nowhere)
     _probe: asyncio.Task[None] | None = None
     _stopped: bool = False
     on_stop: list[Callable[[], object]] = field(default_factory=list)
@@ -148,13 +153,18 @@ def start_server(
     settings: ServerSettings,
     build: Callable[[], ServerParts],
     extra_interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+    inner_interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
 ) -> RunningServer:
     """Start a server on a loop of its own; ``build`` runs on that loop before the server starts.
-    An unusable key file (auth required) is a ConfigurationError, raised before anything starts."""
+    ``extra_interceptors`` go before the services' own, ``inner_interceptors`` after them (a fault a
+    test injects there is seen by the call metrics, as the handler's own would be). An unusable key file
+    (auth required) is a ConfigurationError, raised before anything starts."""
     authenticator = authenticator_from(settings)
     runner = ServerLoop("grpc-server")
     try:
-        return runner.call(_start(settings, build, extra_interceptors, authenticator, runner))
+        return runner.call(
+            _start(settings, build, extra_interceptors, inner_interceptors, authenticator, runner)
+        )
     except BaseException:
         runner.close()
         raise
@@ -164,13 +174,14 @@ async def _start(
     settings: ServerSettings,
     build: Callable[[], ServerParts],
     extra_interceptors: Sequence[grpc.aio.ServerInterceptor],
+    inner_interceptors: Sequence[grpc.aio.ServerInterceptor],
     authenticator: Authenticator | None,
     runner: ServerLoop,
 ) -> RunningServer:
     parts = build()
     auth = [] if authenticator is None else [AuthInterceptor(authenticator, parts.access_policy or DENY_ALL)]
     server = grpc.aio.server(
-        interceptors=[*extra_interceptors, *server_interceptors(auth)],
+        interceptors=[*extra_interceptors, *server_interceptors(parts.meter, auth), *inner_interceptors],
         options=[
             # The largest request accepted says nothing about the largest answer: responses are kept
             # under what a default client accepts (pages stop at a byte budget below it).
@@ -216,6 +227,14 @@ async def _start(
     for task in parts.background:
         task.start()
     return running
+
+
+def start_service_metrics(default_service_name: str, settings: ServerSettings) -> ServiceMetrics:
+    """The service's meter and its scrape endpoint; an address that cannot be bound is CannotListen."""
+    try:
+        return start_metrics(default_service_name, settings.metrics_address)
+    except OSError as error:
+        raise CannotListen(settings.metrics_address) from error
 
 
 def server_credentials(settings: ServerSettings) -> grpc.ServerCredentials | None:

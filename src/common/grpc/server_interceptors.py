@@ -15,10 +15,12 @@ from typing import Any
 
 import grpc
 from loguru import logger
+from opentelemetry.metrics import Meter
 
 from common import correlation, deadline
 from common.errors import AppError, ErrorCode
 from common.grpc.call_logging import call_logger
+from common.grpc.call_metrics import ServerMetricsInterceptor
 from common.grpc.handler_wrapping import Behaviour, Context, UnaryServerInterceptor
 from common.grpc.status import grpc_code, internal_status, to_grpc_status, with_trailer
 from common.grpc.tracing import TracingInterceptor
@@ -119,6 +121,7 @@ def _aborted_code(context: Context) -> grpc.StatusCode:
 
 
 def server_interceptors(
+    meter: Meter | None = None,
     auth: Sequence[grpc.aio.ServerInterceptor] = (),
 ) -> list[grpc.aio.ServerInterceptor]:
     """The one list of the services' own interceptors, outermost first (extra ones go before it).
@@ -128,6 +131,7 @@ def server_interceptors(
         CorrelationIdInterceptor(),
         # Inside the correlation id (every span carries it), outside the error mapping (sees its status).
         TracingInterceptor(),
+        *([] if meter is None else [ServerMetricsInterceptor(meter)]),
         ErrorMappingInterceptor(),
         LoggingInterceptor(),
         *auth,

@@ -34,7 +34,7 @@ def rpc_attributes(method: str) -> dict[str, str]:
     return {"rpc.system": "grpc", "rpc.service": service, "rpc.method": name}
 
 
-def _code_of(context: Context) -> grpc.StatusCode:
+def code_of(context: Context) -> grpc.StatusCode:
     code = context.code()
     if isinstance(code, grpc.StatusCode):
         return code
@@ -67,7 +67,7 @@ class TracingInterceptor(UnaryServerInterceptor):
             try:
                 return await behaviour(request, context)
             except grpc.aio.AbortError:
-                code = _code_of(context)  # the status the error mapping (or the servicer) sent
+                code = code_of(context)  # the status the error mapping (or the servicer) sent
                 raise
             except AppError as error:
                 code = grpc_code(error)

@@ -16,6 +16,14 @@ from common.errors import Aborted, AppError, DeadlineExceeded, Unavailable
 from common.transactions import OneTransaction, OwnsTransactions, commit_in_time
 from order.application.customer_access import check_places_for, listed_customer, visible_order
 from order.application.messages import CancelOrder, CreateOrder, GetOrder, ListOrders
+from order.application.outcomes import (
+    CANCELLED,
+    CONFIRMED,
+    NO_OUTCOMES,
+    PRODUCT_UNAVAILABLE,
+    REJECTED,
+    OrderOutcomes,
+)
 from order.application.product_client import (
     ProductClient,
     ProductServiceUnavailable,
@@ -56,12 +64,15 @@ class CreateOrderHandler(OwnsTransactions):
         releases: StockReleases,
         clock: Clock,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        *,
+        outcomes: OrderOutcomes = NO_OUTCOMES,
     ) -> None:
         self.uow = uow
         self.products = products
         self.releases = releases
         self.clock = clock
         self.sleep = sleep
+        self.outcomes = outcomes
 
     async def handle(self, command: CreateOrder) -> Order:
         check_places_for(command.caller, command.customer_id)
@@ -99,6 +110,10 @@ class CreateOrderHandler(OwnsTransactions):
             logger.bind(order_id=str(order.order_id)).info(
                 "order {} {}", order.order_id, resolved.status.value
             )
+            if isinstance(outcome, Reserved):
+                self.outcomes.order_resolved(CONFIRMED)
+            else:
+                self.outcomes.order_resolved(REJECTED, outcome.kind)
         return resolved
 
     def _save_outcome(self, resolved: Order, outcome: ReservationOutcome) -> tuple[bool, Order]:
@@ -131,6 +146,7 @@ class CreateOrderHandler(OwnsTransactions):
         """The reservation may have happened: reject the order and queue a compensating release in one
         transaction, then tell the caller the truth (UNAVAILABLE / DEADLINE_EXCEEDED)."""
         await self.uow.run(self._reject_with_release, order.reject(UNAVAILABLE_REASON, (), self.clock()))
+        self.outcomes.order_resolved(REJECTED, PRODUCT_UNAVAILABLE)
         logger.bind(order_id=str(order.order_id)).warning(
             "order {} rejected: {} ({})", order.order_id, UNAVAILABLE_REASON, error
         )
@@ -163,10 +179,18 @@ class CancelOrderHandler(OwnsTransactions):
     fails or holds up the cancellation. The release is a call to the Product service after the
     commit, so this handler owns its commit."""
 
-    def __init__(self, uow: OrderUnitOfWork, releases: StockReleases, clock: Clock) -> None:
+    def __init__(
+        self,
+        uow: OrderUnitOfWork,
+        releases: StockReleases,
+        clock: Clock,
+        *,
+        outcomes: OrderOutcomes = NO_OUTCOMES,
+    ) -> None:
         self.uow = uow
         self.releases = releases
         self.clock = clock
+        self.outcomes = outcomes
 
     async def handle(self, command: CancelOrder) -> Order:
         order_id = UUID(command.order_id)
@@ -175,6 +199,7 @@ class CancelOrderHandler(OwnsTransactions):
         if entry is None:
             return cancelled  # already cancelled: nothing to do, nothing to release again
         logger.bind(order_id=str(order_id)).info("order {} cancelled", order_id)
+        self.outcomes.order_resolved(CANCELLED)
         await self.releases.deliver_now(entry)
         return cancelled
 

@@ -21,6 +21,8 @@ class ReservationRefused:
 
     reason: str
     failed_product_ids: tuple[UUID, ...]
+    # For metrics: insufficient_stock, unknown_product, or conflict.
+    kind: str = "conflict"
 
 
 ReservationOutcome = Reserved | ReservationRefused

@@ -41,6 +41,10 @@ class OrderRepository(Protocol):
         """Write ``order`` if it still has the status it was loaded with; False if someone moved it."""
         ...
 
+    def count_pending(self) -> int:
+        """How many orders are PENDING right now (a gauge, read every few seconds)."""
+        ...
+
     def pending_since_before(self, cutoff: datetime, limit: int) -> list[Order]:
         """PENDING orders last touched before ``cutoff``, oldest first."""
         ...

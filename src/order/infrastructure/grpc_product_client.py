@@ -18,6 +18,7 @@ from uuid import UUID
 import grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
+from opentelemetry.metrics import Meter
 
 from common import deadline
 from common.errors import PreconditionType, ResourceType
@@ -88,6 +89,7 @@ def open_channel(
     policy: RetryPolicy,
     security: ChannelSecurity | None = None,
     max_message_bytes: int = 4 * 1024 * 1024,
+    meter: Meter | None = None,
 ) -> grpc.aio.Channel:
     """An aio channel with the client interceptors; made on the loop that uses it, closed by its owner
     (``await channel.close()``) when the server stops."""
@@ -98,7 +100,7 @@ def open_channel(
         ("grpc.keepalive_time_ms", 30_000),
     ]
     credentials = security.credentials() if security else None
-    interceptors = client_interceptors()
+    interceptors = client_interceptors(meter, target)
     if credentials is None:
         return grpc.aio.insecure_channel(target, options=options, interceptors=interceptors)
     if security and security.server_name:
@@ -178,7 +180,9 @@ def _refusal(error: grpc.RpcError) -> ReservationRefused:
         ]
         if violations:
             reason = "insufficient stock: " + "; ".join(f"{v.subject} {v.description}" for v in violations)
-            return ReservationRefused(reason, tuple(UUID(v.subject) for v in violations))
+            return ReservationRefused(
+                reason, tuple(UUID(v.subject) for v in violations), "insufficient_stock"
+            )
         return ReservationRefused(f"stock reservation refused: {error.details()}", ())
     if code is grpc.StatusCode.NOT_FOUND:
         product = RESOURCE_TYPES[ResourceType.PRODUCT]
@@ -187,7 +191,9 @@ def _refusal(error: grpc.RpcError) -> ReservationRefused:
             for d in details
             if isinstance(d, error_details_pb2.ResourceInfo) and d.resource_type == product
         ]
-        return ReservationRefused("unknown product: " + ", ".join(missing), tuple(UUID(m) for m in missing))
+        return ReservationRefused(
+            "unknown product: " + ", ".join(missing), tuple(UUID(m) for m in missing), "unknown_product"
+        )
     if code is grpc.StatusCode.ALREADY_EXISTS:
         return ReservationRefused("a different stock reservation exists for this order id", ())
     raise _unavailable(error)

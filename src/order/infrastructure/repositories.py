@@ -118,6 +118,12 @@ class SqlOrderRepository:
             )
         return True
 
+    def count_pending(self) -> int:
+        count = self._conn().execute(
+            select(func.count()).select_from(orders).where(orders.c.status == OrderStatus.PENDING.value)
+        )
+        return int(count.scalar_one())
+
     def pending_since_before(self, cutoff: datetime, limit: int) -> list[Order]:
         heads = list(
             self._conn().execute(

@@ -120,6 +120,7 @@ def base_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PRODUCT_", "ORDER_"))}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(SRC_DIR), env.get("PYTHONPATH", "")) if p)
     env["ESHOP_LOG_LEVEL"] = "INFO"
+    env["PRODUCT_METRICS_ADDRESS"] = env["ORDER_METRICS_ADDRESS"] = ""  # no clash on the default ports
     return env
 
 

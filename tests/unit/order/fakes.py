@@ -84,6 +84,9 @@ class FakeOrderRepository:
         orders[order.order_id] = replace(order, loaded_status=None)
         return True
 
+    def count_pending(self) -> int:
+        return sum(1 for o in self._state().orders.values() if o.status is OrderStatus.PENDING)
+
     def pending_since_before(self, cutoff: datetime, limit: int) -> list[Order]:
         stale = [
             o

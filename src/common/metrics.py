@@ -1,0 +1,102 @@
+"""OpenTelemetry metrics for one service: a Prometheus scrape endpoint and, when
+``OTEL_EXPORTER_OTLP_ENDPOINT`` is set, OTLP push, from one meter provider of its own (two services in
+one process, as in the tests, keep their metrics apart).
+
+The gRPC instruments are named as gRPC's own OpenTelemetry metrics (gRFC A66), hand-written because
+grpcio-observability hangs grpc.aio (grpc/grpc#43079) and pins an older grpcio.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from opentelemetry.metrics import Meter
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import MetricReader
+from opentelemetry.sdk.resources import SERVICE_NAME, OTELResourceDetector, Resource
+
+# gRFC A66's latency buckets, in seconds.
+LATENCY_BUCKETS_S: Sequence[float] = (
+    0, 0.00001, 0.00005, 0.0001, 0.0003, 0.0006, 0.0008, 0.001, 0.002, 0.003, 0.004, 0.005, 0.006, 0.008,
+    0.01, 0.013, 0.016, 0.02, 0.025, 0.03, 0.04, 0.05, 0.065, 0.08, 0.1, 0.13, 0.16, 0.2, 0.25, 0.3, 0.4,
+    0.5, 0.65, 0.8, 1, 2, 5, 10, 20, 50, 100,
+)  # fmt: skip
+
+
+@dataclass
+class ServiceMetrics:
+    """A service's meter and where it is scraped (``port`` is the real one when the address said 0)."""
+
+    meter: Meter
+    provider: MeterProvider
+    host: str | None = None
+    port: int | None = None
+    _http: Any = None
+
+    @property
+    def address(self) -> str | None:
+        return None if self.host is None else f"{self.host}:{self.port}"
+
+    def shutdown(self) -> None:
+        if self._http is not None:
+            self._http.shutdown()
+            self._http.server_close()
+        self.provider.shutdown()
+
+
+def start_metrics(default_service_name: str, address: str) -> ServiceMetrics:
+    """Scrape endpoint at ``http://address/metrics`` (empty: none); OTLP push when configured."""
+    readers: list[MetricReader] = []
+    registry = None
+    if address:
+        from opentelemetry.exporter.prometheus import PrometheusMetricReader
+        from prometheus_client import CollectorRegistry
+
+        registry = CollectorRegistry()
+        readers.append(PrometheusMetricReader(registry=registry))
+    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"):
+        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+        from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+
+        readers.append(PeriodicExportingMetricReader(OTLPMetricExporter()))  # OTEL_METRIC_EXPORT_INTERVAL
+    detected = OTELResourceDetector().detect()
+    defaults = {} if SERVICE_NAME in detected.attributes else {SERVICE_NAME: default_service_name}
+    provider = MeterProvider(metric_readers=readers, resource=Resource.create(defaults))
+    metrics = ServiceMetrics(provider.get_meter("eshop"), provider)
+    if registry is not None:
+        from prometheus_client import start_http_server
+
+        host, _, port = address.rpartition(":")
+        server, _thread = start_http_server(int(port), addr=host, registry=registry)
+        metrics.host, metrics.port, metrics._http = host, server.server_port, server
+    return metrics
+
+
+class CachedValue:
+    """The last value a background refresh computed, for observable gauges read at scrape time (a
+    query never runs per scrape or per call)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._values: dict[str, float] = {}
+
+    def set(self, **values: float) -> None:
+        with self._lock:
+            self._values.update(values)
+
+    def get(self, name: str) -> float | None:
+        with self._lock:
+            return self._values.get(name)
+
+    def callback(self, name: str) -> Callable[[Any], list[Any]]:
+        from opentelemetry.metrics import Observation
+
+        def observe(_options: Any) -> list[Any]:
+            value = self.get(name)
+            return [] if value is None else [Observation(value)]
+
+        return observe
