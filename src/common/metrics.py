@@ -100,3 +100,15 @@ class CachedValue:
             return [] if value is None else [Observation(value)]
 
         return observe
+
+
+def observe_pool(meter: Meter, in_use: Callable[[], int]) -> None:
+    """The database pool's connections in use, read at scrape time (a counter of the pool, no query)."""
+    from opentelemetry.metrics import Observation
+
+    meter.create_observable_up_down_counter(
+        "eshop.db.pool.connections_in_use",
+        [lambda _options: [Observation(in_use())]],
+        unit="{connection}",
+        description="Database connections checked out of the pool right now",
+    )

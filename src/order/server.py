@@ -19,6 +19,7 @@ from common.grpc.server import (
     start_server,
     start_service_metrics,
 )
+from common.metrics import observe_pool
 from common.version import VERSION
 from order.container import OrderContainer
 from order.presentation.access_policy import ORDER_ACCESS_POLICY
@@ -44,6 +45,7 @@ def start(
         metrics.shutdown()
         raise configuration.problem(settings, "database_url", error) from error
     database = container.database()
+    observe_pool(metrics.meter, database.connections_in_use)
 
     def build() -> ServerParts:
         # On the server's loop: the product channel (aio) and everything holding it are made here.

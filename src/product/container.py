@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dependency_injector import containers, providers
+from opentelemetry.metrics import NoOpMeter
 
 from common.behaviours import default_pipeline
 from common.clock import utcnow
@@ -17,6 +18,7 @@ from product.application.product_handlers import (
     RestockProductHandler,
 )
 from product.application.stock_handlers import GetReservationHandler, ReleaseStockHandler, ReserveStockHandler
+from product.infrastructure.metrics import OtelStockOutcomes, ProductGauges
 from product.infrastructure.schema import MIGRATIONS
 from product.infrastructure.unit_of_work import SqlProductUnitOfWork
 from product.presentation.servicer import ProductServicer
@@ -34,6 +36,9 @@ class ProductContainer(containers.DeclarativeContainer):
         threads=settings.provided.max_workers,
     )
     clock = providers.Object(utcnow)
+    # product.server.start puts the service's meter here (metrics endpoint, OTLP); no-op until then.
+    meter = providers.Object(NoOpMeter("eshop"))
+    outcomes = providers.Singleton(OtelStockOutcomes, meter=meter)
 
     uow = providers.Factory(SqlProductUnitOfWork, database=database)
     read_uow = providers.Factory(SqlProductUnitOfWork, database=database, read_only=True)
@@ -43,8 +48,12 @@ class ProductContainer(containers.DeclarativeContainer):
         {
             m.CreateProduct: providers.Factory(CreateProductHandler, uow=uow, clock=clock).provider,
             m.RestockProduct: providers.Factory(RestockProductHandler, uow=uow, clock=clock).provider,
-            m.ReserveStock: providers.Factory(ReserveStockHandler, uow=uow, clock=clock).provider,
-            m.ReleaseStock: providers.Factory(ReleaseStockHandler, uow=uow, clock=clock).provider,
+            m.ReserveStock: providers.Factory(
+                ReserveStockHandler, uow=uow, clock=clock, outcomes=outcomes
+            ).provider,
+            m.ReleaseStock: providers.Factory(
+                ReleaseStockHandler, uow=uow, clock=clock, outcomes=outcomes
+            ).provider,
             m.GetProduct: providers.Factory(GetProductHandler, uow=read_uow).provider,
             m.ListProducts: providers.Factory(ListProductsHandler, uow=read_uow).provider,
             m.BatchGetProducts: providers.Factory(BatchGetProductsHandler, uow=read_uow).provider,
@@ -54,3 +63,4 @@ class ProductContainer(containers.DeclarativeContainer):
     behaviours = providers.Callable(default_pipeline)
     mediator = providers.Singleton(Mediator, handlers=handlers, behaviours=behaviours)
     servicer = providers.Singleton(ProductServicer, mediator=mediator)
+    product_gauges = providers.Singleton(ProductGauges, meter=meter, uow_factory=read_uow.provider)

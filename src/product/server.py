@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import grpc
+from dependency_injector import providers
 from loguru import logger
 
 from common import configuration
@@ -17,6 +18,7 @@ from common.grpc.server import (
     start_server,
     start_service_metrics,
 )
+from common.metrics import observe_pool
 from common.version import VERSION
 from product.container import ProductContainer
 from product.presentation.access_policy import product_access_policy
@@ -35,12 +37,14 @@ def start(
         container.settings.override(settings)
     settings = container.settings()
     metrics = start_service_metrics("eshop-product", settings)
+    container.meter.override(providers.Object(metrics.meter))
     try:
         container.init_resources()
     except DatabaseUnusable as error:
         metrics.shutdown()
         raise configuration.problem(settings, "database_url", error) from error
     database = container.database()
+    observe_pool(metrics.meter, database.connections_in_use)
 
     def build() -> ServerParts:
         servicer = container.servicer()
@@ -49,6 +53,7 @@ def start(
             [SERVICE_NAME],
             database.is_ready,
             access_policy=product_access_policy(settings.auth_stock_client_ids),
+            background=[container.product_gauges()],
             meter=metrics.meter,
         )
 

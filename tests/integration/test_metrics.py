@@ -16,6 +16,7 @@ from common.grpc.server import RunningServer
 from order.container import OrderContainer
 from order.server import start as start_order
 from order.settings import OrderSettings
+from product.container import ProductContainer
 from product.server import start as start_product
 from product.settings import ProductSettings
 from tests.integration.helpers import create_product, new_id, order_request
@@ -31,6 +32,7 @@ class Pair:
     product: RunningServer
     order: RunningServer
     order_container: OrderContainer
+    product_container: ProductContainer
     fail_reserve: FailReserve
 
     def product_metrics(self) -> Scrape:
@@ -45,7 +47,7 @@ class Pair:
 @pytest.fixture
 def pair(make_database_url: Callable[[str], str]) -> Iterator[Pair]:
     fail_reserve = FailReserve(failures=0)
-    product, _ = start_product(
+    product, product_container = start_product(
         ProductSettings(
             listen_address="127.0.0.1:0",
             database_url=make_database_url("product"),
@@ -66,7 +68,7 @@ def pair(make_database_url: Callable[[str], str]) -> Iterator[Pair]:
             )
         )
         try:
-            yield Pair(product, order, container, fail_reserve)
+            yield Pair(product, order, container, product_container, fail_reserve)
         finally:
             order.stop(0)
     finally:
@@ -98,6 +100,7 @@ def test_counters_move_by_exactly_what_the_calls_did(pair: Pair) -> None:
 
         # Gauges are refreshed in the background every few seconds; one refresh now, for the test.
         pair.order.call(pair.order_container.order_gauges().refresh())
+        pair.product.call(pair.product_container.product_gauges().refresh())
         after = scrape_until(
             pair.order.metrics_address or "",
             lambda s: s.value_or(-1, "eshop_outbox_pending") == 0,
@@ -139,3 +142,12 @@ def test_counters_move_by_exactly_what_the_calls_did(pair: Pair) -> None:
         == 2
     )
     assert after.families["grpc_server_call_duration_seconds"] == "histogram"
+    # The Product side: reservations by result, units, the low-stock gauge (5 - 1 - 2 + 1 - 1 = 2 <= 2).
+    reservations = "eshop_stock_reservations_total"
+    assert delta(reservations, after_product, before_product, result="reserved") == 3
+    assert delta(reservations, after_product, before_product, result="insufficient_stock") == 1
+    assert delta("eshop_stock_units_reserved_total", after_product, before_product) == 4
+    assert delta("eshop_stock_units_released_total", after_product, before_product) == 1
+    assert after_product.value("eshop_products_low_stock") == 1
+    assert after.value("eshop_db_pool_connections_in_use") >= 0
+    assert after_product.value("target_info") == 1

@@ -177,6 +177,11 @@ class Database:
         except DBAPIError:
             return False
 
+    def connections_in_use(self) -> int:
+        """Connections checked out of the pool right now (for a metric)."""
+        checkedout = getattr(self.engine.pool, "checkedout", None)
+        return int(checkedout()) if callable(checkedout) else 0
+
     async def is_ready(self) -> bool:
         """True when the database answers and, after a failure that was not contention, takes writes
         again. The write probe runs only during such an outage: a ready database is never locked by it.

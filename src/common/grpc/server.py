@@ -163,7 +163,14 @@ def start_server(
     runner = ServerLoop("grpc-server")
     try:
         return runner.call(
-            _start(settings, build, extra_interceptors, inner_interceptors, authenticator, runner)
+            _start(
+                settings,
+                build,
+                extra_interceptors,
+                inner_interceptors,
+                authenticator=authenticator,
+                runner=runner,
+            )
         )
     except BaseException:
         runner.close()
@@ -175,6 +182,7 @@ async def _start(
     build: Callable[[], ServerParts],
     extra_interceptors: Sequence[grpc.aio.ServerInterceptor],
     inner_interceptors: Sequence[grpc.aio.ServerInterceptor],
+    *,
     authenticator: Authenticator | None,
     runner: ServerLoop,
 ) -> RunningServer:

@@ -8,6 +8,14 @@ from uuid import UUID
 from common.clock import Clock
 from common.transactions import OneTransaction
 from product.application.messages import GetReservation, ReleaseStock, ReserveStock
+from product.application.outcomes import (
+    INSUFFICIENT_STOCK,
+    NO_OUTCOMES,
+    REPLAYED,
+    RESERVED,
+    UNKNOWN_PRODUCT,
+    StockOutcomes,
+)
 from product.application.results import ReleaseResult
 from product.application.storage import ProductUnitOfWork
 from product.domain.errors import (
@@ -31,9 +39,12 @@ class ReserveStockHandler(OneTransaction[ProductUnitOfWork]):
 
     retry_on_conflict = True
 
-    def __init__(self, uow: ProductUnitOfWork, clock: Clock) -> None:
+    def __init__(
+        self, uow: ProductUnitOfWork, clock: Clock, *, outcomes: StockOutcomes = NO_OUTCOMES
+    ) -> None:
         super().__init__(uow)
         self.clock = clock
+        self.outcomes = outcomes
 
     def handle(self, command: ReserveStock) -> Reservation:
         order_id = UUID(command.order_id)
@@ -41,6 +52,7 @@ class ReserveStockHandler(OneTransaction[ProductUnitOfWork]):
         products = self.uow.products.get_many([r.product_id for r in requested])
         missing = [r.product_id for r in requested if r.product_id not in products]
         if missing:
+            self.outcomes.reservation(UNKNOWN_PRODUCT)
             raise ProductNotFound(missing)
 
         now = self.clock()
@@ -50,7 +62,9 @@ class ReserveStockHandler(OneTransaction[ProductUnitOfWork]):
             # its reservation is visible now. (Claiming first saves every new reservation a lookup.)
             winner = self.uow.reservations.get(order_id)
             assert winner is not None, "try_open lost to a reservation that is not there"
-            return _replay(winner, requested)
+            replayed = _replay(winner, requested)
+            self.outcomes.reservation(REPLAYED)
+            return replayed
 
         # Conditional decrements in one fixed order: concurrent multi-line reservations cannot deadlock.
         short = [
@@ -60,6 +74,7 @@ class ReserveStockHandler(OneTransaction[ProductUnitOfWork]):
         ]
         if short:
             available = self.uow.products.get_many([r.product_id for r in short])
+            self.outcomes.reservation(INSUFFICIENT_STOCK)
             raise InsufficientStock(
                 [Shortage(r.product_id, r.quantity, available[r.product_id].stock_quantity) for r in short]
             )
@@ -69,6 +84,7 @@ class ReserveStockHandler(OneTransaction[ProductUnitOfWork]):
             for r in requested
         )
         self.uow.reservations.add_lines(order_id, lines)
+        self.outcomes.reservation(RESERVED, sum(r.quantity for r in requested))
         return Reservation(order_id, ReservationStatus.ACTIVE, lines, now)
 
 
@@ -85,9 +101,12 @@ class ReleaseStockHandler(OneTransaction[ProductUnitOfWork]):
 
     retry_on_conflict = True
 
-    def __init__(self, uow: ProductUnitOfWork, clock: Clock) -> None:
+    def __init__(
+        self, uow: ProductUnitOfWork, clock: Clock, *, outcomes: StockOutcomes = NO_OUTCOMES
+    ) -> None:
         super().__init__(uow)
         self.clock = clock
+        self.outcomes = outcomes
 
     def handle(self, command: ReleaseStock) -> ReleaseResult:
         order_id = UUID(command.order_id)
@@ -106,6 +125,7 @@ class ReleaseStockHandler(OneTransaction[ProductUnitOfWork]):
             assert reservation is not None
         for line in sorted(reservation.lines, key=lambda line: line.product_id):
             self.uow.products.put_back(line.product_id, line.quantity, now)
+        self.outcomes.released(sum(line.quantity for line in reservation.lines))
         return ReleaseResult(order_id, released=True)
 
 

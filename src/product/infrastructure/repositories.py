@@ -73,6 +73,14 @@ class SqlProductRepository:
         row = self._conn().execute(_PRODUCT_BY_ID, {"p_id": str(product_id)}).first()
         return None if row is None else _product(row._mapping)
 
+    def count_low_stock(self) -> int:
+        low = (
+            select(func.count())
+            .select_from(products)
+            .where(products.c.stock_quantity <= products.c.low_stock_threshold)
+        )
+        return int(self._conn().execute(low).scalar_one())
+
     def get_many(self, product_ids: Sequence[UUID]) -> dict[UUID, Product]:
         if not product_ids:
             return {}

@@ -37,6 +37,9 @@ class FakeProductRepository:
     def get(self, product_id: UUID) -> Product | None:
         return self.rows.get(product_id)
 
+    def count_low_stock(self) -> int:
+        return sum(1 for p in self.rows.values() if p.stock_quantity <= p.low_stock_threshold)
+
     def get_many(self, product_ids: Sequence[UUID]) -> dict[UUID, Product]:
         return {p: self.rows[p] for p in product_ids if p in self.rows}
 

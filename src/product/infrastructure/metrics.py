@@ -1,0 +1,79 @@
+"""The Product service's business metrics: the outcomes port as OpenTelemetry counters, and the
+low-stock gauge, refreshed by a background task every few seconds and read from a cache at scrape time."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+
+from loguru import logger
+from opentelemetry.metrics import Meter
+
+from common.metrics import CachedValue
+from product.application.storage import ProductUnitOfWork
+
+GAUGE_REFRESH_S = 5.0
+
+
+class OtelStockOutcomes:
+    def __init__(self, meter: Meter) -> None:
+        self._reservations = meter.create_counter(
+            "eshop.stock.reservations",
+            unit="{reservation}",
+            description="ReserveStock outcomes: reserved, insufficient_stock, unknown_product, replayed",
+        )
+        self._reserved = meter.create_counter(
+            "eshop.stock.units_reserved", unit="{unit}", description="Units taken from stock by reservations"
+        )
+        self._released = meter.create_counter(
+            "eshop.stock.units_released", unit="{unit}", description="Units put back by releases"
+        )
+
+    def reservation(self, result: str, units: int = 0) -> None:
+        self._reservations.add(1, {"result": result})
+        if units:
+            self._reserved.add(units)
+
+    def released(self, units: int) -> None:
+        self._released.add(units)
+
+
+class ProductGauges:
+    """Products at or below their low-stock threshold, computed every ``interval_s`` by a task on the
+    server's loop (a background task of the server: started and stopped with it)."""
+
+    def __init__(
+        self, meter: Meter, uow_factory: Callable[[], ProductUnitOfWork], interval_s: float = GAUGE_REFRESH_S
+    ) -> None:
+        self._uow_factory = uow_factory
+        self._interval = interval_s
+        self._task: asyncio.Task[None] | None = None
+        self.values = CachedValue()
+        meter.create_observable_gauge(
+            "eshop.products.low_stock",
+            [self.values.callback("low_stock")],
+            unit="{product}",
+            description="Products at or below their low-stock threshold (refreshed every few seconds)",
+        )
+
+    async def refresh(self) -> None:
+        uow = self._uow_factory()
+        self.values.set(low_stock=await uow.run(uow.products.count_low_stock))
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="product-gauges")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.refresh()
+            except Exception:  # a database outage must not end the task: the next tick tries again
+                logger.exception("product gauges not refreshed; retrying in {} s", self._interval)
+            await asyncio.sleep(self._interval)
