@@ -13,7 +13,7 @@ import grpc
 import pytest
 
 from common.generated.eshop.order.v1 import order_pb2
-from tests.integration.helpers import create_product, new_id, order_request
+from tests.integration.helpers import create_product, new_id, order_request, wait_until
 from tests.integration.reliability.processes import ORDER_TEST_ENV, ServiceProcess, Services, base_env
 from tests.otlp_receiver import OtlpReceiver, ReceivedSpan, running_otlp_receiver
 from tests.ports import free_port
@@ -25,6 +25,7 @@ GET_ORDER = "eshop.order.v1.OrderService/GetOrder"
 CANCEL = "eshop.order.v1.OrderService/CancelOrder"
 CID = "eshop.correlation_id"
 SPAN_TIMEOUT_S = 20.0
+DURATION = "grpc.server.call.duration"
 
 
 @pytest.fixture
@@ -41,6 +42,7 @@ def traced_services(
         "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
         "OTEL_BSP_SCHEDULE_DELAY": "100",
         "OTEL_TRACES_SAMPLER": "always_on",
+        "OTEL_METRIC_EXPORT_INTERVAL": "200",
     }
     base = {k: v for k, v in base_env().items() if not k.startswith("OTEL_")}
     product_db, order_db = make_database_url("product"), make_database_url("order")
@@ -141,6 +143,20 @@ def test_one_trace_per_call_across_both_services(receiver: OtlpReceiver, traced_
     not_found = one(receiver.spans_named(GET_ORDER), "GetOrder")
     assert (not_found.status, not_found.attributes["rpc.grpc.status_code"]) == ("ERROR", 5)
     assert not_found.attributes[CID] == "t-nf"
+
+    # Metrics are pushed over OTLP too (every 200 ms here), per service.
+    wait_until(
+        lambda: (
+            (point := receiver.latest_point(DURATION, "eshop-order", **{"grpc.method": CREATE})) is not None
+            and point.count == 2
+        ),
+        SPAN_TIMEOUT_S,
+        "CreateOrder's call duration over OTLP",
+    )
+    reserve = receiver.latest_point(
+        DURATION, "eshop-product", **{"grpc.method": RESERVE, "grpc.status": "OK"}
+    )
+    assert reserve is not None and reserve.count is not None and reserve.count >= 1
 
 
 def test_a_release_delivered_later_joins_the_cancellations_trace(
