@@ -98,13 +98,15 @@ def test_counters_move_by_exactly_what_the_calls_did(pair: Pair) -> None:
         pair.fail_reserve.failures = pair.fail_reserve.attempts + 2  # the next call: 2 UNAVAILABLE, then OK
         assert create(1).status == order_pb2.ORDER_STATUS_CONFIRMED
 
-        # Gauges are refreshed in the background every few seconds; one refresh now, for the test.
-        pair.order.call(pair.order_container.order_gauges().refresh())
+        # Gauges are refreshed in the background every 5 s; here, on demand (the release may still be
+        # on its way if the cancellation's immediate attempt did not finish in its budget).
+        def outbox_drained(scraped: Scrape) -> bool:
+            pair.order.call(pair.order_container.order_gauges().refresh())
+            return scraped.value_or(-1, "eshop_outbox_pending") == 0
+
+        after = scrape_until(pair.order.metrics_address or "", outbox_drained, timeout=20)
+        after = pair.order_metrics()
         pair.product.call(pair.product_container.product_gauges().refresh())
-        after = scrape_until(
-            pair.order.metrics_address or "",
-            lambda s: s.value_or(-1, "eshop_outbox_pending") == 0,
-        )
         after_product = pair.product_metrics()
 
     def delta(name: str, now: Scrape, then: Scrape, **labels: str) -> float:
