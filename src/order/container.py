@@ -109,6 +109,7 @@ class OrderContainer(containers.DeclarativeContainer):
         releases=releases,
         clock=clock,
         pending_timeout_s=settings.provided.reconcile_pending_after_s,
+        outcomes=outcomes,
     )
     reconciler_worker = providers.Singleton(
         PeriodicWorker,

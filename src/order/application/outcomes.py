@@ -18,6 +18,11 @@ class OrderOutcomes(Protocol):
         """A release delivery ended: ``acknowledged`` or ``failed`` (retried later)."""
         ...
 
+    def reconciled(self, result: str) -> None:
+        """The reconciler looked at an abandoned PENDING order: ``confirmed``, ``rejected``,
+        ``deferred`` (the Product service did not answer) or ``lost_race`` (someone else resolved it)."""
+        ...
+
 
 class NoOutcomes:
     """Reports nowhere (handler unit tests, tools)."""
@@ -26,6 +31,9 @@ class NoOutcomes:
         pass
 
     def release_attempted(self, result: str) -> None:
+        pass
+
+    def reconciled(self, result: str) -> None:
         pass
 
 

@@ -13,8 +13,9 @@ from datetime import timedelta
 
 from loguru import logger
 
-from common import correlation
+from common import correlation, telemetry
 from common.clock import Clock
+from order.application.outcomes import NO_OUTCOMES, OrderOutcomes
 from order.application.product_client import ProductClient, ProductServiceUnavailable
 from order.application.stock_releases import StockReleases
 from order.application.storage import OrderUnitOfWork
@@ -31,7 +32,10 @@ class PendingOrderReconciler:
         releases: StockReleases,
         clock: Clock,
         pending_timeout_s: float,
+        *,
+        outcomes: OrderOutcomes = NO_OUTCOMES,
     ) -> None:
+        self._outcomes = outcomes
         self._uow_factory = uow_factory
         self._client = product_client
         self._releases = releases
@@ -49,10 +53,14 @@ class PendingOrderReconciler:
         return resolved
 
     async def _resolve(self, order: Order) -> bool:
-        with correlation.bound(f"reconcile:{order.order_id}"):
+        with (
+            correlation.bound(f"reconcile:{order.order_id}"),
+            telemetry.resumed("", "eshop.reconciler.resolve", {"eshop.order_id": str(order.order_id)}),
+        ):
             try:
                 held = await self._client.held_reservation(order.order_id)
             except ProductServiceUnavailable as error:
+                self._outcomes.reconciled("deferred")
                 logger.bind(order_id=str(order.order_id)).warning(
                     "cannot resolve PENDING order {} yet: {}", order.order_id, error
                 )
@@ -64,7 +72,9 @@ class PendingOrderReconciler:
                 resolved = order.reject(ABANDONED_REASON, (), now)
             uow = self._uow_factory()
             if not await uow.run(self._save, uow, resolved, held is None):
+                self._outcomes.reconciled("lost_race")
                 return False  # another replica (or the original call) got there first
+            self._outcomes.reconciled("confirmed" if held is not None else "rejected")
             logger.bind(order_id=str(order.order_id)).info(
                 "PENDING order {} resolved as {}", order.order_id, resolved.status.value
             )

@@ -30,11 +30,20 @@ class OtelOrderOutcomes:
             description="Stock release deliveries to the Product service, by result (acknowledged, failed)",
         )
 
+        self._reconciled = meter.create_counter(
+            "eshop.reconciler.resolutions",
+            unit="{order}",
+            description="Abandoned PENDING orders the reconciler looked at, by result",
+        )
+
     def order_resolved(self, outcome: str, reason: str = "") -> None:
         self._orders.add(1, {"outcome": outcome, "reason": reason})
 
     def release_attempted(self, result: str) -> None:
         self._releases.add(1, {"result": result})
+
+    def reconciled(self, result: str) -> None:
+        self._reconciled.add(1, {"result": result})
 
 
 class OrderGauges(PeriodicWorker):

@@ -8,6 +8,7 @@ from decimal import Decimal
 from unittest.mock import MagicMock
 from uuid import uuid4
 
+from order.application.outcomes import NoOutcomes
 from order.application.product_client import ProductServiceUnavailable, Reserved
 from order.application.reconciler import ABANDONED_REASON, PendingOrderReconciler
 from order.application.stock_releases import StockReleases
@@ -25,10 +26,49 @@ def _pending(store: FakeOrderStore, clock: FixedClock, age_s: float) -> Order:
     return order
 
 
+class RecordedOutcomes(NoOutcomes):
+    def __init__(self) -> None:
+        self.reconciliations: list[str] = []
+
+    def reconciled(self, result: str) -> None:
+        self.reconciliations.append(result)
+
+
 def _reconciler(
-    store: FakeOrderStore, products: MagicMock, releases: StockReleases, clock: FixedClock
+    store: FakeOrderStore,
+    products: MagicMock,
+    releases: StockReleases,
+    clock: FixedClock,
+    outcomes: RecordedOutcomes | None = None,
 ) -> PendingOrderReconciler:
-    return PendingOrderReconciler(store.unit_of_work, products, releases, clock, PENDING_TIMEOUT_S)
+    return PendingOrderReconciler(
+        store.unit_of_work,
+        products,
+        releases,
+        clock,
+        PENDING_TIMEOUT_S,
+        outcomes=outcomes or RecordedOutcomes(),
+    )
+
+
+async def test_each_resolution_is_reported_by_result(
+    store: FakeOrderStore, products: MagicMock, releases: StockReleases, clock: FixedClock
+) -> None:
+    held = _pending(store, clock, age_s=60)
+    _pending(store, clock, age_s=61)  # abandoned, nothing held
+    item = OrderItem(held.lines[0].product_id, "Mug", Decimal("9.50"), 2)
+    products.held_reservation.side_effect = lambda order_id: (
+        Reserved((item,)) if order_id == held.order_id else None
+    )
+    outcomes = RecordedOutcomes()
+
+    assert await _reconciler(store, products, releases, clock, outcomes).run_once() == 2
+
+    assert sorted(outcomes.reconciliations) == ["confirmed", "rejected"]
+    _pending(store, clock, age_s=60)
+    products.held_reservation.side_effect = ProductServiceUnavailable("down")
+    assert await _reconciler(store, products, releases, clock, outcomes).run_once() == 0
+    assert sorted(outcomes.reconciliations) == ["confirmed", "deferred", "rejected"]
 
 
 async def test_an_abandoned_order_whose_stock_is_held_is_confirmed(
