@@ -12,7 +12,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from eshop_cli import exit_codes
 from eshop_cli.output import table
-from eshop_cli.session import Session
+from eshop_cli.session import Session, Tls, open_channel
 
 SERVING = "SERVING"
 UNREACHABLE = "UNREACHABLE"
@@ -37,11 +37,15 @@ def add_command(subparsers: Any, client_options: argparse.ArgumentParser) -> Non
 
 
 def check(
-    target: str, timeout_s: float, metadata: tuple[tuple[str, str], ...] = (), service: str = LIVENESS
+    target: str,
+    timeout_s: float,
+    metadata: tuple[tuple[str, str], ...] = (),
+    service: str = LIVENESS,
+    tls: Tls | None = None,
 ) -> str:
     """SERVING, NOT_SERVING (e.g. its database is down, for a readiness name), UNREACHABLE, or another
     health status name, for the health name ``service``."""
-    with grpc.insecure_channel(target) as channel:
+    with open_channel(target, tls) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         try:
             response = stub.Check(
@@ -60,7 +64,10 @@ def run_health(args: argparse.Namespace, session: Session) -> int:
     addresses = {"product": session.product_address, "order": session.order_address}
     names = SERVICES if args.service is None else (args.service,)
     statuses = {
-        name: (addresses[name], check(addresses[name], session.timeout_s, session.metadata, READINESS[name]))
+        name: (
+            addresses[name],
+            check(addresses[name], session.timeout_s, session.metadata, READINESS[name], session.tls),
+        )
         for name in names
     }
     if session.json:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 
 from common import correlation
 from common.version import VERSION
@@ -54,6 +56,33 @@ def _add_client_options(parser: argparse.ArgumentParser, *, in_subcommand: bool)
         help="bearer token sent as 'authorization: Bearer …' (default: ESHOP_TOKEN; prefer the "
         "variable, a command line is visible to other users); see `eshop dev-token`",
     )
+    for option, variable, meaning in _TLS_OPTIONS:
+        parser.add_argument(
+            option,
+            metavar="NAME" if option == "--server-name" else "FILE",
+            default=default(os.environ.get(variable) or None),
+            help=f"{meaning} (default: {variable})",
+        )
+
+
+# TLS to the services, as the servers' own TLS settings; any of the files turns TLS on.
+_TLS_OPTIONS = (
+    ("--ca-file", "ESHOP_CLI_TLS_CA_FILE", "verify the services with this CA (PEM); turns TLS on"),
+    ("--cert-file", "ESHOP_CLI_TLS_CERT_FILE", "client certificate for mutual TLS (PEM)"),
+    ("--key-file", "ESHOP_CLI_TLS_KEY_FILE", "its private key (PEM)"),
+    ("--server-name", "ESHOP_CLI_TLS_SERVER_NAME", "name to verify when it differs from the address's host"),
+)
+
+
+def _tls(parser: argparse.ArgumentParser, args: argparse.Namespace) -> session.Tls:
+    files = {name: getattr(args, name, None) for name in ("ca_file", "cert_file", "key_file")}
+    if (files["cert_file"] is None) != (files["key_file"] is None):
+        parser.error("--cert-file and --key-file (ESHOP_CLI_TLS_CERT_FILE, …_KEY_FILE) go together")
+    for name, value in files.items():
+        if value is not None and not Path(value).is_file():
+            parser.error(f"--{name.replace('_', '-')}: no such file: {value}")
+    paths = {name: None if value is None else Path(value) for name, value in files.items()}
+    return session.Tls(**paths, server_name=getattr(args, "server_name", None))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -80,7 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     client = session.Session(
         product_address=args.product_address,
         order_address=args.order_address,
@@ -88,6 +118,7 @@ def run(argv: list[str] | None = None) -> int:
         correlation_id=args.correlation_id or correlation.new_id(),
         json=args.json,
         token=args.token,
+        tls=_tls(parser, args),
     )
     try:
         code: int = args.handler(args, client)

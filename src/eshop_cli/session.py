@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import grpc
 import jwt
@@ -52,6 +53,34 @@ class CallFailed(Exception):
 
 
 @dataclass(frozen=True)
+class Tls:
+    """TLS to the services: verified with ``ca_file``; a client certificate for mutual TLS; the name to
+    verify when it differs from the address's host."""
+
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    server_name: str | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.ca_file is not None or self.cert_file is not None
+
+
+def open_channel(target: str, tls: Tls | None = None) -> grpc.Channel:
+    """A plaintext channel, or a TLS one when ``tls`` says so."""
+    if tls is None or not tls.enabled:
+        return grpc.insecure_channel(target)
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=tls.ca_file.read_bytes() if tls.ca_file else None,
+        private_key=tls.key_file.read_bytes() if tls.key_file else None,
+        certificate_chain=tls.cert_file.read_bytes() if tls.cert_file else None,
+    )
+    options = [("grpc.ssl_target_name_override", tls.server_name)] if tls.server_name else []
+    return grpc.secure_channel(target, credentials, options=options)
+
+
+@dataclass(frozen=True)
 class Session:
     product_address: str
     order_address: str
@@ -60,6 +89,7 @@ class Session:
     json: bool
     # Never printed: error reports quote the status, the details and the correlation id only.
     token: str | None = field(default=None, repr=False)
+    tls: Tls | None = None
 
     @property
     def metadata(self) -> tuple[tuple[str, str], ...]:
@@ -81,7 +111,7 @@ class Session:
     @contextmanager
     def channel(self, target: str) -> Iterator[grpc.Channel]:
         """A channel to ``target``; a failed call inside the block comes out as ``CallFailed``."""
-        with grpc.insecure_channel(target) as channel:
+        with open_channel(target, self.tls) as channel:
             try:
                 yield channel
             except grpc.RpcError as error:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import json
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from order.server import start as start_order
 from order.settings import OrderSettings
 from product.server import start as start_product
 from product.settings import ProductSettings
+from tests.integration.cli.conftest import cli_env, run_eshop
 
 
 @dataclass(frozen=True)
@@ -161,3 +163,43 @@ def test_product_refuses_plaintext_and_clients_without_a_certificate(
     ):
         product_pb2_grpc.ProductServiceStub(channel).ListProducts(request, timeout=5)
     assert no_cert.value.code() is grpc.StatusCode.UNAVAILABLE
+
+
+def test_the_cli_talks_tls_to_both_services(tls_pair: tuple[int, int], pki: Pki) -> None:
+    product_port, order_port = tls_pair
+    addresses = (
+        "--product-address",
+        f"127.0.0.1:{product_port}",
+        "--order-address",
+        f"127.0.0.1:{order_port}",
+    )
+    # Options: the Product service requires a client certificate (mutual TLS); the certificates name
+    # "localhost", the address is 127.0.0.1.
+    options = (
+        "--ca-file", str(pki.ca), "--cert-file", str(pki.client_cert), "--key-file", str(pki.client_key),
+        "--server-name", "localhost",
+    )  # fmt: skip
+    health = run_eshop(*addresses, *options, "--timeout", "5", "health", "--json")
+    assert health.returncode == 0, health.stderr
+    assert {s["status"] for s in json.loads(health.stdout).values()} == {"SERVING"}
+
+    # The same from ESHOP_CLI_TLS_* variables, for a client command.
+    variables = {
+        "ESHOP_CLI_TLS_CA_FILE": str(pki.ca),
+        "ESHOP_CLI_TLS_CERT_FILE": str(pki.client_cert),
+        "ESHOP_CLI_TLS_KEY_FILE": str(pki.client_key),
+        "ESHOP_CLI_TLS_SERVER_NAME": "localhost",
+    }
+    listed = run_eshop(*addresses, "--timeout", "5", "products", "list", "--json", env=cli_env(**variables))
+    assert listed.returncode == 0, listed.stderr
+
+    # Without TLS options the CLI speaks plaintext, which a TLS server refuses.
+    plain = run_eshop(*addresses, "--timeout", "3", "health", "--service", "order")
+    assert plain.returncode == 1
+
+
+def test_the_cli_refuses_a_certificate_without_its_key() -> None:
+    result = run_eshop("--cert-file", "/dev/null", "health")
+
+    assert result.returncode == 2
+    assert "--cert-file and --key-file" in result.stderr
