@@ -3,8 +3,10 @@
 Sits inside the correlation id, call logging and error mapping interceptors: a refusal is an AppError
 like any other, so it carries the caller's correlation id, gets a ``rpc … UNAUTHENTICATED`` call line and
 a status with a readable message. It also writes one line of its own naming the caller's subject (never
-the token). The principal is bound for the handler (``common.auth.principal.current()``), and its
-subject is on every line the handler logs.
+the token), and counts every refusal, its own and the handlers' (another customer's order), in
+``eshop.auth.refusals`` (``eshop_auth_refusals_total{grpc_method, grpc_status}`` in Prometheus). The
+principal is bound for the handler (``common.auth.principal.current()``), and its subject is on every
+line the handler logs.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import asyncio
 from typing import Any
 
 from loguru import logger
+from opentelemetry.metrics import Meter
 
 from common.auth import principal as principals
 from common.auth.authenticate import Authenticator, authorization_from
@@ -30,9 +33,20 @@ class AuthInterceptor(UnaryServerInterceptor):
     reflection) are public in every policy, so passing streams through untouched opens nothing.
     """
 
-    def __init__(self, authenticator: Authenticator, policy: AccessPolicy) -> None:
+    def __init__(
+        self, authenticator: Authenticator, policy: AccessPolicy, meter: Meter | None = None
+    ) -> None:
         self._authenticator = authenticator
         self._policy = policy
+        self._refusals = (
+            None
+            if meter is None
+            else meter.create_counter(
+                "eshop.auth.refusals",
+                unit="{call}",
+                description="Calls refused UNAUTHENTICATED or PERMISSION_DENIED, by method and status",
+            )
+        )
 
     async def around(self, behaviour: Behaviour, request: Any, context: Context, method: str) -> Any:
         if self._policy.is_public(method):
@@ -47,12 +61,21 @@ class AuthInterceptor(UnaryServerInterceptor):
             self._policy.decide(method, caller)
         except (Unauthenticated, PermissionDenied) as refusal:
             _log_refusal(method, caller, refusal)
+            self._count(method, refusal)
             raise
         assert caller is not None  # decide() refuses a caller with no credentials
         # Every line the handler writes names the caller (a refusal the handler makes, e.g. another
         # customer's order, included).
         with principals.bound(caller), logger.contextualize(subject=caller.subject):
-            return await behaviour(request, context)
+            try:
+                return await behaviour(request, context)
+            except (Unauthenticated, PermissionDenied) as refusal:
+                self._count(method, refusal)
+                raise
+
+    def _count(self, method: str, refusal: AppError) -> None:
+        if self._refusals is not None:
+            self._refusals.add(1, {"grpc.method": method.lstrip("/"), "grpc.status": refusal.code.value})
 
 
 def _log_refusal(method: str, caller: principals.Principal | None, refusal: AppError) -> None:

@@ -187,7 +187,11 @@ async def _start(
     runner: ServerLoop,
 ) -> RunningServer:
     parts = build()
-    auth = [] if authenticator is None else [AuthInterceptor(authenticator, parts.access_policy or DENY_ALL)]
+    auth = (
+        []
+        if authenticator is None
+        else [AuthInterceptor(authenticator, parts.access_policy or DENY_ALL, parts.meter)]
+    )
     server = grpc.aio.server(
         interceptors=[*extra_interceptors, *server_interceptors(parts.meter, auth), *inner_interceptors],
         options=[

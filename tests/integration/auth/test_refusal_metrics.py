@@ -1,0 +1,125 @@
+"""Every refusal is counted: at the door (no token, a token without the scope) and in a handler (another
+customer's order), in ``eshop_auth_refusals_total{grpc_method, grpc_status}`` scraped from /metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+
+from common.generated.eshop.order.v1 import order_pb2 as order_pb
+from common.generated.eshop.order.v1 import order_pb2_grpc as order_grpc
+from common.generated.eshop.product.v1 import product_pb2 as product_pb
+from common.generated.eshop.product.v1 import product_pb2_grpc as product_grpc
+from common.grpc.server import RunningServer
+from order.server import start as start_order
+from order.settings import OrderSettings
+from product.server import start as start_product
+from product.settings import ProductSettings
+from tests.integration.auth.conftest import (
+    TIMEOUT_S,
+    Minter,
+    auth_settings,
+    new_customer,
+    write_service_token,
+)
+from tests.integration.helpers import new_id
+from tests.prometheus_scrape import Scrape, scrape
+
+REFUSALS = "eshop_auth_refusals_total"
+
+
+@pytest.fixture
+def pair(
+    make_database_url: Callable[[str], str], jwks_file: Path, minter: Minter, tmp_path: Path
+) -> Iterator[tuple[RunningServer, RunningServer]]:
+    product, _ = start_product(
+        ProductSettings(
+            listen_address="127.0.0.1:0",
+            database_url=make_database_url("product"),
+            metrics_address="127.0.0.1:0",
+            shutdown_grace_s=0,
+            **auth_settings(jwks_file),
+        )
+    )
+    try:
+        order, _ = start_order(
+            OrderSettings(
+                listen_address="127.0.0.1:0",
+                database_url=make_database_url("order"),
+                product_service_target=f"127.0.0.1:{product.port}",
+                product_token_file=write_service_token(tmp_path / "token", minter),
+                metrics_address="127.0.0.1:0",
+                shutdown_grace_s=0,
+                **auth_settings(jwks_file),
+            )
+        )
+        try:
+            yield product, order
+        finally:
+            order.stop(0)
+    finally:
+        product.stop(0)
+
+
+def _metrics(server: RunningServer) -> Scrape:
+    assert server.metrics_address is not None
+    return scrape(server.metrics_address)
+
+
+def _refused(call: Callable[[], object]) -> grpc.StatusCode:
+    with pytest.raises(grpc.RpcError) as raised:
+        call()
+    code: grpc.StatusCode = raised.value.code()
+    return code
+
+
+def test_every_refusal_is_counted_by_method_and_status(
+    pair: tuple[RunningServer, RunningServer], minter: Minter
+) -> None:
+    product_server, order_server = pair
+    with (
+        grpc.insecure_channel(f"127.0.0.1:{product_server.port}") as product_channel,
+        grpc.insecure_channel(f"127.0.0.1:{order_server.port}") as order_channel,
+    ):
+        products = product_grpc.ProductServiceStub(product_channel)
+        orders = order_grpc.OrderServiceStub(order_channel)
+        get = product_pb.GetProductRequest(product_id=new_id())
+        create = product_pb.CreateProductRequest(name="Mug", price="9.50", stock_quantity=1)
+        someone_elses = order_pb.GetOrderRequest(order_id=new_id())
+
+        for _ in range(2):
+            assert (
+                _refused(lambda: products.GetProduct(get, timeout=TIMEOUT_S))
+                is grpc.StatusCode.UNAUTHENTICATED
+            )
+        customer = minter.customer(new_customer())
+        assert (
+            _refused(lambda: products.CreateProduct(create, timeout=TIMEOUT_S, metadata=customer))
+            is grpc.StatusCode.PERMISSION_DENIED
+        )
+        assert (
+            _refused(lambda: orders.GetOrder(someone_elses, timeout=TIMEOUT_S, metadata=customer))
+            is grpc.StatusCode.PERMISSION_DENIED
+        )
+
+    at_product, at_order = _metrics(product_server), _metrics(order_server)
+    product_service, order_service = "eshop.product.v1.ProductService", "eshop.order.v1.OrderService"
+    assert (
+        at_product.value(REFUSALS, grpc_method=f"{product_service}/GetProduct", grpc_status="UNAUTHENTICATED")
+        == 2
+    )
+    assert (
+        at_product.value(
+            REFUSALS, grpc_method=f"{product_service}/CreateProduct", grpc_status="PERMISSION_DENIED"
+        )
+        == 1
+    )
+    # Refused by the handler (the order is not this customer's, or does not exist: AIP-211).
+    assert (
+        at_order.value(REFUSALS, grpc_method=f"{order_service}/GetOrder", grpc_status="PERMISSION_DENIED")
+        == 1
+    )
+    assert at_product.total(REFUSALS) == 3
