@@ -14,7 +14,8 @@ CREATE TABLE orders (
     failed_product_ids TEXT NOT NULL,
     request_id VARCHAR(36) UNIQUE,
     create_time {ts} NOT NULL,
-    update_time {ts} NOT NULL
+    update_time {ts} NOT NULL,
+    trace_context VARCHAR(128)
 );
 CREATE INDEX ix_orders_create_time ON orders (create_time, order_id);
 CREATE INDEX ix_orders_customer_create_time ON orders (customer_id, create_time, order_id);

@@ -7,7 +7,7 @@ span costs a couple of microseconds. The SDK itself reads the rest (``OTEL_SERVI
 ``OTEL_EXPORTER_OTLP_*``).
 
 The helpers below are what the rest of the code uses: a tracer, the W3C context of the current span as
-a string (kept with an outbox row), and ``resumed`` to continue that trace later.
+a string (kept with an outbox row and with an order), and ``resumed`` to continue that trace later.
 """
 
 from __future__ import annotations

@@ -55,7 +55,10 @@ class PendingOrderReconciler:
     async def _resolve(self, order: Order) -> bool:
         with (
             correlation.bound(f"reconcile:{order.order_id}"),
-            telemetry.resumed("", "eshop.reconciler.resolve", {"eshop.order_id": str(order.order_id)}),
+            # In the trace of the CreateOrder that left the order PENDING (a trace of its own if unknown).
+            telemetry.resumed(
+                order.trace_context or "", "eshop.reconciler.resolve", {"eshop.order_id": str(order.order_id)}
+            ),
         ):
             try:
                 held = await self._client.held_reservation(order.order_id)

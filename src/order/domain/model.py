@@ -55,6 +55,9 @@ class Order:
     # The status the order had when it was read: saves are compare-and-set on it, so two callers that
     # race to move the same order cannot both win.
     loaded_status: OrderStatus | None = field(default=None, compare=False)
+    # Opaque to the domain: the trace context of the call that placed the order, as storage kept it,
+    # so that work resuming the order later (the reconciler) can join that call's trace.
+    trace_context: str | None = field(default=None, compare=False)
 
     @staticmethod
     def place(

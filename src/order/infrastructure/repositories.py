@@ -180,6 +180,8 @@ def _order_row(order: Order) -> dict[str, Any]:
         "request_id": None if order.request_id is None else str(order.request_id),
         "create_time": order.create_time,
         "update_time": order.update_time,
+        # Written here, not by the domain: the W3C context of the call placing the order (None: no span).
+        "trace_context": telemetry.current_trace_context() or None,
     }
 
 
@@ -214,6 +216,7 @@ def _order(head: Any, lines: list[Any]) -> Order:
         failed_product_ids=_decode_ids(head["failed_product_ids"]),
         request_id=None if head["request_id"] is None else UUID(head["request_id"]),
         loaded_status=status,
+        trace_context=head["trace_context"],
     )
 
 

@@ -30,6 +30,8 @@ orders = Table(
     Column("request_id", String(36), nullable=True, unique=True),
     Column("create_time", UTCDateTime, nullable=False),
     Column("update_time", UTCDateTime, nullable=False),
+    # The traceparent of the CreateOrder that placed it (migration 0003): the reconciler joins that trace.
+    Column("trace_context", String(128), nullable=True),
     Index("ix_orders_create_time", "create_time", "order_id"),
     Index("ix_orders_customer_create_time", "customer_id", "create_time", "order_id"),
     Index("ix_orders_status_update_time", "status", "update_time"),
