@@ -14,9 +14,8 @@ import pytest
 
 from common.generated.eshop.order.v1 import order_pb2
 from tests.integration.helpers import create_product, new_id, order_request, wait_until
-from tests.integration.reliability.processes import ORDER_TEST_ENV, ServiceProcess, Services, base_env
+from tests.integration.reliability.processes import Services, base_env, running_services
 from tests.otlp_receiver import OtlpReceiver, ReceivedSpan, running_otlp_receiver
-from tests.ports import free_port
 
 CREATE = "eshop.order.v1.OrderService/CreateOrder"
 RESERVE = "eshop.product.v1.ProductService/ReserveStock"
@@ -45,34 +44,8 @@ def traced_services(
         "OTEL_METRIC_EXPORT_INTERVAL": "200",
     }
     base = {k: v for k, v in base_env().items() if not k.startswith("OTEL_")}
-    product_db, order_db = make_database_url("product"), make_database_url("order")
-    product_port, order_port = free_port(), free_port()
-    product_env = {
-        **base,
-        **telemetry,
-        "PRODUCT_LISTEN_ADDRESS": f"127.0.0.1:{product_port}",
-        "PRODUCT_DATABASE_URL": product_db,
-    }
-    order_env = {
-        **base,
-        **telemetry,
-        **ORDER_TEST_ENV,
-        "ORDER_LISTEN_ADDRESS": f"127.0.0.1:{order_port}",
-        "ORDER_DATABASE_URL": order_db,
-        "ORDER_PRODUCT_SERVICE_TARGET": f"127.0.0.1:{product_port}",
-    }
-    running = Services(
-        ServiceProcess("product", product_env, product_port, tmp_path / "product.log"),
-        ServiceProcess("order", order_env, order_port, tmp_path / "order.log"),
-        product_db,
-        order_db,
-    )
-    try:
-        running.product.start()
-        running.order.start()
+    with running_services(make_database_url, tmp_path, {**base, **telemetry}) as running:
         yield running
-    finally:
-        running.close()
 
 
 def with_cid(cid: str) -> tuple[tuple[str, str], ...]:

@@ -17,42 +17,17 @@ from product.settings import ProductSettings
 from tests.integration.reliability.processes import (
     ORDER_TEST_ENV,
     InProcess,
-    ServiceProcess,
     Services,
     base_env,
+    running_services,
 )
-from tests.ports import free_port
 
 
 @pytest.fixture
 def services(make_database_url: Callable[[str], str], tmp_path: Path) -> Iterator[Services]:
     """Product and Order services as real processes on fresh databases; always killed at teardown."""
-    product_db, order_db = make_database_url("product"), make_database_url("order")
-    product_port, order_port = free_port(), free_port()
-    product_env = {
-        **base_env(),
-        "PRODUCT_LISTEN_ADDRESS": f"127.0.0.1:{product_port}",
-        "PRODUCT_DATABASE_URL": product_db,
-    }
-    order_env = {
-        **base_env(),
-        **ORDER_TEST_ENV,
-        "ORDER_LISTEN_ADDRESS": f"127.0.0.1:{order_port}",
-        "ORDER_DATABASE_URL": order_db,
-        "ORDER_PRODUCT_SERVICE_TARGET": f"127.0.0.1:{product_port}",
-    }
-    running = Services(
-        ServiceProcess("product", product_env, product_port, tmp_path / "product.log"),
-        ServiceProcess("order", order_env, order_port, tmp_path / "order.log"),
-        product_db,
-        order_db,
-    )
-    try:
-        running.product.start()
-        running.order.start()
+    with running_services(make_database_url, tmp_path, base_env()) as running:
         yield running
-    finally:
-        running.close()
 
 
 @pytest.fixture

@@ -8,6 +8,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from common.generated.eshop.product.v1 import product_pb2_grpc
 from common.grpc.server import RunningServer
 from product.container import ProductContainer
 from tests.integration.reliability.support import READINESS, SERVING, health_status
+from tests.ports import free_port
 
 SRC_DIR = Path(product.__file__).resolve().parents[1]
 STARTUP_TIMEOUT_S = 60.0  # a cold interpreter, grpc and migrations on a busy 2-core machine
@@ -122,6 +125,40 @@ def base_env() -> dict[str, str]:
     env["ESHOP_LOG_LEVEL"] = "INFO"
     env["PRODUCT_METRICS_ADDRESS"] = env["ORDER_METRICS_ADDRESS"] = ""  # no clash on the default ports
     return env
+
+
+@contextmanager
+def running_services(
+    make_database_url: Callable[[str], str], log_dir: Path, base: Mapping[str, str]
+) -> Iterator[Services]:
+    """Product and Order services as processes on fresh databases and free ports, each started with
+    ``base`` as its environment plus its own address and database; always killed on the way out."""
+    product_db, order_db = make_database_url("product"), make_database_url("order")
+    product_port, order_port = free_port(), free_port()
+    product_env = {
+        **base,
+        "PRODUCT_LISTEN_ADDRESS": f"127.0.0.1:{product_port}",
+        "PRODUCT_DATABASE_URL": product_db,
+    }
+    order_env = {
+        **base,
+        **ORDER_TEST_ENV,
+        "ORDER_LISTEN_ADDRESS": f"127.0.0.1:{order_port}",
+        "ORDER_DATABASE_URL": order_db,
+        "ORDER_PRODUCT_SERVICE_TARGET": f"127.0.0.1:{product_port}",
+    }
+    running = Services(
+        ServiceProcess("product", product_env, product_port, log_dir / "product.log"),
+        ServiceProcess("order", order_env, order_port, log_dir / "order.log"),
+        product_db,
+        order_db,
+    )
+    try:
+        running.product.start()
+        running.order.start()
+        yield running
+    finally:
+        running.close()
 
 
 @dataclass
