@@ -193,7 +193,11 @@ async def _start(
         else [AuthInterceptor(authenticator, parts.access_policy or DENY_ALL, parts.meter)]
     )
     server = grpc.aio.server(
-        interceptors=[*extra_interceptors, *server_interceptors(parts.meter, auth), *inner_interceptors],
+        interceptors=[
+            *extra_interceptors,
+            *server_interceptors(parts.meter, auth, innermost=not inner_interceptors),
+            *inner_interceptors,
+        ],
         options=[
             # The largest request accepted says nothing about the largest answer: responses are kept
             # under what a default client accepts (pages stop at a byte budget below it).

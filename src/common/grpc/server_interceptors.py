@@ -21,7 +21,12 @@ from common import correlation, deadline
 from common.errors import AppError, ErrorCode
 from common.grpc.call_logging import call_logger
 from common.grpc.call_metrics import ServerMetricsInterceptor
-from common.grpc.handler_wrapping import Behaviour, Context, UnaryServerInterceptor
+from common.grpc.handler_wrapping import (
+    Behaviour,
+    Context,
+    InterceptorChain,
+    UnaryServerInterceptor,
+)
 from common.grpc.status import grpc_code, internal_status, to_grpc_status, with_trailer
 from common.grpc.tracing import TracingInterceptor
 
@@ -122,12 +127,15 @@ def _aborted_code(context: Context) -> grpc.StatusCode:
 
 def server_interceptors(
     meter: Meter | None = None,
-    auth: Sequence[grpc.aio.ServerInterceptor] = (),
+    auth: Sequence[UnaryServerInterceptor] = (),
+    *,
+    innermost: bool = True,
 ) -> list[grpc.aio.ServerInterceptor]:
-    """The one list of the services' own interceptors, outermost first (extra ones go before it).
-    ``auth`` sits inside error mapping and call logging, so a refusal is reported and logged like any
-    other error, and before everything that serves the call."""
-    return [
+    """The services' own interceptors, outermost first, as one chain (extra ones go before it;
+    ``innermost=False`` when others come after it). ``auth`` sits inside error mapping and call
+    logging, so a refusal is reported and logged like any other error, and before everything that
+    serves the call."""
+    layers: list[UnaryServerInterceptor] = [
         CorrelationIdInterceptor(),
         # Inside the correlation id (every span carries it), outside the error mapping (sees its status).
         TracingInterceptor(),
@@ -137,3 +145,4 @@ def server_interceptors(
         *auth,
         DeadlineInterceptor(),
     ]
+    return [InterceptorChain(layers, innermost=innermost)]
