@@ -1,6 +1,6 @@
 """gRPC call metrics named as gRPC's own (gRFC A66): ``grpc.server.call.started``,
-``grpc.server.call.duration`` (seconds; ``grpc.method``, ``grpc.status``) and, on the client side,
-``grpc.client.call.duration`` (with ``grpc.target``).
+``grpc.server.call.duration`` (seconds; ``grpc.method``, ``grpc.status``); the client side's
+``grpc.client.call.duration`` (with ``grpc.target``) is recorded by ``client_interceptors``.
 
 ``grpc.client.attempt.*`` are not here: gRPC's built-in retries run beneath interceptors, and the
 client application learns nothing about the attempts; the Product server's
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
@@ -20,8 +19,6 @@ from opentelemetry.metrics import Meter
 from common.grpc.handler_wrapping import Behaviour, Context, UnaryServerInterceptor
 from common.grpc.tracing import code_of
 from common.metrics import LATENCY_BUCKETS_S
-
-Continuation = Callable[[grpc.aio.ClientCallDetails, Any], Awaitable[Any]]
 
 
 class ServerMetricsInterceptor(UnaryServerInterceptor):
@@ -56,28 +53,3 @@ class ServerMetricsInterceptor(UnaryServerInterceptor):
             self._duration.record(
                 time.perf_counter() - started, {"grpc.method": name, "grpc.status": code.name}
             )
-
-
-class ClientMetricsInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
-    def __init__(self, meter: Meter, target: str) -> None:
-        self._target = target
-        self._duration = meter.create_histogram(
-            "grpc.client.call.duration",
-            unit="s",
-            description="Time a logical call took on the client, retries included, by method and status",
-            explicit_bucket_boundaries_advisory=LATENCY_BUCKETS_S,
-        )
-
-    async def intercept_unary_unary(
-        self, continuation: Continuation, client_call_details: grpc.aio.ClientCallDetails, request: Any
-    ) -> Any:
-        method = client_call_details.method
-        name = (method.decode() if isinstance(method, bytes) else method).lstrip("/")
-        started = time.perf_counter()
-        call = await continuation(client_call_details, request)
-        code = await call.code()
-        self._duration.record(
-            time.perf_counter() - started,
-            {"grpc.method": name, "grpc.status": code.name, "grpc.target": self._target},
-        )
-        return call

@@ -5,14 +5,13 @@ sends an error: the span stayed UNSET with code 0) and names spans with a leadin
 span is made here: name ``pkg.Service/Method``, ``rpc.system``/``rpc.service``/``rpc.method``,
 ``rpc.grpc.status_code``, and status ERROR for every code but OK (issue 14 asks for that; the semantic
 conventions would leave client-caused codes such as NOT_FOUND UNSET on a server span). The W3C context
-comes from the call's metadata. The client twin injects ``traceparent`` into the outgoing metadata.
+comes from the call's metadata. The client side (``client_interceptors``) injects ``traceparent``.
 Health checks and reflection are not traced (probes would drown the traces).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
@@ -26,7 +25,6 @@ from common.grpc.status import grpc_code
 
 _UNTRACED_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
 _tracer = telemetry.tracer("eshop.grpc")
-Continuation = Callable[[grpc.aio.ClientCallDetails, Any], Awaitable[Any]]
 
 
 def rpc_attributes(method: str) -> dict[str, str]:
@@ -42,7 +40,7 @@ def code_of(context: Context) -> grpc.StatusCode:
     return next((c for c in grpc.StatusCode if c.value[0] == code), grpc.StatusCode.UNKNOWN)
 
 
-def _end(span: Any, code: grpc.StatusCode) -> None:
+def end_span(span: Any, code: grpc.StatusCode) -> None:
     span.set_attribute("rpc.grpc.status_code", code.value[0])
     if code is not grpc.StatusCode.OK:
         span.set_status(Status(StatusCode.ERROR, code.name))
@@ -80,32 +78,4 @@ class TracingInterceptor(UnaryServerInterceptor):
                 code = grpc.StatusCode.UNKNOWN
                 raise
             finally:
-                _end(span, code)
-
-
-class TracingClientInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
-    """A CLIENT span per logical call (gRPC's retries run beneath it), with ``traceparent`` sent."""
-
-    async def intercept_unary_unary(
-        self, continuation: Continuation, client_call_details: grpc.aio.ClientCallDetails, request: Any
-    ) -> Any:
-        method = client_call_details.method
-        method = method.decode() if isinstance(method, bytes) else method
-        with _tracer.start_as_current_span(
-            method.lstrip("/"), kind=SpanKind.CLIENT, attributes=rpc_attributes(method)
-        ) as span:
-            carrier: dict[str, str] = {}
-            propagate.inject(carrier)
-            metadata = grpc.aio.Metadata(*(client_call_details.metadata or ()))
-            for key, value in carrier.items():
-                metadata.add(key, value)
-            details = grpc.aio.ClientCallDetails(
-                client_call_details.method,
-                client_call_details.timeout,
-                metadata,
-                client_call_details.credentials,
-                client_call_details.wait_for_ready,
-            )
-            call = await continuation(details, request)
-            _end(span, await call.code())  # a unary call's status: waits for its end
-            return call
+                end_span(span, code)

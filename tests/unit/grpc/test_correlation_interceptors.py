@@ -9,7 +9,7 @@ import pytest
 
 from common import correlation
 from common.correlation import HEADER
-from common.grpc.client_interceptors import CorrelationIdClientInterceptor
+from common.grpc.client_interceptors import OutgoingCallInterceptor
 from common.grpc.server_interceptors import CorrelationIdInterceptor
 from tests.unit.grpc.conftest import ECHO, Probe
 
@@ -24,7 +24,7 @@ def is_uuid4(value: str) -> bool:
 
 def _intercepted(probe: Probe) -> grpc.aio.Channel:
     """An aio channel to the probe with the client correlation interceptor (as the Order service's)."""
-    return grpc.aio.insecure_channel(probe.target, interceptors=[CorrelationIdClientInterceptor()])
+    return grpc.aio.insecure_channel(probe.target, interceptors=[OutgoingCallInterceptor()])
 
 
 def header(metadata: tuple[tuple[str, str | bytes], ...] | None) -> list[str | bytes]:
