@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from sqlalchemy import Connection
+from sqlalchemy.exc import OperationalError
 
 from common.db.database import Database
 
@@ -35,3 +37,38 @@ def test_each_transaction_reuses_the_connection_returned_last(database: Database
         conn = database.begin(write=write)
         assert _driver_connection(conn) is warm
         database.end(conn, commit=True)
+
+
+def test_serving_sqlite_keeps_one_connection_between_transactions(database: Database) -> None:
+    if not database.is_sqlite:
+        pytest.skip("transactions overlap on PostgreSQL's threads: its pool hands them out")
+    database.serving()
+    conn = database.begin(write=True)
+    kept = _driver_connection(conn)
+    database.end(conn, commit=True)
+    # Kept, not checked in: still checked out of the pool, yet not counted as in use.
+    assert database.engine.pool.checkedout() == 1  # type: ignore[attr-defined]
+    assert database.connections_in_use() == 0
+
+    for write in (False, True, True):
+        conn = database.begin(write=write)
+        assert conn.in_transaction() and database.connections_in_use() == 1
+        assert _driver_connection(conn) is kept
+        database.end(conn, commit=write)
+
+
+def test_a_broken_connection_is_not_kept(database: Database) -> None:
+    if not database.is_sqlite:
+        pytest.skip("only SQLite keeps a connection between transactions")
+    database.serving()
+    conn = database.begin(write=True)
+    broken = _driver_connection(conn)
+    # What a statement on a file that turned read-only raises (SQLite's own error, wrapped).
+    failure = OperationalError("UPDATE products ...", None, sqlite3.OperationalError("readonly database"))
+    database.end(conn, commit=False, failure=failure)
+
+    conn = database.begin(write=True)
+    assert _driver_connection(conn) is not broken
+    database.end(conn, commit=True)
+    database.close_connections()
+    assert database.engine.pool.checkedout() == 0  # type: ignore[attr-defined]

@@ -57,7 +57,7 @@ def unavailable_database(database_url: str, container: ProductContainer) -> Iter
         directory = Path(str(url.database)).parent
         away = directory.with_name(directory.name + "-away")
         directory.rename(away)
-        container.database().engine.dispose()
+        container.database().close_connections()
         try:
             yield
         finally:

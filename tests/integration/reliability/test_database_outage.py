@@ -106,9 +106,10 @@ def test_locked_sqlite_database(
         # No retry needed by anyone but the caller: the next call simply works.
         assert stub.RestockProduct(restock, timeout=WRITE_TIMEOUT_S).stock_quantity == 15
         assert health_status(services.product_target) == SERVING
-        connections = services.product_container.database().engine.pool
-        assert isinstance(connections, QueuePool)
-        wait_until(lambda: connections.checkedout() == 0, 10, "every database connection to be returned")
+        database = services.product_container.database()
+        assert isinstance(database.engine.pool, QueuePool)
+        # In use: checked out and not the one kept idle between transactions.
+        wait_until(lambda: database.connections_in_use() == 0, 10, "every database connection to be returned")
     finally:
         gc.enable()
         locker.close()
@@ -183,7 +184,7 @@ def test_a_sqlite_file_that_refuses_writes_then_takes_them_again(
     try:
         # Connections opened before keep writing into the WAL; those SQLite opens now are read-only,
         # as after a restart or when the pool grows during the episode.
-        services.product_container.database().engine.dispose()
+        services.product_container.database().close_connections()
         wait_until(
             lambda: (
                 status_code_of(lambda: stub.RestockProduct(restock, timeout=WRITE_TIMEOUT_S))
