@@ -51,6 +51,8 @@ class SqlUnitOfWork:
             with self:
                 return body(*args)
 
+        if not telemetry.installed():
+            return await self._database.run(transaction, write=not self._read_only)
         # One span per transaction (OpenTelemetry's SQLAlchemy instrumentation is inert on SQLAlchemy 2.1).
         with _tracer.start_as_current_span(
             "db.transaction",

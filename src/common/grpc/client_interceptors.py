@@ -53,27 +53,24 @@ class OutgoingCallInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
         method = method.decode() if isinstance(method, bytes) else method
         name = method.lstrip("/")
         started = time.perf_counter()
-        with _tracer.start_as_current_span(
-            name, kind=SpanKind.CLIENT, attributes=rpc_attributes(method)
-        ) as span:
-            metadata = grpc.aio.Metadata(
-                *((k, v) for k, v in (client_call_details.metadata or ()) if k != correlation.HEADER)
-            )
-            metadata.add(correlation.HEADER, correlation.current() or correlation.new_id())
-            carrier: dict[str, str] = {}
-            propagate.inject(carrier)  # the span just started is the parent of the server's
-            for key, value in carrier.items():
+        metadata = grpc.aio.Metadata(
+            *((k, v) for k, v in (client_call_details.metadata or ()) if k != correlation.HEADER)
+        )
+        metadata.add(correlation.HEADER, correlation.current() or correlation.new_id())
+        if telemetry.installed():
+            with _tracer.start_as_current_span(
+                name, kind=SpanKind.CLIENT, attributes=rpc_attributes(method)
+            ) as span:
+                carrier: dict[str, str] = {}
+                propagate.inject(carrier)  # the span just started is the parent of the server's
+                for key, value in carrier.items():
+                    metadata.add(key, value)
+                call, code = await _call(continuation, client_call_details, metadata, request)
+                end_span(span, code)
+        else:
+            for key, value in telemetry.passed_through():
                 metadata.add(key, value)
-            details = grpc.aio.ClientCallDetails(
-                client_call_details.method,
-                client_call_details.timeout,
-                metadata,
-                client_call_details.credentials,
-                client_call_details.wait_for_ready,
-            )
-            call = await continuation(details, request)
-            code = await call.code()  # a unary call's status: waits for its end
-            end_span(span, code)
+            call, code = await _call(continuation, client_call_details, metadata, request)
         elapsed_s = time.perf_counter() - started
         if self._duration is not None:
             self._duration.record(
@@ -83,6 +80,23 @@ class OutgoingCallInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
             "outgoing rpc {} {} {:.1f} ms", method, code.name, elapsed_s * 1000
         )
         return call
+
+
+async def _call(
+    continuation: Continuation,
+    client_call_details: grpc.aio.ClientCallDetails,
+    metadata: grpc.aio.Metadata,
+    request: Any,
+) -> tuple[Any, grpc.StatusCode]:
+    details = grpc.aio.ClientCallDetails(
+        client_call_details.method,
+        client_call_details.timeout,
+        metadata,
+        client_call_details.credentials,
+        client_call_details.wait_for_ready,
+    )
+    call = await continuation(details, request)
+    return call, await call.code()  # a unary call's status: waits for its end
 
 
 def client_interceptors(meter: Meter | None = None, target: str = "") -> list[grpc.aio.ClientInterceptor]:

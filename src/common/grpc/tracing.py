@@ -52,6 +52,9 @@ class TracingInterceptor(UnaryServerInterceptor):
     async def around(self, behaviour: Behaviour, request: Any, context: Context, method: str) -> Any:
         if method.startswith(_UNTRACED_PREFIXES):
             return await behaviour(request, context)
+        if not telemetry.installed():
+            with telemetry.passing_through(context.invocation_metadata() or ()):
+                return await behaviour(request, context)
         parent = propagate.extract(dict(context.invocation_metadata() or ()))
         with _tracer.start_as_current_span(
             method.lstrip("/"),

@@ -137,6 +137,7 @@ class Received:
     method: str
     correlation_ids: list[str]
     order_id: str
+    metadata: tuple[tuple[str, str | bytes], ...] = ()
 
 
 def _order_id(method: str, request: Any) -> str:
@@ -151,7 +152,8 @@ def _order_id(method: str, request: Any) -> str:
 
 
 class Record(grpc.aio.ServerInterceptor):
-    """Records each Product call: method, incoming x-correlation-id values, and the request's order_id."""
+    """Records each Product call: method, incoming x-correlation-id values, the request's order_id and
+    all its metadata."""
 
     def __init__(self) -> None:
         self.calls: list[Received] = []
@@ -169,7 +171,14 @@ class Record(grpc.aio.ServerInterceptor):
         ids = [v for k, v in details.invocation_metadata if k == correlation.HEADER]
 
         async def recording(request: Any, context: Context) -> Any:
-            self.calls.append(Received(details.method, ids, _order_id(details.method, request)))
+            self.calls.append(
+                Received(
+                    details.method,
+                    ids,
+                    _order_id(details.method, request),
+                    tuple(details.invocation_metadata),
+                )
+            )
             return await inner(request, context)
 
         return _wrap(handler, recording)
