@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection
+from psycopg import pq
+from sqlalchemy import Connection, text
 from sqlalchemy.exc import OperationalError
 
 from common.db.database import Database
@@ -72,3 +74,32 @@ def test_a_broken_connection_is_not_kept(database: Database) -> None:
     database.end(conn, commit=True)
     database.close_connections()
     assert database.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+def test_a_postgresql_transaction_is_begin_its_statements_and_commit(
+    database: Database, tmp_path: Path
+) -> None:
+    """No pre-ping: BEGIN is the first round trip (a stale connection fails there; see the outage
+    tests), then the statement, then COMMIT, as libpq's own trace of the connection shows."""
+    if database.is_sqlite:
+        pytest.skip("round trips to a server are PostgreSQL's")
+    database.serving()
+    database.end(database.begin(write=True), commit=True)  # the pool now holds one connection
+    probe = database.engine.connect()
+    pgconn = probe.connection.driver_connection.pgconn  # type: ignore[union-attr]
+    probe.close()  # LIFO: the next transaction gets this connection back
+    trace = tmp_path / "libpq.trace"
+    with trace.open("w") as out:
+        pgconn.trace(out.fileno())
+        pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
+        conn = database.begin(write=True)
+        conn.execute(text("SELECT 1"))
+        database.end(conn, commit=True)
+        pgconn.untrace()
+    sent = [line.split("\t") for line in trace.read_text().splitlines() if line.startswith("F\t")]
+
+    assert [(fields[2], fields[3].strip()) for fields in sent] == [
+        ("Query", '"BEGIN"'),
+        ("Query", '"SELECT 1"'),
+        ("Query", '"COMMIT"'),
+    ]
