@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from benchmarks.ab import compare, services
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PHASE_KEYS = {
@@ -64,3 +65,9 @@ def test_quick_benchmark_writes_a_complete_report_without_errors(tmp_path: Path)
         for p in report["phases"]
     ]
     assert "PASS" in completed.stdout or "FAIL" in completed.stdout
+    # What `python -m benchmarks.ab` reads from each run's report, and its B-over-A table.
+    figures = services(report)
+    assert sorted(figures) == [1, 16]
+    assert all(orders > 0 and p99 > 0 for orders, p99, _cpu in figures.values())
+    table = compare([figures], [figures]).splitlines()
+    assert len(table) == 3 and all(row.split()[3] == "1.00" for row in table[1:])

@@ -1,0 +1,108 @@
+"""``python -m benchmarks.ab <rev>``: the services of another revision (A) against this tree's (B), on
+one machine, back to back.
+
+Each round runs ``python -m benchmarks`` in a git worktree of ``<rev>`` (made in a temporary directory
+and removed at the end) and then in this tree, with the same arguments, A then B, ``--rounds`` times;
+then it prints, per concurrency, each side's median throughput, p99 and CPU per order of the services
+(the ``spread`` workload) and B over A. Alternating rounds share whatever else the machine is doing.
+Arguments after ``--`` go to both runs (default ``--concurrency 16 --lean --duration 6``); the older
+revision must understand them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from benchmarks.services import REPO_ROOT
+
+DEFAULT_ARGS = ["--concurrency", "16", "--lean", "--duration", "6"]
+
+
+def _run(tree: Path, args: list[str], out: Path) -> dict[str, Any]:
+    subprocess.run(
+        [sys.executable, "-m", "benchmarks", *args, "--out", str(out)],
+        cwd=tree,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    report: dict[str, Any] = json.loads(out.read_text())
+    return report
+
+
+def services(report: dict[str, Any]) -> dict[int, tuple[float, float, float]]:
+    """Concurrency -> (orders/s, p99 ms, CPU ms per order) of the services' spread phases."""
+    return {
+        int(p["concurrency"]): (
+            float(p["throughput_per_s"]),
+            float(p["latency_ms"]["p99"]),
+            float(p["cpu"]["total_ms_per_call"]),
+        )
+        for p in report["phases"]
+        if p.get("workload") == "spread" and not p.get("diagnostic")
+    }
+
+
+Side = list[dict[int, tuple[float, float, float]]]  # per round: concurrency -> figures
+
+
+def _median(side: Side, c: int, i: int) -> float:
+    return statistics.median(r[c][i] for r in side if c in r)
+
+
+def compare(a: Side, b: Side) -> str:
+    lines = [
+        f"{'c':>3} {'A orders/s':>11} {'B orders/s':>11} {'B/A':>5} {'A p99':>7} {'B p99':>7} "
+        f"{'A cpu ms':>9} {'B cpu ms':>9} {'B/A':>5}"
+    ]
+    for c in sorted(set().union(*a, *b)):
+        ta, tb = _median(a, c, 0), _median(b, c, 0)
+        pa, pb = _median(a, c, 1), _median(b, c, 1)
+        ca, cb = _median(a, c, 2), _median(b, c, 2)
+        lines.append(
+            f"{c:>3} {ta:>11.1f} {tb:>11.1f} {tb / ta:>5.2f} {pa:>7.1f} {pb:>7.1f} "
+            f"{ca:>9.2f} {cb:>9.2f} {cb / ca:>5.2f}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.ab", description=__doc__)
+    parser.add_argument("rev", help="the revision to compare with (A), e.g. main or a commit")
+    parser.add_argument("--rounds", type=int, default=2, help="A-then-B rounds (default 2)")
+    parser.add_argument("bench_args", nargs="*", help="after --: arguments for both runs")
+    args = parser.parse_args(argv)
+    bench_args = args.bench_args or DEFAULT_ARGS
+    with tempfile.TemporaryDirectory(prefix="eshop-ab-") as scratch:
+        base = Path(scratch) / "a"
+        subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "worktree", "add", "--detach", str(base), args.rev],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        try:
+            a: Side = []
+            b: Side = []
+            for i in range(args.rounds):
+                a.append(services(_run(base, bench_args, Path(scratch) / f"a{i}.json")))
+                b.append(services(_run(REPO_ROOT, bench_args, Path(scratch) / f"b{i}.json")))
+                print(f"round {i + 1}/{args.rounds} done", file=sys.stderr)
+        finally:
+            subprocess.run(
+                ["git", "-C", str(REPO_ROOT), "worktree", "remove", "--force", str(base)], check=False
+            )
+    print(
+        f"A = {args.rev}, B = this tree; medians of {args.rounds} alternating rounds ({' '.join(bench_args)})"
+    )
+    print(compare(a, b))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
