@@ -293,7 +293,7 @@ class Database:
 def _tune_sqlite(engine: Engine, busy_timeout_ms: Callable[[], int]) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        # Take transaction control from the driver so that BEGIN is ours to say (see _on_begin).
+        # Take transaction control from the driver so that BEGIN is ours to say (see _say_begin).
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -302,35 +302,31 @@ def _tune_sqlite(engine: Engine, busy_timeout_ms: Callable[[], int]) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        # IMMEDIATE takes the write lock up front, so two writers never deadlock upgrading read locks.
-        _say_begin(conn, "BEGIN IMMEDIATE" if conn.info.get("eshop_write") else "BEGIN")
+    # IMMEDIATE takes the write lock up front, so two writers never deadlock upgrading read locks.
+    _say_begin(engine, lambda info: "BEGIN IMMEDIATE" if info.get("eshop_write") else "BEGIN")
 
 
 def _tune_postgres(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # The driver would send its own BEGIN before the first statement; ours comes at once instead
-        # (see _on_begin), and COMMIT/ROLLBACK are sent whenever a transaction is open, autocommit or not.
+        # (see _say_begin), and COMMIT/ROLLBACK are sent whenever a transaction is open, autocommit or not.
         dbapi_conn.autocommit = True
 
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        _say_begin(conn, "BEGIN")
+    _say_begin(engine, lambda _info: "BEGIN")
 
 
-def _say_begin(conn: Connection, sql: str) -> None:
-    """``sql`` straight to the driver: SQLAlchemy's statement machinery costs more than the BEGIN. A
-    failure is wrapped as SQLAlchemy would have (busy and broken-connection handling read its type)."""
-    dbapi_conn = conn.connection.driver_connection
-    assert dbapi_conn is not None  # a connection in use has its driver connection
-    try:
-        dbapi_conn.execute(sql)
-    except conn.dialect.loaded_dbapi.Error as error:
-        raise DBAPIError.instance(
-            sql, None, error, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect
-        ) from error
+def _say_begin(engine: Engine, statement: Callable[[dict[Any, Any]], str]) -> None:
+    """Every transaction's BEGIN, said by the dialect straight to the driver (the driver itself is in
+    autocommit mode). Not a "begin" event: any connection event makes SQLAlchemy dispatch events
+    around every statement, and its statement machinery costs more than the BEGIN. SQLAlchemy wraps a
+    failure as for any statement (a broken connection comes back invalidated)."""
+
+    def do_begin(dbapi_connection: Any) -> None:
+        # The pool's proxy: its ``info`` is the Connection's (where ``begin`` notes a write).
+        dbapi_connection.driver_connection.execute(statement(dbapi_connection.info))
+
+    engine.dialect.do_begin = do_begin  # type: ignore[method-assign]
 
 
 def database_resource(
