@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -26,9 +27,12 @@ DEFAULT_ARGS = ["--concurrency", "16", "--lean", "--duration", "6"]
 
 
 def _run(tree: Path, args: list[str], out: Path) -> dict[str, Any]:
+    # Everything of that run (the driver, the load, the services) imports that tree's code.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tree / "src"), str(tree)])}
     subprocess.run(
         [sys.executable, "-m", "benchmarks", *args, "--out", str(out)],
         cwd=tree,
+        env=env,
         check=True,
         stdout=subprocess.DEVNULL,
     )
