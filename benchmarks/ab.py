@@ -29,19 +29,24 @@ DEFAULT_ARGS = ["--concurrency", "16", "--lean", "--duration", "6"]
 def _run(tree: Path, args: list[str], out: Path) -> dict[str, Any]:
     # Everything of that run (the driver, the load, the services) imports that tree's code.
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tree / "src"), str(tree)])}
-    subprocess.run(
+    done = subprocess.run(
         [sys.executable, "-m", "benchmarks", *args, "--out", str(out)],
         cwd=tree,
         env=env,
-        check=True,
+        check=False,
         stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
+    if done.returncode != 0:
+        raise SystemExit(f"python -m benchmarks failed in {tree}:\n{done.stderr[-3000:]}")
     report: dict[str, Any] = json.loads(out.read_text())
     return report
 
 
-def services(report: dict[str, Any]) -> dict[int, tuple[float, float, float]]:
-    """Concurrency -> (orders/s, p99 ms, CPU ms per order) of the services' spread phases."""
+def services(report: dict[str, Any], workload: str = "spread") -> dict[int, tuple[float, float, float]]:
+    """Concurrency -> (calls/s, p99 ms, CPU ms per call) of a workload's phases: the services'
+    (``spread``) or a lean reference's (``lean-aio``, a control: both sides should see the same)."""
     return {
         int(p["concurrency"]): (
             float(p["throughput_per_s"]),
@@ -49,7 +54,7 @@ def services(report: dict[str, Any]) -> dict[int, tuple[float, float, float]]:
             float(p["cpu"]["total_ms_per_call"]),
         )
         for p in report["phases"]
-        if p.get("workload") == "spread" and not p.get("diagnostic")
+        if p.get("workload") == workload and not p.get("diagnostic")
     }
 
 
@@ -80,9 +85,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.ab", description=__doc__)
     parser.add_argument("rev", help="the revision to compare with (A), e.g. main or a commit")
     parser.add_argument("--rounds", type=int, default=2, help="A-then-B rounds (default 2)")
-    parser.add_argument("bench_args", nargs="*", help="after --: arguments for both runs")
-    args = parser.parse_args(argv)
-    bench_args = args.bench_args or DEFAULT_ARGS
+    parser.epilog = "arguments after -- go to both runs of python -m benchmarks"
+    argv = sys.argv[1:] if argv is None else argv
+    ours, bench_args = (
+        (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
+    )
+    args = parser.parse_args(ours)
+    bench_args = bench_args or DEFAULT_ARGS
     with tempfile.TemporaryDirectory(prefix="eshop-ab-") as scratch:
         base = Path(scratch) / "a"
         subprocess.run(
@@ -91,11 +100,10 @@ def main(argv: list[str] | None = None) -> int:
             stdout=subprocess.DEVNULL,
         )
         try:
-            a: Side = []
-            b: Side = []
+            reports: dict[str, list[dict[str, Any]]] = {"a": [], "b": []}
             for i in range(args.rounds):
-                a.append(services(_run(base, bench_args, Path(scratch) / f"a{i}.json")))
-                b.append(services(_run(REPO_ROOT, bench_args, Path(scratch) / f"b{i}.json")))
+                reports["a"].append(_run(base, bench_args, Path(scratch) / f"a{i}.json"))
+                reports["b"].append(_run(REPO_ROOT, bench_args, Path(scratch) / f"b{i}.json"))
                 print(f"round {i + 1}/{args.rounds} done", file=sys.stderr)
         finally:
             subprocess.run(
@@ -104,7 +112,12 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"A = {args.rev}, B = this tree; medians of {args.rounds} alternating rounds ({' '.join(bench_args)})"
     )
-    print(compare(a, b))
+    for workload in ("spread", "lean-aio", "lean-sync"):
+        a = [services(r, workload) for r in reports["a"]]
+        b = [services(r, workload) for r in reports["b"]]
+        if any(a) and any(b):
+            print(f"\n{'services' if workload == 'spread' else workload + ' (control)'}:")
+            print(compare(a, b))
     return 0
 
 
