@@ -206,13 +206,18 @@ class Database:
         conn.close()
 
     def ping(self) -> bool:
-        """True when the database answers a trivial query."""
-        try:
-            with self.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-            return True
-        except DBAPIError:
-            return False
+        """True when the database answers a trivial query. Asked twice on a broken connection: with no
+        pre-ping, a pooled connection the server has closed fails its first round trip (SQLAlchemy then
+        replaces the pool's older connections), and the database may well answer on a fresh one."""
+        for _ in range(2):
+            try:
+                with self.engine.connect() as conn:
+                    conn.execute(text("SELECT 1"))
+                return True
+            except DBAPIError as error:
+                if not is_connection_error(error):
+                    return False
+        return False
 
     def connections_in_use(self) -> int:
         """Connections checked out of the pool right now (for a metric)."""

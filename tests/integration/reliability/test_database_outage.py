@@ -26,6 +26,7 @@ from loguru import logger
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import QueuePool
 
+from common.db.database import Database
 from common.generated.eshop.order.v1 import order_pb2_grpc
 from common.generated.eshop.product.v1 import product_pb2, product_pb2_grpc
 from tests.integration.helpers import create_product, new_id, order_request, wait_until
@@ -267,6 +268,24 @@ def test_terminated_postgresql_backends_cost_no_call(
     assert stub.RestockProduct(restock, timeout=WRITE_TIMEOUT_S).stock_quantity == 15
     assert stub.GetProduct(get, timeout=WRITE_TIMEOUT_S).stock_quantity == 15
     assert health_status(services.product_target) == SERVING
+
+
+def test_readiness_survives_terminated_postgresql_backends(make_database_url: Callable[[str], str]) -> None:
+    """With no pre-ping, the health probe's query is the first round trip on a stale pooled connection:
+    it is asked again on a fresh one, so readiness does not flap while the database is fine."""
+    url = make_database_url("ping")
+    if make_url(url).get_backend_name() != "postgresql":
+        pytest.skip("a database server's connections are PostgreSQL's (ESHOP_TEST_BACKEND=postgres)")
+    database = Database(url)
+    try:
+        database.serving()
+        assert database.ping()  # the pool now holds a connection to the server
+        assert _terminate_backends(url) >= 1
+
+        assert database.ping()
+        assert database.connections_in_use() == 0
+    finally:
+        database.dispose()
 
 
 @pytest.mark.slow
