@@ -40,6 +40,7 @@ _SHAPE = re.compile(
 class MethodStats:
     calls: int = 0
     statements: Counter[str] = field(default_factory=Counter)
+    begins: int = 0
     commits: int = 0
     rollbacks: int = 0
     cache: Counter[str] = field(default_factory=Counter)
@@ -49,7 +50,12 @@ class MethodStats:
         return {
             "calls": self.calls,
             "statements_per_call": round(sum(self.statements.values()) / per_call, 2),
+            "begins_per_call": round(self.begins / per_call, 2),
             "commits_per_call": round(self.commits / per_call, 2),
+            # On PostgreSQL each is a round trip (BEGIN is said at once; an executemany is pipelined).
+            "round_trips_per_call": round(
+                (self.begins + sum(self.statements.values()) + self.commits + self.rollbacks) / per_call, 2
+            ),
             "rollbacks_per_call": round(self.rollbacks / per_call, 2),
             "by_statement_per_call": {k: round(v / per_call, 2) for k, v in self.statements.most_common()},
             "compiled_cache": dict(self.cache),
@@ -80,6 +86,8 @@ def _count(kind: str, key: str) -> None:
             stats.statements[key] += 1
         elif kind == "cache":
             stats.cache[key] += 1
+        elif kind == "begin":
+            stats.begins += 1
         elif kind == "commit":
             stats.commits += 1
         else:
@@ -96,6 +104,7 @@ def install_listeners() -> None:
             _count("cache", getattr(hit, "name", str(hit)))
 
     event.listen(Engine, "before_cursor_execute", on_execute)
+    event.listen(Engine, "begin", lambda conn: _count("begin", ""))
     event.listen(Engine, "commit", lambda conn: _count("commit", ""))
     event.listen(Engine, "rollback", lambda conn: _count("rollback", ""))
 

@@ -164,7 +164,9 @@ def render_query_counts(counts: dict[str, Any]) -> str:
             shapes = ", ".join(f"{k} x{v:g}" for k, v in stats["by_statement_per_call"].items())
             lines.append(
                 f"  {method.rsplit('/', 1)[-1]:<14} {stats['statements_per_call']:>4g} statements, "
-                f"{stats['commits_per_call']:g} commits, cache {stats['compiled_cache']}: {shapes}"
+                f"{stats.get('begins_per_call', 0):g} begins, {stats['commits_per_call']:g} commits "
+                f"({stats.get('round_trips_per_call', 0):g} round trips on PostgreSQL), "
+                f"cache {stats['compiled_cache']}: {shapes}"
             )
     return "\n".join(lines)
 

@@ -33,7 +33,7 @@ def test_quick_benchmark_writes_a_complete_report_without_errors(tmp_path: Path)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
     completed = subprocess.run(
         [sys.executable, "-m", "benchmarks", "--quick", "--duration", "2", "--warmup", "0.3",
-         "--products", "10", "--lean", "aio", "--out", str(out)],
+         "--products", "10", "--lean", "aio", "--count-queries", "--out", str(out)],
         check=False, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert completed.returncode == 0, completed.stderr[-3000:]
@@ -71,3 +71,19 @@ def test_quick_benchmark_writes_a_complete_report_without_errors(tmp_path: Path)
     assert all(orders > 0 and p99 > 0 for orders, p99, _cpu in figures.values())
     table = compare([figures], [figures]).splitlines()
     assert len(table) == 3 and all(row.split()[3] == "1.00" for row in table[1:])
+
+    # --count-queries: the SQL of each RPC, and so its round trips on PostgreSQL (BEGIN is said at once
+    # and there is no pre-ping: issue 15). One-line orders: the PENDING insert and the outcome, each a
+    # transaction of two statements; ReserveStock one transaction of four.
+    counts = report["query_counts"]
+    assert counts["errors"] == {}
+    create = counts["order"]["/eshop.order.v1.OrderService/CreateOrder"]
+    reserve = counts["product"]["/eshop.product.v1.ProductService/ReserveStock"]
+    assert (create["begins_per_call"], create["statements_per_call"], create["commits_per_call"]) == (2, 4, 2)
+    assert create["round_trips_per_call"] == 8
+    assert (reserve["begins_per_call"], reserve["statements_per_call"], reserve["commits_per_call"]) == (
+        1,
+        4,
+        1,
+    )
+    assert reserve["round_trips_per_call"] == 6
