@@ -64,7 +64,8 @@ async def test_each_resolution_is_reported_by_result(
 
     assert await _reconciler(store, products, releases, clock, outcomes).run_once() == 2
 
-    assert sorted(outcomes.reconciliations) == ["confirmed", "rejected"]
+    # Oldest first: the order with nothing held is rejected, then the held one confirmed.
+    assert outcomes.reconciliations == ["rejected", "confirmed"]
     _pending(store, clock, age_s=60)
     products.held_reservation.side_effect = ProductServiceUnavailable("down")
     assert await _reconciler(store, products, releases, clock, outcomes).run_once() == 0
@@ -152,14 +153,16 @@ async def test_two_replicas_resolve_an_order_once(
 ) -> None:
     order = _pending(store, clock, age_s=60)
     products.held_reservation.return_value = None
+    second_outcomes = RecordedOutcomes()
     first, second = (
         _reconciler(store, products, releases, clock),
-        _reconciler(store, products, releases, clock),
+        _reconciler(store, products, releases, clock, second_outcomes),
     )
     # Both read the order while it is PENDING; the compare-and-set lets only one resolve it.
     stale = store.unit_of_work().orders.pending_since_before(clock.now, 10)
     assert await first._resolve(stale[0]) is True
     assert await second._resolve(stale[0]) is False
+    assert second_outcomes.reconciliations == ["lost_race"]  # counted apart from the resolutions
     assert len(store.outbox) == 1
     assert store.order(order.order_id).status is OrderStatus.REJECTED
 

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from pytest_mock import MockerFixture
 
 from common import correlation, deadline
+from order.application.outcomes import NoOutcomes
 from order.application.product_client import ProductServiceUnavailable
 from order.application.stock_releases import (
     Backoff,
@@ -19,10 +20,18 @@ from order.application.stock_releases import (
     immediate_attempt_budget,
     lease_outlasting,
 )
-from order.application.storage import PendingRelease
+from order.application.storage import OutboxStats, PendingRelease
 from tests.unit.helpers import FixedClock
 from tests.unit.order.conftest import BACKOFF, LEASE_S
 from tests.unit.order.fakes import FakeOrderStore
+
+
+class RecordedOutcomes(NoOutcomes):
+    def __init__(self) -> None:
+        self.deliveries: list[str] = []
+
+    def release_attempted(self, result: str) -> None:
+        self.deliveries.append(result)
 
 
 def queue(store: FakeOrderStore, releases: StockReleases, *, deliver_now: bool = False) -> PendingRelease:
@@ -197,10 +206,10 @@ async def test_deliver_now_gives_the_client_no_more_than_the_budget(
     store: FakeOrderStore, releases: StockReleases, products: MagicMock
 ) -> None:
     entry = queue(store, releases)
-    seen: list[float | None] = []
+    seen: list[tuple[UUID, float | None]] = []
 
     def release(order_id: UUID) -> bool:
-        seen.append(deadline.remaining())
+        seen.append((order_id, deadline.remaining()))
         return True
 
     products.release.side_effect = release
@@ -209,6 +218,48 @@ async def test_deliver_now_gives_the_client_no_more_than_the_budget(
         assert await releases.deliver_now(entry)
         after = deadline.remaining()
 
-    [left] = seen
+    [(released, left)] = seen
+    assert released == entry.order_id
     assert left is not None and 0 < left <= 0.2
     assert after is not None and after > left  # the caller's own deadline is back
+
+
+async def test_a_release_tried_at_once_is_the_workers_after_twice_the_attempt_budget_and_a_second(
+    store: FakeOrderStore, products: MagicMock, clock: FixedClock
+) -> None:
+    # README: past the immediate attempt the outbox owns the release, the worker leaving it alone only
+    # for 2 x ORDER_RELEASE_ATTEMPT_TIMEOUT_S + 1 s (so a crash right after the commit costs ~1.6 s).
+    releases = StockReleases(store.unit_of_work, products, clock, BACKOFF, LEASE_S, attempt_timeout_s=0.3)
+    clock.step = timedelta(0)
+    queued_at = clock.now
+    queue(store, releases, deliver_now=True)
+
+    clock.now = queued_at + timedelta(seconds=1.599)
+    assert await releases.deliver_due() == 0
+    clock.now = queued_at + timedelta(seconds=1.6)
+    assert await releases.deliver_due() == 1
+
+
+async def test_outbox_stats_count_the_waiting_releases_and_the_oldest(
+    store: FakeOrderStore, releases: StockReleases, products: MagicMock
+) -> None:
+    # What the outbox worker's backlog report and the outbox gauges read.
+    assert await releases.stats() == OutboxStats(0, None)
+    first, _ = queue(store, releases), queue(store, releases)
+
+    assert await releases.stats() == OutboxStats(2, first.created_at)
+
+
+async def test_each_delivery_is_counted_by_its_result(
+    store: FakeOrderStore, products: MagicMock, clock: FixedClock
+) -> None:
+    outcomes = RecordedOutcomes()
+    releases = StockReleases(store.unit_of_work, products, clock, BACKOFF, LEASE_S, outcomes=outcomes)
+    queue(store, releases)
+    products.release.side_effect = [ProductServiceUnavailable("down"), True]
+
+    await releases.deliver_due()
+    clock.now = store.outbox[0].next_attempt_at
+    await releases.deliver_due()
+
+    assert outcomes.deliveries == ["failed", "acknowledged"]
