@@ -9,9 +9,12 @@ from uuid import UUID, uuid4
 import pytest
 from pytest_mock import MockerFixture
 
+from common.behaviours import default_pipeline
 from common.errors import ErrorCode, PreconditionType
 from common.mediator import Mediator
 from product.application.messages import GetReservation, ReleaseStock, ReserveStock, StockLine
+from product.application.outcomes import NoOutcomes
+from product.application.stock_handlers import ReleaseStockHandler, ReserveStockHandler
 from product.domain.errors import InsufficientStock, ProductNotFound, ReservationConflict, ReservationReleased
 from product.domain.model import Product, ReservationStatus
 from tests.unit.helpers import FixedClock
@@ -225,3 +228,48 @@ async def test_a_reservation_never_expires(
 
     assert await mediator.send(GetReservation(str(held.order_id))) == held
     assert uow.stock(widget.product_id) == 0
+
+
+class RecordedOutcomes(NoOutcomes):
+    def __init__(self) -> None:
+        self.reservations: list[tuple[str, int]] = []
+        self.units_released: list[int] = []
+
+    def reservation(self, result: str, units: int = 0) -> None:
+        self.reservations.append((result, units))
+
+    def released(self, units: int) -> None:
+        self.units_released.append(units)
+
+
+async def test_each_reservation_is_reported_by_result_with_the_units_it_took(
+    uow: FakeProductUnitOfWork, clock: FixedClock
+) -> None:
+    # What the eshop.stock.reservations and eshop.stock.units_reserved counters are made of.
+    outcomes = RecordedOutcomes()
+    mediator = Mediator(
+        {
+            ReserveStock: lambda: ReserveStockHandler(uow, clock, outcomes=outcomes),
+            ReleaseStock: lambda: ReleaseStockHandler(uow, clock, outcomes=outcomes),
+        },
+        default_pipeline(),
+    )
+    a, b = make_product(stock=10), make_product(stock=1)
+    uow.seed(a, b)
+    order_id = uuid4()
+
+    await mediator.send(reserve(order_id, (a, 2), (b, 1)))
+    await mediator.send(reserve(order_id, (a, 2), (b, 1)))
+    with pytest.raises(InsufficientStock):
+        await mediator.send(reserve(uuid4(), (b, 1)))
+    with pytest.raises(ProductNotFound):
+        await mediator.send(reserve(uuid4(), (make_product(), 1)))
+    await mediator.send(ReleaseStock(str(order_id)))
+
+    assert outcomes.reservations == [
+        ("reserved", 3),
+        ("replayed", 0),
+        ("insufficient_stock", 0),
+        ("unknown_product", 0),
+    ]
+    assert outcomes.units_released == [3]
