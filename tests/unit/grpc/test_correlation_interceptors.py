@@ -31,7 +31,9 @@ def header(metadata: tuple[tuple[str, str | bytes], ...] | None) -> list[str | b
     return [v for k, v in metadata or () if k == HEADER]
 
 
-@pytest.mark.parametrize("cid", ["test-cid-123", "a", "A.b_c:d-9", "x" * 128, str(uuid.uuid4())])
+@pytest.mark.parametrize(
+    "cid", ["test-cid-123", "a", "A.b_c:d-9", "x" * 128, "0b7c3c1e-5d2a-4f3e-9a41-6c8d2e7f9b10"]
+)
 def test_a_valid_id_is_kept_echoed_and_bound(probe: Probe, cid: str) -> None:
     _, call = probe.call(ECHO, metadata=((HEADER, cid),))
 
