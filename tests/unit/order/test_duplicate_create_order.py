@@ -13,7 +13,7 @@ import pytest
 from common import deadline
 from common.errors import Aborted
 from order.application import messages as m
-from order.application.order_handlers import DUPLICATE_POLL_MAX_S, CreateOrderHandler
+from order.application.order_handlers import DUPLICATE_POLL_FIRST_S, DUPLICATE_POLL_MAX_S, CreateOrderHandler
 from order.application.stock_releases import StockReleases
 from order.domain.model import Order, OrderItem, OrderLine, OrderStatus
 from tests.unit.helpers import T0, FixedClock
@@ -71,9 +71,27 @@ async def test_a_duplicate_waits_for_the_first_call_and_returns_its_confirmed_or
 
     assert answer == confirmed
     assert answer.status is OrderStatus.CONFIRMED
-    assert sleeps == sorted(sleeps) and len(sleeps) == 3  # a growing backoff
+    # A backoff that doubles from its first pause (capped at DUPLICATE_POLL_MAX_S, further on).
+    assert sleeps == pytest.approx(
+        [DUPLICATE_POLL_FIRST_S, 2 * DUPLICATE_POLL_FIRST_S, 4 * DUPLICATE_POLL_FIRST_S]
+    )
     products.reserve.assert_not_called()
     assert store.orders == [confirmed]
+
+
+async def test_a_duplicate_from_a_caller_without_a_deadline_also_waits_for_the_first_call(
+    store: FakeOrderStore, products: MagicMock, releases: StockReleases, clock: FixedClock
+) -> None:
+    # No deadline bound: the wait has its own cap (DUPLICATE_WAIT_WITHOUT_DEADLINE_S), not the caller's.
+    first = in_progress(store)
+    confirmed = first.confirm((OrderItem(LAMP, "Lamp", Decimal("2.50"), 2),), T0)
+    sleeps: list[float] = []
+    create = handler(store, products, releases, clock, sleeps, on_sleep=lambda: store.seed(confirmed))
+
+    assert deadline.remaining() is None
+    assert await create.handle(duplicate_of(first)) == confirmed
+    assert sleeps == [DUPLICATE_POLL_FIRST_S]
+    products.reserve.assert_not_called()
 
 
 async def test_a_duplicate_whose_deadline_runs_out_first_is_aborted_never_pending(
