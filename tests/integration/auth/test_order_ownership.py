@@ -70,7 +70,70 @@ def test_another_customers_order_and_a_missing_one_look_the_same(authed: AuthedS
     for_existing, for_missing = ask(existing), ask(missing)
 
     assert for_existing.code() is for_missing.code() is grpc.StatusCode.PERMISSION_DENIED
+    assert existing in for_existing.details() and missing in for_missing.details()  # it names what was asked
     assert for_existing.details().replace(existing, "ID") == for_missing.details().replace(missing, "ID")
+
+
+def test_a_customer_places_orders_for_itself_only(authed: AuthedServices) -> None:
+    me, other = new_customer(), new_customer()
+    product_id = authed.new_product(stock=5)
+    request = order_pb.CreateOrderRequest(
+        customer_id=other, items=[order_pb.OrderLine(product_id=product_id, quantity=2)]
+    )
+
+    refused = _refusal(
+        lambda: authed.order.CreateOrder(request, timeout=TIMEOUT_S, metadata=authed.minter.customer(me))
+    )
+
+    assert refused.code() is grpc.StatusCode.PERMISSION_DENIED
+    page: order_pb.ListOrdersResponse = authed.order.ListOrders(
+        order_pb.ListOrdersRequest(customer_id=other),
+        timeout=TIMEOUT_S,
+        metadata=authed.minter.staff("orders:admin"),
+    )
+    assert list(page.orders) == []
+    product: product_pb.Product = authed.product.GetProduct(
+        product_pb.GetProductRequest(product_id=product_id),
+        timeout=TIMEOUT_S,
+        metadata=authed.minter.customer(me),
+    )
+    assert product.stock_quantity == 5
+
+
+def test_a_request_id_of_another_customers_order_shows_nothing_of_that_order(authed: AuthedServices) -> None:
+    owner, intruder = new_customer(), new_customer()
+    product_id = authed.new_product()
+    request_id = str(uuid.uuid4())
+
+    def create(customer_id: str) -> order_pb.Order:
+        order: order_pb.Order = authed.order.CreateOrder(
+            order_pb.CreateOrderRequest(
+                customer_id=customer_id,
+                items=[order_pb.OrderLine(product_id=product_id, quantity=1)],
+                request_id=request_id,
+            ),
+            timeout=TIMEOUT_S,
+            metadata=authed.minter.customer(customer_id),
+        )
+        return order
+
+    owners = create(owner)
+    refused = _refusal(lambda: create(intruder))
+
+    assert refused.code() is grpc.StatusCode.PERMISSION_DENIED
+    assert create(owner) == owners  # the owner's retry still gets its order
+
+
+def test_a_caller_whose_subject_is_no_customer_id_lists_no_orders(authed: AuthedServices) -> None:
+    authed.new_order(new_customer(), authed.new_product())
+
+    page: order_pb.ListOrdersResponse = authed.order.ListOrders(
+        order_pb.ListOrdersRequest(page_size=100),
+        timeout=TIMEOUT_S,
+        metadata=authed.minter.customer("kiosk-7"),
+    )
+
+    assert list(page.orders) == [] and page.next_page_token == ""
 
 
 def test_orders_admin_is_told_a_missing_order_is_not_found(authed: AuthedServices) -> None:
