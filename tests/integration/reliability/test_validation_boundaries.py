@@ -66,6 +66,15 @@ def test_a_limit_is_enforced_exactly_at_its_edge(target: Target, probe: Probe) -
             ),
             "items: must have at least one line",
         ),
+        (
+            Probe(
+                "CreateProduct",
+                "name with a NUL",
+                lambda k: p.CreateProductRequest(name="Lamp\x00", price="1"),
+                "name",
+            ),
+            "name: must not contain NUL characters",
+        ),
         # A bad value is quoted, up to 40 characters: enough to recognise it, never megabytes of it.
         (
             Probe("GetProduct", "id of 40", lambda k: p.GetProductRequest(product_id="y" * 40), "product_id"),
