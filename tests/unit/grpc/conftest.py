@@ -3,6 +3,7 @@ interceptors run against grpc's own ServicerContext rather than a fake one."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,7 @@ from tests.unit.grpc.aio_server import serving
 SERVICE = "test.v1.Probe"
 ECHO = f"/{SERVICE}/Echo"
 FAIL = f"/{SERVICE}/Fail"
+HANG = f"/{SERVICE}/Hang"  # never answers: its caller leaves (deadline) and grpc.aio cancels it
 HEALTH_CHECK = "/grpc.health.v1.Health/Check"
 
 
@@ -59,9 +61,14 @@ def _handlers(probe: Callable[[], Probe]) -> dict[str, grpc.RpcMethodHandler]:
         probe().seen.append(Seen(correlation.current(), []))
         raise probe().failure
 
+    async def hang(request: bytes, context: Any) -> bytes:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
     return {
         "Echo": grpc.unary_unary_rpc_method_handler(echo),
         "Fail": grpc.unary_unary_rpc_method_handler(fail),
+        "Hang": grpc.unary_unary_rpc_method_handler(hang),
     }
 
 

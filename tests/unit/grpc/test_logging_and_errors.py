@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import grpc
 import pytest
@@ -25,7 +26,7 @@ from common.errors import (
     ResourceType,
     Unavailable,
 )
-from tests.unit.grpc.conftest import ECHO, FAIL, HEALTH_CHECK, LogLine, Probe
+from tests.unit.grpc.conftest import ECHO, FAIL, HANG, HEALTH_CHECK, LogLine, Probe
 
 SECRET = "SELECT password FROM users -- secret detail"
 
@@ -53,6 +54,20 @@ def test_a_failed_call_is_logged_with_its_status_code(probe: Probe, logs: list[L
     [line] = rpc_lines(logs, FAIL)
     assert re.fullmatch(rf"rpc {FAIL} NOT_FOUND \d+\.\d ms", line.message)
     assert line.correlation_id == "log-cid-2"
+
+
+def test_a_call_its_caller_left_is_logged_cancelled(probe: Probe, logs: list[LogLine]) -> None:
+    with pytest.raises(grpc.RpcError) as raised:
+        probe.channel.unary_unary(HANG)(b"ping", metadata=((HEADER, "log-cid-3"),), timeout=0.2)
+    assert raised.value.code() is grpc.StatusCode.DEADLINE_EXCEEDED
+
+    # The server side ends when grpc.aio cancels the handler, after the client has given up: poll.
+    deadline = time.monotonic() + 5
+    while not rpc_lines(logs, HANG) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    [line] = rpc_lines(logs, HANG)
+    assert re.fullmatch(rf"rpc {HANG} CANCELLED \d+\.\d ms", line.message)
+    assert line.correlation_id == "log-cid-3"
 
 
 def test_health_checks_are_logged_at_debug_only(probe: Probe, logs: list[LogLine]) -> None:
