@@ -3,6 +3,8 @@ a handler that does not say who owns its transactions is refused."""
 
 from __future__ import annotations
 
+import asyncio
+import gc
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -142,6 +144,39 @@ async def test_a_handler_that_owns_its_transactions_runs_as_it_is() -> None:
 
     assert await Mediator({Write: Owner}, default_pipeline()).send(Write()) == "owned"
     assert uow.events == ["enter", "handle", "commit", "exit"]
+
+
+async def test_owned_work_whose_caller_left_runs_to_its_end_and_asyncio_logs_nothing_of_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # grpc.aio cancels a call whose caller left; an OwnsTransactions handler still runs to its end (it
+    # must not stop between a commit and the step that completes it), and its outcome, which nobody
+    # awaits any more, is retrieved so that asyncio reports no error of its own, now or when collected.
+    uow = RecordingUow()
+    started, go_on = asyncio.Event(), asyncio.Event()
+
+    class Owner(OwnsTransactions):
+        async def handle(self, message: Any) -> str:
+            started.set()
+            await go_on.wait()
+            uow.events.append("finished")
+            raise RuntimeError("the step after the caller left failed")
+
+    call = asyncio.ensure_future(Mediator({Write: Owner}, default_pipeline()).send(Write()))
+    await started.wait()
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    go_on.set()
+    for _ in range(100):  # a few turns of the loop: the owned task finishes, its callbacks run
+        if "finished" in uow.events:
+            break
+        await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    gc.collect()
+
+    assert uow.events == ["finished"]
+    assert [r.getMessage() for r in caplog.records if r.name == "asyncio"] == []
 
 
 async def test_an_owned_commit_past_the_callers_deadline_is_abandoned() -> None:
