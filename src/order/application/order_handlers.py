@@ -84,7 +84,9 @@ class CreateOrderHandler(OwnsTransactions):
             assert order.request_id is not None
             earlier = await self._outcome_of(order.request_id)
             # A request_id of another customer's order shows nothing of that order (AIP-211).
-            return visible_order(command.caller, earlier.order_id, earlier)
+            return visible_order(
+                command.caller, earlier.order_id, earlier, asked_for=f"request {order.request_id}"
+            )
         try:
             outcome = await self.products.reserve(order.order_id, lines)
         except ProductServiceUnavailable as error:

@@ -121,6 +121,9 @@ def test_a_request_id_of_another_customers_order_shows_nothing_of_that_order(aut
     refused = _refusal(lambda: create(intruder))
 
     assert refused.code() is grpc.StatusCode.PERMISSION_DENIED
+    # Named by what the intruder sent, not by the owner's order id.
+    assert refused.details() == f"permission denied on request {request_id} (or it does not exist)"
+    assert owners.order_id not in repr(refused.trailing_metadata())
     assert create(owner) == owners  # the owner's retry still gets its order
 
 
