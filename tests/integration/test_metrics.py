@@ -153,3 +153,25 @@ def test_counters_move_by_exactly_what_the_calls_did(pair: Pair) -> None:
     assert after_product.value("eshop_products_low_stock") == 1
     assert after.value("eshop_db_pool_connections_in_use") >= 0
     assert after_product.value("target_info") == 1
+
+
+def test_an_order_given_up_on_an_unreachable_product_service_is_counted_as_such(pair: Pair) -> None:
+    pair.fail_reserve.failures = None  # every ReserveStock attempt: UNAVAILABLE
+    with (
+        grpc.insecure_channel(f"127.0.0.1:{pair.product.port}") as product_channel,
+        grpc.insecure_channel(f"127.0.0.1:{pair.order.port}") as order_channel,
+    ):
+        product_id = create_product(product_grpc.ProductServiceStub(product_channel), stock=5).product_id
+        before = pair.order_metrics()
+        with pytest.raises(grpc.RpcError) as raised:
+            order_grpc.OrderServiceStub(order_channel).CreateOrder(
+                order_request(new_id(), (product_id, 1), request_id=new_id()), timeout=10
+            )
+        after = pair.order_metrics()
+
+    assert raised.value.code() is grpc.StatusCode.UNAVAILABLE
+    rejected = {"outcome": "rejected", "reason": "product_unavailable"}
+    assert after.total("eshop_orders_total", **rejected) - before.total("eshop_orders_total", **rejected) == 1
+    assert after.total("eshop_orders_total", outcome="confirmed") == before.total(
+        "eshop_orders_total", outcome="confirmed"
+    )
