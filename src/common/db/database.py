@@ -146,16 +146,16 @@ class Database:
     def begin(self, *, write: bool) -> Connection:
         """A connection inside a fresh transaction (``BEGIN IMMEDIATE`` for a SQLite write)."""
         try:
-            return self._begin(write)
+            return self._begin(write, first_try=True)
         except DBAPIError as error:
             if self.is_sqlite or not is_connection_error(error):
                 raise
         # PostgreSQL: the server closed that pooled connection (a restart, a terminated backend), and the
         # pool's other idle ones are as old: all replaced, and the transaction begins on a fresh one.
         self.engine.dispose()
-        return self._begin(write)
+        return self._begin(write, first_try=False)
 
-    def _begin(self, write: bool) -> Connection:
+    def _begin(self, write: bool, *, first_try: bool) -> Connection:
         conn: Connection | None = None
         try:
             conn = self._take_kept() or self.engine.connect()
@@ -166,8 +166,11 @@ class Database:
             if conn is not None:
                 # BEGIN failed (e.g. SQLite busy): give the connection back now, not at the next GC cycle.
                 conn.info.pop("eshop_write", None)
-                if is_connection_error(error) and not self.is_sqlite:
-                    conn.invalidate()  # stale, not an outage: ``begin`` tries a fresh one
+                if first_try and not self.is_sqlite and is_connection_error(error):
+                    # A stale pooled connection, not an outage: ``begin`` tries a fresh one. On that one
+                    # the same failure is an outage, reported as any other.
+                    if not conn.invalidated:
+                        conn.invalidate()
                 else:
                     self._discard_if_broken(conn, error)
                 conn.close()
