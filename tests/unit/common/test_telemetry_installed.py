@@ -1,0 +1,61 @@
+"""``telemetry.installed()`` reads OpenTelemetry's global instead of asking ``get_tracer_provider()``
+(which looks an environment variable up on every call): its answer must stay the API's own.
+
+Each case runs in a fresh interpreter: the global tracer provider can be set once per process.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+_AGREES = """
+from opentelemetry import trace
+from common import telemetry
+
+def api_says():
+    return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+
+print(telemetry.installed(), api_says(), end=" ")
+{step}
+print(telemetry.installed(), api_says())
+"""
+
+
+def _run(step: str, **env: str) -> str:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    environment.update(env)
+    code = _AGREES.format(step=textwrap.dedent(step))
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=environment, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+@pytest.mark.parametrize(
+    ("step", "env", "expected"),
+    [
+        # No endpoint, nothing installed: no spans.
+        ("telemetry.configure_tracing('eshop-test')", {}, "False False False False"),
+        # A provider installed in code (as the tests' in-memory exporters do, and any embedding program).
+        (
+            "from opentelemetry.sdk.trace import TracerProvider; trace.set_tracer_provider(TracerProvider())",
+            {},
+            "False False True True",
+        ),
+        # The API's own variable: resolved at start-up by configure_tracing even without an endpoint.
+        (
+            "telemetry.configure_tracing('eshop-test')",
+            {"OTEL_PYTHON_TRACER_PROVIDER": "sdk_tracer_provider"},
+            "False True True True",
+        ),
+    ],
+    ids=["nothing-installed", "installed-in-code", "named-by-OTEL_PYTHON_TRACER_PROVIDER"],
+)
+def test_installed_agrees_with_the_api(step: str, env: dict[str, str], expected: str) -> None:
+    assert _run(step, **env) == expected
