@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
+from sqlalchemy import BindParameter, Connection, Select, and_, bindparam, func, or_, select, update
 
 from common.db.upsert import insert_ignoring_conflict
 from common.money import from_cents, to_cents
@@ -20,7 +21,6 @@ ConnectionSource = Callable[[], Connection]
 # statement per call (a third of the Product service's CPU per ReserveStock before this). The
 # parameter names start with "p_" because UPDATE reserves the column names for its SET clause.
 _PRODUCT_BY_ID = select(products).where(products.c.product_id == bindparam("p_id"))
-_PRODUCTS_BY_IDS = select(products).where(products.c.product_id.in_(bindparam("p_ids", expanding=True)))
 _TAKE_STOCK = (
     update(products)
     .where(products.c.product_id == bindparam("p_id"), products.c.stock_quantity >= bindparam("p_quantity"))
@@ -49,6 +49,15 @@ _RELEASE = (
     )
     .values(status=ReservationStatus.RELEASED.value, release_time=bindparam("p_now"))
 )
+
+
+@functools.cache
+def _products_by_ids(count: int) -> Select[Any]:
+    """``… WHERE product_id IN (:p_id0, …)`` with ``count`` parameters, built once per count: an
+    ``expanding`` parameter would have SQLAlchemy render the statement's text again at every execution
+    (12 us of a ReserveStock's 23 in a micro-benchmark). Counts are few: an order has at most 100 lines."""
+    keys: list[BindParameter[str]] = [bindparam(f"p_id{i}") for i in range(count)]
+    return select(products).where(products.c.product_id.in_(keys))
 
 
 class SqlProductRepository:
@@ -85,7 +94,9 @@ class SqlProductRepository:
         if not product_ids:
             return {}
         keys = sorted({str(p) for p in product_ids})
-        rows = self._conn().execute(_PRODUCTS_BY_IDS, {"p_ids": keys})
+        rows = self._conn().execute(
+            _products_by_ids(len(keys)), {f"p_id{i}": key for i, key in enumerate(keys)}
+        )
         return {UUID(row.product_id): _product(row._mapping) for row in rows}
 
     def list_after(self, after: tuple[datetime, UUID] | None, limit: int) -> list[Product]:
