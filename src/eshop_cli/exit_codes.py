@@ -11,7 +11,8 @@ CONFIGURATION = 2  # invalid configuration (`eshop up`, `eshop <service> serve|m
 NOT_FOUND = 3
 REFUSED = 4  # the request was refused: invalid argument, failed precondition, already exists, not
 # authenticated or not allowed
-UNAVAILABLE = 5  # no answer in time: service down, unreachable, overloaded or past the deadline
+UNAVAILABLE = 5  # worth retrying: no answer in time (service down, unreachable, overloaded, past the
+# deadline) or ABORTED (a concurrent change, or the same request_id still in progress)
 SERVER_ERROR = 6  # any other status (INTERNAL, UNKNOWN, ...)
 ORDER_REJECTED = 7  # `eshop orders create`: the order was stored but REJECTED (stock, unknown product)
 INTERRUPTED = 130  # Ctrl-C during a client command
@@ -27,6 +28,7 @@ _BY_STATUS: dict[grpc.StatusCode, int] = {
     grpc.StatusCode.UNAVAILABLE: UNAVAILABLE,
     grpc.StatusCode.DEADLINE_EXCEEDED: UNAVAILABLE,
     grpc.StatusCode.RESOURCE_EXHAUSTED: UNAVAILABLE,
+    grpc.StatusCode.ABORTED: UNAVAILABLE,
 }
 
 
