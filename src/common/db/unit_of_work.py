@@ -37,6 +37,7 @@ class SqlUnitOfWork:
         self._database = database
         self._read_only = read_only
         self._conn: Connection | None = None
+        self._after_commit: list[Callable[[], None]] = []
 
     @property
     def connection(self) -> Connection:
@@ -82,11 +83,19 @@ class SqlUnitOfWork:
 
     def commit(self) -> None:
         self._finish(commit=True)
+        actions, self._after_commit = self._after_commit, []
+        for action in actions:
+            action()
+
+    def after_commit(self, action: Callable[[], None]) -> None:
+        self._after_commit.append(action)
 
     def rollback(self) -> None:
         self._finish(commit=False)
 
     def _finish(self, *, commit: bool, failure: BaseException | None = None) -> None:
+        if not commit:
+            self._after_commit.clear()
         conn, self._conn = self._conn, None
         if conn is not None:
             self._database.end(conn, commit=commit, failure=failure)

@@ -63,7 +63,7 @@ class ReserveStockHandler(OneTransaction[ProductUnitOfWork]):
             winner = self.uow.reservations.get(order_id)
             assert winner is not None, "try_open lost to a reservation that is not there"
             replayed = _replay(winner, requested)
-            self.outcomes.reservation(REPLAYED)
+            self.uow.after_commit(lambda: self.outcomes.reservation(REPLAYED))
             return replayed
 
         # Conditional decrements in one fixed order: concurrent multi-line reservations cannot deadlock.
@@ -84,7 +84,10 @@ class ReserveStockHandler(OneTransaction[ProductUnitOfWork]):
             for r in requested
         )
         self.uow.reservations.add_lines(order_id, lines)
-        self.outcomes.reservation(RESERVED, sum(r.quantity for r in requested))
+        units = sum(r.quantity for r in requested)
+        # Counted once committed: a rerun after a conflict, or a commit refused past the deadline,
+        # must not count units that were never taken. Refusals roll back and end the call: counted now.
+        self.uow.after_commit(lambda: self.outcomes.reservation(RESERVED, units))
         return Reservation(order_id, ReservationStatus.ACTIVE, lines, now)
 
 
@@ -125,7 +128,8 @@ class ReleaseStockHandler(OneTransaction[ProductUnitOfWork]):
             assert reservation is not None
         for line in sorted(reservation.lines, key=lambda line: line.product_id):
             self.uow.products.put_back(line.product_id, line.quantity, now)
-        self.outcomes.released(sum(line.quantity for line in reservation.lines))
+        units = sum(line.quantity for line in reservation.lines)
+        self.uow.after_commit(lambda: self.outcomes.released(units))
         return ReleaseResult(order_id, released=True)
 
 

@@ -153,3 +153,27 @@ def test_a_reservation_records_when_it_was_released(database: Database) -> None:
             select(reservations.c.release_time).where(reservations.c.order_id == str(opened))
         )
     assert released == t1
+
+
+def test_after_commit_actions_run_once_the_transaction_commits_and_never_after_a_rollback(
+    database: Database,
+) -> None:
+    # What the stock counters rely on: a reservation rolled back (past its deadline, rerun after a
+    # conflict, lost to an outage) reports nothing; a committed one reports once.
+    ran: list[str] = []
+    product = make_product(stock=3)
+    uow = SqlProductUnitOfWork(database)
+    with uow:
+        uow.products.add(product)
+        uow.after_commit(lambda: ran.append("rolled back"))
+    with uow:
+        uow.products.add(product)
+        uow.after_commit(lambda: ran.append("first"))
+        uow.after_commit(lambda: ran.append("second"))
+        assert ran == []  # not before the commit
+        uow.commit()
+        assert ran == ["first", "second"]
+        uow.commit()  # nothing left to run
+    assert ran == ["first", "second"]
+    with uow:
+        assert uow.products.get(product.product_id) is not None

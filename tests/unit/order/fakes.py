@@ -150,6 +150,7 @@ class FakeOrderUnitOfWork:
     def __init__(self, store: FakeOrderStore) -> None:
         self._store = store
         self._working: State | None = None
+        self._after_commit: list[Callable[[], None]] = []
         self.orders: OrderRepository = FakeOrderRepository(self._state)
         self.outbox: ReleaseOutbox = FakeReleaseOutbox(self._state)
 
@@ -178,9 +179,16 @@ class FakeOrderUnitOfWork:
             self._store.committed = self._working
             self._store.commits += 1
         self._working = None
+        actions, self._after_commit = self._after_commit, []
+        for action in actions:
+            action()
+
+    def after_commit(self, action: Callable[[], None]) -> None:
+        self._after_commit.append(action)
 
     def rollback(self) -> None:
         self._working = None
+        self._after_commit.clear()
 
 
 def _loaded(order: Order | None) -> Order | None:

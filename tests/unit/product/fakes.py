@@ -115,6 +115,7 @@ class FakeProductUnitOfWork:
         self.commits = 0
         self.rollbacks = 0
         self.discarded = 0  # rollbacks that threw uncommitted writes away
+        self._after_commit: list[Callable[[], None]] = []
         self._open()
 
     def seed(self, *products: Product) -> None:
@@ -159,9 +160,16 @@ class FakeProductUnitOfWork:
         self.committed_reservations = dict(self._working_reservations)
         self.commits += 1
         self._open()
+        actions, self._after_commit = self._after_commit, []
+        for action in actions:
+            action()
+
+    def after_commit(self, action: Callable[[], None]) -> None:
+        self._after_commit.append(action)
 
     def rollback(self) -> None:
         self.rollbacks += 1
+        self._after_commit.clear()
         working = (self._working_products, self._working_reservations)
         if working != (self.committed_products, self.committed_reservations):
             self.discarded += 1

@@ -9,8 +9,9 @@ from uuid import UUID, uuid4
 import pytest
 from pytest_mock import MockerFixture
 
+from common import deadline
 from common.behaviours import default_pipeline
-from common.errors import ErrorCode, PreconditionType
+from common.errors import Aborted, DeadlineExceeded, ErrorCode, PreconditionType
 from common.mediator import Mediator
 from product.application.messages import GetReservation, ReleaseStock, ReserveStock, StockLine
 from product.application.outcomes import NoOutcomes
@@ -273,3 +274,65 @@ async def test_each_reservation_is_reported_by_result_with_the_units_it_took(
         ("unknown_product", 0),
     ]
     assert outcomes.units_released == [3]
+
+
+def _counting_mediator(uow: FakeProductUnitOfWork, clock: FixedClock, outcomes: RecordedOutcomes) -> Mediator:
+    return Mediator(
+        {
+            ReserveStock: lambda: ReserveStockHandler(uow, clock, outcomes=outcomes),
+            ReleaseStock: lambda: ReleaseStockHandler(uow, clock, outcomes=outcomes),
+        },
+        default_pipeline(),
+    )
+
+
+async def test_a_reservation_or_release_refused_at_commit_is_not_counted(
+    uow: FakeProductUnitOfWork, clock: FixedClock
+) -> None:
+    # The caller's deadline passed before the commit: everything rolls back, so nothing was taken or
+    # put back and nothing may be counted (it was counted inside the transaction before).
+    outcomes = RecordedOutcomes()
+    mediator = _counting_mediator(uow, clock, outcomes)
+    widget = make_product(stock=10)
+    uow.seed(widget)
+    order_id = uuid4()
+
+    with deadline.bound(0.0), pytest.raises(DeadlineExceeded):
+        await mediator.send(reserve(order_id, (widget, 2)))
+    assert (uow.stock(widget.product_id), outcomes.reservations) == (10, [])
+
+    await mediator.send(reserve(order_id, (widget, 2)))  # the caller's retry, in time
+    with deadline.bound(0.0), pytest.raises(DeadlineExceeded):
+        await mediator.send(ReleaseStock(str(order_id)))
+
+    assert uow.stock(widget.product_id) == 8
+    assert outcomes.reservations == [("reserved", 2)]
+    assert outcomes.units_released == []
+
+
+class ConflictingOnce(FakeProductUnitOfWork):
+    """Its first commit loses a race (PostgreSQL's serialization failure or deadlock): ABORTED."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conflicts_left = 1
+
+    def commit(self) -> None:
+        if self.conflicts_left:
+            self.conflicts_left -= 1
+            raise Aborted("the change conflicted with a concurrent one; try again")
+        super().commit()
+
+
+async def test_a_reservation_rerun_after_a_conflict_is_counted_once(clock: FixedClock) -> None:
+    uow = ConflictingOnce()
+    outcomes = RecordedOutcomes()
+    mediator = _counting_mediator(uow, clock, outcomes)
+    widget = make_product(stock=10)
+    uow.seed(widget)
+
+    await mediator.send(reserve(uuid4(), (widget, 3)))
+
+    assert uow.conflicts_left == 0  # the first run did conflict, and the pipeline ran it again
+    assert uow.stock(widget.product_id) == 7
+    assert outcomes.reservations == [("reserved", 3)]
