@@ -35,7 +35,8 @@ class UnitOfWork(Protocol):
     def after_commit(self, action: Callable[[], None]) -> None:
         """Run ``action`` once the current transaction has committed, never if it rolls back (its
         deadline passed at commit, a conflict reruns it, the database went away): what reports a
-        change, e.g. a metric, reports it once and only when it happened."""
+        change, e.g. a metric, reports it once and only when it happened. An action that raises is
+        logged; the commit stands and the other actions still run."""
         ...
 
     async def run(self, body: Callable[..., T], *args: Any) -> T:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, TypeVar
 
+from loguru import logger
 from opentelemetry.trace import SpanKind
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -85,7 +86,11 @@ class SqlUnitOfWork:
         self._finish(commit=True)
         actions, self._after_commit = self._after_commit, []
         for action in actions:
-            action()
+            try:
+                action()
+            except Exception:
+                # The work is committed: a failing report (a metric) must not turn it into an error.
+                logger.exception("an action after a commit failed; the commit stands")
 
     def after_commit(self, action: Callable[[], None]) -> None:
         self._after_commit.append(action)

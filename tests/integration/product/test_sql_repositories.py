@@ -13,6 +13,7 @@ from decimal import Decimal
 from uuid import UUID, uuid4
 
 import pytest
+from loguru import logger
 from sqlalchemy import select
 
 from common.clock import utcnow
@@ -177,3 +178,30 @@ def test_after_commit_actions_run_once_the_transaction_commits_and_never_after_a
     assert ran == ["first", "second"]
     with uow:
         assert uow.products.get(product.product_id) is not None
+
+
+def test_a_failing_after_commit_action_leaves_the_commit_and_the_other_actions_standing(
+    database: Database,
+) -> None:
+    errors: list[str] = []
+    sink = logger.add(lambda m: errors.append(m.record["message"]), level="ERROR", format="{message}")
+    ran: list[str] = []
+    product = make_product(stock=3)
+    uow = SqlProductUnitOfWork(database)
+
+    def broken() -> None:
+        raise RuntimeError("metrics exporter broke")
+
+    try:
+        with uow:
+            uow.products.add(product)
+            uow.after_commit(broken)
+            uow.after_commit(lambda: ran.append("after"))
+            uow.commit()
+    finally:
+        logger.remove(sink)
+
+    assert ran == ["after"]
+    with uow:
+        assert uow.products.get(product.product_id) is not None
+    assert errors == ["an action after a commit failed; the commit stands"]
