@@ -41,8 +41,9 @@ def installed() -> bool:
 
     Asked several times per call. ``trace.get_tracer_provider()`` looks ``OTEL_PYTHON_TRACER_PROVIDER``
     up in ``os.environ`` on every call while none is installed (a KeyError each time: 2.5 % of the Order
-    service's samples under load), so the API's global is read instead; ``configure_tracing`` resolves
-    the variable once at start-up, and the test for this function holds the two answers equal.
+    service's samples under load), so the API's global is read instead. The variable is resolved once at
+    start-up, by ``configure_tracing`` (or by the first tracer made); the test for this function holds
+    the two answers equal.
     """
     return trace._TRACER_PROVIDER is not None
 

@@ -90,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="eshop",
         description="Run the eshop services and talk to them.",
         epilog="Exit codes: 0 ok, 1 failed (up/health), 2 usage, 3 NOT_FOUND, "
-        "4 request refused or not allowed, 5 unavailable or deadline exceeded, 6 other server error, "
+        "4 request refused or not allowed, 5 worth retrying (unavailable, deadline exceeded, aborted), "
+        "6 other server error, "
         "7 order rejected. See docs/cli.md.",
     )
     parser.add_argument("--version", action="version", version=f"eshop {VERSION}")

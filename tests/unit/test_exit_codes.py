@@ -20,7 +20,8 @@ def _documented() -> dict[grpc.StatusCode, int]:
     for code, meaning in re.findall(r"^\| (\d+) \| (.*) \|$", table, flags=re.MULTILINE):
         for name in re.findall(r"`([A-Z_]+)`", meaning):
             if name in grpc.StatusCode.__members__:
-                documented[grpc.StatusCode[name]] = int(code)
+                status = grpc.StatusCode[name]
+                assert documented.setdefault(status, int(code)) == int(code), f"{name} is in two rows"
     return documented
 
 

@@ -16,8 +16,15 @@ import pytest
 from loguru import logger
 from sqlalchemy import select
 
+from common import deadline
+from common.behaviours import default_pipeline
 from common.clock import utcnow
 from common.db.database import Database
+from common.errors import DeadlineExceeded
+from common.mediator import Mediator
+from product.application.messages import ReserveStock, StockLine
+from product.application.outcomes import NoOutcomes
+from product.application.stock_handlers import ReserveStockHandler
 from product.domain.model import Product, ReservedLine
 from product.infrastructure.schema import create_schema
 from product.infrastructure.tables import reservations
@@ -205,3 +212,30 @@ def test_a_failing_after_commit_action_leaves_the_commit_and_the_other_actions_s
     with uow:
         assert uow.products.get(product.product_id) is not None
     assert errors == ["an action after a commit failed; the commit stands"]
+
+
+async def test_a_replay_refused_at_commit_by_the_deadline_is_not_counted(database: Database) -> None:
+    # A replay writes nothing, yet its transaction (the reads) still ends at the deadline check: past
+    # it the caller gets DEADLINE_EXCEEDED and the replay is not counted.
+    counted: list[tuple[str, int]] = []
+
+    class Recorded(NoOutcomes):
+        def reservation(self, result: str, units: int = 0) -> None:
+            counted.append((result, units))
+
+    uow = SqlProductUnitOfWork(database)
+    mediator = Mediator(
+        {ReserveStock: lambda: ReserveStockHandler(uow, utcnow, outcomes=Recorded())}, default_pipeline()
+    )
+    product = make_product(stock=3)
+    with uow:
+        uow.products.add(product)
+        uow.commit()
+    command = ReserveStock(str(uuid4()), (StockLine(str(product.product_id), 2),))
+
+    await mediator.send(command)
+    with deadline.bound(0.0), pytest.raises(DeadlineExceeded):
+        await mediator.send(command)
+    await mediator.send(command)
+
+    assert counted == [("reserved", 2), ("replayed", 0)]

@@ -41,6 +41,9 @@ class RecordingUow:
     def commit(self) -> None:
         self.events.append("commit")
 
+    def after_commit(self, action: Callable[[], None]) -> None:
+        self.events.append("after_commit")
+
     async def run(self, body: Callable[..., T], *args: Any) -> T:
         with self:
             return body(*args)

@@ -14,6 +14,8 @@ from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
+from loguru import logger
+
 from order.application.storage import OrderRepository, OutboxStats, PendingRelease, ReleaseOutbox
 from order.domain.model import Order, OrderStatus
 
@@ -181,7 +183,10 @@ class FakeOrderUnitOfWork:
         self._working = None
         actions, self._after_commit = self._after_commit, []
         for action in actions:
-            action()
+            try:  # as the SQL unit of work: a failing action is logged, the commit stands
+                action()
+            except Exception:
+                logger.exception("an action after a commit failed; the commit stands")
 
     def after_commit(self, action: Callable[[], None]) -> None:
         self._after_commit.append(action)

@@ -14,6 +14,8 @@ from decimal import Decimal
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
+from loguru import logger
+
 from product.application.storage import ProductRepository, ReservationRepository
 from product.domain.model import Product, Reservation, ReservationStatus, ReservedLine
 from tests.unit.helpers import T0
@@ -162,7 +164,10 @@ class FakeProductUnitOfWork:
         self._open()
         actions, self._after_commit = self._after_commit, []
         for action in actions:
-            action()
+            try:  # as the SQL unit of work: a failing action is logged, the commit stands
+                action()
+            except Exception:
+                logger.exception("an action after a commit failed; the commit stands")
 
     def after_commit(self, action: Callable[[], None]) -> None:
         self._after_commit.append(action)
