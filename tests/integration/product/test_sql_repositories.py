@@ -239,3 +239,13 @@ async def test_a_replay_refused_at_commit_by_the_deadline_is_not_counted(databas
     await mediator.send(command)
 
     assert counted == [("reserved", 2), ("replayed", 0)]
+
+
+def test_count_low_stock_counts_products_at_or_below_their_threshold(database: Database) -> None:
+    # What the eshop.products.low_stock gauge reads (threshold 2 for make_product's products).
+    uow = SqlProductUnitOfWork(database)
+    with uow:
+        assert uow.products.count_low_stock() == 0
+        for stock in (0, 2, 3, 10):
+            uow.products.add(make_product(stock=stock))
+        assert uow.products.count_low_stock() == 2  # 0 and 2; not 3 or 10
