@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
+from loguru import logger
+
 from common import deadline
 
 T = TypeVar("T")
@@ -46,6 +48,29 @@ class UnitOfWork(Protocol):
 
 
 U = TypeVar("U", bound=UnitOfWork)
+
+
+class AfterCommit:
+    """The actions a unit of work runs once its transaction has committed (``UnitOfWork.after_commit``):
+    ``run`` after a commit, ``discard`` on a rollback."""
+
+    def __init__(self) -> None:
+        self._actions: list[Callable[[], None]] = []
+
+    def add(self, action: Callable[[], None]) -> None:
+        self._actions.append(action)
+
+    def discard(self) -> None:
+        self._actions.clear()
+
+    def run(self) -> None:
+        actions, self._actions = self._actions, []
+        for action in actions:
+            try:
+                action()
+            except Exception:
+                # The work is committed: a failing report (a metric) must not turn it into an error.
+                logger.exception("an action after a commit failed; the commit stands")
 
 
 class OneTransaction(Generic[U]):

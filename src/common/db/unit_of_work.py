@@ -12,7 +12,6 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, TypeVar
 
-from loguru import logger
 from opentelemetry.trace import SpanKind
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -21,6 +20,7 @@ from common import telemetry
 from common.db.database import Database, DatabaseBusy
 from common.db.outage import is_contention
 from common.errors import Aborted, Unavailable
+from common.transactions import AfterCommit
 
 # PostgreSQL's serialization_failure and deadlock_detected: the transaction lost a race and may be
 # retried as a whole.
@@ -38,7 +38,7 @@ class SqlUnitOfWork:
         self._database = database
         self._read_only = read_only
         self._conn: Connection | None = None
-        self._after_commit: list[Callable[[], None]] = []
+        self._after_commit = AfterCommit()
 
     @property
     def connection(self) -> Connection:
@@ -84,23 +84,17 @@ class SqlUnitOfWork:
 
     def commit(self) -> None:
         self._finish(commit=True)
-        actions, self._after_commit = self._after_commit, []
-        for action in actions:
-            try:
-                action()
-            except Exception:
-                # The work is committed: a failing report (a metric) must not turn it into an error.
-                logger.exception("an action after a commit failed; the commit stands")
+        self._after_commit.run()
 
     def after_commit(self, action: Callable[[], None]) -> None:
-        self._after_commit.append(action)
+        self._after_commit.add(action)
 
     def rollback(self) -> None:
         self._finish(commit=False)
 
     def _finish(self, *, commit: bool, failure: BaseException | None = None) -> None:
         if not commit:
-            self._after_commit.clear()
+            self._after_commit.discard()
         conn, self._conn = self._conn, None
         if conn is not None:
             self._database.end(conn, commit=commit, failure=failure)

@@ -14,8 +14,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
-from loguru import logger
-
+from common.transactions import AfterCommit
 from order.application.storage import OrderRepository, OutboxStats, PendingRelease, ReleaseOutbox
 from order.domain.model import Order, OrderStatus
 
@@ -152,7 +151,7 @@ class FakeOrderUnitOfWork:
     def __init__(self, store: FakeOrderStore) -> None:
         self._store = store
         self._working: State | None = None
-        self._after_commit: list[Callable[[], None]] = []
+        self._after_commit = AfterCommit()
         self.orders: OrderRepository = FakeOrderRepository(self._state)
         self.outbox: ReleaseOutbox = FakeReleaseOutbox(self._state)
 
@@ -181,19 +180,14 @@ class FakeOrderUnitOfWork:
             self._store.committed = self._working
             self._store.commits += 1
         self._working = None
-        actions, self._after_commit = self._after_commit, []
-        for action in actions:
-            try:  # as the SQL unit of work: a failing action is logged, the commit stands
-                action()
-            except Exception:
-                logger.exception("an action after a commit failed; the commit stands")
+        self._after_commit.run()
 
     def after_commit(self, action: Callable[[], None]) -> None:
-        self._after_commit.append(action)
+        self._after_commit.add(action)
 
     def rollback(self) -> None:
         self._working = None
-        self._after_commit.clear()
+        self._after_commit.discard()
 
 
 def _loaded(order: Order | None) -> Order | None:

@@ -14,8 +14,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
-from loguru import logger
-
+from common.transactions import AfterCommit
 from product.application.storage import ProductRepository, ReservationRepository
 from product.domain.model import Product, Reservation, ReservationStatus, ReservedLine
 from tests.unit.helpers import T0
@@ -117,7 +116,7 @@ class FakeProductUnitOfWork:
         self.commits = 0
         self.rollbacks = 0
         self.discarded = 0  # rollbacks that threw uncommitted writes away
-        self._after_commit: list[Callable[[], None]] = []
+        self._after_commit = AfterCommit()
         self._open()
 
     def seed(self, *products: Product) -> None:
@@ -162,19 +161,14 @@ class FakeProductUnitOfWork:
         self.committed_reservations = dict(self._working_reservations)
         self.commits += 1
         self._open()
-        actions, self._after_commit = self._after_commit, []
-        for action in actions:
-            try:  # as the SQL unit of work: a failing action is logged, the commit stands
-                action()
-            except Exception:
-                logger.exception("an action after a commit failed; the commit stands")
+        self._after_commit.run()
 
     def after_commit(self, action: Callable[[], None]) -> None:
-        self._after_commit.append(action)
+        self._after_commit.add(action)
 
     def rollback(self) -> None:
         self.rollbacks += 1
-        self._after_commit.clear()
+        self._after_commit.discard()
         working = (self._working_products, self._working_reservations)
         if working != (self.committed_products, self.committed_reservations):
             self.discarded += 1
