@@ -159,6 +159,17 @@ CALLS = [
     ),
 ]
 
+
+def test_every_rpc_of_the_protos_is_called() -> None:
+    """The table is every RPC: a new one without its row would go untested against bad credentials."""
+    rpcs = {
+        (service, method.name)
+        for service, descriptor in (("product", product_pb.DESCRIPTOR), ("order", order_pb.DESCRIPTOR))
+        for method in descriptor.services_by_name[f"{service.title()}Service"].methods
+    }
+    assert {(c.service, c.name) for c in CALLS} == rpcs
+
+
 # Credentials that prove nothing: UNAUTHENTICATED on every RPC, whatever the token would have allowed.
 # (minter, caller's customer id) -> metadata; the token would carry every scope if it were valid.
 ALL_SCOPES = ("catalog:write", "stock:reserve", "orders:admin")
