@@ -1,4 +1,4 @@
-"""Order service settings: ``ORDER_*`` environment variables (README.md, "Configuration")."""
+"""Order service settings: ``ORDER_*`` environment variables (docs/configuration.md)."""
 
 from __future__ import annotations
 

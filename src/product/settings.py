@@ -1,4 +1,4 @@
-"""Product service settings: ``PRODUCT_*`` environment variables (README.md, "Configuration")."""
+"""Product service settings: ``PRODUCT_*`` environment variables (docs/configuration.md)."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@
 
 ``grpc.client.attempt.*`` are not here: gRPC's built-in retries run beneath interceptors, and the
 client application learns nothing about the attempts; the Product server's
-``grpc.server.call.started`` counts every attempt that reached it (see README, "Observability").
+``grpc.server.call.started`` counts every attempt that reached it (see docs/observability.md).
 """
 
 from __future__ import annotations

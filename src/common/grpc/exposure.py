@@ -33,7 +33,7 @@ def warn_if_exposed(settings: ServerSettings) -> bool:
         return False
     logger.warning(
         "listening on {} with {}=off: anyone who can reach this address may call every method "
-        "(set it to required, see README Security)",
+        "(set it to required, see docs/security.md)",
         settings.listen_address,
         variable(settings, "auth_mode"),
     )
