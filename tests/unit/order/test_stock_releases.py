@@ -227,8 +227,9 @@ async def test_deliver_now_gives_the_client_no_more_than_the_budget(
 async def test_a_release_tried_at_once_is_the_workers_after_twice_the_attempt_budget_and_a_second(
     store: FakeOrderStore, products: MagicMock, clock: FixedClock
 ) -> None:
-    # docs/guarantees.md: past the immediate attempt the outbox owns the release, the worker leaving it alone only
-    # for 2 x ORDER_RELEASE_ATTEMPT_TIMEOUT_S + 1 s (so a crash right after the commit costs ~1.6 s).
+    # docs/guarantees.md: past the immediate attempt the outbox owns the release, the worker leaving it
+    # alone only for 2 x ORDER_RELEASE_ATTEMPT_TIMEOUT_S + 1 s (so a crash right after the commit costs
+    # ~1.6 s).
     releases = StockReleases(store.unit_of_work, products, clock, BACKOFF, LEASE_S, attempt_timeout_s=0.3)
     clock.step = timedelta(0)
     queued_at = clock.now
