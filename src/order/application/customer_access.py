@@ -57,16 +57,13 @@ def check_places_for(caller: Principal | None, customer_id: str) -> None:
         )
 
 
-def visible_order(
-    caller: Principal | None, order_id: UUID, order: Order | None, *, asked_for: str | None = None
-) -> Order:
+def visible_order(caller: Principal | None, order_id: UUID, order: Order | None) -> Order:
     """GetOrder/CancelOrder: the order, if the caller may see it (AIP-211 otherwise). A refusal names
-    what the caller asked for (``asked_for``; by default the order id it gave), never more."""
+    the order id the caller gave, never more."""
     if order is not None and (caller is None or may_act_for(caller, str(order.customer_id))):
         return order
     if caller is not None and not caller.has_scope(ORDERS_ADMIN):
-        named = asked_for or f"order {order_id}"
-        raise PermissionDenied(f"permission denied on {named} (or it does not exist)")
+        raise PermissionDenied(f"permission denied on order {order_id} (or it does not exist)")
     raise OrderNotFound(order_id)
 
 
