@@ -7,10 +7,15 @@ Error messages name what is wrong and never echo the token, its kid or any key.
 
 from __future__ import annotations
 
+import binascii
+import contextlib
+import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
+from jwt.utils import base64url_decode
 
 from common.auth.key_sources import KeySource
 from common.auth.keys import ALLOWED_ALGORITHMS
@@ -19,9 +24,13 @@ from common.auth.verified_tokens import VerifiedTokens
 from common.errors import Unauthenticated
 
 METADATA_KEY = "authorization"
+# The whole authorization value, refused above this before any other work (tokens of real identity
+# providers stay well under it; a padded one must not buy seconds of base64 and JSON).
 MAX_HEADER_CHARS = 8192
 MISSING = "missing credentials: send 'authorization: Bearer <token>'"
 MALFORMED = "malformed token"
+# RFC 7519 NumericDate claims: JSON numbers, which the verifier holds as floats.
+NUMERIC_DATES = ("exp", "nbf", "iat")
 
 # Most specific first: InvalidSignatureError is a DecodeError, ExpiredSignatureError an InvalidTokenError.
 _REASONS: tuple[tuple[type[jwt.PyJWTError], str], ...] = (
@@ -92,8 +101,8 @@ class TokenVerifier:
         if not key.accepts(header.algorithm):
             raise Unauthenticated("algorithm not allowed for this signing key")
         claims = self._decode(header, key.key)
+        expires_at = _numeric_dates(claims)["exp"] + self._leeway
         principal = _principal(claims)
-        expires_at = float(claims["exp"]) + self._leeway
         self._verified.put(header.token, principal, expires_at=expires_at, key_generation=generation)
         return principal
 
@@ -120,6 +129,9 @@ class TokenVerifier:
             raise Unauthenticated(f"token lacks the '{error.claim}' claim") from None
         except jwt.PyJWTError as error:
             raise Unauthenticated(_reason(error)) from None
+        except (ValueError, TypeError, OverflowError, RecursionError):
+            # Whatever else the library trips over in a signed token is still the token's fault.
+            raise Unauthenticated(MALFORMED) from None
         return claims
 
 
@@ -131,20 +143,46 @@ def _reason(error: jwt.PyJWTError) -> str:
 
 
 def _read_header(authorization: str | None) -> _Header:
+    """The token and the two header fields that choose its key. Only the header segment is decoded
+    here; the payload and the signature are decoded once, by the signature check."""
     if not authorization:
         raise Unauthenticated(MISSING)
+    if len(authorization) > MAX_HEADER_CHARS:
+        raise Unauthenticated(f"{MALFORMED}: larger than {MAX_HEADER_CHARS} characters")
     scheme, _, token = authorization.strip().partition(" ")
     token = token.strip()
-    if scheme.lower() != "bearer" or not token or len(authorization) > MAX_HEADER_CHARS:
+    if scheme.lower() != "bearer" or not token:
         raise Unauthenticated(f"{MALFORMED}: expected 'Bearer <token>'")
+    segments = token.split(".")
+    if len(segments) != 3 or not all(segments[:2]):
+        raise Unauthenticated(MALFORMED)
     try:
-        header = jwt.get_unverified_header(token)
-    except jwt.PyJWTError:
+        header = json.loads(base64url_decode(segments[0]))
+    except (ValueError, binascii.Error, RecursionError):  # UnicodeDecodeError is a ValueError
         raise Unauthenticated(MALFORMED) from None
+    if not isinstance(header, dict):
+        raise Unauthenticated(MALFORMED)
     kid, algorithm = header.get("kid"), header.get("alg")
     if not isinstance(algorithm, str) or (kid is not None and not isinstance(kid, str)):
         raise Unauthenticated(MALFORMED)
     return _Header(token, kid, algorithm)
+
+
+def _numeric_dates(claims: dict[str, Any]) -> dict[str, float]:
+    """The date claims as floats; a string, a boolean or a number beyond a float is malformed (the
+    library would take "123" and fail with an OverflowError on 400 digits)."""
+    dates: dict[str, float] = {}
+    for name in NUMERIC_DATES:
+        if name not in claims:
+            continue
+        value, number = claims[name], math.nan
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            with contextlib.suppress(OverflowError):
+                number = float(value)
+        if not math.isfinite(number):
+            raise Unauthenticated(f"{MALFORMED}: '{name}' must be a number of seconds")
+        dates[name] = number
+    return dates
 
 
 def _principal(claims: dict[str, Any]) -> Principal:
@@ -153,4 +191,7 @@ def _principal(claims: dict[str, Any]) -> Principal:
         raise Unauthenticated(
             f"{MALFORMED}: 'sub' must be a non-empty string and 'scope' a space-separated string"
         )
-    return Principal(subject=subject, scopes=frozenset(scope.split()), method=AuthMethod.BEARER_TOKEN)
+    # RFC 6749 3.3: scope-tokens are separated by the space character only. str.split() would also
+    # split on a no-break space or a control character, so "x\u00a0catalog:write" would grant a scope.
+    scopes = frozenset(part for part in scope.split(" ") if part)
+    return Principal(subject=subject, scopes=scopes, method=AuthMethod.BEARER_TOKEN)
