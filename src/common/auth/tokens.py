@@ -1,7 +1,7 @@
 """Bearer JWT verification: ``authorization: Bearer <token>`` -> Principal, or Unauthenticated with a reason.
 
-``verify`` does no I/O. When the token names a key the source does not hold yet, ``needs_fetch`` says so
-and ``fetch_keys`` (blocking) brings it; ``verify_blocking`` chains the two for a thread-pool server.
+``verify`` does no I/O. When the token names a key the source does not hold yet, ``pending_fetch`` hands
+back the key fetch to wait for (never blocking itself); ``verify_blocking`` chains the two for a thread.
 Error messages name what is wrong and never echo the token, its kid or any key.
 """
 
@@ -11,13 +11,14 @@ import binascii
 import contextlib
 import json
 import math
+from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
 from jwt.utils import base64url_decode
 
-from common.auth.key_sources import KeySource
+from common.auth.key_sources import FETCH_TIMEOUT_S, KeySource
 from common.auth.keys import ALLOWED_ALGORITHMS
 from common.auth.principal import AuthMethod, Principal
 from common.auth.verified_tokens import VerifiedTokens
@@ -27,6 +28,9 @@ METADATA_KEY = "authorization"
 # The whole authorization value, refused above this before any other work (tokens of real identity
 # providers stay well under it; a padded one must not buy seconds of base64 and JSON).
 MAX_HEADER_CHARS = 8192
+# The token's JOSE header (its first segment), read before the key is chosen: a few hundred characters
+# from real providers; bounded so that reading it stays cheap whatever the caller pads it with.
+MAX_JOSE_HEADER_CHARS = 2048
 MISSING = "missing credentials: send 'authorization: Bearer <token>'"
 MALFORMED = "malformed token"
 # RFC 7519 NumericDate claims: JSON numbers, which the verifier holds as floats.
@@ -67,23 +71,24 @@ class TokenVerifier:
         self._leeway = leeway_s
         self._verified = VerifiedTokens() if verified is None else verified
 
-    def needs_fetch(self, authorization: str | None) -> bool:
-        """No I/O: whether ``fetch_keys`` should run before ``verify`` can decide on this token."""
+    def pending_fetch(self, authorization: str | None) -> Future[None] | None:
+        """No I/O, never blocks: the key fetch to wait for before ``verify`` decides on this token, or
+        None when it can decide now (a known key, a bad token, or a fetch that cannot help)."""
         if self._cached(authorization) is not None:
-            return False
+            return None
         try:
             header = _read_header(authorization)
         except Unauthenticated:
-            return False
-        return header.algorithm in ALLOWED_ALGORITHMS and self._keys.wants_fetch(header.kid)
-
-    def fetch_keys(self) -> None:
-        """Blocking (an HTTP request for a JWKS URL): run it in a thread from an event loop."""
-        self._keys.fetch()
+            return None
+        if header.algorithm not in ALLOWED_ALGORITHMS:
+            return None
+        return self._keys.fetch_for(header.kid)
 
     def verify_blocking(self, authorization: str | None) -> Principal:
-        if self.needs_fetch(authorization):
-            self.fetch_keys()
+        """For a thread (tools, tests): wait for the key fetch the token needs, then verify."""
+        fetch = self.pending_fetch(authorization)
+        if fetch is not None:
+            wait([fetch], timeout=FETCH_TIMEOUT_S)
         return self.verify(authorization)
 
     def verify(self, authorization: str | None) -> Principal:
@@ -154,7 +159,7 @@ def _read_header(authorization: str | None) -> _Header:
     if scheme.lower() != "bearer" or not token:
         raise Unauthenticated(f"{MALFORMED}: expected 'Bearer <token>'")
     segments = token.split(".")
-    if len(segments) != 3 or not all(segments[:2]):
+    if len(segments) != 3 or not all(segments[:2]) or len(segments[0]) > MAX_JOSE_HEADER_CHARS:
         raise Unauthenticated(MALFORMED)
     try:
         header = json.loads(base64url_decode(segments[0]))
