@@ -9,13 +9,14 @@ import json
 import time
 from typing import Any
 
+import jwt
 import pytest
 
 from common.auth.key_sources import StaticKeys
 from common.auth.keys import parse_jwks
 from common.auth.tokens import MAX_HEADER_CHARS, TokenVerifier
 from common.errors import Unauthenticated
-from tests.signing import AUDIENCE, ISSUER, SigningKey, bearer, ec_key, jwks
+from tests.signing import AUDIENCE, ISSUER, SigningKey, bearer, ec_key, jwks, valid_claims
 
 
 @pytest.fixture(scope="module")
@@ -127,3 +128,15 @@ def test_a_header_that_is_no_jose_header_is_malformed(verifier: TokenVerifier, h
 def test_a_token_without_three_parts_is_malformed(verifier: TokenVerifier, token: str) -> None:
     with pytest.raises(Unauthenticated, match="malformed token"):
         verifier.verify(f"Bearer {token}")
+
+
+def test_a_claim_named_twice_counts_once_the_last_time(key: SigningKey, verifier: TokenVerifier) -> None:
+    """RFC 7519 section 4 lets a parser take the last of duplicate claim names; the signature covers the
+    bytes, so only the identity provider can make such a token, and we read it as every JSON parser of
+    Python does."""
+    claims = json.dumps(valid_claims(aud=AUDIENCE))[:-1] + ', "sub": "second", "scope": "catalog:write"}'
+    token = jwt.api_jws.encode(claims.encode(), key.private, algorithm="ES256", headers={"kid": key.kid})
+
+    principal = verifier.verify(bearer(token))
+
+    assert principal.subject == "second" and principal.scopes == {"catalog:write"}
