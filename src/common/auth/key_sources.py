@@ -136,14 +136,13 @@ class RemoteJwks:
         is only a WARNING: it may come up after us, and the keys are fetched when a token needs them."""
         try:
             document = self._download()
+            key_set = read_jwks(document)
         except OSError as error:
             logger.warning(
                 "JWKS not fetched from {} at start: {}; fetching it when a token needs it", self._url, error
             )
             return 0
-        try:
-            key_set = read_jwks(document)
-        except ValueError as error:
+        except ValueError as error:  # it answered, with something that is no key set (or far too large)
             raise NoUsableKeys(str(error)) from None
         if not key_set.keys:
             raise NoUsableKeys(key_set.no_usable_key())

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from loguru import logger
 
-from common.auth.key_sources import NoUsableKeys, RemoteJwks
+from common.auth.key_sources import MAX_JWKS_BYTES, NoUsableKeys, RemoteJwks
 from common.auth.tokens import TokenVerifier
 from common.errors import Unauthenticated
 from tests.identity_provider import IdentityProvider, serving_jwks
@@ -217,6 +217,23 @@ def test_unknown_kids_wait_on_one_fetch_up_to_a_bound_and_the_rest_are_decided_a
     assert idp.requests == 1
 
 
+def test_a_key_set_over_a_mebibyte_is_refused_and_the_known_keys_kept(
+    idp: IdentityProvider, clock: Clock, warnings: list[str]
+) -> None:
+    key = ec_key()
+    idp.document = jwks(key)
+    verifier, _ = _verifier(idp, clock)
+    verifier.verify_blocking(bearer(key.sign()))
+
+    idp.document = {**jwks(key, ec_key("new")), "padding": "x" * MAX_JWKS_BYTES}
+    clock.now += MIN_INTERVAL_S
+    with pytest.raises(Unauthenticated, match="unknown signing key"):
+        verifier.verify_blocking(bearer(ec_key("new").sign()))
+
+    assert any("larger than" in w for w in warnings)
+    assert verifier.verify(bearer(key.sign(jti="1"))).subject == "customer-1"
+
+
 def test_a_hanging_provider_is_given_up_within_the_fetch_timeout(idp: IdentityProvider, clock: Clock) -> None:
     idp.document, idp.delay_s = jwks(ec_key()), 30.0
     source = RemoteJwks(idp.url, timeout_s=0.5, clock=clock)
@@ -232,8 +249,9 @@ def test_a_hanging_provider_is_given_up_within_the_fetch_timeout(idp: IdentityPr
     [
         ({"keys": []}, "holds no usable signing key"),
         ({"nothing": "here"}, "not a JWKS document"),
+        ({"keys": [], "padding": "x" * MAX_JWKS_BYTES}, "JWKS larger than"),
     ],
-    ids=["no keys", "not a JWKS"],
+    ids=["no keys", "not a JWKS", "over a mebibyte"],
 )
 def test_a_url_serving_no_usable_key_at_start_is_refused(
     idp: IdentityProvider, document: dict[str, object], reason: str

@@ -16,6 +16,7 @@ from common.auth.key_sources import StaticKeys
 from common.auth.keys import parse_jwks
 from common.auth.tokens import MAX_HEADER_CHARS, TokenVerifier
 from common.errors import Unauthenticated
+from tests.identity_provider import serving_jwks
 from tests.signing import AUDIENCE, ISSUER, SigningKey, bearer, ec_key, jwks, valid_claims
 
 
@@ -140,3 +141,29 @@ def test_a_claim_named_twice_counts_once_the_last_time(key: SigningKey, verifier
     principal = verifier.verify(bearer(token))
 
     assert principal.subject == "second" and principal.scopes == {"catalog:write"}
+
+
+@pytest.mark.parametrize("field", ["jku", "x5u", "jwk", "x5c"])
+@pytest.mark.parametrize("kid", ["trusted", "the attacker's"])
+def test_keys_a_token_brings_along_are_never_used_or_fetched(
+    key: SigningKey, verifier: TokenVerifier, field: str, kid: str
+) -> None:
+    """Only the configured keys verify: a header pointing at (jku, x5u) or carrying (jwk, x5c) the
+    attacker's own key is not looked at, let alone fetched."""
+    attacker = ec_key("evil-1")
+    with serving_jwks() as attackers_server:
+        attackers_server.document = jwks(attacker)
+        brought = {
+            "jku": attackers_server.url,
+            "x5u": attackers_server.url,
+            "jwk": attacker.jwk(),
+            "x5c": [base64.b64encode(attacker.public_pem()).decode()],
+        }[field]
+        headers = {"kid": key.kid if kid == "trusted" else attacker.kid, field: brought}
+        token = jwt.encode(valid_claims(scope="orders:admin"), attacker.private, "ES256", headers=headers)
+
+        with pytest.raises(Unauthenticated) as refused:
+            verifier.verify_blocking(bearer(token))
+
+        assert refused.value.message == ("bad signature" if kid == "trusted" else "unknown signing key")
+        assert attackers_server.requests == 0
