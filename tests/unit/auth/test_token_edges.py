@@ -115,8 +115,9 @@ def test_a_token_naming_an_unknown_key_is_refused_on_its_header_alone(
         b'{"alg": 7}',
         b'{"alg": "ES256", "kid": 7}',
         b"\xff\xfe",
+        b'{"alg": "ES256", "kid": "' + b"k" * 2000 + b'"}',
     ],
-    ids=["deeply nested", "not an object", "alg not a string", "kid not a string", "not utf-8"],
+    ids=["deeply nested", "not an object", "alg not a string", "kid not a string", "not utf-8", "too long"],
 )
 def test_a_header_that_is_no_jose_header_is_malformed(verifier: TokenVerifier, header: bytes) -> None:
     with pytest.raises(Unauthenticated, match="malformed token"):
