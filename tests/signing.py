@@ -53,6 +53,16 @@ def rsa_key(kid: str = "rsa-1") -> SigningKey:
     return SigningKey(kid, "RS256", rsa.generate_private_key(public_exponent=65537, key_size=2048))
 
 
+def weak_rsa_key(kid: str = "rsa-weak") -> SigningKey:
+    """1024 bits: a key no JWKS may get trusted with."""
+    return SigningKey(kid, "RS256", rsa.generate_private_key(public_exponent=65537, key_size=1024))
+
+
+def hmac_jwk(kid: str = "oct-1") -> dict[str, Any]:
+    """A shared secret published as a JWK without ``alg``: no token can be verified with it here."""
+    return {"kty": "oct", "kid": kid, "use": "sig", "k": _b64(b"a shared secret of 32 bytes!!!!!")}
+
+
 def ec_key(kid: str = "ec-1") -> SigningKey:
     return SigningKey(kid, "ES256", ec.generate_private_key(ec.SECP256R1()))
 

@@ -31,7 +31,7 @@ LEASE = timedelta(seconds=2 * CALL_TIMEOUT_S + 1)  # a release tried at once is 
 _COLUMNS = "order_id, customer_id, status, status_reason, failed_product_ids, create_time, update_time"
 _INSERT_ORDER = (
     f"INSERT INTO orders ({_COLUMNS}, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT (request_id) DO NOTHING"
+    "ON CONFLICT (customer_id, request_id) DO NOTHING"
 )
 _INSERT_LINES = "INSERT INTO order_lines (order_id, line_no, product_id, quantity) VALUES (?, ?, ?, ?)"
 # Compare-and-set on the status the order had: a concurrent change makes it match nothing.
@@ -43,7 +43,7 @@ _PRICE_LINE = (
     "UPDATE order_lines SET product_id = ?, quantity = ?, product_name = ?, unit_price_cents = ? "
     "WHERE order_id = ? AND line_no = ?"
 )
-_ORDER_BY = f"SELECT {_COLUMNS} FROM orders WHERE {{}} = ?"
+_ORDER_BY = f"SELECT {_COLUMNS} FROM orders WHERE {{}}"
 _LINES = (
     "SELECT product_id, quantity, product_name, unit_price_cents FROM order_lines "
     "WHERE order_id = ? ORDER BY line_no"
@@ -103,11 +103,12 @@ def place(request: pb.CreateOrderRequest, now: datetime) -> Order:
 
 
 def insert_pending(db: Database, tx: Tx, order: Order, request_id: str) -> Order | None:
-    """Stores the PENDING order; when ``request_id`` is taken, returns the order that took it instead."""
+    """Stores the PENDING order; when the customer's ``request_id`` is taken, returns the order that
+    took it instead (request ids are each customer's own)."""
     stamp = db.stamp(order.create_time)
     row = (order.order_id, order.customer_id, PENDING, "", "", stamp, stamp, request_id.lower() or None)
     if tx.run(_INSERT_ORDER, row) == 0:
-        return load(db, tx, request_id.lower(), by="request_id")
+        return load(db, tx, order.customer_id, request_id.lower(), by="customer_id = ? AND request_id = ?")
     tx.many(_INSERT_LINES, [(order.order_id, i, p, q) for i, (p, q) in enumerate(order.lines)])
     return None
 
@@ -236,8 +237,8 @@ def cancel(
     return cancelled, queue_release(db, tx, order_id, cid, now, deliver_now=True)
 
 
-def load(db: Database, tx: Tx, key: str, by: str = "order_id") -> Order | None:
-    head = tx.one(_ORDER_BY.format(by), (key,))
+def load(db: Database, tx: Tx, *keys: str, by: str = "order_id = ?") -> Order | None:
+    head = tx.one(_ORDER_BY.format(by), keys)
     if head is None:
         return None
     order_id, customer_id, status, reason, failed, created, updated = head

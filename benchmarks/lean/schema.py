@@ -12,10 +12,11 @@ CREATE TABLE orders (
     status VARCHAR(16) NOT NULL,
     status_reason TEXT NOT NULL,
     failed_product_ids TEXT NOT NULL,
-    request_id VARCHAR(36) UNIQUE,
+    request_id VARCHAR(36),
     create_time {ts} NOT NULL,
     update_time {ts} NOT NULL,
-    trace_context VARCHAR(128)
+    trace_context VARCHAR(128),
+    CONSTRAINT uq_orders_customer_request_id UNIQUE (customer_id, request_id)
 );
 CREATE INDEX ix_orders_create_time ON orders (create_time, order_id);
 CREATE INDEX ix_orders_customer_create_time ON orders (customer_id, create_time, order_id);

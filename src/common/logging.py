@@ -2,6 +2,10 @@
 
 Facts are loguru extras (``logger.bind(order_id=...)``): JSON lines carry them as fields, text lines append
 them as ``| key=value``. Tracebacks never show local variable values (they may hold secrets or personal data).
+
+The text sink writes every value escaped (``common.printable``), the message, the extras and the
+traceback alike: a subject, a name or a reason a caller chose can add no line to the log (CWE-117), and
+no log call can forget it. JSON lines need nothing more: JSON escapes control characters itself.
 """
 
 from __future__ import annotations
@@ -14,18 +18,24 @@ from typing import TYPE_CHECKING, Any
 from loguru import logger
 from opentelemetry import trace
 
+from common.printable import printable
+
 if TYPE_CHECKING:
-    from loguru import Message, Record
+    from loguru import Message, Record, RecordException
 
 TEXT_FORMAT = (
     "<green>{time:YYYY-MM-DD HH:mm:ss.SSS}</green> | <level>{level: <7}</level> | "
-    "<cyan>{extra[service]}</cyan> | cid={extra[correlation_id]} | {message}{extra[fields]}"
+    "<cyan>{extra[text][service]}</cyan> | cid={extra[text][correlation_id]} | "
+    "{extra[text][message]}{extra[text][fields]}\n{extra[text][exception]}"
 )
+# A traceback's lines are indented below its event: a line break inside an exception's message (which
+# may quote a caller's value) can never start a line that reads as an event of its own.
+TRACEBACK_INDENT = "    "
 # Extras bound by the call-logging interceptors; a text line already says them in its message.
 CALL_FIELDS = ("grpc_method", "grpc_code", "duration_ms")
 # The lines that bind these name the order or product in their message too.
 ENTITY_FIELDS = ("order_id", "product_id")
-_NOT_IN_TEXT_TAIL = {"service", "correlation_id", "fields", *CALL_FIELDS, *ENTITY_FIELDS}
+_NOT_IN_TEXT_TAIL = {"service", "correlation_id", "text", *CALL_FIELDS, *ENTITY_FIELDS}
 
 
 def _add_trace_context(extra: dict[str, Any]) -> None:
@@ -41,10 +51,29 @@ def _add_trace_context(extra: dict[str, Any]) -> None:
 
 
 def _patch(record: Record) -> None:
+    _add_trace_context(record["extra"])
+
+
+def _text_format(record: Record) -> str:
+    """The text line's parts, escaped, under ``extra["text"]`` (what the format shows of the record)."""
     extra = record["extra"]
-    _add_trace_context(extra)
     shown = {k: v for k, v in extra.items() if k not in _NOT_IN_TEXT_TAIL}
-    extra["fields"] = (" | " + " ".join(f"{k}={v}" for k, v in shown.items())) if shown else ""
+    fields = " ".join(f"{printable(str(k))}={printable(str(v))}" for k, v in shown.items())
+    extra["text"] = {
+        "service": printable(str(extra.get("service", "-"))),
+        "correlation_id": printable(str(extra.get("correlation_id", "-"))),
+        "message": printable(record["message"]),
+        "fields": f" | {fields}" if fields else "",
+        "exception": _traceback_text(record["exception"]),
+    }
+    return TEXT_FORMAT
+
+
+def _traceback_text(exception: RecordException | None) -> str:
+    if exception is None:
+        return ""
+    lines = "".join(traceback.format_exception(exception.type, exception.value, exception.traceback))
+    return "".join(f"{TRACEBACK_INDENT}{printable(line)}\n" for line in lines.rstrip("\n").split("\n"))
 
 
 def _json_line(record: Record) -> str:
@@ -55,7 +84,7 @@ def _json_line(record: Record) -> str:
         "service": extra.get("service", "-"),
         "correlation_id": extra.get("correlation_id", "-"),
         "message": record["message"],
-        **{k: v for k, v in extra.items() if k not in ("service", "correlation_id", "fields")},
+        **{k: v for k, v in extra.items() if k not in ("service", "correlation_id", "text")},
     }
     if (exception := record["exception"]) is not None:
         # The standard library's rendering: frames and source lines, never local values.
@@ -81,4 +110,4 @@ def configure_logging(service: str, level: str = "INFO", json_lines: bool = Fals
     if json_lines:
         logger.add(_json_sink, level=level.upper(), format=_json_format, backtrace=False, diagnose=False)
     else:
-        logger.add(sys.stderr, level=level.upper(), format=TEXT_FORMAT, backtrace=False, diagnose=False)
+        logger.add(sys.stderr, level=level.upper(), format=_text_format, backtrace=False, diagnose=False)

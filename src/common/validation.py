@@ -58,6 +58,15 @@ def is_uuid(value: str) -> bool:
         return False
 
 
+def is_canonical_uuid(value: str) -> bool:
+    """Exactly the lower-case hyphenated form ``str(UUID(...))`` writes: the one spelling of an id that
+    may identify someone (upper case is accepted in a request, never as an identity)."""
+    try:
+        return str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
+
+
 def check_uuid(v: Violations, field: str, value: str, *, required: bool = True) -> None:
     if not value:
         if required:

@@ -30,6 +30,9 @@ from eshop_cli.seed import seed_if_empty
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 POLL_INTERVAL_S = 0.2
+# Where the databases, the dev key and the service token live; its files are the user's only.
+STATE_DIRECTORY = DEV_KEYS_DIRECTORY
+PRIVATE_UMASK = 0o077
 
 
 @dataclass
@@ -76,7 +79,8 @@ def run_up(args: argparse.Namespace, client: session.Session) -> int:
             info(f"eshop up: received {signal.Signals(signum).name}, stopping the services")
         stop.set()
 
-    auth = up_auth.prepare() if args.auth else None
+    _make_private(STATE_DIRECTORY)
+    auth = up_auth.prepare(STATE_DIRECTORY) if args.auth else None
     if auth is not None:
         os.environ.update(auth.env())  # checked below and inherited by both children
     try:
@@ -115,6 +119,13 @@ def run_up(args: argparse.Namespace, client: session.Session) -> int:
             signal.signal(signum, handler)
 
 
+def _make_private(directory: Path) -> None:
+    """``./.eshop/`` readable by its owner only (0700), also when an earlier version left it 0755: it
+    holds the databases, the dev signing key and the Order service's token."""
+    directory.mkdir(mode=0o700, exist_ok=True)
+    directory.chmod(0o700)
+
+
 def _check_configuration() -> None:
     """What the children would refuse, said once before either starts (the variables they will read)."""
     from common.settings import LogSettings
@@ -135,7 +146,8 @@ def _spawn(name: str, target: str, default_database_url: str) -> Child:
     database_url = env.get(f"{name.upper()}_DATABASE_URL") or default_database_url
     command = [sys.executable, "-c", "from eshop_cli.main import main; main()", name, "serve"]
     # A session of its own: a Ctrl-C at the terminal reaches only us, and we stop the services in order.
-    process = subprocess.Popen(command, env=env, start_new_session=True)
+    # Umask 077: the databases they create (and SQLite's -wal and -shm files) are their user's only.
+    process = subprocess.Popen(command, env=env, start_new_session=True, umask=PRIVATE_UMASK)
     return Child(name, target, redacted(database_url), process)
 
 

@@ -9,6 +9,7 @@ from dependency_injector import providers
 from loguru import logger
 
 from common import configuration
+from common.configuration import variable
 from common.db.database import DatabaseUnusable
 from common.generated.eshop.product.v1 import product_pb2_grpc as pb_grpc
 from common.grpc.server import (
@@ -58,7 +59,9 @@ def start(
         )
 
     try:
-        running = start_server(settings, build, extra_interceptors, inner_interceptors)
+        running = start_server(
+            settings, build, extra_interceptors, inner_interceptors, stock_client_warnings(settings)
+        )
     except BaseException:
         container.shutdown_resources()
         metrics.shutdown()
@@ -73,6 +76,18 @@ def start(
         database.redacted_url(),
     )
     return running, container
+
+
+def stock_client_warnings(settings: ProductSettings) -> list[str]:
+    """Certificate identities that may move stock, where no client certificate is ever verified."""
+    if not settings.auth_stock_client_ids or settings.tls_client_ca_file is not None:
+        return []
+    ids, ca = (variable(settings, f) for f in ("auth_stock_client_ids", "tls_client_ca_file"))
+    return [
+        f"{ids} is set but {ca} is not: no client certificate is verified, so these identities never "
+        f"match and only the stock:reserve scope moves stock (set {ca} to the CA of the Order "
+        "service's certificate)"
+    ]
 
 
 def serve() -> None:

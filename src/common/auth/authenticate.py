@@ -2,8 +2,9 @@
 
 What an interceptor runs (sync or aio):
     authorization = authorization_from(metadata)
-    if authenticator.needs_fetch(authorization):      # no I/O
-        authenticator.fetch_keys()                    # blocking: ``await asyncio.to_thread(...)`` in aio
+    fetch = authenticator.pending_fetch(authorization)   # no I/O, never blocks
+    if fetch is not None:
+        wait for it (bounded)                            # aio: without blocking the loop
     principal = authenticator.authenticate(authorization, context.auth_context())   # no I/O
     policy.decide(method, principal)
 """
@@ -11,9 +12,11 @@ What an interceptor runs (sync or aio):
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from concurrent.futures import Future
 
 from common import configuration
-from common.auth.key_sources import KeySource, RemoteJwks, StaticKeys
+from common.auth.key_sources import KeySource, NoUsableKeys, RemoteJwks, StaticKeys
+from common.auth.keys import load_key_file
 from common.auth.mtls import peer_identities
 from common.auth.principal import Principal
 from common.auth.tokens import METADATA_KEY, TokenVerifier
@@ -36,11 +39,9 @@ class Authenticator:
     def __init__(self, verifier: TokenVerifier) -> None:
         self._verifier = verifier
 
-    def needs_fetch(self, authorization: str | None) -> bool:
-        return authorization is not None and self._verifier.needs_fetch(authorization)
-
-    def fetch_keys(self) -> None:
-        self._verifier.fetch_keys()
+    def pending_fetch(self, authorization: str | None) -> Future[None] | None:
+        """The key fetch this call's token should wait for (see ``TokenVerifier.pending_fetch``)."""
+        return None if authorization is None else self._verifier.pending_fetch(authorization)
 
     def authenticate(
         self, authorization: str | None, auth_context: Mapping[str, Iterable[bytes]]
@@ -55,20 +56,27 @@ class Authenticator:
 
 
 def key_source_from(settings: ServerSettings) -> KeySource:
-    """The configured key source; a key file that cannot be read or holds no usable key is a
-    configuration problem naming its variable (exit status 2), found at start, not on the first call."""
+    """The configured key source; a key file that cannot be read or holds no usable key, or a JWKS URL
+    that serves none, is a configuration problem naming its variable (exit status 2), found at start,
+    not on the first call."""
     if settings.auth_jwks_url is not None:
-        return RemoteJwks(settings.auth_jwks_url)
+        remote = RemoteJwks(settings.auth_jwks_url)
+        try:
+            remote.load_at_start()
+        except NoUsableKeys as error:
+            raise configuration.problem(settings, "auth_jwks_url", error) from error
+        return remote
     if settings.auth_jwks_file is None:
         raise configuration.ConfigurationError(["no key source: auth_jwks_url or auth_jwks_file must be set"])
     try:
-        keys = StaticKeys.from_file(settings.auth_jwks_file)
+        key_set = load_key_file(settings.auth_jwks_file)
     except (OSError, ValueError) as error:
         reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
         raise configuration.problem(settings, "auth_jwks_file", ValueError(reason)) from error
-    if keys.empty:
-        raise configuration.problem(settings, "auth_jwks_file", ValueError("holds no usable signing key"))
-    return keys
+    if not key_set.keys:
+        raise configuration.problem(settings, "auth_jwks_file", ValueError(key_set.no_usable_key()))
+    key_set.warn_skipped(str(settings.auth_jwks_file))
+    return StaticKeys(key_set.keys)
 
 
 def authenticator_from(settings: ServerSettings) -> Authenticator | None:

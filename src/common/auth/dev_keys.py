@@ -28,11 +28,11 @@ class DevKeys:
 
 
 def ensure_dev_keys(directory: Path) -> DevKeys:
-    """The dev key pair under ``directory``, generated on first use (private key 0600, public JWKS)."""
+    """The dev key pair under ``directory`` (made 0700), generated on first use (both files 0600)."""
     keys = DevKeys(directory / PRIVATE_KEY_FILE, directory / JWKS_FILE, kid="")
     if keys.private_key_file.exists() and keys.jwks_file.exists():
         return DevKeys(keys.private_key_file, keys.jwks_file, _kid_of(keys.jwks_file))
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     private_key = ec.generate_private_key(ec.SECP256R1())
     kid = f"dev-{secrets.token_hex(8)}"
     pem = private_key.private_bytes(
@@ -41,7 +41,8 @@ def ensure_dev_keys(directory: Path) -> DevKeys:
     _write(keys.private_key_file, pem, mode=0o600)
     jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(private_key.public_key()))
     jwk.update(kid=kid, alg="ES256", use="sig")
-    _write(keys.jwks_file, json.dumps({"keys": [jwk]}, indent=2).encode(), mode=0o644)
+    # Public, but nobody else's business either: the services that read it run as this user.
+    _write(keys.jwks_file, json.dumps({"keys": [jwk]}, indent=2).encode(), mode=0o600)
     return DevKeys(keys.private_key_file, keys.jwks_file, kid)
 
 

@@ -33,8 +33,9 @@ class Migrations:
         config.attributes["version_table"] = self.version_table
         return config
 
-    def upgrade(self, database: Database) -> None:
-        """Apply every pending migration; idempotent.
+    def upgrade(self, database: Database, revision: str = "head") -> None:
+        """Apply every pending migration (up to ``revision``: tests of a migration start before it);
+        idempotent.
 
         On PostgreSQL a session advisory lock serialises replicas that start together; SQLite's
         ``BEGIN IMMEDIATE`` does the same for processes sharing a file.
@@ -49,7 +50,7 @@ class Migrations:
                 config.attributes["connection"] = conn
                 if database.is_sqlite:
                     conn.info["eshop_write"] = True
-                command.upgrade(config, "head")
+                command.upgrade(config, revision)
                 conn.commit()
             finally:
                 conn.info.pop("eshop_write", None)

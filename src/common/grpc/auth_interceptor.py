@@ -12,6 +12,8 @@ line the handler logs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from concurrent.futures import Future
 from typing import Any
 
 from loguru import logger
@@ -19,6 +21,7 @@ from opentelemetry.metrics import Meter
 
 from common.auth import principal as principals
 from common.auth.authenticate import Authenticator, authorization_from
+from common.auth.key_sources import FETCH_TIMEOUT_S
 from common.auth.policy import AccessPolicy
 from common.errors import AppError, PermissionDenied, Unauthenticated
 from common.grpc.handler_wrapping import Behaviour, Context, UnaryServerInterceptor
@@ -54,9 +57,9 @@ class AuthInterceptor(UnaryServerInterceptor):
         caller: principals.Principal | None = None
         try:
             authorization = authorization_from(context.invocation_metadata())
-            if self._authenticator.needs_fetch(authorization):
-                # The only blocking step (an HTTP request to the identity provider): off the loop.
-                await asyncio.to_thread(self._authenticator.fetch_keys)
+            fetch = self._authenticator.pending_fetch(authorization)
+            if fetch is not None:
+                await _arrival(fetch, FETCH_TIMEOUT_S)
             caller = self._authenticator.authenticate(authorization, context.auth_context())
             self._policy.decide(method, caller)
         except (Unauthenticated, PermissionDenied) as refusal:
@@ -83,3 +86,23 @@ def _log_refusal(method: str, caller: principals.Principal | None, refusal: AppE
     logger.bind(subject=subject, grpc_method=method.lstrip("/"), grpc_code=refusal.code.value).warning(
         "refused {} for {}: {} {}", method, subject, refusal.code.value, refusal.message
     )
+
+
+async def _arrival(fetch: Future[None], timeout_s: float) -> None:
+    """Wait, without blocking the loop or holding a thread, until the key fetch ends or ``timeout_s``
+    passes. Leaving early (the caller gave up) must not cancel the fetch other calls share, as
+    ``asyncio.wrap_future`` would."""
+    loop = asyncio.get_running_loop()
+    ended: asyncio.Future[None] = loop.create_future()
+
+    def end() -> None:
+        if not ended.done():  # not when the wait timed out or was cancelled
+            ended.set_result(None)
+
+    def wake(_: Future[None]) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody is waiting
+            loop.call_soon_threadsafe(end)
+
+    fetch.add_done_callback(wake)
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(ended, timeout_s)

@@ -27,6 +27,7 @@ from common.auth.authenticate import Authenticator, authenticator_from
 from common.auth.policy import AccessPolicy
 from common.db.migrations import SchemaNotCurrent
 from common.grpc.auth_interceptor import AuthInterceptor
+from common.grpc.auth_warnings import warn_about_auth_settings
 from common.grpc.exposure import warn_if_exposed
 from common.grpc.response_size import CLIENT_RECEIVE_LIMIT_BYTES
 from common.grpc.server_interceptors import server_interceptors
@@ -154,11 +155,14 @@ def start_server(
     build: Callable[[], ServerParts],
     extra_interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
     inner_interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+    settings_warnings: Sequence[str] = (),
 ) -> RunningServer:
     """Start a server on a loop of its own; ``build`` runs on that loop before the server starts.
     ``extra_interceptors`` go before the services' own, ``inner_interceptors`` after them (a fault a
     test injects there is seen by the call metrics, as the handler's own would be). An unusable key file
-    (auth required) is a ConfigurationError, raised before anything starts."""
+    (auth required) is a ConfigurationError, raised before anything starts; authentication settings
+    that are surely a mistake are WARNINGs (``settings_warnings``: the service's own, besides)."""
+    warn_about_auth_settings(settings, *settings_warnings)
     authenticator = authenticator_from(settings)
     runner = ServerLoop("grpc-server")
     try:

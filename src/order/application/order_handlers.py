@@ -14,7 +14,7 @@ from common.auth.principal import Principal
 from common.clock import Clock
 from common.errors import Aborted, AppError, DeadlineExceeded, Unavailable
 from common.transactions import OneTransaction, OwnsTransactions, commit_in_time
-from order.application.customer_access import check_places_for, listed_customer, visible_order
+from order.application.customer_access import NOBODY, check_places_for, listed_customer, visible_order
 from order.application.messages import CancelOrder, CreateOrder, GetOrder, ListOrders
 from order.application.outcomes import (
     CANCELLED,
@@ -80,13 +80,10 @@ class CreateOrderHandler(OwnsTransactions):
         lines = tuple(OrderLine(UUID(i.product_id), i.quantity) for i in command.items)
         order = Order.place(uuid4(), UUID(command.customer_id), lines, self.clock(), request_id)
         if not await self.uow.run(self._place, order):
-            # Its request_id is taken (a retry, or a concurrent twin that won): that order, once final.
+            # The customer's request_id is taken (a retry, or a concurrent twin that won): that order,
+            # once final. Request ids are each customer's own, so it is an order the caller may see.
             assert order.request_id is not None
-            earlier = await self._outcome_of(order.request_id)
-            # A request_id of another customer's order shows nothing of that order (AIP-211).
-            return visible_order(
-                command.caller, earlier.order_id, earlier, asked_for=f"request {order.request_id}"
-            )
+            return await self._outcome_of(order.customer_id, order.request_id)
         try:
             outcome = await self.products.reserve(order.order_id, lines)
         except ProductServiceUnavailable as error:
@@ -125,7 +122,7 @@ class CreateOrderHandler(OwnsTransactions):
         commit_in_time(self.uow)
         return saved, resolved
 
-    async def _outcome_of(self, request_id: UUID) -> Order:
+    async def _outcome_of(self, customer_id: UUID, request_id: UUID) -> Order:
         """The first call's order once it is final; each read is its own transaction, so it sees the
         first call's commit."""
         left = deadline.remaining()
@@ -134,7 +131,7 @@ class CreateOrderHandler(OwnsTransactions):
         )
         pause = DUPLICATE_POLL_FIRST_S
         while True:
-            earlier = await self.uow.run(self.uow.orders.get_by_request_id, request_id)
+            earlier = await self.uow.run(self.uow.orders.get_by_request_id, customer_id, request_id)
             assert earlier is not None  # orders are never deleted
             if earlier.status is not OrderStatus.PENDING:
                 return earlier
@@ -233,8 +230,6 @@ class ListOrdersHandler(OneTransaction[OrderUnitOfWork]):
         size = pagination.effective_page_size(query.page_size)
         before = pagination.decode_keyset(query.page_token)
         customer = listed_customer(query.caller, query.customer_id)
-        try:
-            customer_id = UUID(customer) if customer else None
-        except ValueError:  # a caller whose subject is no customer id has no orders
+        if customer is NOBODY:
             return OrderPage([], "")
-        return OrderPage.of(self.uow.orders.list_newest_first(customer_id, before, size + 1), size)
+        return OrderPage.of(self.uow.orders.list_newest_first(customer, before, size + 1), size)

@@ -32,11 +32,14 @@ class OutboxStats:
 
 class OrderRepository(Protocol):
     def add(self, order: Order) -> bool:
-        """Insert; False when an order with the same request_id exists already."""
+        """Insert; False when the customer has an order with the same request_id already."""
         ...
 
     def get(self, order_id: UUID) -> Order | None: ...
-    def get_by_request_id(self, request_id: UUID) -> Order | None: ...
+    def get_by_request_id(self, customer_id: UUID, request_id: UUID) -> Order | None:
+        """The customer's order made with ``request_id`` (request ids are each customer's own)."""
+        ...
+
     def save(self, order: Order) -> bool:
         """Write ``order`` if it still has the status it was loaded with; False if someone moved it."""
         ...

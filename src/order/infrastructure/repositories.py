@@ -24,7 +24,9 @@ ConnectionSource = Callable[[], Connection]
 _INSERT_ORDER = orders.insert()
 _INSERT_LINES = order_lines.insert()
 _ORDER_BY_ID = select(orders).where(orders.c.order_id == bindparam("p_order_id"))
-_ORDER_BY_REQUEST_ID = select(orders).where(orders.c.request_id == bindparam("p_request_id"))
+_ORDER_BY_REQUEST_ID = select(orders).where(
+    orders.c.customer_id == bindparam("p_customer_id"), orders.c.request_id == bindparam("p_request_id")
+)
 _LINES_OF_ORDERS = (
     select(order_lines)
     .where(order_lines.c.order_id.in_(bindparam("p_order_ids", expanding=True)))
@@ -61,7 +63,7 @@ class SqlOrderRepository:
         conn = self._conn()
         row = _order_row(order)
         if order.request_id is not None:
-            if insert_ignoring_conflict(conn, orders, row, ["request_id"]) == 0:
+            if insert_ignoring_conflict(conn, orders, row, ["customer_id", "request_id"]) == 0:
                 return False
         else:
             conn.execute(_INSERT_ORDER, row)
@@ -82,8 +84,10 @@ class SqlOrderRepository:
     def get(self, order_id: UUID) -> Order | None:
         return self._one(_ORDER_BY_ID, {"p_order_id": str(order_id)})
 
-    def get_by_request_id(self, request_id: UUID) -> Order | None:
-        return self._one(_ORDER_BY_REQUEST_ID, {"p_request_id": str(request_id)})
+    def get_by_request_id(self, customer_id: UUID, request_id: UUID) -> Order | None:
+        return self._one(
+            _ORDER_BY_REQUEST_ID, {"p_customer_id": str(customer_id), "p_request_id": str(request_id)}
+        )
 
     def save(self, order: Order) -> bool:
         expected = order.loaded_status or OrderStatus.PENDING

@@ -12,11 +12,13 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 from common.db.types import UTCDateTime
 
 metadata = MetaData()
+REQUEST_ID_PER_CUSTOMER = "uq_orders_customer_request_id"
 
 orders = Table(
     "orders",
@@ -26,12 +28,15 @@ orders = Table(
     Column("status", String(16), nullable=False),
     Column("status_reason", Text, nullable=False, default=""),
     Column("failed_product_ids", Text, nullable=False, default=""),  # comma-separated UUIDs
-    # AIP-155 idempotency key; unique so that two concurrent creates with one key make one order.
-    Column("request_id", String(36), nullable=True, unique=True),
+    # AIP-155 idempotency key, each customer's own (migration 0004): unique per customer, so two
+    # concurrent creates with one key make one order, and one customer can neither squat another's key
+    # nor learn that it is taken.
+    Column("request_id", String(36), nullable=True),
     Column("create_time", UTCDateTime, nullable=False),
     Column("update_time", UTCDateTime, nullable=False),
     # The traceparent of the CreateOrder that placed it (migration 0003): the reconciler joins that trace.
     Column("trace_context", String(128), nullable=True),
+    UniqueConstraint("customer_id", "request_id", name=REQUEST_ID_PER_CUSTOMER),
     Index("ix_orders_create_time", "create_time", "order_id"),
     Index("ix_orders_customer_create_time", "customer_id", "create_time", "order_id"),
     Index("ix_orders_status_update_time", "status", "update_time"),

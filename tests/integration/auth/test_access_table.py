@@ -275,3 +275,21 @@ def test_orders_admin_acts_on_any_customer(authed: AuthedServices, rpc: Call) ->
     code, message = _status(lambda: rpc.run(authed, authed.minter.staff("orders:admin"), "staff-1", owner))
 
     assert code is OK, message
+
+
+SCOPED_CALLS = [c for c in CALLS if RIGHT_SCOPES[c.right]]
+LOOK_ALIKE_BLANKS = {"no-break space": "\u00a0", "unit separator": "\x1f", "tab": "\t", "line feed": "\n"}
+
+
+@pytest.mark.parametrize("blank", LOOK_ALIKE_BLANKS.values(), ids=list(LOOK_ALIKE_BLANKS))
+@pytest.mark.parametrize("rpc", SCOPED_CALLS, ids=[c.name for c in SCOPED_CALLS])
+def test_a_scope_joined_by_anything_but_a_space_is_not_granted(
+    authed: AuthedServices, rpc: Call, blank: str
+) -> None:
+    """RFC 6749 section 3.3: scope-tokens are separated by U+0020 only."""
+    customer = new_customer()
+    metadata = bearer(authed.minter.token("staff-1", f"x{blank}{RIGHT_SCOPES[rpc.right][0]}"))
+
+    code, message = _status(lambda: rpc.run(authed, metadata, customer, customer))
+
+    assert code is DENIED, message

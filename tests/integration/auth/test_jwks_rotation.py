@@ -32,6 +32,7 @@ def idp() -> Iterator[IdentityProvider]:
 def product(
     idp: IdentityProvider, make_database_url: Callable[[str], str]
 ) -> Iterator[pb_grpc.ProductServiceStub]:
+    idp.document = jwks(ec_key("at-start"))  # a provider serving no usable key stops the start
     running: RunningServer
     running, _ = start_product(
         ProductSettings(
@@ -64,7 +65,9 @@ def test_a_rotated_key_is_picked_up_without_a_restart(
 ) -> None:
     old, new = ec_key("2026-11-a"), rsa_key("2026-11-b")
     idp.document = jwks(old)
-    assert _list(product, old) is grpc.StatusCode.OK
+    wait_until(
+        lambda: _list(product, old) is grpc.StatusCode.OK, PICKUP_DEADLINE_S, "the first key picked up"
+    )
     fetched = idp.requests
 
     idp.document = jwks(new)  # the provider rotates: the old key is withdrawn, a new kid is published

@@ -22,6 +22,7 @@ from tests.integration.auth.conftest import (
     TIMEOUT_S,
     Minter,
     auth_settings,
+    bearer,
     new_customer,
     write_service_token,
 )
@@ -123,3 +124,29 @@ def test_every_refusal_is_counted_by_method_and_status(
         == 1
     )
     assert at_product.total(REFUSALS) == 3
+
+
+def test_a_token_the_verifier_cannot_represent_is_an_unauthenticated_refusal_and_counted(
+    pair: tuple[RunningServer, RunningServer], minter: Minter
+) -> None:
+    """An exp of 400 digits once escaped as an OverflowError: INTERNAL, a traceback, and no count."""
+    product_server, _ = pair
+    unrepresentable = [minter.token("staff-1", exp=10**400), minter.token("staff-1", exp="4102444800")]
+    with grpc.insecure_channel(f"127.0.0.1:{product_server.port}") as channel:
+        products = product_grpc.ProductServiceStub(channel)
+        for token in unrepresentable:
+            with pytest.raises(grpc.RpcError) as raised:
+                products.ListProducts(
+                    product_pb.ListProductsRequest(), timeout=TIMEOUT_S, metadata=bearer(token)
+                )
+            assert raised.value.code() is grpc.StatusCode.UNAUTHENTICATED
+            assert raised.value.details().startswith("malformed token")
+
+    assert (
+        _metrics(product_server).value(
+            REFUSALS,
+            grpc_method="eshop.product.v1.ProductService/ListProducts",
+            grpc_status="UNAUTHENTICATED",
+        )
+        == 2
+    )

@@ -6,13 +6,17 @@ from __future__ import annotations
 import json
 import re
 import signal
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.identity_provider import serving_jwks
 from tests.integration.cli.conftest import cli_env, run_eshop
 from tests.integration.cli.test_up import STOP_TIMEOUT_S, eshop_up
 from tests.ports import free_address
+from tests.signing import hmac_jwk, weak_rsa_key
 
 EPHEMERAL = {"PRODUCT_LISTEN_ADDRESS": "127.0.0.1:0", "ORDER_LISTEN_ADDRESS": "127.0.0.1:0"}
 TIMEOUT_S = 30  # a process that starts serving instead of refusing fails the test at this timeout
@@ -40,6 +44,45 @@ def test_a_missing_key_file_stops_the_service_at_start_naming_the_variable(
     assert result.stderr.strip().splitlines() == [
         f"{prefix}_AUTH_JWKS_FILE={str(missing)!r}: No such file or directory"
     ]
+
+
+UNUSABLE_KEYS: dict[str, tuple[str, Callable[[], list[dict[str, Any]]]]] = {
+    "a file of RSA 1024 bits": ("file", lambda: [weak_rsa_key("weak-1").jwk()]),
+    "a file of an HMAC secret": ("file", lambda: [hmac_jwk("shared-1")]),
+    "a URL serving both": ("url", lambda: [weak_rsa_key("weak-1").jwk(), hmac_jwk("shared-1")]),
+    "a URL serving none": ("url", lambda: []),
+}
+
+
+@pytest.mark.parametrize("case", UNUSABLE_KEYS, ids=list(UNUSABLE_KEYS))
+def test_a_jwks_without_a_usable_signing_key_stops_the_start_naming_the_variable(
+    tmp_path: Path, case: str
+) -> None:
+    """No token could ever verify: refusing every call for hours is worse than not starting."""
+    source, keys = UNUSABLE_KEYS[case]
+    document = {"keys": keys()}
+    with serving_jwks() as idp:
+        idp.document = document
+        if source == "file":
+            (tmp_path / "jwks.json").write_text(json.dumps(document))
+            variable, value = "PRODUCT_AUTH_JWKS_FILE", str(tmp_path / "jwks.json")
+        else:
+            variable, value = "PRODUCT_AUTH_JWKS_URL", idp.url
+        env = cli_env(
+            **EPHEMERAL,
+            PRODUCT_DATABASE_URL=f"sqlite:///{tmp_path}/product.db",
+            PRODUCT_AUTH_MODE="required",
+            PRODUCT_AUTH_ISSUER="https://idp.test",
+            **{variable: value},
+        )
+
+        result = run_eshop("product", "serve", env=env, timeout_s=TIMEOUT_S)
+
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"{variable}={value!r}: holds no usable signing key")
+    if document["keys"]:
+        assert "kid=" in line  # which key was left out, and why
 
 
 def test_an_unreadable_service_token_file_stops_the_order_service_naming_the_variable(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import stat
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -93,3 +94,25 @@ def test_up_seeds_once_serves_orders_and_stops_on_ctrl_c(tmp_path: Path) -> None
         assert proc.wait(timeout=STOP_TIMEOUT_S) == 0
     assert health.check(product, 1.0) == health.UNREACHABLE
     assert health.check(order, 1.0) == health.UNREACHABLE
+
+
+def test_up_keeps_what_it_creates_to_its_user(tmp_path: Path) -> None:
+    """./.eshop/ 0700 (also when an earlier run left it 0755), and every file in it 0600: the databases
+    (with SQLite's -wal and -shm), the dev signing key and JWKS, the Order service's token."""
+    (tmp_path / ".eshop").mkdir(mode=0o755)
+    (tmp_path / ".eshop").chmod(0o755)
+    product, order = free_address(), free_address()
+    env = cli_env(
+        PRODUCT_LISTEN_ADDRESS=product, ORDER_LISTEN_ADDRESS=order, ORDER_PRODUCT_SERVICE_TARGET=product
+    )
+
+    with eshop_up(tmp_path, env, product, order, "--auth") as proc:
+        state = tmp_path / ".eshop"
+        modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in state.iterdir()}
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=STOP_TIMEOUT_S) == 0
+
+    assert stat.S_IMODE(state.stat().st_mode) == 0o700
+    expected = {"product.db", "order.db", "dev-signing-key.pem", "dev-jwks.json", "order-service.token"}
+    assert expected <= modes.keys()
+    assert {name: mode for name, mode in modes.items() if mode != 0o600} == {}

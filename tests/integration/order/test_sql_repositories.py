@@ -127,9 +127,9 @@ def test_an_order_reads_back_as_it_was_stored_through_each_status(database: Data
         uow.commit()
     with uow:
         assert uow.orders.get(placed.order_id) == placed
-        assert uow.orders.get_by_request_id(request_id) == placed
+        assert uow.orders.get_by_request_id(placed.customer_id, request_id) == placed
         assert uow.orders.get(uuid4()) is None
-        assert uow.orders.get_by_request_id(uuid4()) is None
+        assert uow.orders.get_by_request_id(placed.customer_id, uuid4()) is None
 
     items = (
         OrderItem(lines[0].product_id, "Mug", Decimal("9.50"), 2),
@@ -166,17 +166,32 @@ def test_a_rejected_order_keeps_its_reason_and_every_failed_product(database: Da
 
 
 def test_a_second_order_with_the_same_request_id_is_refused_and_writes_nothing(database: Database) -> None:
-    request_id = uuid4()
-    first = Order.place(uuid4(), uuid4(), (OrderLine(uuid4(), 1),), utcnow(), request_id)
-    second = Order.place(uuid4(), uuid4(), (OrderLine(uuid4(), 3),), utcnow(), request_id)
+    request_id, customer_id = uuid4(), uuid4()
+    first = Order.place(uuid4(), customer_id, (OrderLine(uuid4(), 1),), utcnow(), request_id)
+    second = Order.place(uuid4(), customer_id, (OrderLine(uuid4(), 3),), utcnow(), request_id)
     uow = SqlOrderUnitOfWork(database)
     with uow:
         assert uow.orders.add(first) is True
         assert uow.orders.add(second) is False
         uow.commit()
     with uow:
-        assert uow.orders.get_by_request_id(request_id) == first
+        assert uow.orders.get_by_request_id(customer_id, request_id) == first
         assert uow.orders.get(second.order_id) is None
+
+
+def test_request_ids_are_unique_per_customer_only(database: Database) -> None:
+    request_id = uuid4()
+    one = Order.place(uuid4(), uuid4(), (OrderLine(uuid4(), 1),), utcnow(), request_id)
+    another = Order.place(uuid4(), uuid4(), (OrderLine(uuid4(), 3),), utcnow(), request_id)
+    uow = SqlOrderUnitOfWork(database)
+    with uow:
+        assert uow.orders.add(one) is True
+        assert uow.orders.add(another) is True
+        uow.commit()
+    with uow:
+        assert uow.orders.get_by_request_id(one.customer_id, request_id) == one
+        assert uow.orders.get_by_request_id(another.customer_id, request_id) == another
+        assert uow.orders.get_by_request_id(uuid4(), request_id) is None
 
 
 def test_a_save_over_a_status_changed_meanwhile_is_refused(database: Database) -> None:

@@ -89,18 +89,22 @@ def test_auth_required_verifies_with_the_configured_file(key: SigningKey, tmp_pa
 
     principal = authenticator.authenticate(bearer(key.sign(aud="eshop-product")), NO_CERT)
     assert principal is not None and principal.subject == "customer-1"
-    assert not authenticator.needs_fetch(bearer(key.sign(kid="other")))  # a file is never fetched
+    assert authenticator.pending_fetch(bearer(key.sign(kid="other"))) is None  # a file is never fetched
 
 
-def test_auth_required_with_a_url_fetches_nothing_until_a_token_asks(key: SigningKey) -> None:
+def test_auth_required_with_a_url_that_cannot_be_reached_at_start_fetches_when_a_token_asks(
+    key: SigningKey,
+) -> None:
     settings = ProductSettings(
         auth_mode="required", auth_jwks_url="http://127.0.0.1:9/jwks", auth_issuer=ISSUER
     )
-    authenticator = authenticator_from(settings)
+    authenticator = authenticator_from(settings)  # a WARNING, not a refusal: the provider may come later
     assert authenticator is not None
 
-    assert authenticator.needs_fetch(bearer(key.sign()))
-    assert not authenticator.needs_fetch(None)
+    fetch = authenticator.pending_fetch(bearer(key.sign()))
+    assert fetch is not None
+    fetch.result(timeout=10)
+    assert authenticator.pending_fetch(None) is None
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,14 @@ import pytest
 
 from common.auth.principal import AuthMethod, Principal
 from common.errors import NotFound, PermissionDenied
-from order.application.customer_access import check_places_for, listed_customer, may_act_for, visible_order
+from order.application.customer_access import (
+    NOBODY,
+    check_places_for,
+    customer_of,
+    listed_customer,
+    may_act_for,
+    visible_order,
+)
 from order.domain.model import Order, OrderLine
 
 CUSTOMER = "0b7f5a1e-4a52-4d1e-9a57-3c9a5d0f3e11"
@@ -43,6 +50,7 @@ def test_may_act_for(principal: Principal, customer_id: str, allowed: bool) -> N
 ADMIN = Principal("staff-9", frozenset({"orders:admin"}), AuthMethod.BEARER_TOKEN)
 ME = Principal(CUSTOMER, frozenset(), AuthMethod.BEARER_TOKEN)
 SERVICE = Principal.from_peer(frozenset({"spiffe://eshop/order"}))
+NO_CUSTOMER = Principal("kiosk-7", frozenset(), AuthMethod.BEARER_TOKEN)
 ORDER_ID = UUID("9a1c4e0b-2f3d-4c5e-8a7b-6d5c4b3a2f10")
 
 
@@ -108,29 +116,66 @@ def test_visible_order(caller: Principal | None, owner: str | None, outcome: obj
 @pytest.mark.parametrize(
     ("caller", "requested", "listed"),
     [
-        (None, "", ""),
-        (None, OTHER, OTHER),
-        (ME, "", CUSTOMER),
-        (ME, CUSTOMER, CUSTOMER),
+        (None, "", None),
+        (None, OTHER, UUID(OTHER)),
+        (ME, "", UUID(CUSTOMER)),
+        (ME, CUSTOMER, UUID(CUSTOMER)),
+        (ME, CUSTOMER.upper(), UUID(CUSTOMER)),  # a request may spell the id in upper case
         (ME, OTHER, PermissionDenied),
-        (ADMIN, "", ""),
-        (ADMIN, OTHER, OTHER),
+        (ADMIN, "", None),
+        (ADMIN, OTHER, UUID(OTHER)),
         (SERVICE, "", PermissionDenied),
+        (NO_CUSTOMER, "", NOBODY),
+        (NO_CUSTOMER, CUSTOMER, PermissionDenied),
     ],
     ids=[
         "auth off",
         "auth off, filtered",
         "own by default",
         "own",
+        "own, upper case",
         "another's",
         "admin",
         "admin, filtered",
         "certificate",
+        "no customer",
+        "no customer, filtered",
     ],
 )
 def test_listed_customer(caller: Principal | None, requested: str, listed: object) -> None:
-    if isinstance(listed, str):
-        assert listed_customer(caller, requested) == listed
-    else:
+    if isinstance(listed, type):
         with pytest.raises(PermissionDenied, match="lists its own orders only"):
             listed_customer(caller, requested)
+    else:
+        assert listed_customer(caller, requested) == listed
+
+
+# --- a customer is its id in canonical form ---------------------------------------------------------------
+
+SPELLINGS = {
+    "upper case": CUSTOMER.upper(),
+    "braces": "{" + CUSTOMER + "}",
+    "urn:uuid:": f"urn:uuid:{CUSTOMER}",
+    "no hyphens": UUID(CUSTOMER).hex,
+    "mixed case": CUSTOMER[:8].upper() + CUSTOMER[8:],
+}
+
+
+@pytest.mark.parametrize("subject", SPELLINGS.values(), ids=list(SPELLINGS))
+def test_a_subject_spelling_a_customer_id_otherwise_is_no_customer(subject: str) -> None:
+    posing = Principal(subject, frozenset(), AuthMethod.BEARER_TOKEN)
+
+    assert customer_of(posing) is None
+    for customer_id in (CUSTOMER, CUSTOMER.upper()):
+        assert not may_act_for(posing, customer_id)
+        with pytest.raises(PermissionDenied):
+            check_places_for(posing, customer_id)
+    with pytest.raises(PermissionDenied):
+        visible_order(posing, ORDER_ID, _order_of(CUSTOMER))
+    assert listed_customer(posing, "") is NOBODY
+
+
+def test_a_canonical_subject_is_its_customer_whatever_the_case_of_the_request() -> None:
+    assert customer_of(ME) == CUSTOMER
+    assert may_act_for(ME, CUSTOMER.upper())
+    check_places_for(ME, CUSTOMER.upper())

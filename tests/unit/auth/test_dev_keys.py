@@ -15,6 +15,8 @@ def test_dev_keys_are_made_once_with_a_private_key_only_its_owner_reads(tmp_path
     keys = ensure_dev_keys(tmp_path / ".eshop")
 
     assert stat.S_IMODE(keys.private_key_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(keys.jwks_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / ".eshop").stat().st_mode) == 0o700
     assert b"PRIVATE" not in keys.jwks_file.read_bytes()
     assert keys.kid
     again = ensure_dev_keys(tmp_path / ".eshop")

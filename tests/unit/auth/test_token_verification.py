@@ -9,10 +9,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from loguru import logger
 
 from common.auth.key_sources import StaticKeys
-from common.auth.keys import parse_jwks
+from common.auth.keys import load_key_file, parse_jwks
 from common.auth.principal import AuthMethod, Principal
 from common.auth.tokens import TokenVerifier
 from common.errors import ErrorCode, Unauthenticated
@@ -23,10 +26,12 @@ from tests.signing import (
     bearer,
     ec_key,
     ed_key,
+    hmac_jwk,
     jwks,
     rsa_key,
     unsigned,
     valid_claims,
+    weak_rsa_key,
 )
 
 SKEW_S = 30
@@ -186,3 +191,41 @@ def test_a_jwks_file_skips_private_and_encryption_keys(keys: Keys, tmp_path: Pat
     for refused in (keys.ec, keys.rsa):
         with pytest.raises(Unauthenticated, match="unknown signing key"):
             verifier.verify(bearer(refused.sign()))
+
+
+@pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")  # signing with the weak key
+def test_weak_and_unusable_keys_are_dropped_with_one_warning_naming_each(keys: Keys, tmp_path: Path) -> None:
+    """RSA under 2048 bits, an HMAC secret without "alg", a curve ES256 does not use: none is trusted."""
+    weak = weak_rsa_key("weak-1")
+    p384 = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(ec.generate_private_key(ec.SECP384R1()).public_key()))
+    document = {"keys": [weak.jwk(), hmac_jwk("shared-1"), {**p384, "kid": "p384-1"}, keys.ed.jwk()]}
+    warnings: list[str] = []
+    sink = logger.add(lambda message: warnings.append(str(message)), format="{message}", level="WARNING")
+    try:
+        parsed = parse_jwks(json.dumps(document).encode())
+    finally:
+        logger.remove(sink)
+
+    assert set(parsed) == {keys.ed.kid}
+    assert len(warnings) == 3
+    for kid, why in [
+        ("weak-1", "RSA key of 1024 bits (at least 2048 needed)"),
+        ("shared-1", "oct key, verifies none of the allowed algorithms"),
+        ("p384-1", "EC key, verifies none of the allowed algorithms"),
+    ]:
+        assert [w for w in warnings if f"kid={kid}" in w and why in w], warnings
+    verifier = TokenVerifier(StaticKeys(parsed), issuer=ISSUER, audience=AUDIENCE, leeway_s=0)
+    with pytest.raises(Unauthenticated, match="unknown signing key"):
+        verifier.verify(bearer(weak.sign()))
+
+
+def test_a_pem_file_holding_a_weak_rsa_key_holds_no_usable_key(tmp_path: Path) -> None:
+    pem = tmp_path / "weak.pem"
+    pem.write_bytes(weak_rsa_key().public_pem())
+
+    key_set = load_key_file(pem)
+
+    assert key_set.keys == {}
+    assert key_set.no_usable_key() == (
+        "holds no usable signing key (the PEM key: RSA key of 1024 bits (at least 2048 needed))"
+    )

@@ -53,7 +53,7 @@ def test_a_token_sent_again_is_not_checked_again() -> None:
 
     first = verifier.verify(authorization)
     assert verifier.verify(authorization) is first
-    assert not verifier.needs_fetch(authorization)
+    assert verifier.pending_fetch(authorization) is None
     assert keys.lookups == 1
 
 

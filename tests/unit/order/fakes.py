@@ -64,7 +64,9 @@ class FakeOrderRepository:
 
     def add(self, order: Order) -> bool:
         orders = self._state().orders
-        if order.request_id is not None and any(o.request_id == order.request_id for o in orders.values()):
+        if order.request_id is not None and any(
+            (o.customer_id, o.request_id) == (order.customer_id, order.request_id) for o in orders.values()
+        ):
             return False
         orders[order.order_id] = replace(order, loaded_status=None)
         return True
@@ -72,8 +74,12 @@ class FakeOrderRepository:
     def get(self, order_id: UUID) -> Order | None:
         return _loaded(self._state().orders.get(order_id))
 
-    def get_by_request_id(self, request_id: UUID) -> Order | None:
-        found = [o for o in self._state().orders.values() if o.request_id == request_id]
+    def get_by_request_id(self, customer_id: UUID, request_id: UUID) -> Order | None:
+        found = [
+            o
+            for o in self._state().orders.values()
+            if (o.customer_id, o.request_id) == (customer_id, request_id)
+        ]
         return _loaded(found[0]) if found else None
 
     def save(self, order: Order) -> bool:
