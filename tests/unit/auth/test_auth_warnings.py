@@ -105,6 +105,7 @@ def test_the_product_service_says_each_at_start(
     running, _ = start_product(
         ProductSettings(
             listen_address="127.0.0.1:0",
+            metrics_address="",  # the environment's is cleared above: never the default, maybe taken
             database_url=make_database_url("product"),
             auth_jwks_url="https://idp.example/jwks",  # never fetched: authentication is off
             auth_issuer=ISSUER,
