@@ -18,7 +18,7 @@ from loguru import logger
 
 from common import correlation, deadline, telemetry
 from common.clock import Clock
-from order.application.outcomes import NO_OUTCOMES, OrderOutcomes
+from order.application.outcomes import ACKNOWLEDGED, FAILED, NO_OUTCOMES, OrderOutcomes
 from order.application.product_client import ProductClient, ProductServiceUnavailable
 from order.application.storage import OrderUnitOfWork, OutboxStats, PendingRelease
 
@@ -107,12 +107,12 @@ class StockReleases:
             try:
                 released = await self._release(entry.order_id, within_s)
             except ProductServiceUnavailable as error:
-                self._outcomes.release_attempted("failed")
+                self._outcomes.release_attempted(FAILED)
                 await self._retry_later(entry, str(error))
                 return False
             uow = self._uow_factory()
             await uow.run(_mark_done, uow, entry.entry_id)
-            self._outcomes.release_attempted("acknowledged")
+            self._outcomes.release_attempted(ACKNOWLEDGED)
             logger.bind(order_id=str(entry.order_id)).info(
                 "stock release for order {} acknowledged ({})",
                 entry.order_id,
