@@ -24,9 +24,11 @@ from common import deadline
 from common.errors import PreconditionType, ResourceType
 from common.generated.eshop.product.v1 import product_pb2 as pb
 from common.generated.eshop.product.v1 import product_pb2_grpc as pb_grpc
+from common.grpc.call_metrics import unary_methods
 from common.grpc.client_interceptors import client_interceptors
 from common.grpc.contract import PRECONDITION_TYPES, PRODUCT_SERVICE, RESOURCE_TYPES
 from common.grpc.service_token import ServiceToken
+from order.application.outcomes import INSUFFICIENT_STOCK, UNKNOWN_PRODUCT
 from order.application.product_client import (
     ProductServiceUnavailable,
     ReservationOutcome,
@@ -100,7 +102,7 @@ def open_channel(
         ("grpc.keepalive_time_ms", 30_000),
     ]
     credentials = security.credentials() if security else None
-    interceptors = client_interceptors(meter, target)
+    interceptors = client_interceptors(meter, target, unary_methods([PRODUCT_SERVICE]))
     if credentials is None:
         return grpc.aio.insecure_channel(target, options=options, interceptors=interceptors)
     if security and security.server_name:
@@ -180,9 +182,7 @@ def _refusal(error: grpc.RpcError) -> ReservationRefused:
         ]
         if violations:
             reason = "insufficient stock: " + "; ".join(f"{v.subject} {v.description}" for v in violations)
-            return ReservationRefused(
-                reason, tuple(UUID(v.subject) for v in violations), "insufficient_stock"
-            )
+            return ReservationRefused(reason, tuple(UUID(v.subject) for v in violations), INSUFFICIENT_STOCK)
         return ReservationRefused(f"stock reservation refused: {error.details()}", ())
     if code is grpc.StatusCode.NOT_FOUND:
         product = RESOURCE_TYPES[ResourceType.PRODUCT]
@@ -192,7 +192,7 @@ def _refusal(error: grpc.RpcError) -> ReservationRefused:
             if isinstance(d, error_details_pb2.ResourceInfo) and d.resource_type == product
         ]
         return ReservationRefused(
-            "unknown product: " + ", ".join(missing), tuple(UUID(m) for m in missing), "unknown_product"
+            "unknown product: " + ", ".join(missing), tuple(UUID(m) for m in missing), UNKNOWN_PRODUCT
         )
     if code is grpc.StatusCode.ALREADY_EXISTS:
         return ReservationRefused("a different stock reservation exists for this order id", ())

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from common.clock import utcnow
 from common.db.database import Database
-from order.application.storage import OutboxStats
+from order.application.storage import OutboxStats, PendingStats
 from order.domain.model import Order, OrderItem, OrderLine, OrderStatus
 from order.infrastructure.schema import create_schema
 from order.infrastructure.tables import release_outbox
@@ -55,6 +55,23 @@ def test_pending_since_before_returns_only_pending_orders_older_than_the_cutoff(
     assert [o.order_id for o in stale] == [old_pending.order_id]
     assert stale[0].status is OrderStatus.PENDING
     assert stale[0].lines == old_pending.lines
+
+
+def test_pending_stats_count_the_pending_orders_and_the_oldest_of_them(database: Database) -> None:
+    uow = SqlOrderUnitOfWork(database)
+    with uow:
+        assert uow.orders.pending_stats() == PendingStats(0, None)
+        young, old = _placed(uow, age_s=5), _placed(uow, age_s=300)
+        older_but_confirmed = _placed(uow, age_s=900)
+        item = OrderItem(older_but_confirmed.lines[0].product_id, "Mug", Decimal("9.50"), 2)
+        assert uow.orders.save(older_but_confirmed.confirm((item,), older_but_confirmed.update_time))
+        uow.commit()
+
+    with uow:
+        stats = uow.orders.pending_stats()
+
+    assert stats == PendingStats(2, old.update_time)
+    assert young.update_time > old.update_time
 
 
 def test_pending_since_before_returns_the_oldest_first_up_to_the_limit(database: Database) -> None:

@@ -15,7 +15,13 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from common.transactions import AfterCommit
-from order.application.storage import OrderRepository, OutboxStats, PendingRelease, ReleaseOutbox
+from order.application.storage import (
+    OrderRepository,
+    OutboxStats,
+    PendingRelease,
+    PendingStats,
+    ReleaseOutbox,
+)
 from order.domain.model import Order, OrderStatus
 
 T = TypeVar("T")
@@ -85,8 +91,9 @@ class FakeOrderRepository:
         orders[order.order_id] = replace(order, loaded_status=None)
         return True
 
-    def count_pending(self) -> int:
-        return sum(1 for o in self._state().orders.values() if o.status is OrderStatus.PENDING)
+    def pending_stats(self) -> PendingStats:
+        pending = [o.update_time for o in self._state().orders.values() if o.status is OrderStatus.PENDING]
+        return PendingStats(len(pending), min(pending, default=None))
 
     def pending_since_before(self, cutoff: datetime, limit: int) -> list[Order]:
         stale = [
