@@ -140,6 +140,13 @@ class StockReleases:
                 delivered += 1
         return delivered
 
+    async def retry_waiting_now(self) -> int:
+        """Make every release waiting out its backoff due now (the Product service answers again);
+        returns how many. One being delivered by another worker may be delivered twice meanwhile,
+        which ReleaseStock, idempotent by order id, allows."""
+        uow = self._uow_factory()
+        return await uow.run(_retry_now, uow, self._clock())
+
     async def stats(self) -> OutboxStats:
         uow = self._uow_factory()
         return await uow.run(uow.outbox.stats)
@@ -166,6 +173,12 @@ def _claim(uow: OrderUnitOfWork, entry: PendingRelease, until: datetime) -> bool
     claimed = uow.outbox.claim(entry, until)
     uow.commit()
     return claimed
+
+
+def _retry_now(uow: OrderUnitOfWork, now: datetime) -> int:
+    made_due = uow.outbox.retry_now(now)
+    uow.commit()
+    return made_due
 
 
 def _mark_done(uow: OrderUnitOfWork, entry_id: int) -> None:

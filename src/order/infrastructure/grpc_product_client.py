@@ -8,7 +8,7 @@ They are safe because ReserveStock and ReleaseStock are idempotent by order id.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -68,6 +68,20 @@ def service_config(policy: RetryPolicy) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class Reconnect:
+    """gRPC's connection backoff (the pause before each new try after losing the connection)."""
+
+    initial_backoff_s: float = 1.0
+    max_backoff_s: float = 5.0
+
+    def options(self) -> list[tuple[str, int]]:
+        return [
+            ("grpc.initial_reconnect_backoff_ms", round(self.initial_backoff_s * 1000)),
+            ("grpc.max_reconnect_backoff_ms", round(self.max_backoff_s * 1000)),
+        ]
+
+
+@dataclass(frozen=True)
 class ChannelSecurity:
     """TLS to the Product service: off without a CA; mutual when a client certificate is given too."""
 
@@ -92,6 +106,8 @@ def open_channel(
     security: ChannelSecurity | None = None,
     max_message_bytes: int = 4 * 1024 * 1024,
     meter: Meter | None = None,
+    *,
+    reconnect: Reconnect = Reconnect(),
 ) -> grpc.aio.Channel:
     """An aio channel with the client interceptors; made on the loop that uses it, closed by its owner
     (``await channel.close()``) when the server stops."""
@@ -100,6 +116,7 @@ def open_channel(
         ("grpc.service_config", json.dumps(service_config(policy))),
         ("grpc.max_receive_message_length", max_message_bytes),
         ("grpc.keepalive_time_ms", 30_000),
+        *reconnect.options(),
     ]
     credentials = security.credentials() if security else None
     interceptors = client_interceptors(meter, target, unary_methods([PRODUCT_SERVICE]))
@@ -108,6 +125,11 @@ def open_channel(
     if security and security.server_name:
         options.append(("grpc.ssl_target_name_override", security.server_name))
     return grpc.aio.secure_channel(target, credentials, options=options, interceptors=interceptors)
+
+
+def connection_check(channel: grpc.aio.Channel) -> Callable[[], bool]:
+    """Whether ``channel`` is connected right now (asking makes no call and no connection attempt)."""
+    return lambda: channel.get_state(try_to_connect=False) is grpc.ChannelConnectivity.READY
 
 
 class GrpcProductClient:

@@ -292,6 +292,14 @@ class SqlReleaseOutbox:
             .values(attempts=attempts, next_attempt_at=at, last_error=error[:1000])
         )
 
+    def retry_now(self, now: datetime) -> int:
+        result = self._conn().execute(
+            update(release_outbox)
+            .where(release_outbox.c.attempts > 0, release_outbox.c.next_attempt_at > now)
+            .values(next_attempt_at=now)
+        )
+        return int(result.rowcount)
+
     def stats(self) -> OutboxStats:
         count, oldest = (
             self._conn()

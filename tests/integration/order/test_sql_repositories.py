@@ -308,3 +308,25 @@ def test_retry_later_reschedules_and_done_removes_an_entry(database: Database) -
     with database.engine.connect() as conn:
         [(error,)] = conn.execute(select(release_outbox.c.last_error))
     assert error == "x" * 1000
+
+
+def test_retry_now_makes_failed_entries_due_and_leaves_the_others(database: Database) -> None:
+    now = utcnow()
+    uow = SqlOrderUnitOfWork(database)
+    with uow:
+        failed = uow.outbox.add(uuid4(), "cid-failed", now - timedelta(seconds=60), now)
+        failed_and_due = uow.outbox.add(uuid4(), "cid-due", now - timedelta(seconds=50), now)
+        fresh = uow.outbox.add(uuid4(), "cid-fresh", now, now + timedelta(seconds=2))  # never tried yet
+        uow.outbox.retry_later(failed.entry_id, 5, now + timedelta(seconds=10), "down")
+        uow.outbox.retry_later(failed_and_due.entry_id, 1, now - timedelta(seconds=1), "down")
+        uow.commit()
+
+    with uow:
+        assert uow.outbox.retry_now(now) == 1
+        uow.commit()
+
+    with uow:
+        due = uow.outbox.due(now, 10)
+    assert [(e.entry_id, e.attempts) for e in due] == [(failed_and_due.entry_id, 1), (failed.entry_id, 5)]
+    assert due[1].next_attempt_at == now
+    assert fresh.entry_id not in {e.entry_id for e in due}

@@ -149,6 +149,13 @@ class FakeReleaseOutbox:
         state.outbox[entry_id] = replace(state.outbox[entry_id], attempts=attempts, next_attempt_at=at)
         state.last_errors[entry_id] = error
 
+    def retry_now(self, now: datetime) -> int:
+        outbox = self._state().outbox
+        waiting = [e for e in outbox.values() if e.attempts > 0 and e.next_attempt_at > now]
+        for entry in waiting:
+            outbox[entry.entry_id] = replace(entry, next_attempt_at=now)
+        return len(waiting)
+
     def stats(self) -> OutboxStats:
         entries = list(self._state().outbox.values())
         return OutboxStats(len(entries), min((e.created_at for e in entries), default=None))
