@@ -140,9 +140,6 @@ def test_after_a_90_second_outage_the_releases_land_within_10_s_of_the_product_s
 
     time.sleep(OUTAGE_S)  # the outage itself: the outbox and the channel keep trying meanwhile
 
-    restarted = servers.product(port=product.port, database_url=product_db)
-    back_at = time.monotonic()
-    products = servers.product_stub(restarted)
-    wait_until(lambda: stock(products, lamp_id) == 10, 60, "the three releases")
-    landed_after_s = time.monotonic() - back_at
-    assert landed_after_s < 10, f"the releases landed {landed_after_s:.1f} s after the service was back"
+    products = servers.product_stub(servers.product(port=product.port, database_url=product_db))
+    back = "the releases, within 10 s of the Product service being back"
+    wait_until(lambda: stock(products, lamp_id) == 10, 10, back)
