@@ -192,13 +192,17 @@ def test_an_order_given_up_on_an_unreachable_product_service_is_counted_as_such(
             order_grpc.OrderServiceStub(order_channel).CreateOrder(
                 order_request(new_id(), (product_id, 1), request_id=new_id()), timeout=10
             )
-        after = pair.order_metrics()
+        failed = {"grpc_method": CREATE, "grpc_status": "UNAVAILABLE"}
+        failures = "eshop_grpc_server_failures_total"
+        # The call's status is sent before the interceptor around it records it: until it has.
+        after = scrape_until(
+            pair.order.metrics_address or "",
+            lambda scraped: scraped.value(failures, **failed) > before.value(failures, **failed),
+        )
 
     assert raised.value.code() is grpc.StatusCode.UNAVAILABLE
     rejected = {"outcome": "rejected", "reason": "product_unavailable"}
     assert after.total("eshop_orders_total", **rejected) - before.total("eshop_orders_total", **rejected) == 1
-    failed = {"grpc_method": CREATE, "grpc_status": "UNAVAILABLE"}
-    failures = "eshop_grpc_server_failures_total"
     assert after.value(failures, **failed) - before.value(failures, **failed) == 1
     assert after.total("eshop_orders_total", outcome="confirmed") == before.total(
         "eshop_orders_total", outcome="confirmed"

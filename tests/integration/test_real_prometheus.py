@@ -204,22 +204,31 @@ def _wait_until_prometheus_holds(system: System, expected: dict[str, float]) -> 
 
     wait_until(drained, SETTLE_S, "the outbox drained")
     system.product.call(product_gauges.refresh())
-    at_product, at_order = system.scrapes()
-    held = {
-        "sum(eshop_orders_total)": at_order.total("eshop_orders_total"),
-        "sum(eshop_stock_reservations_total)": at_product.total("eshop_stock_reservations_total"),
-        **{
-            f'sum({name}{{job="{job}"}})': scraped.total(name)
-            for job, scraped in (("eshop-product", at_product), ("eshop-order", at_order))
-            for name in ("grpc_server_call_started_total", "grpc_server_call_duration_seconds_count")
-        },
-        **expected,
-    }
+    held: dict[str, float] = {}
 
     def seen() -> bool:
+        # What the services export now (a call's status goes out before its metrics are recorded, so
+        # the last call's may land after a first look), against what Prometheus holds.
+        at_product, at_order = system.scrapes()
+        held.clear()
+        held.update(
+            {
+                "sum(eshop_orders_total)": at_order.total("eshop_orders_total"),
+                "sum(eshop_stock_reservations_total)": at_product.total("eshop_stock_reservations_total"),
+                **{
+                    f'sum({name}{{job="{job}"}})': scraped.total(name)
+                    for job, scraped in (("eshop-product", at_product), ("eshop-order", at_order))
+                    for name in ("grpc_server_call_started_total", "grpc_server_call_duration_seconds_count")
+                },
+                **expected,
+            }
+        )
         return all(_only(system.prometheus, expr) == value for expr, value in held.items())
 
-    wait_until(seen, SETTLE_S, f"Prometheus to hold {held}")
+    try:
+        wait_until(seen, SETTLE_S, "Prometheus to hold what the services export")
+    except AssertionError as error:
+        raise AssertionError(f"{error}: {held}") from None
 
 
 def _check_every_counter_was_stored_from_zero(system: System) -> None:
