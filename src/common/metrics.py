@@ -8,16 +8,22 @@ grpcio-observability hangs grpc.aio (grpc/grpc#43079) and pins an older grpcio.
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from opentelemetry.metrics import Meter
+from opentelemetry.metrics import Counter, Meter
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader
 from opentelemetry.sdk.resources import SERVICE_NAME, OTELResourceDetector, Resource
+
+from common.host_port import parse_host_port
+
+if TYPE_CHECKING:
+    from common.metrics_endpoint import MetricsEndpoint
 
 # gRFC A66's latency buckets, in seconds.
 LATENCY_BUCKETS_S: Sequence[float] = (
@@ -29,35 +35,43 @@ LATENCY_BUCKETS_S: Sequence[float] = (
 
 @dataclass
 class ServiceMetrics:
-    """A service's meter and where it is scraped (``port`` is the real one when the address said 0)."""
+    """A service's meter and where it is scraped (None: no endpoint)."""
 
     meter: Meter
     provider: MeterProvider
-    host: str | None = None
-    port: int | None = None
-    _http: Any = None
+    endpoint: MetricsEndpoint | None = None
 
     @property
     def address(self) -> str | None:
-        return None if self.host is None else f"{self.host}:{self.port}"
+        """The address bound, with the port the OS chose when the configured one was 0."""
+        return None if self.endpoint is None else str(self.endpoint.bound)
+
+    @property
+    def url(self) -> str | None:
+        return None if self.endpoint is None else self.endpoint.url
 
     def shutdown(self) -> None:
-        if self._http is not None:
-            self._http.shutdown()
-            self._http.server_close()
+        if self.endpoint is not None:
+            self.endpoint.close()
         self.provider.shutdown()
 
 
 def start_metrics(default_service_name: str, address: str) -> ServiceMetrics:
-    """Scrape endpoint at ``http://address/metrics`` (empty: none); OTLP push when configured."""
+    """Scrape endpoint at ``http://address/metrics`` (empty: none); OTLP push when configured. An
+    address that cannot be bound raises OSError."""
     readers: list[MetricReader] = []
     registry = None
     if address:
         from opentelemetry.exporter.prometheus import PrometheusMetricReader
-        from prometheus_client import CollectorRegistry
+        from prometheus_client import CollectorRegistry, ProcessCollector
 
         registry = CollectorRegistry()
-        readers.append(PrometheusMetricReader(registry=registry))
+        # process_cpu_seconds_total, process_resident_memory_bytes, process_open_fds,
+        # process_start_time_seconds, ... read from /proc at scrape time.
+        ProcessCollector(registry=registry)
+        # One instrumentation scope ("eshop") for every instrument: its otel_scope_* labels would
+        # only repeat that on every series.
+        readers.append(PrometheusMetricReader(registry=registry, scope_info_enabled=False))
     if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"):
         from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
         from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
@@ -68,12 +82,39 @@ def start_metrics(default_service_name: str, address: str) -> ServiceMetrics:
     provider = MeterProvider(metric_readers=readers, resource=Resource.create(defaults))
     metrics = ServiceMetrics(provider.get_meter("eshop"), provider)
     if registry is not None:
-        from prometheus_client import start_http_server
+        from common.metrics_endpoint import MetricsEndpoint
 
-        host, _, port = address.rpartition(":")
-        server, _thread = start_http_server(int(port), addr=host, registry=registry)
-        metrics.host, metrics.port, metrics._http = host, server.server_port, server
+        try:
+            metrics.endpoint = MetricsEndpoint(registry, parse_host_port(address))
+        except OSError:
+            provider.shutdown()
+            raise
     return metrics
+
+
+def label_sets(**values: Iterable[str]) -> list[dict[str, str]]:
+    """Every combination of the given label values: ``label_sets(result=("a", "b"))`` ->
+    ``[{"result": "a"}, {"result": "b"}]``."""
+    names = list(values)
+    return [dict(zip(names, combination, strict=True)) for combination in itertools.product(*values.values())]
+
+
+def counter_from_zero(
+    meter: Meter,
+    name: str,
+    *,
+    unit: str,
+    description: str,
+    known: Iterable[Mapping[str, str]] = ({},),
+) -> Counter:
+    """A counter exported from start-up at 0 for each of its ``known`` label sets (a counter without
+    labels: the one empty set). A series that appears only with its first event shows that event to no
+    ``rate()`` or ``increase()``, and after a restart can come back above the value it had; so every
+    label value known in advance is exported before anything happens."""
+    counter = meter.create_counter(name, unit=unit, description=description)
+    for labels in known:
+        counter.add(0, dict(labels))
+    return counter
 
 
 class CachedValue:

@@ -11,6 +11,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from common.configuration import shown, variable
+from common.host_port import parse_host_port
 
 LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
 DATABASE_BACKENDS = ("sqlite", "postgresql")
@@ -64,15 +65,17 @@ class ServerSettings(BaseSettings):
     auth_issuer: str | None = None
     auth_audience: str
     auth_clock_skew_s: float = Field(default=30.0, ge=0, le=300)
-    # Prometheus scrape endpoint ``host:port`` (each service sets its default); empty: none.
+    # Prometheus scrape endpoint ``host:port`` or ``[v6]:port`` (each service sets its default); empty: none.
     metrics_address: str = ""
 
     @field_validator("metrics_address")
     @classmethod
     def _metrics_address(cls, value: str) -> str:
-        host, _, port = value.rpartition(":")
-        if value and not (host and port.isdigit() and int(port) <= 65535):
-            raise ValueError("must be host:port (e.g. 127.0.0.1:9464), or empty for no metrics endpoint")
+        if value:
+            try:
+                parse_host_port(value)
+            except ValueError as error:
+                raise ValueError(f"{error}; or empty for no metrics endpoint") from None
         return value
 
     @field_validator("database_url")

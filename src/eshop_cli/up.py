@@ -204,7 +204,12 @@ def _metrics_url(service: str) -> str:
     }
     default = str(defaults[service])
     address = os.environ.get(f"{service.upper()}_METRICS_ADDRESS", default)
-    return f"http://{address}/metrics" if address else "off"
+    if not address:
+        return "off"
+    if address.endswith(":0"):
+        return "on a port chosen at start (the service's start-up line names it)"
+    # A wildcard bind (0.0.0.0, [::]) is reached on loopback from here.
+    return f"http://{session.connectable(address)}/metrics"
 
 
 def _print_ready(children: list[Child], seeded: bool, products: list[pb.Product] | None, auth: bool) -> None:

@@ -23,7 +23,9 @@ from order.infrastructure.background import PeriodicWorker
 from order.infrastructure.grpc_product_client import (
     ChannelSecurity,
     GrpcProductClient,
+    Reconnect,
     RetryPolicy,
+    connection_check,
     open_channel,
 )
 from order.infrastructure.metrics import OrderGauges, OtelOrderOutcomes
@@ -74,6 +76,11 @@ class OrderContainer(containers.DeclarativeContainer):
             server_name=settings.provided.product_tls_server_name,
         ),
         meter=meter,
+        reconnect=providers.Factory(
+            Reconnect,
+            initial_backoff_s=settings.provided.product_reconnect_initial_backoff_s,
+            max_backoff_s=settings.provided.product_reconnect_max_backoff_s,
+        ),
     )
     # The Order service's own token for the Product service: one identity for the handlers, the outbox
     # worker and the reconciler, which all call through this client.
@@ -100,7 +107,10 @@ class OrderContainer(containers.DeclarativeContainer):
     )
     order_gauges = providers.Singleton(OrderGauges, meter=meter, uow_factory=uow.provider, releases=releases)
     outbox_worker = providers.Singleton(
-        OutboxWorker, releases=releases, poll_interval_s=settings.provided.outbox_poll_interval_s
+        OutboxWorker,
+        releases=releases,
+        poll_interval_s=settings.provided.outbox_poll_interval_s,
+        product_connected=providers.Callable(connection_check, product_channel),
     )
     reconciler = providers.Singleton(
         PendingOrderReconciler,

@@ -39,13 +39,17 @@ def start(
     _check_token_file(settings)
     metrics = start_service_metrics("eshop-order", settings)
     container.meter.override(providers.Object(metrics.meter))
+    container.outcomes()  # the business counters exist from start-up (each label value at 0)
     try:
         container.init_resources()
     except DatabaseUnusable as error:
         metrics.shutdown()
         raise configuration.problem(settings, "database_url", error) from error
     database = container.database()
-    observe_pool(metrics.meter, database.connections_in_use)
+    # Not on SQLite: its transactions run on the event loop, one at a time, and a scrape (another
+    # thread) would nearly always read 0.
+    if not database.is_sqlite:
+        observe_pool(metrics.meter, database.connections_in_use)
 
     def build() -> ServerParts:
         # On the server's loop: the product channel (aio) and everything holding it are made here.
@@ -76,11 +80,12 @@ def start(
     running.on_stop.append(container.shutdown_resources)
     running.metrics_address = metrics.address
     logger.info(
-        "order service {} listening on {} (database {}, product service {})",
+        "order service {} listening on {} (database {}, product service {}, metrics {})",
         VERSION,
         running.address,
         database.redacted_url(),
         settings.product_service_target,
+        metrics.url or "off",
     )
     return running, container
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from common.configuration import variable
 from common.settings import ServerSettings
 
 
@@ -25,6 +26,11 @@ class OrderSettings(ServerSettings):
     product_retry_initial_backoff_s: float = Field(default=0.1, gt=0)
     product_retry_max_backoff_s: float = Field(default=1.0, gt=0)
     product_retry_backoff_multiplier: float = Field(default=2.0, ge=1)
+    # After losing the connection, the channel tries again after the initial pause, then after pauses
+    # growing 1.6 times (jittered) up to the max. gRPC's own max, 120 s, left releases waiting up to two
+    # minutes after a long outage of the Product service.
+    product_reconnect_initial_backoff_s: float = Field(default=1.0, gt=0)
+    product_reconnect_max_backoff_s: float = Field(default=5.0, gt=0)
     # TLS to the Product service: a CA file turns it on; a client certificate and key add mutual TLS.
     product_tls_ca_file: Path | None = None
     product_tls_cert_file: Path | None = None
@@ -43,3 +49,11 @@ class OrderSettings(ServerSettings):
     # A PENDING order older than this was abandoned by a crash (longer than any CreateOrder call takes).
     reconcile_pending_after_s: float = Field(default=30.0, gt=0)
     reconcile_interval_s: float = Field(default=10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _reconnect_backoff(self) -> OrderSettings:
+        if self.product_reconnect_initial_backoff_s > self.product_reconnect_max_backoff_s:
+            initial = variable(self, "product_reconnect_initial_backoff_s")
+            longest = variable(self, "product_reconnect_max_backoff_s")
+            raise ValueError(f"{initial} must not be more than {longest}")
+        return self

@@ -39,13 +39,17 @@ def start(
     settings = container.settings()
     metrics = start_service_metrics("eshop-product", settings)
     container.meter.override(providers.Object(metrics.meter))
+    container.outcomes()  # the business counters exist from start-up (each label value at 0)
     try:
         container.init_resources()
     except DatabaseUnusable as error:
         metrics.shutdown()
         raise configuration.problem(settings, "database_url", error) from error
     database = container.database()
-    observe_pool(metrics.meter, database.connections_in_use)
+    # Not on SQLite: its transactions run on the event loop, one at a time, and a scrape (another
+    # thread) would nearly always read 0.
+    if not database.is_sqlite:
+        observe_pool(metrics.meter, database.connections_in_use)
 
     def build() -> ServerParts:
         servicer = container.servicer()
@@ -70,10 +74,11 @@ def start(
     running.on_stop.append(container.shutdown_resources)
     running.metrics_address = metrics.address
     logger.info(
-        "product service {} listening on {} (database {})",
+        "product service {} listening on {} (database {}, metrics {})",
         VERSION,
         running.address,
         database.redacted_url(),
+        metrics.url or "off",
     )
     return running, container
 

@@ -3,6 +3,7 @@ a known sequence of calls moves the counters by exactly what it should."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -19,6 +20,7 @@ from order.settings import OrderSettings
 from product.container import ProductContainer
 from product.server import start as start_product
 from product.settings import ProductSettings
+from tests.conftest import backend
 from tests.integration.helpers import create_product, new_id, order_request
 from tests.integration.order.interceptors import FailReserve
 from tests.prometheus_scrape import Scrape, scrape, scrape_until
@@ -151,8 +153,31 @@ def test_counters_move_by_exactly_what_the_calls_did(pair: Pair) -> None:
     assert delta("eshop_stock_units_reserved_total", after_product, before_product) == 4
     assert delta("eshop_stock_units_released_total", after_product, before_product) == 1
     assert after_product.value("eshop_products_low_stock") == 1
-    assert after.value("eshop_db_pool_connections_in_use") >= 0
     assert after_product.value("target_info") == 1
+    _check_what_the_rules_read(pair, (before_order, after), (before_product, after_product))
+
+
+def _check_what_the_rules_read(
+    pair: Pair, order: tuple[Scrape, Scrape], product: tuple[Scrape, Scrape]
+) -> None:
+    """The counters the alert rules read: logical calls on the client (with gRPC's canonical target),
+    retries and failures on the server (UNAVAILABLE is a failure, NOT_FOUND an answer); the gauges."""
+
+    def delta(name: str, scrapes: tuple[Scrape, Scrape], **labels: str) -> float:
+        return scrapes[1].total(name, **labels) - scrapes[0].total(name, **labels)
+
+    after, after_product = order[1], product[1]
+    target = f"dns:///127.0.0.1:{pair.product.port}"
+    assert delta("eshop_grpc_client_calls_total", order, grpc_method=RESERVE) == 4
+    [calls] = after.matching("eshop_grpc_client_calls_total", grpc_method=RESERVE)
+    assert calls.labels["grpc_target"] == target
+    durations = after.matching("grpc_client_call_duration_seconds_count")
+    assert {s.labels["grpc_target"] for s in durations} == {target}
+    assert delta("eshop_grpc_server_retries_total", product, grpc_method=RESERVE) == 2
+    assert delta("eshop_grpc_server_failures_total", product, grpc_method=RESERVE) == 2
+    assert delta("eshop_grpc_server_failures_total", order) == 0
+    assert after.value("eshop_db_ready") == after_product.value("eshop_db_ready") == 1
+    assert after.value("eshop_orders_pending_oldest_age_seconds") == 0
 
 
 def test_an_order_given_up_on_an_unreachable_product_service_is_counted_as_such(pair: Pair) -> None:
@@ -167,11 +192,105 @@ def test_an_order_given_up_on_an_unreachable_product_service_is_counted_as_such(
             order_grpc.OrderServiceStub(order_channel).CreateOrder(
                 order_request(new_id(), (product_id, 1), request_id=new_id()), timeout=10
             )
-        after = pair.order_metrics()
+        failed = {"grpc_method": CREATE, "grpc_status": "UNAVAILABLE"}
+        failures = "eshop_grpc_server_failures_total"
+        # The call's status is sent before the interceptor around it records it: until it has.
+        after = scrape_until(
+            pair.order.metrics_address or "",
+            lambda scraped: scraped.value(failures, **failed) > before.value(failures, **failed),
+        )
 
     assert raised.value.code() is grpc.StatusCode.UNAVAILABLE
     rejected = {"outcome": "rejected", "reason": "product_unavailable"}
     assert after.total("eshop_orders_total", **rejected) - before.total("eshop_orders_total", **rejected) == 1
+    assert after.value(failures, **failed) - before.value(failures, **failed) == 1
     assert after.total("eshop_orders_total", outcome="confirmed") == before.total(
         "eshop_orders_total", outcome="confirmed"
     )
+
+
+PRODUCT_METHODS = [
+    f"eshop.product.v1.ProductService/{m}"
+    for m in (
+        "CreateProduct", "GetProduct", "ListProducts", "BatchGetProducts", "RestockProduct",
+        "ReserveStock", "ReleaseStock", "GetReservation",
+    )
+]  # fmt: skip
+ORDER_METHODS = [
+    f"eshop.order.v1.OrderService/{m}" for m in ("CreateOrder", "CancelOrder", "GetOrder", "ListOrders")
+]
+HEALTH_METHODS = ["grpc.health.v1.Health/Check", "grpc.health.v1.Health/List"]
+FAILURE_CODES = ["UNKNOWN", "DEADLINE_EXCEEDED", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS"]
+REJECTION_REASONS = ["insufficient_stock", "unknown_product", "conflict", "product_unavailable", "abandoned"]
+PROCESS_METRICS = [
+    "process_cpu_seconds_total",
+    "process_resident_memory_bytes",
+    "process_open_fds",
+    "process_start_time_seconds",
+]
+LabelSets = set[tuple[tuple[str, str], ...]]
+
+
+def _label_sets(scraped: Scrape, name: str) -> LabelSets:
+    return {tuple(sorted(s.labels.items())) for s in scraped.matching(name)}
+
+
+def _every(**columns: list[str]) -> LabelSets:
+    """Every combination of the columns' values, as sorted label tuples."""
+    names = list(columns)
+    return {tuple(sorted(zip(names, values, strict=True))) for values in itertools.product(*columns.values())}
+
+
+def _expected_order_counters(product_target: str) -> dict[str, LabelSets]:
+    methods = ORDER_METHODS + HEALTH_METHODS
+    return {
+        "eshop_orders_total": _every(outcome=["confirmed", "cancelled"], reason=[""])
+        | _every(outcome=["rejected"], reason=REJECTION_REASONS),
+        "eshop_outbox_deliveries_total": _every(result=["acknowledged", "failed"]),
+        "eshop_reconciler_resolutions_total": _every(
+            result=["confirmed", "rejected", "deferred", "lost_race"]
+        ),
+        "grpc_server_call_started_total": _every(grpc_method=methods),
+        "eshop_grpc_server_retries_total": _every(grpc_method=methods),
+        "eshop_grpc_server_failures_total": _every(grpc_method=methods, grpc_status=FAILURE_CODES),
+        "eshop_grpc_client_calls_total": _every(grpc_method=PRODUCT_METHODS, grpc_target=[product_target]),
+    }
+
+
+def _expected_product_counters() -> dict[str, LabelSets]:
+    methods = PRODUCT_METHODS + HEALTH_METHODS
+    return {
+        "eshop_stock_reservations_total": _every(
+            result=["reserved", "insufficient_stock", "unknown_product", "replayed"]
+        ),
+        "eshop_stock_units_reserved_total": {()},
+        "eshop_stock_units_released_total": {()},
+        "grpc_server_call_started_total": _every(grpc_method=methods),
+        "eshop_grpc_server_retries_total": _every(grpc_method=methods),
+        "eshop_grpc_server_failures_total": _every(grpc_method=methods, grpc_status=FAILURE_CODES),
+    }
+
+
+def test_every_counter_is_exported_from_start_up_at_zero_with_every_known_label_value(pair: Pair) -> None:
+    """Before any call: a series that appeared only with its first event would show that event to no
+    rate() or increase(). Every counter sample reads 0, and each counter has every known label value."""
+    expected_order = _expected_order_counters(f"dns:///127.0.0.1:{pair.product.port}")
+    for scraped, expected in (
+        (pair.order_metrics(), expected_order),
+        (pair.product_metrics(), _expected_product_counters()),
+    ):
+        for name, label_sets in expected.items():
+            assert _label_sets(scraped, name) == label_sets, name
+        counters = {f"{family}_total" for family, kind in scraped.families.items() if kind == "counter"}
+        # Every counter the service exports is one of those, and all of them read 0
+        # (process_cpu_seconds_total excepted: the process has run).
+        assert counters - {"process_cpu_seconds_total"} == set(expected), counters
+        assert [s for s in scraped.samples if s.name in expected and s.value != 0] == []
+        for name in PROCESS_METRICS:
+            assert scraped.value(name) > 0, name
+        # One instrumentation scope for everything: no otel_scope_* labels repeating it on every series.
+        assert not [s for s in scraped.samples if any(k.startswith("otel_scope") for k in s.labels)]
+        # The pool gauge only where it means something: SQLite runs its transactions on the event loop,
+        # one at a time, so a scrape would nearly always read 0.
+        pool = scraped.matching("eshop_db_pool_connections_in_use")
+        assert len(pool) == (1 if backend() == "postgres" else 0)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 from concurrent.futures import Future
 from typing import Any
 
@@ -25,8 +26,10 @@ from common.auth.key_sources import FETCH_TIMEOUT_S
 from common.auth.policy import AccessPolicy
 from common.errors import AppError, PermissionDenied, Unauthenticated
 from common.grpc.handler_wrapping import Behaviour, Context, UnaryServerInterceptor
+from common.metrics import counter_from_zero, label_sets
 
 ANONYMOUS = "-"
+REFUSAL_CODES = (Unauthenticated.code.value, PermissionDenied.code.value)
 
 
 class AuthInterceptor(UnaryServerInterceptor):
@@ -37,17 +40,24 @@ class AuthInterceptor(UnaryServerInterceptor):
     """
 
     def __init__(
-        self, authenticator: Authenticator, policy: AccessPolicy, meter: Meter | None = None
+        self,
+        authenticator: Authenticator,
+        policy: AccessPolicy,
+        meter: Meter | None = None,
+        methods: Sequence[str] = (),
     ) -> None:
+        """``methods``: the service's, each exported at 0 from start-up with both refusal codes."""
         self._authenticator = authenticator
         self._policy = policy
         self._refusals = (
             None
             if meter is None
-            else meter.create_counter(
+            else counter_from_zero(
+                meter,
                 "eshop.auth.refusals",
                 unit="{call}",
                 description="Calls refused UNAUTHENTICATED or PERMISSION_DENIED, by method and status",
+                known=label_sets(**{"grpc.method": methods, "grpc.status": REFUSAL_CODES}),
             )
         )
 

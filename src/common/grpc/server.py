@@ -28,11 +28,12 @@ from common.auth.policy import AccessPolicy
 from common.db.migrations import SchemaNotCurrent
 from common.grpc.auth_interceptor import AuthInterceptor
 from common.grpc.auth_warnings import warn_about_auth_settings
+from common.grpc.call_metrics import unary_methods
 from common.grpc.exposure import warn_if_exposed
 from common.grpc.response_size import CLIENT_RECEIVE_LIMIT_BYTES
 from common.grpc.server_interceptors import server_interceptors
 from common.logging import configure_logging
-from common.metrics import ServiceMetrics, start_metrics
+from common.metrics import CachedValue, ServiceMetrics, start_metrics
 from common.settings import LogSettings, ServerSettings
 
 HEALTH_PROBE_INTERVAL_S = 1.0
@@ -45,6 +46,18 @@ DENY_ALL = AccessPolicy({})
 class CannotListen(RuntimeError):
     def __init__(self, address: str) -> None:
         super().__init__(f"cannot listen on {address}: the address is in use or not valid here")
+
+
+class CannotServeMetrics(RuntimeError):
+    """The metrics address passed the settings' check but cannot be bound (taken, not an address of
+    this host): said with its variable, and apart from the gRPC address's own failure."""
+
+    def __init__(self, settings: ServerSettings, error: OSError) -> None:
+        reason = error.strerror or str(error)
+        super().__init__(
+            f"{configuration.variable(settings, 'metrics_address')}="
+            f"{configuration.shown(settings.metrics_address)}: cannot serve metrics there: {reason}"
+        )
 
 
 class BackgroundTask(Protocol):
@@ -112,7 +125,7 @@ class RunningServer:
     listen_address: str
     runner: ServerLoop
     parts: ServerParts
-    metrics_address: str | None = None  # where /metrics is served (None: nowhere)
+    metrics_address: str | None = None  # where /metrics is served, port as bound (None: nowhere)
     _probe: asyncio.Task[None] | None = None
     _stopped: bool = False
     on_stop: list[Callable[[], object]] = field(default_factory=list)
@@ -191,15 +204,22 @@ async def _start(
     runner: ServerLoop,
 ) -> RunningServer:
     parts = build()
+    # The unary methods the interceptors will see, which the metrics export at 0 from start-up.
+    service_methods = unary_methods(parts.service_names)
     auth = (
         []
         if authenticator is None
-        else [AuthInterceptor(authenticator, parts.access_policy or DENY_ALL, parts.meter)]
+        else [AuthInterceptor(authenticator, parts.access_policy or DENY_ALL, parts.meter, service_methods)]
     )
     server = grpc.aio.server(
         interceptors=[
             *extra_interceptors,
-            *server_interceptors(parts.meter, auth, innermost=not inner_interceptors),
+            *server_interceptors(
+                parts.meter,
+                auth,
+                innermost=not inner_interceptors,
+                methods=[*service_methods, *unary_methods([health.SERVICE_NAME])],
+            ),
             *inner_interceptors,
         ],
         options=[
@@ -243,18 +263,19 @@ async def _start(
         runner,
         parts,
     )
-    running._probe = await _start_health_probe(running, parts.is_healthy)
+    running._probe = await _start_health_probe(running, parts.is_healthy, parts.meter)
     for task in parts.background:
         task.start()
     return running
 
 
 def start_service_metrics(default_service_name: str, settings: ServerSettings) -> ServiceMetrics:
-    """The service's meter and its scrape endpoint; an address that cannot be bound is CannotListen."""
+    """The service's meter and its scrape endpoint; an address that cannot be bound is
+    CannotServeMetrics."""
     try:
         return start_metrics(default_service_name, settings.metrics_address)
     except OSError as error:
-        raise CannotListen(settings.metrics_address) from error
+        raise CannotServeMetrics(settings, error) from error
 
 
 def server_credentials(settings: ServerSettings) -> grpc.ServerCredentials | None:
@@ -269,13 +290,22 @@ def server_credentials(settings: ServerSettings) -> grpc.ServerCredentials | Non
 
 
 async def _start_health_probe(
-    running: RunningServer, is_healthy: Callable[[], Awaitable[bool]]
+    running: RunningServer, is_healthy: Callable[[], Awaitable[bool]], meter: Meter | None
 ) -> asyncio.Task[None]:
     """Liveness and readiness: the overall name ``""`` is SERVING while the process runs (a database
     blip must not get the pod restarted); the service names are SERVING only while the database
-    answers, re-checked every second by a task on the loop. Graceful shutdown turns all NOT_SERVING."""
+    answers, re-checked every second by a task on the loop. Graceful shutdown turns all NOT_SERVING.
+    The last answer is the gauge ``eshop.db.ready`` (1 or 0), for an alert."""
+    last_answer = CachedValue()
+    if meter is not None:
+        meter.create_observable_gauge(
+            "eshop.db.ready",
+            [last_answer.callback("ready")],
+            description="1 while the database answers the readiness probe (every second), else 0",
+        )
 
     async def set_ready(ok: bool) -> None:
+        last_answer.set(ready=float(ok))
         status = health_pb2.HealthCheckResponse.SERVING if ok else health_pb2.HealthCheckResponse.NOT_SERVING
         for name in running.service_names:
             await running.health.set(name, status)
@@ -307,7 +337,7 @@ def serve_until_signalled(service: str, settings_class: type[S], start: Callable
     except configuration.ConfigurationError as error:
         configuration.report(error)
         raise SystemExit(configuration.EXIT_STATUS) from None
-    except (CannotListen, SchemaNotCurrent) as error:
+    except (CannotListen, CannotServeMetrics, SchemaNotCurrent) as error:
         logger.error("{} service not started: {}", service, error)
         raise SystemExit(1) from None
     wait_for_termination(running)

@@ -130,16 +130,17 @@ def server_interceptors(
     auth: Sequence[UnaryServerInterceptor] = (),
     *,
     innermost: bool = True,
+    methods: Sequence[str] = (),
 ) -> list[grpc.aio.ServerInterceptor]:
     """The services' own interceptors, outermost first, as one chain (extra ones go before it;
     ``innermost=False`` when others come after it). ``auth`` sits inside error mapping and call
     logging, so a refusal is reported and logged like any other error, and before everything that
-    serves the call."""
+    serves the call. ``methods``: those the server serves, which the call metrics export from start-up."""
     layers: list[UnaryServerInterceptor] = [
         CorrelationIdInterceptor(),
         # Inside the correlation id (every span carries it), outside the error mapping (sees its status).
         TracingInterceptor(),
-        *([] if meter is None else [ServerMetricsInterceptor(meter)]),
+        *([] if meter is None else [ServerMetricsInterceptor(meter, methods)]),
         ErrorMappingInterceptor(),
         LoggingInterceptor(),
         *auth,

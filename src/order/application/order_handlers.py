@@ -144,8 +144,8 @@ class CreateOrderHandler(OwnsTransactions):
     async def _give_up(self, order: Order, error: ProductServiceUnavailable) -> AppError:
         """The reservation may have happened: reject the order and queue a compensating release in one
         transaction, then tell the caller the truth (UNAVAILABLE / DEADLINE_EXCEEDED)."""
-        await self.uow.run(self._reject_with_release, order.reject(UNAVAILABLE_REASON, (), self.clock()))
-        self.outcomes.order_resolved(REJECTED, PRODUCT_UNAVAILABLE)
+        if await self.uow.run(self._reject_with_release, order.reject(UNAVAILABLE_REASON, (), self.clock())):
+            self.outcomes.order_resolved(REJECTED, PRODUCT_UNAVAILABLE)
         logger.bind(order_id=str(order.order_id)).warning(
             "order {} rejected: {} ({})", order.order_id, UNAVAILABLE_REASON, error
         )
@@ -155,12 +155,15 @@ class CreateOrderHandler(OwnsTransactions):
         )
         return DeadlineExceeded(message) if error.deadline_exceeded else Unavailable(message)
 
-    def _reject_with_release(self, rejected: Order) -> None:
-        if self.uow.orders.save(rejected):
-            self.releases.queue(self.uow, rejected.order_id, deliver_now=False)
-            # Committed even past the caller's deadline (the usual reason to be here): it records a
-            # release the Product service may be owed, which must not be lost with the call.
-            self.uow.commit()
+    def _reject_with_release(self, rejected: Order) -> bool:
+        """False when someone moved the order meanwhile (a cancel): their final status stands."""
+        if not self.uow.orders.save(rejected):
+            return False
+        self.releases.queue(self.uow, rejected.order_id, deliver_now=False)
+        # Committed even past the caller's deadline (the usual reason to be here): it records a
+        # release the Product service may be owed, which must not be lost with the call.
+        self.uow.commit()
+        return True
 
     def _lost_race(self, order_id: UUID, outcome: ReservationOutcome) -> Order:
         """Someone moved the order while we reserved (a cancel): their state stands; if we took stock,

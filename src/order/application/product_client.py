@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 from uuid import UUID
 
+from order.application.outcomes import CONFLICT
 from order.domain.model import OrderItem, OrderLine
 
 
@@ -21,8 +22,8 @@ class ReservationRefused:
 
     reason: str
     failed_product_ids: tuple[UUID, ...]
-    # For metrics: insufficient_stock, unknown_product, or conflict.
-    kind: str = "conflict"
+    # For metrics: INSUFFICIENT_STOCK, UNKNOWN_PRODUCT or CONFLICT (order.application.outcomes).
+    kind: str = CONFLICT
 
 
 ReservationOutcome = Reserved | ReservationRefused

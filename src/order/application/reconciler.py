@@ -15,7 +15,15 @@ from loguru import logger
 
 from common import correlation, telemetry
 from common.clock import Clock
-from order.application.outcomes import NO_OUTCOMES, OrderOutcomes
+from order.application.outcomes import (
+    ABANDONED,
+    CONFIRMED,
+    DEFERRED,
+    LOST_RACE,
+    NO_OUTCOMES,
+    REJECTED,
+    OrderOutcomes,
+)
 from order.application.product_client import ProductClient, ProductServiceUnavailable
 from order.application.stock_releases import StockReleases
 from order.application.storage import OrderUnitOfWork
@@ -63,7 +71,7 @@ class PendingOrderReconciler:
             try:
                 held = await self._client.held_reservation(order.order_id)
             except ProductServiceUnavailable as error:
-                self._outcomes.reconciled("deferred")
+                self._outcomes.reconciled(DEFERRED)
                 logger.bind(order_id=str(order.order_id)).warning(
                     "cannot resolve PENDING order {} yet: {}", order.order_id, error
                 )
@@ -75,9 +83,15 @@ class PendingOrderReconciler:
                 resolved = order.reject(ABANDONED_REASON, (), now)
             uow = self._uow_factory()
             if not await uow.run(self._save, uow, resolved, held is None):
-                self._outcomes.reconciled("lost_race")
+                self._outcomes.reconciled(LOST_RACE)
                 return False  # another replica (or the original call) got there first
-            self._outcomes.reconciled("confirmed" if held is not None else "rejected")
+            self._outcomes.reconciled(CONFIRMED if held is not None else REJECTED)
+            # A final status like any other: eshop_orders_total counts it (the call that placed the
+            # order never did).
+            if held is not None:
+                self._outcomes.order_resolved(CONFIRMED)
+            else:
+                self._outcomes.order_resolved(REJECTED, ABANDONED)
             logger.bind(order_id=str(order.order_id)).info(
                 "PENDING order {} resolved as {}", order.order_id, resolved.status.value
             )

@@ -18,7 +18,7 @@ from loguru import logger
 
 from common import correlation, deadline, telemetry
 from common.clock import Clock
-from order.application.outcomes import NO_OUTCOMES, OrderOutcomes
+from order.application.outcomes import ACKNOWLEDGED, FAILED, NO_OUTCOMES, OrderOutcomes
 from order.application.product_client import ProductClient, ProductServiceUnavailable
 from order.application.storage import OrderUnitOfWork, OutboxStats, PendingRelease
 
@@ -107,12 +107,12 @@ class StockReleases:
             try:
                 released = await self._release(entry.order_id, within_s)
             except ProductServiceUnavailable as error:
-                self._outcomes.release_attempted("failed")
+                self._outcomes.release_attempted(FAILED)
                 await self._retry_later(entry, str(error))
                 return False
             uow = self._uow_factory()
             await uow.run(_mark_done, uow, entry.entry_id)
-            self._outcomes.release_attempted("acknowledged")
+            self._outcomes.release_attempted(ACKNOWLEDGED)
             logger.bind(order_id=str(entry.order_id)).info(
                 "stock release for order {} acknowledged ({})",
                 entry.order_id,
@@ -140,6 +140,13 @@ class StockReleases:
                 delivered += 1
         return delivered
 
+    async def retry_waiting_now(self) -> int:
+        """Make every release waiting out its backoff due now (the Product service answers again);
+        returns how many. One being delivered by another worker may be delivered twice meanwhile,
+        which ReleaseStock, idempotent by order id, allows."""
+        uow = self._uow_factory()
+        return await uow.run(_retry_now, uow, self._clock())
+
     async def stats(self) -> OutboxStats:
         uow = self._uow_factory()
         return await uow.run(uow.outbox.stats)
@@ -166,6 +173,12 @@ def _claim(uow: OrderUnitOfWork, entry: PendingRelease, until: datetime) -> bool
     claimed = uow.outbox.claim(entry, until)
     uow.commit()
     return claimed
+
+
+def _retry_now(uow: OrderUnitOfWork, now: datetime) -> int:
+    made_due = uow.outbox.retry_now(now)
+    uow.commit()
+    return made_due
 
 
 def _mark_done(uow: OrderUnitOfWork, entry_id: int) -> None:

@@ -30,6 +30,14 @@ class OutboxStats:
     oldest: datetime | None
 
 
+@dataclass(frozen=True)
+class PendingStats:
+    """PENDING orders right now, and the last change of the one left longest (None when none)."""
+
+    count: int
+    oldest: datetime | None
+
+
 class OrderRepository(Protocol):
     def add(self, order: Order) -> bool:
         """Insert; False when the customer has an order with the same request_id already."""
@@ -44,8 +52,8 @@ class OrderRepository(Protocol):
         """Write ``order`` if it still has the status it was loaded with; False if someone moved it."""
         ...
 
-    def count_pending(self) -> int:
-        """How many orders are PENDING right now (a gauge, read every few seconds)."""
+    def pending_stats(self) -> PendingStats:
+        """How many orders are PENDING right now, and since when (gauges, read every few seconds)."""
         ...
 
     def pending_since_before(self, cutoff: datetime, limit: int) -> list[Order]:
@@ -71,6 +79,10 @@ class ReleaseOutbox(Protocol):
 
     def done(self, entry_id: int) -> None: ...
     def retry_later(self, entry_id: int, attempts: int, at: datetime, error: str) -> None: ...
+    def retry_now(self, now: datetime) -> int:
+        """Every entry that has failed and waits for a later attempt is due at ``now``; how many."""
+        ...
+
     def stats(self) -> OutboxStats: ...
 
 

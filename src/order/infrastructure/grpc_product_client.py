@@ -8,7 +8,7 @@ They are safe because ReserveStock and ReleaseStock are idempotent by order id.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -24,9 +24,11 @@ from common import deadline
 from common.errors import PreconditionType, ResourceType
 from common.generated.eshop.product.v1 import product_pb2 as pb
 from common.generated.eshop.product.v1 import product_pb2_grpc as pb_grpc
+from common.grpc.call_metrics import unary_methods
 from common.grpc.client_interceptors import client_interceptors
 from common.grpc.contract import PRECONDITION_TYPES, PRODUCT_SERVICE, RESOURCE_TYPES
 from common.grpc.service_token import ServiceToken
+from order.application.outcomes import INSUFFICIENT_STOCK, UNKNOWN_PRODUCT
 from order.application.product_client import (
     ProductServiceUnavailable,
     ReservationOutcome,
@@ -66,6 +68,20 @@ def service_config(policy: RetryPolicy) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class Reconnect:
+    """gRPC's connection backoff (the pause before each new try after losing the connection)."""
+
+    initial_backoff_s: float = 1.0
+    max_backoff_s: float = 5.0
+
+    def options(self) -> list[tuple[str, int]]:
+        return [
+            ("grpc.initial_reconnect_backoff_ms", round(self.initial_backoff_s * 1000)),
+            ("grpc.max_reconnect_backoff_ms", round(self.max_backoff_s * 1000)),
+        ]
+
+
+@dataclass(frozen=True)
 class ChannelSecurity:
     """TLS to the Product service: off without a CA; mutual when a client certificate is given too."""
 
@@ -90,6 +106,8 @@ def open_channel(
     security: ChannelSecurity | None = None,
     max_message_bytes: int = 4 * 1024 * 1024,
     meter: Meter | None = None,
+    *,
+    reconnect: Reconnect = Reconnect(),
 ) -> grpc.aio.Channel:
     """An aio channel with the client interceptors; made on the loop that uses it, closed by its owner
     (``await channel.close()``) when the server stops."""
@@ -98,14 +116,20 @@ def open_channel(
         ("grpc.service_config", json.dumps(service_config(policy))),
         ("grpc.max_receive_message_length", max_message_bytes),
         ("grpc.keepalive_time_ms", 30_000),
+        *reconnect.options(),
     ]
     credentials = security.credentials() if security else None
-    interceptors = client_interceptors(meter, target)
+    interceptors = client_interceptors(meter, target, unary_methods([PRODUCT_SERVICE]))
     if credentials is None:
         return grpc.aio.insecure_channel(target, options=options, interceptors=interceptors)
     if security and security.server_name:
         options.append(("grpc.ssl_target_name_override", security.server_name))
     return grpc.aio.secure_channel(target, credentials, options=options, interceptors=interceptors)
+
+
+def connection_check(channel: grpc.aio.Channel) -> Callable[[], bool]:
+    """Whether ``channel`` is connected right now (asking makes no call and no connection attempt)."""
+    return lambda: channel.get_state(try_to_connect=False) is grpc.ChannelConnectivity.READY
 
 
 class GrpcProductClient:
@@ -180,9 +204,7 @@ def _refusal(error: grpc.RpcError) -> ReservationRefused:
         ]
         if violations:
             reason = "insufficient stock: " + "; ".join(f"{v.subject} {v.description}" for v in violations)
-            return ReservationRefused(
-                reason, tuple(UUID(v.subject) for v in violations), "insufficient_stock"
-            )
+            return ReservationRefused(reason, tuple(UUID(v.subject) for v in violations), INSUFFICIENT_STOCK)
         return ReservationRefused(f"stock reservation refused: {error.details()}", ())
     if code is grpc.StatusCode.NOT_FOUND:
         product = RESOURCE_TYPES[ResourceType.PRODUCT]
@@ -192,7 +214,7 @@ def _refusal(error: grpc.RpcError) -> ReservationRefused:
             if isinstance(d, error_details_pb2.ResourceInfo) and d.resource_type == product
         ]
         return ReservationRefused(
-            "unknown product: " + ", ".join(missing), tuple(UUID(m) for m in missing), "unknown_product"
+            "unknown product: " + ", ".join(missing), tuple(UUID(m) for m in missing), UNKNOWN_PRODUCT
         )
     if code is grpc.StatusCode.ALREADY_EXISTS:
         return ReservationRefused("a different stock reservation exists for this order id", ())

@@ -9,7 +9,8 @@ from datetime import datetime, timezone
 
 from opentelemetry.metrics import Meter
 
-from common.metrics import CachedValue
+from common.metrics import CachedValue, counter_from_zero, label_sets
+from order.application.outcomes import DELIVERY_RESULTS, ORDER_OUTCOMES, RECONCILER_RESULTS
 from order.application.stock_releases import StockReleases
 from order.application.storage import OrderUnitOfWork
 from order.infrastructure.background import PeriodicWorker
@@ -18,22 +19,30 @@ GAUGE_REFRESH_S = 5.0
 
 
 class OtelOrderOutcomes:
+    """Every counter exported from start-up, each known label value at 0."""
+
     def __init__(self, meter: Meter) -> None:
-        self._orders = meter.create_counter(
+        self._orders = counter_from_zero(
+            meter,
             "eshop.orders",
             unit="{order}",
             description="Orders that reached a final status, by outcome (and reason for rejections)",
+            known=[{"outcome": outcome, "reason": reason} for outcome, reason in ORDER_OUTCOMES],
         )
-        self._releases = meter.create_counter(
+        self._releases = counter_from_zero(
+            meter,
             "eshop.outbox.deliveries",
             unit="{delivery}",
-            description="Stock release deliveries to the Product service, by result (acknowledged, failed)",
+            description="Stock release delivery attempts, by result: acknowledged (once per release "
+            "that landed) or failed (once per attempt that did not; it is retried)",
+            known=label_sets(result=DELIVERY_RESULTS),
         )
-
-        self._reconciled = meter.create_counter(
+        self._reconciled = counter_from_zero(
+            meter,
             "eshop.reconciler.resolutions",
             unit="{order}",
             description="Abandoned PENDING orders the reconciler looked at, by result",
+            known=label_sets(result=RECONCILER_RESULTS),
         )
 
     def order_resolved(self, outcome: str, reason: str = "") -> None:
@@ -67,6 +76,12 @@ class OrderGauges(PeriodicWorker):
             description="Orders PENDING right now (refreshed every few seconds)",
         )
         meter.create_observable_gauge(
+            "eshop.orders.pending.oldest_age",
+            [self.values.callback("orders_pending_oldest_age")],
+            unit="s",
+            description="Time since the order PENDING longest last changed (0 when none is PENDING)",
+        )
+        meter.create_observable_gauge(
             "eshop.outbox.pending",
             [self.values.callback("outbox_pending")],
             unit="{release}",
@@ -81,7 +96,15 @@ class OrderGauges(PeriodicWorker):
 
     async def refresh(self) -> None:
         uow = self._uow_factory()
-        pending = await uow.run(uow.orders.count_pending)
+        pending = await uow.run(uow.orders.pending_stats)
         stats = await self._releases.stats()
-        age = (datetime.now(timezone.utc) - stats.oldest).total_seconds() if stats.oldest else 0.0
-        self.values.set(orders_pending=pending, outbox_pending=stats.waiting, outbox_oldest_age=max(age, 0.0))
+        self.values.set(
+            orders_pending=pending.count,
+            orders_pending_oldest_age=_age_s(pending.oldest),
+            outbox_pending=stats.waiting,
+            outbox_oldest_age=_age_s(stats.oldest),
+        )
+
+
+def _age_s(since: datetime | None) -> float:
+    return 0.0 if since is None else max((datetime.now(timezone.utc) - since).total_seconds(), 0.0)

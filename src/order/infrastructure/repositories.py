@@ -13,7 +13,7 @@ from common import telemetry
 from common.db.types import UTCDateTime
 from common.db.upsert import insert_ignoring_conflict
 from common.money import from_cents, to_cents
-from order.application.storage import OutboxStats, PendingRelease
+from order.application.storage import OutboxStats, PendingRelease, PendingStats
 from order.domain.model import Order, OrderItem, OrderLine, OrderStatus
 from order.infrastructure.tables import order_lines, orders, release_outbox
 
@@ -122,11 +122,17 @@ class SqlOrderRepository:
             )
         return True
 
-    def count_pending(self) -> int:
-        count = self._conn().execute(
-            select(func.count()).select_from(orders).where(orders.c.status == OrderStatus.PENDING.value)
+    def pending_stats(self) -> PendingStats:
+        count, oldest = (
+            self._conn()
+            .execute(
+                select(func.count(), func.min(orders.c.update_time, type_=UTCDateTime)).where(
+                    orders.c.status == OrderStatus.PENDING.value
+                )
+            )
+            .one()
         )
-        return int(count.scalar_one())
+        return PendingStats(int(count), oldest)
 
     def pending_since_before(self, cutoff: datetime, limit: int) -> list[Order]:
         heads = list(
@@ -289,6 +295,14 @@ class SqlReleaseOutbox:
             .where(release_outbox.c.entry_id == entry_id)
             .values(attempts=attempts, next_attempt_at=at, last_error=error[:1000])
         )
+
+    def retry_now(self, now: datetime) -> int:
+        result = self._conn().execute(
+            update(release_outbox)
+            .where(release_outbox.c.attempts > 0, release_outbox.c.next_attempt_at > now)
+            .values(next_attempt_at=now)
+        )
+        return int(result.rowcount)
 
     def stats(self) -> OutboxStats:
         count, oldest = (

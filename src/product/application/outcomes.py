@@ -11,6 +11,8 @@ RESERVED, INSUFFICIENT_STOCK, UNKNOWN_PRODUCT, REPLAYED = (
     "unknown_product",
     "replayed",
 )
+# Every result a reservation can report (the metric exports each from start-up).
+RESERVATION_RESULTS = (RESERVED, INSUFFICIENT_STOCK, UNKNOWN_PRODUCT, REPLAYED)
 
 
 class StockOutcomes(Protocol):

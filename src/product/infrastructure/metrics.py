@@ -10,24 +10,32 @@ from collections.abc import Callable
 from loguru import logger
 from opentelemetry.metrics import Meter
 
-from common.metrics import CachedValue
+from common.metrics import CachedValue, counter_from_zero, label_sets
+from product.application.outcomes import RESERVATION_RESULTS
 from product.application.storage import ProductUnitOfWork
 
 GAUGE_REFRESH_S = 5.0
 
 
 class OtelStockOutcomes:
+    """Every counter exported from start-up, each result at 0."""
+
     def __init__(self, meter: Meter) -> None:
-        self._reservations = meter.create_counter(
+        self._reservations = counter_from_zero(
+            meter,
             "eshop.stock.reservations",
             unit="{reservation}",
             description="ReserveStock outcomes: reserved, insufficient_stock, unknown_product, replayed",
+            known=label_sets(result=RESERVATION_RESULTS),
         )
-        self._reserved = meter.create_counter(
-            "eshop.stock.units_reserved", unit="{unit}", description="Units taken from stock by reservations"
+        self._reserved = counter_from_zero(
+            meter,
+            "eshop.stock.units_reserved",
+            unit="{unit}",
+            description="Units taken from stock by reservations",
         )
-        self._released = meter.create_counter(
-            "eshop.stock.units_released", unit="{unit}", description="Units put back by releases"
+        self._released = counter_from_zero(
+            meter, "eshop.stock.units_released", unit="{unit}", description="Units put back by releases"
         )
 
     def reservation(self, result: str, units: int = 0) -> None:

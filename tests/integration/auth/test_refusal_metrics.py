@@ -150,3 +150,25 @@ def test_a_token_the_verifier_cannot_represent_is_an_unauthenticated_refusal_and
         )
         == 2
     )
+
+
+def test_refusals_are_exported_from_start_up_at_zero_for_every_method_and_code(
+    pair: tuple[RunningServer, RunningServer],
+) -> None:
+    """The first refusal of a method shows in rate() and increase() only if its series was there
+    before it: every method of each service, with both codes, at 0 before any call."""
+    product_server, order_server = pair
+    product_methods = {
+        f"eshop.product.v1.ProductService/{name}"
+        for name in product_pb.DESCRIPTOR.services_by_name["ProductService"].methods_by_name
+    }
+    order_methods = {
+        f"eshop.order.v1.OrderService/{name}"
+        for name in order_pb.DESCRIPTOR.services_by_name["OrderService"].methods_by_name
+    }
+    for server, methods in ((product_server, product_methods), (order_server, order_methods)):
+        samples = _metrics(server).matching(REFUSALS)
+        assert {(s.labels["grpc_method"], s.labels["grpc_status"]) for s in samples} == {
+            (method, code) for method in methods for code in ("UNAUTHENTICATED", "PERMISSION_DENIED")
+        }
+        assert {s.value for s in samples} == {0}

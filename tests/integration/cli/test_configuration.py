@@ -26,6 +26,9 @@ def serve(service: str, **variables: str) -> tuple[int, list[str]]:
         ("product", "PRODUCT_MAX_WORKERS", "0", "must be an integer from 1 to 256"),
         ("product", "ESHOP_LOG_LEVEL", "loud", "must be one of TRACE, DEBUG, INFO"),
         ("order", "ORDER_AUTH_MODE", "on", "must be one of off, required"),
+        ("order", "ORDER_METRICS_ADDRESS", "http://127.0.0.1:9465", "must be host:port, without a scheme"),
+        ("product", "PRODUCT_METRICS_ADDRESS", "999.1.1.1:9464", "'999.1.1.1' is not an IPv4 address"),
+        ("order", "ORDER_METRICS_ADDRESS", "::1:9465", "an IPv6 address goes in brackets"),
     ],
 )
 def test_a_bad_value_is_one_line_naming_the_variable_and_exit_2(

@@ -8,6 +8,7 @@ import signal
 import stat
 import subprocess
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,7 +16,7 @@ from pathlib import Path
 from eshop_cli import health
 from tests.integration.cli.conftest import cli_env, eshop_command, run_eshop
 from tests.integration.cli.test_products import UUID
-from tests.ports import free_address
+from tests.ports import free_address, free_port
 
 READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 30.0
@@ -60,14 +61,25 @@ def eshop_up(
 
 def test_up_seeds_once_serves_orders_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     product, order = free_address(), free_address()
+    product_metrics, order_metrics = free_port(), free_port()
     env = cli_env(
-        PRODUCT_LISTEN_ADDRESS=product, ORDER_LISTEN_ADDRESS=order, ORDER_PRODUCT_SERVICE_TARGET=product
+        PRODUCT_LISTEN_ADDRESS=product,
+        ORDER_LISTEN_ADDRESS=order,
+        ORDER_PRODUCT_SERVICE_TARGET=product,
+        # Every interface, as in a container: the summary shows a URL that works from here.
+        PRODUCT_METRICS_ADDRESS=f"0.0.0.0:{product_metrics}",
+        ORDER_METRICS_ADDRESS=f"127.0.0.1:{order_metrics}",
     )
 
     with eshop_up(tmp_path, env, product, order) as proc:
         summary = (tmp_path / "up.out").read_text()
         assert product in summary
         assert order in summary
+        for name, port in (("product", product_metrics), ("order", order_metrics)):
+            url = f"http://127.0.0.1:{port}/metrics"
+            assert f"  {name:<8} metrics  {url}\n" in summary
+            with urllib.request.urlopen(url, timeout=5) as response:
+                assert b"process_start_time_seconds" in response.read()
         assert "seeded 5 demo products" in summary
         demo_ids = re.findall(UUID, summary.split("try:")[0])
         assert len(set(demo_ids)) == 5

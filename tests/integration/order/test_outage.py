@@ -4,11 +4,15 @@ call that queued them."""
 
 from __future__ import annotations
 
+import time
+
 import grpc
+import pytest
 
 from common.correlation import HEADER
 from common.generated.eshop.order.v1 import order_pb2 as opb
 from order.application.order_handlers import UNAVAILABLE_REASON
+from order.settings import OrderSettings
 from tests.integration.helpers import (
     create_product,
     get_order,
@@ -23,6 +27,7 @@ from tests.integration.order.conftest import Servers
 from tests.integration.order.interceptors import RELEASE, Block, Record
 
 FAST_RETRIES = {"product_retry_initial_backoff_s": 0.02, "product_retry_max_backoff_s": 0.05}
+OUTAGE_S = 90
 
 
 def test_create_with_the_product_service_down_is_unavailable(servers: Servers) -> None:
@@ -105,3 +110,36 @@ def test_cancel_while_the_product_service_hangs_answers_cancelled_and_the_outbox
     assert stock(products, lamp_id) == 6  # the release is still hanging
     hang.release.set()
     wait_until(lambda: stock(products, lamp_id) == 10, 20, "the stock to be released back to 10")
+
+
+@pytest.mark.slow
+@pytest.mark.once  # about 100 s, and about the channel, not the interpreter or the database
+def test_after_a_90_second_outage_the_releases_land_within_10_s_of_the_product_service_being_back(
+    servers: Servers,
+) -> None:
+    """With the default settings: gRPC's own connection backoff (up to 120 s) left releases waiting up
+    to half a minute after such an outage; the bounded one, and the outbox trying whatever waits as
+    soon as the channel is connected again, land them within seconds."""
+    defaults = OrderSettings()
+    product_db = servers.database_url("product")
+    product = servers.product(database_url=product_db)
+    orders = servers.order_stub(
+        servers.order(
+            product.port,
+            outbox_poll_interval_s=defaults.outbox_poll_interval_s,
+            outbox_initial_backoff_s=defaults.outbox_initial_backoff_s,
+            outbox_max_backoff_s=defaults.outbox_max_backoff_s,
+        )
+    )
+    lamp_id = create_product(servers.product_stub(product), stock=10).product_id
+    placed = [orders.CreateOrder(order_request(new_id(), (lamp_id, 2)), timeout=10) for _ in range(3)]
+    assert {o.status for o in placed} == {opb.ORDER_STATUS_CONFIRMED}
+    servers.stop(product)
+    for order in placed:  # each release fails at once and waits in the outbox
+        orders.CancelOrder(opb.CancelOrderRequest(order_id=order.order_id), timeout=10)
+
+    time.sleep(OUTAGE_S)  # the outage itself: the outbox and the channel keep trying meanwhile
+
+    products = servers.product_stub(servers.product(port=product.port, database_url=product_db))
+    back = "the releases, within 10 s of the Product service being back"
+    wait_until(lambda: stock(products, lamp_id) == 10, 10, back)

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from common.clock import utcnow
 from common.db.database import Database
-from order.application.storage import OutboxStats
+from order.application.storage import OutboxStats, PendingStats
 from order.domain.model import Order, OrderItem, OrderLine, OrderStatus
 from order.infrastructure.schema import create_schema
 from order.infrastructure.tables import release_outbox
@@ -55,6 +55,23 @@ def test_pending_since_before_returns_only_pending_orders_older_than_the_cutoff(
     assert [o.order_id for o in stale] == [old_pending.order_id]
     assert stale[0].status is OrderStatus.PENDING
     assert stale[0].lines == old_pending.lines
+
+
+def test_pending_stats_count_the_pending_orders_and_the_oldest_of_them(database: Database) -> None:
+    uow = SqlOrderUnitOfWork(database)
+    with uow:
+        assert uow.orders.pending_stats() == PendingStats(0, None)
+        young, old = _placed(uow, age_s=5), _placed(uow, age_s=300)
+        older_but_confirmed = _placed(uow, age_s=900)
+        item = OrderItem(older_but_confirmed.lines[0].product_id, "Mug", Decimal("9.50"), 2)
+        assert uow.orders.save(older_but_confirmed.confirm((item,), older_but_confirmed.update_time))
+        uow.commit()
+
+    with uow:
+        stats = uow.orders.pending_stats()
+
+    assert stats == PendingStats(2, old.update_time)
+    assert young.update_time > old.update_time
 
 
 def test_pending_since_before_returns_the_oldest_first_up_to_the_limit(database: Database) -> None:
@@ -306,3 +323,25 @@ def test_retry_later_reschedules_and_done_removes_an_entry(database: Database) -
     with database.engine.connect() as conn:
         [(error,)] = conn.execute(select(release_outbox.c.last_error))
     assert error == "x" * 1000
+
+
+def test_retry_now_makes_failed_entries_due_and_leaves_the_others(database: Database) -> None:
+    now = utcnow()
+    uow = SqlOrderUnitOfWork(database)
+    with uow:
+        failed = uow.outbox.add(uuid4(), "cid-failed", now - timedelta(seconds=60), now)
+        failed_and_due = uow.outbox.add(uuid4(), "cid-due", now - timedelta(seconds=50), now)
+        fresh = uow.outbox.add(uuid4(), "cid-fresh", now, now + timedelta(seconds=2))  # never tried yet
+        uow.outbox.retry_later(failed.entry_id, 5, now + timedelta(seconds=10), "down")
+        uow.outbox.retry_later(failed_and_due.entry_id, 1, now - timedelta(seconds=1), "down")
+        uow.commit()
+
+    with uow:
+        assert uow.outbox.retry_now(now) == 1
+        uow.commit()
+
+    with uow:
+        due = uow.outbox.due(now, 10)
+    assert [(e.entry_id, e.attempts) for e in due] == [(failed_and_due.entry_id, 1), (failed.entry_id, 5)]
+    assert due[1].next_attempt_at == now
+    assert fresh.entry_id not in {e.entry_id for e in due}

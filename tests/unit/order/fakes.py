@@ -15,7 +15,13 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from common.transactions import AfterCommit
-from order.application.storage import OrderRepository, OutboxStats, PendingRelease, ReleaseOutbox
+from order.application.storage import (
+    OrderRepository,
+    OutboxStats,
+    PendingRelease,
+    PendingStats,
+    ReleaseOutbox,
+)
 from order.domain.model import Order, OrderStatus
 
 T = TypeVar("T")
@@ -91,8 +97,9 @@ class FakeOrderRepository:
         orders[order.order_id] = replace(order, loaded_status=None)
         return True
 
-    def count_pending(self) -> int:
-        return sum(1 for o in self._state().orders.values() if o.status is OrderStatus.PENDING)
+    def pending_stats(self) -> PendingStats:
+        pending = [o.update_time for o in self._state().orders.values() if o.status is OrderStatus.PENDING]
+        return PendingStats(len(pending), min(pending, default=None))
 
     def pending_since_before(self, cutoff: datetime, limit: int) -> list[Order]:
         stale = [
@@ -147,6 +154,13 @@ class FakeReleaseOutbox:
         state = self._state()
         state.outbox[entry_id] = replace(state.outbox[entry_id], attempts=attempts, next_attempt_at=at)
         state.last_errors[entry_id] = error
+
+    def retry_now(self, now: datetime) -> int:
+        outbox = self._state().outbox
+        waiting = [e for e in outbox.values() if e.attempts > 0 and e.next_attempt_at > now]
+        for entry in waiting:
+            outbox[entry.entry_id] = replace(entry, next_attempt_at=now)
+        return len(waiting)
 
     def stats(self) -> OutboxStats:
         entries = list(self._state().outbox.values())

@@ -11,13 +11,17 @@ from uuid import UUID, uuid4
 import pytest
 
 from common import deadline
+from common.behaviours import default_pipeline
 from common.errors import DeadlineExceeded, Unavailable
 from common.mediator import Mediator
 from order.application import messages as m
-from order.application.order_handlers import UNAVAILABLE_REASON
+from order.application.order_handlers import UNAVAILABLE_REASON, CancelOrderHandler, CreateOrderHandler
+from order.application.outcomes import NoOutcomes
 from order.application.product_client import ProductServiceUnavailable, ReservationRefused, Reserved
+from order.application.stock_releases import StockReleases
 from order.domain.model import OrderItem, OrderLine, OrderStatus
 from order.presentation.mapping import order_to_pb
+from tests.unit.helpers import FixedClock
 from tests.unit.order.fakes import FakeOrderStore
 
 CUSTOMER = str(uuid4())
@@ -230,3 +234,43 @@ async def test_a_reservation_that_lands_for_an_order_cancelled_meanwhile_is_rele
     assert order.status is OrderStatus.CANCELLED
     assert store.order(order.order_id).status is OrderStatus.CANCELLED
     assert [e.order_id for e in store.outbox] == [order.order_id]
+
+
+class CountedOrders(NoOutcomes):
+    def __init__(self) -> None:
+        self.orders: list[tuple[str, str]] = []
+
+    def order_resolved(self, outcome: str, reason: str = "") -> None:
+        self.orders.append((outcome, reason))
+
+
+async def test_an_order_cancelled_while_the_product_service_was_unreachable_is_counted_once(
+    products: MagicMock, store: FakeOrderStore, releases: StockReleases, clock: FixedClock
+) -> None:
+    counted = CountedOrders()
+    mediator = Mediator(
+        {
+            m.CreateOrder: lambda: CreateOrderHandler(
+                store.unit_of_work(), products, releases, clock, outcomes=counted
+            ),
+            m.CancelOrder: lambda: CancelOrderHandler(
+                store.unit_of_work(), releases, clock, outcomes=counted
+            ),
+        },
+        default_pipeline(),
+    )
+
+    async def reserve(order_id: UUID, lines: Sequence[OrderLine]) -> Reserved:
+        # The customer cancels while the reservation is in flight; then the Product service times out.
+        await mediator.send(m.CancelOrder(str(order_id), "changed my mind"))
+        raise ProductServiceUnavailable("down")
+
+    products.reserve.side_effect = reserve
+
+    with pytest.raises(Unavailable):
+        await mediator.send(create((LAMP, 1)))
+
+    [order] = store.orders
+    assert order.status is OrderStatus.CANCELLED
+    # One final status, counted once: the rejection that could not be saved is not counted too.
+    assert counted.orders == [("cancelled", "")]

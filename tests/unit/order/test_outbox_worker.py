@@ -45,3 +45,19 @@ async def test_an_empty_outbox_is_not_reported(lines: list[str]) -> None:
     worker, _ = _worker(OutboxStats(waiting=0, oldest=None))
     await worker._tick()
     assert not [line for line in lines if line.startswith("release outbox:")]
+
+
+async def test_whatever_waits_is_tried_at_once_when_the_connection_comes_back(lines: list[str]) -> None:
+    releases = MagicMock(spec=StockReleases)
+    releases.stats.return_value = OutboxStats(waiting=0, oldest=None)
+    releases.retry_waiting_now.return_value = 3
+    connected = [True, False, False, True, True]
+    worker = OutboxWorker(releases, poll_interval_s=0.1, product_connected=lambda: connected.pop(0))
+
+    for _ in range(5):
+        await worker._tick()
+
+    # Connected, lost twice, back (the waiting releases tried now, once), still connected.
+    assert releases.retry_waiting_now.call_count == 1
+    assert releases.deliver_due.call_count == 5
+    assert "product service connected again: 3 waiting releases tried now" in lines

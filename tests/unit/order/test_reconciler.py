@@ -29,9 +29,13 @@ def _pending(store: FakeOrderStore, clock: FixedClock, age_s: float) -> Order:
 class RecordedOutcomes(NoOutcomes):
     def __init__(self) -> None:
         self.reconciliations: list[str] = []
+        self.orders: list[tuple[str, str]] = []
 
     def reconciled(self, result: str) -> None:
         self.reconciliations.append(result)
+
+    def order_resolved(self, outcome: str, reason: str = "") -> None:
+        self.orders.append((outcome, reason))
 
 
 def _reconciler(
@@ -64,12 +68,15 @@ async def test_each_resolution_is_reported_by_result(
 
     assert await _reconciler(store, products, releases, clock, outcomes).run_once() == 2
 
-    # Oldest first: the order with nothing held is rejected, then the held one confirmed.
+    # Oldest first: the order with nothing held is rejected, then the held one confirmed; both reached
+    # a final status, which eshop_orders_total counts (the call that placed them never did).
     assert outcomes.reconciliations == ["rejected", "confirmed"]
+    assert outcomes.orders == [("rejected", "abandoned"), ("confirmed", "")]
     _pending(store, clock, age_s=60)
     products.held_reservation.side_effect = ProductServiceUnavailable("down")
     assert await _reconciler(store, products, releases, clock, outcomes).run_once() == 0
     assert sorted(outcomes.reconciliations) == ["confirmed", "deferred", "rejected"]
+    assert len(outcomes.orders) == 2  # a deferred order is still PENDING: not counted
 
 
 async def test_an_abandoned_order_whose_stock_is_held_is_confirmed(
@@ -163,6 +170,7 @@ async def test_two_replicas_resolve_an_order_once(
     assert await first._resolve(stale[0]) is True
     assert await second._resolve(stale[0]) is False
     assert second_outcomes.reconciliations == ["lost_race"]  # counted apart from the resolutions
+    assert second_outcomes.orders == []  # the first replica's resolution, counted once, by it
     assert len(store.outbox) == 1
     assert store.order(order.order_id).status is OrderStatus.REJECTED
 

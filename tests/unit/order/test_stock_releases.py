@@ -96,6 +96,27 @@ async def test_a_retried_entry_is_delivered_once_the_service_is_back(
     assert store.outbox == []
 
 
+async def test_releases_waiting_out_their_backoff_are_tried_at_once_when_asked(
+    store: FakeOrderStore, releases: StockReleases, products: MagicMock, clock: FixedClock
+) -> None:
+    failed, also_failed = queue(store, releases), queue(store, releases)
+    products.release.side_effect = ProductServiceUnavailable("down")
+    clock.step = timedelta(0)
+    await releases.deliver_due()
+    tried_by_its_caller = queue(store, releases, deliver_now=True)  # never failed: left alone
+    products.release.side_effect = None
+
+    assert await releases.retry_waiting_now() == 2
+    assert await releases.deliver_due() == 2
+
+    assert [c.args[0] for c in products.release.call_args_list[-2:]] == [
+        failed.order_id,
+        also_failed.order_id,
+    ]
+    assert [e.entry_id for e in store.outbox] == [tried_by_its_caller.entry_id]
+    assert await releases.retry_waiting_now() == 0
+
+
 async def test_an_entry_leased_by_another_worker_is_not_delivered_twice(
     store: FakeOrderStore, releases: StockReleases, products: MagicMock, clock: FixedClock
 ) -> None:
