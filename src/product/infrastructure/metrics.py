@@ -11,6 +11,7 @@ from loguru import logger
 from opentelemetry.metrics import Meter
 
 from common.metrics import CachedValue
+from product.application.outcomes import CATALOGUE_OPERATIONS, CATALOGUE_RESULTS
 from product.application.storage import ProductUnitOfWork
 
 GAUGE_REFRESH_S = 5.0
@@ -37,6 +38,22 @@ class OtelStockOutcomes:
 
     def released(self, units: int) -> None:
         self._released.add(units)
+
+
+class OtelCatalogueOutcomes:
+    """Updates, deletes and undeletes by result; the label values are the closed sets of the outcomes
+    port (each of ``CATALOGUE_OPERATIONS`` with each of ``CATALOGUE_RESULTS``)."""
+
+    def __init__(self, meter: Meter) -> None:
+        self._changes = meter.create_counter(
+            "eshop.catalogue.changes",
+            unit="{change}",
+            description=f"UpdateProduct, DeleteProduct and UndeleteProduct calls by operation "
+            f"({', '.join(CATALOGUE_OPERATIONS)}) and result ({', '.join(CATALOGUE_RESULTS)})",
+        )
+
+    def change(self, operation: str, result: str) -> None:
+        self._changes.add(1, {"operation": operation, "result": result})
 
 
 class ProductGauges:
