@@ -77,7 +77,9 @@ def test_try_take_takes_only_what_is_there(database: Database) -> None:
     assert (taken.name, taken.price, taken.version) == (product.name, product.price, product.version + 1)
 
 
-def test_try_take_refuses_a_deleted_product_and_put_back_still_returns_stock_to_it(database: Database) -> None:
+def test_try_take_refuses_a_deleted_product_and_put_back_still_returns_stock_to_it(
+    database: Database,
+) -> None:
     product = make_product(stock=5, deleted=utcnow())
     uow = SqlProductUnitOfWork(database)
     with uow:
