@@ -11,11 +11,13 @@ import pytest
 
 from common.generated.eshop.order.v1 import order_pb2
 from common.generated.eshop.order.v1 import order_pb2_grpc as order_grpc
+from common.generated.eshop.product.v1 import product_pb2
 from common.generated.eshop.product.v1 import product_pb2_grpc as product_grpc
 from common.grpc.server import RunningServer
 from order.container import OrderContainer
 from order.server import start as start_order
 from order.settings import OrderSettings
+from product.application.outcomes import CATALOGUE_OPERATIONS, CATALOGUE_RESULTS
 from product.container import ProductContainer
 from product.server import start as start_product
 from product.settings import ProductSettings
@@ -25,6 +27,7 @@ from tests.prometheus_scrape import Scrape, scrape, scrape_until
 
 CREATE = "eshop.order.v1.OrderService/CreateOrder"
 RESERVE = "eshop.product.v1.ProductService/ReserveStock"
+CATALOGUE_CHANGES = [(op, result) for op in CATALOGUE_OPERATIONS for result in CATALOGUE_RESULTS]
 
 
 @dataclass
@@ -175,3 +178,49 @@ def test_an_order_given_up_on_an_unreachable_product_service_is_counted_as_such(
     assert after.total("eshop_orders_total", outcome="confirmed") == before.total(
         "eshop_orders_total", outcome="confirmed"
     )
+
+
+def test_catalogue_changes_are_counted_by_operation_and_result(pair: Pair) -> None:
+    with grpc.insecure_channel(f"127.0.0.1:{pair.product.port}") as channel:
+        products = product_grpc.ProductServiceStub(channel)
+        created = create_product(products)
+        before = pair.product_metrics()
+
+        def refused(call: Callable[[], object]) -> None:
+            with pytest.raises(grpc.RpcError):
+                call()
+
+        rename = product_pb2.Product(product_id=created.product_id, name="Cup")
+        products.UpdateProduct(product_pb2.UpdateProductRequest(product=rename), timeout=10)
+        stale = product_pb2.Product(product_id=created.product_id, name="Bowl", etag=created.etag)
+        refused(lambda: products.UpdateProduct(product_pb2.UpdateProductRequest(product=stale), timeout=10))
+        refused(
+            lambda: products.UndeleteProduct(
+                product_pb2.UndeleteProductRequest(product_id=created.product_id)
+            )
+        )
+        refused(
+            lambda: products.DeleteProduct(product_pb2.DeleteProductRequest(product_id=new_id()), timeout=10)
+        )
+        products.DeleteProduct(product_pb2.DeleteProductRequest(product_id=created.product_id), timeout=10)
+        refused(
+            lambda: products.DeleteProduct(product_pb2.DeleteProductRequest(product_id=created.product_id))
+        )
+        products.UndeleteProduct(
+            product_pb2.UndeleteProductRequest(product_id=created.product_id), timeout=10
+        )
+        after = pair.product_metrics()
+
+    def delta(operation: str, result: str) -> float:
+        name, labels = "eshop_catalogue_changes_total", {"operation": operation, "result": result}
+        return after.total(name, **labels) - before.total(name, **labels)
+
+    assert {(op, result): delta(op, result) for op, result in CATALOGUE_CHANGES if delta(op, result)} == {
+        ("update", "changed"): 1,
+        ("update", "stale_etag"): 1,
+        ("undelete", "failed_precondition"): 1,
+        ("delete", "not_found"): 1,
+        ("delete", "changed"): 1,
+        ("delete", "failed_precondition"): 1,
+        ("undelete", "changed"): 1,
+    }
