@@ -27,8 +27,8 @@ from product.domain.model import Product
 
 
 class CatalogueChange(OneTransaction[ProductUnitOfWork]):
-    """Read the product locked, check the caller's etag, let the domain make the change, save it
-    compare-and-set on the version read; report the outcome. The lock makes an unconditional change
+    """Read the product locked, let the domain make the change (its rules, then the caller's etag), save
+    it compare-and-set on the version read; report the outcome. The lock makes an unconditional change
     wait for a concurrent one instead of failing, and a conditional one see the etag that one left."""
 
     def __init__(
@@ -38,12 +38,9 @@ class CatalogueChange(OneTransaction[ProductUnitOfWork]):
         self.clock = clock
         self.outcomes = outcomes
 
-    def _change(
-        self, operation: str, product_id: str, etag: str, change: Callable[[Product], None]
-    ) -> Product:
+    def _change(self, operation: str, product_id: str, change: Callable[[Product], None]) -> Product:
         try:
             product = self._locked(UUID(product_id))
-            product.require_etag(etag)
             change(product)
             saved = self.uow.products.save(product)
             if saved is None:  # cannot happen under the row lock; never write over what we did not read
@@ -70,17 +67,17 @@ def _result(refusal: AppError) -> str:
 
 class UpdateProductHandler(CatalogueChange):
     def handle(self, command: UpdateProduct) -> Product:
-        changes, now = command.changes(), self.clock()
-        return self._change(UPDATE, command.product_id, command.etag, lambda p: p.update(changes, now))
+        changes, now, etag = command.changes(), self.clock(), command.etag
+        return self._change(UPDATE, command.product_id, lambda p: p.update(changes, now, etag=etag))
 
 
 class DeleteProductHandler(CatalogueChange):
     def handle(self, command: DeleteProduct) -> Product:
         now = self.clock()
-        return self._change(DELETE, command.product_id, command.etag, lambda p: p.delete(now))
+        return self._change(DELETE, command.product_id, lambda p: p.delete(now, etag=command.etag))
 
 
 class UndeleteProductHandler(CatalogueChange):
     def handle(self, command: UndeleteProduct) -> Product:
         now = self.clock()
-        return self._change(UNDELETE, command.product_id, command.etag, lambda p: p.undelete(now))
+        return self._change(UNDELETE, command.product_id, lambda p: p.undelete(now, etag=command.etag))

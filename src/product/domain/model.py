@@ -46,10 +46,14 @@ class Product:
         if etag and etag != self.etag:
             raise StaleEtag(self.product_id)
 
-    def update(self, changes: ProductChanges, now: datetime) -> None:
+    # Each change checks the product's state before the etag: a change its state refuses is refused
+    # as such (FAILED_PRECONDITION) whatever etag comes with it, a retried delete included.
+
+    def update(self, changes: ProductChanges, now: datetime, *, etag: str = "") -> None:
         """Set the fields of the changes' mask (stock moves only by restocks and reservations)."""
         if self.deleted:
             raise ProductDeleted(self.product_id, "updated")
+        self.require_etag(etag)
         if changes.name is not None:
             self.name = changes.name
         if changes.description is not None:
@@ -68,16 +72,18 @@ class Product:
         self.stock_quantity += quantity
         self.update_time = now
 
-    def delete(self, now: datetime) -> None:
+    def delete(self, now: datetime, *, etag: str = "") -> None:
         """Soft delete: kept, readable, but no longer listed or reservable until undeleted."""
         if self.deleted:
             raise ProductDeleted(self.product_id, "deleted again")
+        self.require_etag(etag)
         self.delete_time = now
         self.update_time = now
 
-    def undelete(self, now: datetime) -> None:
+    def undelete(self, now: datetime, *, etag: str = "") -> None:
         if not self.deleted:
             raise ProductNotDeleted(self.product_id)
+        self.require_etag(etag)
         self.delete_time = None
         self.update_time = now
 

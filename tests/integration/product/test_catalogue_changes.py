@@ -330,6 +330,21 @@ FAILED_ON_DELETED: dict[str, Callable[[Stub, str], object]] = {
 }
 
 
+@pytest.mark.parametrize("call", ["update", "delete"])
+def test_a_change_a_deleted_product_refuses_is_failed_precondition_even_with_the_etag_read_before(
+    product_stub: Stub, call: str
+) -> None:
+    # A retried DeleteProduct (the same request, etag and all) says the product is deleted, not stale.
+    created = create_product(product_stub)
+    deleted = delete(product_stub, created.product_id, created.etag)
+
+    details = failure(lambda: STALE_CALLS[call](product_stub, created.product_id, created.etag))
+
+    assert details.code is C.FAILED_PRECONDITION
+    assert [v.type for v in details.precondition] == ["PRODUCT_DELETED"]
+    unchanged_but_read(deleted, get(product_stub, created.product_id))
+
+
 @pytest.mark.parametrize("call", list(FAILED_ON_DELETED))
 def test_a_deleted_product_takes_no_update_restock_or_second_delete(product_stub: Stub, call: str) -> None:
     product_id = create_product(product_stub).product_id

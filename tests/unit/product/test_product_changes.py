@@ -119,3 +119,33 @@ def test_the_etag_is_the_version_and_a_stale_one_is_aborted() -> None:
             product.require_etag(stale)
         assert raised.value.code is ErrorCode.ABORTED
         assert str(product.product_id) in raised.value.message
+
+
+def test_a_change_the_state_refuses_is_refused_as_such_whatever_the_etag() -> None:
+    # A delete retried with the etag the first one was sent with is "deleted again", not "stale".
+    product = make_product()
+    sent = product.etag
+    product.delete(LATER, etag=sent)
+    product.version += 1  # as storage records the delete
+
+    for change in (
+        lambda: product.delete(LATER, etag=sent),
+        lambda: product.update(ProductChanges(("name",), name="New"), LATER, etag=sent),
+    ):
+        with pytest.raises(ProductDeleted):
+            change()
+    with pytest.raises(ProductNotDeleted):
+        make_product().undelete(LATER, etag="stale")
+
+
+def test_a_change_the_state_allows_still_needs_the_current_etag() -> None:
+    product: Product = replace(make_product(), version=2)
+    before = replace(product)
+    changes: list[Callable[[], None]] = [
+        lambda: product.update(ProductChanges(("name",), name="New"), LATER, etag="1"),
+        lambda: product.delete(LATER, etag="1"),
+    ]
+    for change in changes:
+        with pytest.raises(StaleEtag):
+            change()
+    assert product == before
