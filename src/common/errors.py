@@ -35,6 +35,8 @@ class PreconditionType(Enum):
     STOCK_LIMIT = auto()  # a restock would take the stock past its maximum
     RESERVATION_RELEASED = auto()  # a repeated reservation whose stock was given back
     ORDER_STATUS = auto()  # the order's status does not allow the change
+    PRODUCT_DELETED = auto()  # the product is deleted: no update, restock or second delete
+    PRODUCT_NOT_DELETED = auto()  # an undelete of a product that is not deleted
 
 
 class ResourceType(Enum):

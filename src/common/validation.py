@@ -73,7 +73,7 @@ def check_uuid(v: Violations, field: str, value: str, *, required: bool = True) 
             v.add(field, "is required")
         return
     if not is_uuid(value):
-        v.add(field, f"must be a UUID, got {_shown(value)}")
+        v.add(field, f"must be a UUID, got {shown(value)}")
 
 
 def check_lines(v: Violations, field: str, lines: Sequence[Line]) -> None:
@@ -89,7 +89,7 @@ def check_lines(v: Violations, field: str, lines: Sequence[Line]) -> None:
         check_uuid(v, f"{field}[{i}].product_id", line.product_id)
         key = line.product_id.lower()
         if key in seen:
-            v.add(f"{field}[{i}].product_id", f"product {_shown(line.product_id)} appears more than once")
+            v.add(f"{field}[{i}].product_id", f"product {shown(line.product_id)} appears more than once")
         seen.add(key)
         if not 1 <= line.quantity <= MAX_QUANTITY:
             v.add(f"{field}[{i}].quantity", f"must be between 1 and {MAX_QUANTITY}, got {line.quantity}")
@@ -122,7 +122,7 @@ def check_price(v: Violations, field: str, value: str) -> None:
         v.add(
             field,
             f"must be a non-negative decimal string with at most 2 fractional digits and at most "
-            f"{MAX_PRICE}, got {_shown(value)}",
+            f"{MAX_PRICE}, got {shown(value)}",
         )
 
 
@@ -131,7 +131,7 @@ def check_non_negative(v: Violations, field: str, value: int) -> None:
         v.add(field, f"must not be negative, got {value}")
 
 
-def _shown(value: str, limit: int = 40) -> str:
+def shown(value: str, limit: int = 40) -> str:
     """Quote a bad value for a message without echoing megabytes of it back."""
     text = value if len(value) <= limit else value[:limit] + "…"
     return repr(text)

@@ -10,6 +10,11 @@ from common.clock import utcnow
 from common.db.database import database_resource
 from common.mediator import Mediator
 from product.application import messages as m
+from product.application.change_handlers import (
+    DeleteProductHandler,
+    UndeleteProductHandler,
+    UpdateProductHandler,
+)
 from product.application.product_handlers import (
     BatchGetProductsHandler,
     CreateProductHandler,
@@ -18,7 +23,7 @@ from product.application.product_handlers import (
     RestockProductHandler,
 )
 from product.application.stock_handlers import GetReservationHandler, ReleaseStockHandler, ReserveStockHandler
-from product.infrastructure.metrics import OtelStockOutcomes, ProductGauges
+from product.infrastructure.metrics import OtelCatalogueOutcomes, OtelStockOutcomes, ProductGauges
 from product.infrastructure.schema import MIGRATIONS
 from product.infrastructure.unit_of_work import SqlProductUnitOfWork
 from product.presentation.servicer import ProductServicer
@@ -39,6 +44,7 @@ class ProductContainer(containers.DeclarativeContainer):
     # product.server.start puts the service's meter here (metrics endpoint, OTLP); no-op until then.
     meter = providers.Object(NoOpMeter("eshop"))
     outcomes = providers.Singleton(OtelStockOutcomes, meter=meter)
+    catalogue_outcomes = providers.Singleton(OtelCatalogueOutcomes, meter=meter)
 
     uow = providers.Factory(SqlProductUnitOfWork, database=database)
     read_uow = providers.Factory(SqlProductUnitOfWork, database=database, read_only=True)
@@ -48,6 +54,15 @@ class ProductContainer(containers.DeclarativeContainer):
         {
             m.CreateProduct: providers.Factory(CreateProductHandler, uow=uow, clock=clock).provider,
             m.RestockProduct: providers.Factory(RestockProductHandler, uow=uow, clock=clock).provider,
+            m.UpdateProduct: providers.Factory(
+                UpdateProductHandler, uow=uow, clock=clock, outcomes=catalogue_outcomes
+            ).provider,
+            m.DeleteProduct: providers.Factory(
+                DeleteProductHandler, uow=uow, clock=clock, outcomes=catalogue_outcomes
+            ).provider,
+            m.UndeleteProduct: providers.Factory(
+                UndeleteProductHandler, uow=uow, clock=clock, outcomes=catalogue_outcomes
+            ).provider,
             m.ReserveStock: providers.Factory(
                 ReserveStockHandler, uow=uow, clock=clock, outcomes=outcomes
             ).provider,

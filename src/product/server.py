@@ -39,7 +39,9 @@ def start(
     settings = container.settings()
     metrics = start_service_metrics("eshop-product", settings)
     container.meter.override(providers.Object(metrics.meter))
-    container.outcomes()  # the business counters exist from start-up (each label value at 0)
+    # The business counters exist from start-up (each label value at 0).
+    container.outcomes()
+    container.catalogue_outcomes()
     try:
         container.init_resources()
     except DatabaseUnusable as error:

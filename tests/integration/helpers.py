@@ -80,6 +80,7 @@ def create_product(
     name: str = "Widget",
     description: str = "",
     low_stock_threshold: int = 2,
+    category: str = "",
 ) -> pb.Product:
     request = pb.CreateProductRequest(
         name=name,
@@ -87,6 +88,7 @@ def create_product(
         price=price,
         stock_quantity=stock,
         low_stock_threshold=low_stock_threshold,
+        category=category,
     )
     # 10 s, not 5: the fault tests create products on a machine busy killing and restarting services.
     product: pb.Product = stub.CreateProduct(request, timeout=10)

@@ -77,7 +77,8 @@ def test_quick_benchmark_writes_a_complete_report_without_errors(tmp_path: Path)
 
     # --count-queries: the SQL of each RPC, and so its round trips on PostgreSQL (BEGIN is said at once
     # and there is no pre-ping: issue 15). One-line orders: the PENDING insert and the outcome, each a
-    # transaction of two statements; ReserveStock one transaction of four.
+    # transaction of two statements; ReserveStock one transaction of three (the claim, the decrement
+    # returning the name and price, the lines).
     counts = report["query_counts"]
     assert counts["errors"] == {}
     create = counts["order"]["/eshop.order.v1.OrderService/CreateOrder"]
@@ -86,7 +87,7 @@ def test_quick_benchmark_writes_a_complete_report_without_errors(tmp_path: Path)
     assert create["round_trips_per_call"] == 8
     assert (reserve["begins_per_call"], reserve["statements_per_call"], reserve["commits_per_call"]) == (
         1,
-        4,
+        3,
         1,
     )
-    assert reserve["round_trips_per_call"] == 6
+    assert reserve["round_trips_per_call"] == 5

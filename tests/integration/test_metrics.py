@@ -12,11 +12,13 @@ import pytest
 
 from common.generated.eshop.order.v1 import order_pb2
 from common.generated.eshop.order.v1 import order_pb2_grpc as order_grpc
+from common.generated.eshop.product.v1 import product_pb2
 from common.generated.eshop.product.v1 import product_pb2_grpc as product_grpc
 from common.grpc.server import RunningServer
 from order.container import OrderContainer
 from order.server import start as start_order
 from order.settings import OrderSettings
+from product.application.outcomes import CATALOGUE_OPERATIONS, CATALOGUE_RESULTS
 from product.container import ProductContainer
 from product.server import start as start_product
 from product.settings import ProductSettings
@@ -27,6 +29,7 @@ from tests.prometheus_scrape import Scrape, scrape, scrape_until
 
 CREATE = "eshop.order.v1.OrderService/CreateOrder"
 RESERVE = "eshop.product.v1.ProductService/ReserveStock"
+CATALOGUE_CHANGES = [(op, result) for op in CATALOGUE_OPERATIONS for result in CATALOGUE_RESULTS]
 
 
 @dataclass
@@ -213,7 +216,8 @@ PRODUCT_METHODS = [
     f"eshop.product.v1.ProductService/{m}"
     for m in (
         "CreateProduct", "GetProduct", "ListProducts", "BatchGetProducts", "RestockProduct",
-        "ReserveStock", "ReleaseStock", "GetReservation",
+        "ReserveStock", "ReleaseStock", "GetReservation", "UpdateProduct", "DeleteProduct",
+        "UndeleteProduct",
     )
 ]  # fmt: skip
 ORDER_METHODS = [
@@ -264,6 +268,10 @@ def _expected_product_counters() -> dict[str, LabelSets]:
             result=["reserved", "insufficient_stock", "unknown_product", "replayed"]
         ),
         "eshop_stock_units_reserved_total": {()},
+        "eshop_catalogue_changes_total": _every(
+            operation=["update", "delete", "undelete"],
+            result=["changed", "stale_etag", "not_found", "failed_precondition"],
+        ),
         "eshop_stock_units_released_total": {()},
         "grpc_server_call_started_total": _every(grpc_method=methods),
         "eshop_grpc_server_retries_total": _every(grpc_method=methods),
@@ -294,3 +302,49 @@ def test_every_counter_is_exported_from_start_up_at_zero_with_every_known_label_
         # one at a time, so a scrape would nearly always read 0.
         pool = scraped.matching("eshop_db_pool_connections_in_use")
         assert len(pool) == (1 if backend() == "postgres" else 0)
+
+
+def test_catalogue_changes_are_counted_by_operation_and_result(pair: Pair) -> None:
+    with grpc.insecure_channel(f"127.0.0.1:{pair.product.port}") as channel:
+        products = product_grpc.ProductServiceStub(channel)
+        created = create_product(products)
+        before = pair.product_metrics()
+
+        def refused(call: Callable[[], object]) -> None:
+            with pytest.raises(grpc.RpcError):
+                call()
+
+        rename = product_pb2.Product(product_id=created.product_id, name="Cup")
+        products.UpdateProduct(product_pb2.UpdateProductRequest(product=rename), timeout=10)
+        stale = product_pb2.Product(product_id=created.product_id, name="Bowl", etag=created.etag)
+        refused(lambda: products.UpdateProduct(product_pb2.UpdateProductRequest(product=stale), timeout=10))
+        refused(
+            lambda: products.UndeleteProduct(
+                product_pb2.UndeleteProductRequest(product_id=created.product_id)
+            )
+        )
+        refused(
+            lambda: products.DeleteProduct(product_pb2.DeleteProductRequest(product_id=new_id()), timeout=10)
+        )
+        products.DeleteProduct(product_pb2.DeleteProductRequest(product_id=created.product_id), timeout=10)
+        refused(
+            lambda: products.DeleteProduct(product_pb2.DeleteProductRequest(product_id=created.product_id))
+        )
+        products.UndeleteProduct(
+            product_pb2.UndeleteProductRequest(product_id=created.product_id), timeout=10
+        )
+        after = pair.product_metrics()
+
+    def delta(operation: str, result: str) -> float:
+        name, labels = "eshop_catalogue_changes_total", {"operation": operation, "result": result}
+        return after.total(name, **labels) - before.total(name, **labels)
+
+    assert {(op, result): delta(op, result) for op, result in CATALOGUE_CHANGES if delta(op, result)} == {
+        ("update", "changed"): 1,
+        ("update", "stale_etag"): 1,
+        ("undelete", "failed_precondition"): 1,
+        ("delete", "not_found"): 1,
+        ("delete", "changed"): 1,
+        ("delete", "failed_precondition"): 1,
+        ("undelete", "changed"): 1,
+    }

@@ -1,25 +1,37 @@
-"""The Alembic migrations build exactly the schema the code's tables describe, on every backend."""
+"""The Alembic migrations build exactly the schema the code's tables describe, on every backend, and bring
+a database of the previous release, with its data, to a schema the services work on."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from uuid import uuid4
 
+import grpc
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import MetaData
+from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, Text
 from sqlalchemy.exc import IntegrityError
 
 from common.clock import utcnow
 from common.db.database import Database
+from common.db.types import UTCDateTime
+from common.generated.eshop.order.v1 import order_pb2, order_pb2_grpc
+from common.generated.eshop.product.v1 import product_pb2, product_pb2_grpc
 from order.domain.model import Order, OrderLine
 from order.infrastructure import schema as order_schema
 from order.infrastructure.tables import metadata as order_metadata
 from order.infrastructure.tables import order_lines, orders
 from order.infrastructure.unit_of_work import SqlOrderUnitOfWork
+from order.server import start as start_order
+from order.settings import OrderSettings
 from product.infrastructure import schema as product_schema
 from product.infrastructure.tables import metadata as product_metadata
+from product.infrastructure.tables import reservation_lines, reservations
+from product.server import start as start_product
+from product.settings import ProductSettings
 
 
 @pytest.mark.parametrize(
@@ -105,3 +117,154 @@ def test_orders_placed_before_request_ids_were_per_customer_keep_their_lines_and
             )
     finally:
         database.dispose()
+
+
+# The products table as migrations 0001 and 0002 left it: what a database of the previous release holds.
+PREVIOUS_PRODUCTS = Table(
+    "products",
+    MetaData(),
+    Column("product_id", String(36), primary_key=True),
+    Column("name", String(200)),
+    Column("description", Text),
+    Column("price_cents", BigInteger),
+    Column("stock_quantity", Integer),
+    Column("low_stock_threshold", Integer),
+    Column("create_time", UTCDateTime),
+    Column("update_time", UTCDateTime),
+)
+
+
+def test_an_upgrade_keeps_the_products_and_orders_the_previous_schema_holds(
+    make_database_url: Callable[[str], str],
+) -> None:
+    product_url, order_url = make_database_url("product"), make_database_url("order")
+    mug, lamp = str(uuid.uuid4()), str(uuid.uuid4())
+    order_id, t0 = str(uuid.uuid4()), datetime(2026, 11, 1, 9, 30, tzinfo=timezone.utc)
+
+    # The previous release's databases: two products, a confirmed order holding 3 mugs (its reservation
+    # active), and a released reservation of lamps.
+    product_db, order_db = Database(product_url), Database(order_url)
+    try:
+        product_schema.MIGRATIONS.upgrade(product_db, "0002")
+        order_schema.create_schema(order_db)
+        with product_db.engine.begin() as conn:
+            conn.execute(
+                PREVIOUS_PRODUCTS.insert(),
+                [
+                    dict(product_id=mug, name="Mug", description="Blue", price_cents=450, stock_quantity=7,
+                         low_stock_threshold=2, create_time=t0, update_time=t0),
+                    dict(product_id=lamp, name="Lamp", description="", price_cents=1999, stock_quantity=4,
+                         low_stock_threshold=1, create_time=t0 + timedelta(seconds=1), update_time=t0),
+                ],
+            )  # fmt: skip
+            released = str(uuid.uuid4())
+            conn.execute(
+                reservations.insert(),
+                [
+                    dict(order_id=order_id, status="ACTIVE", reserve_time=t0, release_time=None),
+                    dict(order_id=released, status="RELEASED", reserve_time=t0, release_time=t0),
+                ],
+            )
+            conn.execute(
+                reservation_lines.insert(),
+                [
+                    dict(order_id=order_id, product_id=mug, line_no=0, product_name="Mug",
+                         unit_price_cents=450, quantity=3),
+                    dict(order_id=released, product_id=lamp, line_no=0, product_name="Lamp",
+                         unit_price_cents=1999, quantity=1),
+                ],
+            )  # fmt: skip
+        with order_db.engine.begin() as conn:
+            conn.execute(
+                orders.insert(),
+                dict(order_id=order_id, customer_id=str(uuid.uuid4()), status="CONFIRMED", status_reason="",
+                     failed_product_ids="", create_time=t0, update_time=t0),
+            )  # fmt: skip
+            conn.execute(
+                order_lines.insert(),
+                dict(order_id=order_id, line_no=0, product_id=mug, quantity=3, product_name="Mug",
+                     unit_price_cents=450),
+            )  # fmt: skip
+
+        # The release step, then services that only check the schema.
+        product_schema.create_schema(product_db)
+    finally:
+        product_db.dispose()
+        order_db.dispose()
+
+    product_server, _ = start_product(
+        ProductSettings(listen_address="127.0.0.1:0", database_url=product_url, migrate_on_start=False)
+    )
+    try:
+        order_server, _ = start_order(
+            OrderSettings(
+                listen_address="127.0.0.1:0",
+                database_url=order_url,
+                migrate_on_start=False,
+                product_service_target=product_server.address,
+            )
+        )
+        try:
+            with (
+                grpc.insecure_channel(product_server.address) as pc,
+                grpc.insecure_channel(order_server.address) as oc,
+            ):
+                _check_the_upgraded_catalogue(
+                    product_pb2_grpc.ProductServiceStub(pc),
+                    order_pb2_grpc.OrderServiceStub(oc),
+                    mug,
+                    lamp,
+                    order_id,
+                )
+        finally:
+            order_server.stop(0)
+    finally:
+        product_server.stop(0)
+
+
+def _check_the_upgraded_catalogue(
+    products: product_pb2_grpc.ProductServiceStub,
+    orders_stub: order_pb2_grpc.OrderServiceStub,
+    mug: str,
+    lamp: str,
+    order_id: str,
+) -> None:
+    got = products.BatchGetProducts(product_pb2.BatchGetProductsRequest(product_ids=[mug, lamp]), timeout=10)
+    found = {p.product_id: p for p in got.products}
+    # Every product as it was, live, in no category, with an etag.
+    assert (found[mug].name, found[mug].description, found[mug].price, found[mug].stock_quantity) == (
+        "Mug", "Blue", "4.50", 7,
+    )  # fmt: skip
+    assert (found[lamp].name, found[lamp].price, found[lamp].stock_quantity) == ("Lamp", "19.99", 4)
+    for product in found.values():
+        assert product.category == "" and not product.HasField("delete_time") and product.etag
+    listed = products.ListProducts(product_pb2.ListProductsRequest(), timeout=10)
+    assert [p.product_id for p in listed.products] == [mug, lamp]
+
+    # The old order: read as it was, and its cancellation returns its 3 mugs.
+    order = orders_stub.GetOrder(order_pb2.GetOrderRequest(order_id=order_id), timeout=10)
+    assert (order.status, order.total_amount) == (order_pb2.ORDER_STATUS_CONFIRMED, "13.50")
+    orders_stub.CancelOrder(order_pb2.CancelOrderRequest(order_id=order_id), timeout=10)
+    after_cancel = products.GetProduct(product_pb2.GetProductRequest(product_id=mug), timeout=10)
+    assert after_cancel.stock_quantity == 10 and after_cancel.etag != found[mug].etag
+
+    # The new operations on the old rows.
+    updated = products.UpdateProduct(
+        product_pb2.UpdateProductRequest(
+            product=product_pb2.Product(
+                product_id=lamp, price="21.00", category="lighting", etag=found[lamp].etag
+            )
+        ),
+        timeout=10,
+    )
+    assert (updated.price, updated.category) == ("21.00", "lighting")
+    new_order = orders_stub.CreateOrder(
+        order_pb2.CreateOrderRequest(
+            customer_id=str(uuid.uuid4()), items=[order_pb2.OrderLine(product_id=lamp, quantity=1)]
+        ),
+        timeout=10,
+    )
+    assert (new_order.status, new_order.total_amount) == (order_pb2.ORDER_STATUS_CONFIRMED, "21.00")
+    products.DeleteProduct(product_pb2.DeleteProductRequest(product_id=mug), timeout=10)
+    by_category = products.ListProducts(product_pb2.ListProductsRequest(category="lighting"), timeout=10)
+    assert [p.product_id for p in by_category.products] == [lamp]

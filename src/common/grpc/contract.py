@@ -26,4 +26,6 @@ PRECONDITION_TYPES: dict[PreconditionType, str] = {
     PreconditionType.STOCK_LIMIT: "STOCK_LIMIT",
     PreconditionType.RESERVATION_RELEASED: "RESERVATION_RELEASED",
     PreconditionType.ORDER_STATUS: "ORDER_STATUS",
+    PreconditionType.PRODUCT_DELETED: "PRODUCT_DELETED",
+    PreconditionType.PRODUCT_NOT_DELETED: "PRODUCT_NOT_DELETED",
 }

@@ -40,6 +40,7 @@ class CreateProductHandler(OneTransaction[ProductUnitOfWork]):
             low_stock_threshold=command.low_stock_threshold,
             create_time=now,
             update_time=now,
+            category=command.category,
         )
         self.uow.products.add(product)
         return product
@@ -55,12 +56,16 @@ class GetProductHandler(OneTransaction[ProductUnitOfWork]):
 
 
 class ListProductsHandler(OneTransaction[ProductUnitOfWork]):
-    """Oldest first, keyset-paged on (create_time, product_id): pages stay stable while products are added."""
+    """Oldest first, keyset-paged on (create_time, product_id): pages stay stable while products are added.
+    The position a token holds means the same under any filter, so the filter is not in the token."""
 
     def handle(self, query: ListProducts) -> ProductPage:
         size = pagination.effective_page_size(query.page_size)
         after = pagination.decode_keyset(query.page_token)
-        return ProductPage.of(self.uow.products.list_after(after, size + 1), size)
+        fetched = self.uow.products.list_after(
+            after, size + 1, category=query.category, show_deleted=query.show_deleted
+        )
+        return ProductPage.of(fetched, size)
 
 
 class BatchGetProductsHandler(OneTransaction[ProductUnitOfWork]):
@@ -82,18 +87,17 @@ class RestockProductHandler(OneTransaction[ProductUnitOfWork]):
 
     def handle(self, command: RestockProduct) -> Product:
         product_id = UUID(command.product_id)
-        product = self.uow.products.get(product_id)
+        # Locked until the commit: no reservation moves units, and no delete lands, while we add up.
+        product = self.uow.products.get_for_update(product_id)
         if product is None:
             raise ProductNotFound([product_id])
-        if product.stock_quantity + command.quantity > MAX_STOCK:
+        now = self.clock()
+        product.restock(command.quantity, now)
+        # Units held by reservations come back on release, so they count against the limit too.
+        if product.stock_quantity + self.uow.reservations.held_quantity(product_id) > MAX_STOCK:
             raise _would_overflow(product_id, command.quantity)
-        # Units held by reservations come back on release, so they count against the limit too. The
-        # update comes first: it locks the product row, so no reservation moves units while we add up.
-        self.uow.products.put_back(product_id, command.quantity, self.clock())
-        restocked = self.uow.products.get(product_id)
-        assert restocked is not None
-        if restocked.stock_quantity + self.uow.reservations.held_quantity(product_id) > MAX_STOCK:
-            raise _would_overflow(product_id, command.quantity)  # the unit of work rolls the update back
+        restocked = self.uow.products.put_back(product_id, command.quantity, now)
+        assert restocked is not None, "the product row is locked by this transaction"
         return restocked
 
 

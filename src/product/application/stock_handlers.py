@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NoReturn
 from uuid import UUID
 
 from common.clock import Clock
@@ -26,6 +27,7 @@ from product.domain.errors import (
     ReservationReleased,
 )
 from product.domain.model import (
+    Product,
     Reservation,
     ReservationStatus,
     ReservedLine,
@@ -49,12 +51,6 @@ class ReserveStockHandler(OneTransaction[ProductUnitOfWork]):
     def handle(self, command: ReserveStock) -> Reservation:
         order_id = UUID(command.order_id)
         requested = command.requests()
-        products = self.uow.products.get_many([r.product_id for r in requested])
-        missing = [r.product_id for r in requested if r.product_id not in products]
-        if missing:
-            self.outcomes.reservation(UNKNOWN_PRODUCT)
-            raise ProductNotFound(missing)
-
         now = self.clock()
         if not self.uow.reservations.try_open(order_id, now):
             # The order id is taken (the key is unique): this is a retry, or the twin of a concurrent
@@ -67,20 +63,21 @@ class ReserveStockHandler(OneTransaction[ProductUnitOfWork]):
             return replayed
 
         # Conditional decrements in one fixed order: concurrent multi-line reservations cannot deadlock.
-        short = [
-            r
-            for r in sorted(requested, key=lambda r: r.product_id)
-            if not self.uow.products.try_take(r.product_id, r.quantity, now)
-        ]
-        if short:
-            available = self.uow.products.get_many([r.product_id for r in short])
-            self.outcomes.reservation(INSUFFICIENT_STOCK)
-            raise InsufficientStock(
-                [Shortage(r.product_id, r.quantity, available[r.product_id].stock_quantity) for r in short]
-            )
+        # Each returns the product as its decrement left it, so the name and price reserved are those of
+        # the same moment as the stock taken: a change committed before it is seen, one after is not.
+        taken: dict[UUID, Product] = {}
+        refused: list[StockRequest] = []
+        for r in sorted(requested, key=lambda r: r.product_id):
+            product = self.uow.products.try_take(r.product_id, r.quantity, now)
+            if product is None:
+                refused.append(r)
+            else:
+                taken[r.product_id] = product
+        if refused:
+            self._refuse(requested, refused)
 
         lines = tuple(
-            ReservedLine(r.product_id, products[r.product_id].name, products[r.product_id].price, r.quantity)
+            ReservedLine(r.product_id, taken[r.product_id].name, taken[r.product_id].price, r.quantity)
             for r in requested
         )
         self.uow.reservations.add_lines(order_id, lines)
@@ -89,6 +86,24 @@ class ReserveStockHandler(OneTransaction[ProductUnitOfWork]):
         # must not count units that were never taken. Refusals roll back and end the call: counted now.
         self.uow.after_commit(lambda: self.outcomes.reservation(RESERVED, units))
         return Reservation(order_id, ReservationStatus.ACTIVE, lines, now)
+
+    def _refuse(self, requested: Sequence[StockRequest], refused: Sequence[StockRequest]) -> NoReturn:
+        """Why lines could not be taken: unknown or deleted products first (NOT_FOUND, in request order),
+        else the shortages. Raising rolls back every line taken."""
+        current = self.uow.products.get_many([r.product_id for r in refused])
+        refused_ids = {r.product_id for r in refused}
+        unknown = [
+            r.product_id
+            for r in requested
+            if r.product_id in refused_ids and (r.product_id not in current or current[r.product_id].deleted)
+        ]
+        if unknown:
+            self.outcomes.reservation(UNKNOWN_PRODUCT)
+            raise ProductNotFound(unknown)
+        self.outcomes.reservation(INSUFFICIENT_STOCK)
+        raise InsufficientStock(
+            [Shortage(r.product_id, r.quantity, current[r.product_id].stock_quantity) for r in refused]
+        )
 
 
 def _replay(existing: Reservation, requested: Sequence[StockRequest]) -> Reservation:

@@ -13,19 +13,45 @@ from product.domain.model import Product, Reservation, ReservedLine
 
 
 class ProductRepository(Protocol):
+    """Products, deleted ones included. Every write moves the product's version on."""
+
     def add(self, product: Product) -> None: ...
     def get(self, product_id: UUID) -> Product | None: ...
+    def get_for_update(self, product_id: UUID) -> Product | None:
+        """The product, which no other transaction can change until this one ends (a row lock)."""
+        ...
+
+    def save(self, product: Product) -> Product | None:
+        """Write the catalogue fields and deletion of ``product`` (never its stock) if the stored
+        version is still ``product.version``: the product as stored, or None if the version moved."""
+        ...
+
     def get_many(self, product_ids: Sequence[UUID]) -> dict[UUID, Product]: ...
     def count_low_stock(self) -> int:
-        """Products whose stock is at or below their low-stock threshold (a gauge, read every few seconds)."""
+        """Live products whose stock is at or below their low-stock threshold (a gauge, read every few
+        seconds)."""
         ...
 
-    def list_after(self, after: tuple[datetime, UUID] | None, limit: int) -> list[Product]: ...
-    def try_take(self, product_id: UUID, quantity: int, now: datetime) -> bool:
-        """Atomically take ``quantity`` from the available stock if at least that much is there."""
+    def list_after(
+        self,
+        after: tuple[datetime, UUID] | None,
+        limit: int,
+        *,
+        category: str = "",
+        show_deleted: bool = False,
+    ) -> list[Product]:
+        """Oldest first after ``after``; only ``category`` when one is given, live products only unless
+        ``show_deleted``."""
         ...
 
-    def put_back(self, product_id: UUID, quantity: int, now: datetime) -> None: ...
+    def try_take(self, product_id: UUID, quantity: int, now: datetime) -> Product | None:
+        """Atomically take ``quantity`` from a live product's available stock if at least that much is
+        there: the product as it is then (its name and price read in the same step), else None."""
+        ...
+
+    def put_back(self, product_id: UUID, quantity: int, now: datetime) -> Product | None:
+        """Add ``quantity`` to the available stock, deleted or not: the product after, None if unknown."""
+        ...
 
 
 class ReservationRepository(Protocol):

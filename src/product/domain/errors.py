@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from common.errors import (
+    Aborted,
     AlreadyExists,
     FailedPrecondition,
     NotFound,
@@ -14,7 +16,9 @@ from common.errors import (
     ResourceRef,
     ResourceType,
 )
-from product.domain.model import Shortage
+
+if TYPE_CHECKING:  # the model raises these errors: a runtime import would be circular
+    from product.domain.model import Shortage
 
 
 class ProductNotFound(NotFound):
@@ -26,6 +30,39 @@ class ProductNotFound(NotFound):
             [ResourceRef(ResourceType.PRODUCT, str(p), "product not found") for p in product_ids],
         )
         self.product_ids = list(product_ids)
+
+
+class ProductDeleted(FailedPrecondition):
+    """A change only a live product takes (update, restock, delete) asked of a deleted one."""
+
+    def __init__(self, product_id: UUID, action: str) -> None:
+        super().__init__(
+            f"product {product_id} is deleted and cannot be {action}; undelete it first",
+            [PreconditionViolation(PreconditionType.PRODUCT_DELETED, str(product_id), "product is deleted")],
+        )
+
+
+class ProductNotDeleted(FailedPrecondition):
+    def __init__(self, product_id: UUID) -> None:
+        super().__init__(
+            f"product {product_id} is not deleted; only a deleted product can be undeleted",
+            [
+                PreconditionViolation(
+                    PreconditionType.PRODUCT_NOT_DELETED, str(product_id), "product is not deleted"
+                )
+            ],
+        )
+
+
+class StaleEtag(Aborted):
+    """AIP-154: the product changed since the caller read the etag it sent."""
+
+    def __init__(self, product_id: UUID) -> None:
+        super().__init__(
+            f"product {product_id} has changed since the etag given was read; "
+            "get it again and retry with its current etag"
+        )
+        self.product_id = product_id
 
 
 class InsufficientStock(FailedPrecondition):

@@ -9,9 +9,15 @@ from decimal import Decimal
 from enum import Enum
 from uuid import UUID
 
+from product.domain.changes import ProductChanges
+from product.domain.errors import ProductDeleted, ProductNotDeleted, StaleEtag
+
 
 @dataclass
 class Product:
+    """A catalogue entry and its available stock. Its changes are its methods, each with its rules;
+    storage writes what they changed (a stock move is an atomic increment or conditional decrement)."""
+
     product_id: UUID
     name: str
     description: str
@@ -20,6 +26,66 @@ class Product:
     low_stock_threshold: int
     create_time: datetime
     update_time: datetime
+    category: str = ""  # empty: none
+    delete_time: datetime | None = None  # set while soft-deleted (AIP-164)
+    # Moved on by every write of the product, stock moves included: the etag, and what a save
+    # compares and sets, so two writers that read the same version cannot both win.
+    version: int = 1
+
+    @property
+    def deleted(self) -> bool:
+        return self.delete_time is not None
+
+    @property
+    def etag(self) -> str:
+        """AIP-154: opaque to callers, who compare it for equality only."""
+        return str(self.version)
+
+    def require_etag(self, etag: str) -> None:
+        """A request's etag must be the current one (ABORTED otherwise); an empty one checks nothing."""
+        if etag and etag != self.etag:
+            raise StaleEtag(self.product_id)
+
+    # Each change checks the product's state before the etag: a change its state refuses is refused
+    # as such (FAILED_PRECONDITION) whatever etag comes with it, a retried delete included.
+
+    def update(self, changes: ProductChanges, now: datetime, *, etag: str = "") -> None:
+        """Set the fields of the changes' mask (stock moves only by restocks and reservations)."""
+        if self.deleted:
+            raise ProductDeleted(self.product_id, "updated")
+        self.require_etag(etag)
+        if changes.name is not None:
+            self.name = changes.name
+        if changes.description is not None:
+            self.description = changes.description
+        if changes.price is not None:
+            self.price = changes.price
+        if changes.low_stock_threshold is not None:
+            self.low_stock_threshold = changes.low_stock_threshold
+        if changes.category is not None:
+            self.category = changes.category
+        self.update_time = now
+
+    def restock(self, quantity: int, now: datetime) -> None:
+        if self.deleted:
+            raise ProductDeleted(self.product_id, "restocked")
+        self.stock_quantity += quantity
+        self.update_time = now
+
+    def delete(self, now: datetime, *, etag: str = "") -> None:
+        """Soft delete: kept, readable, but no longer listed or reservable until undeleted."""
+        if self.deleted:
+            raise ProductDeleted(self.product_id, "deleted again")
+        self.require_etag(etag)
+        self.delete_time = now
+        self.update_time = now
+
+    def undelete(self, now: datetime, *, etag: str = "") -> None:
+        if not self.deleted:
+            raise ProductNotDeleted(self.product_id)
+        self.require_etag(etag)
+        self.delete_time = None
+        self.update_time = now
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from loguru import logger
 from opentelemetry.metrics import Meter
 
 from common.metrics import CachedValue, counter_from_zero, label_sets
-from product.application.outcomes import RESERVATION_RESULTS
+from product.application.outcomes import CATALOGUE_OPERATIONS, CATALOGUE_RESULTS, RESERVATION_RESULTS
 from product.application.storage import ProductUnitOfWork
 
 GAUGE_REFRESH_S = 5.0
@@ -45,6 +45,24 @@ class OtelStockOutcomes:
 
     def released(self, units: int) -> None:
         self._released.add(units)
+
+
+class OtelCatalogueOutcomes:
+    """Updates, deletes and undeletes by result, exported from start-up at 0 for each of
+    ``CATALOGUE_OPERATIONS`` with each of ``CATALOGUE_RESULTS`` (the outcomes port's closed sets)."""
+
+    def __init__(self, meter: Meter) -> None:
+        self._changes = counter_from_zero(
+            meter,
+            "eshop.catalogue.changes",
+            unit="{change}",
+            description=f"UpdateProduct, DeleteProduct and UndeleteProduct calls by operation "
+            f"({', '.join(CATALOGUE_OPERATIONS)}) and result ({', '.join(CATALOGUE_RESULTS)})",
+            known=label_sets(operation=CATALOGUE_OPERATIONS, result=CATALOGUE_RESULTS),
+        )
+
+    def change(self, operation: str, result: str) -> None:
+        self._changes.add(1, {"operation": operation, "result": result})
 
 
 class ProductGauges:

@@ -20,20 +20,52 @@ ConnectionSource = Callable[[], Connection]
 # The reservation path's statements, built once: SQLAlchemy then skips building and hashing a
 # statement per call (a third of the Product service's CPU per ReserveStock before this). The
 # parameter names start with "p_" because UPDATE reserves the column names for its SET clause.
+# Every UPDATE of a product moves its version on (the etag): stock moves as much as catalogue changes.
+_NEXT_VERSION = products.c.version + 1
 _PRODUCT_BY_ID = select(products).where(products.c.product_id == bindparam("p_id"))
+# A row lock on PostgreSQL; SQLite renders no FOR UPDATE: its write transaction already excludes writers.
+_PRODUCT_BY_ID_FOR_UPDATE = _PRODUCT_BY_ID.with_for_update()
+# RETURNING: the name and price reserved are read in the same step as the stock is taken.
 _TAKE_STOCK = (
     update(products)
-    .where(products.c.product_id == bindparam("p_id"), products.c.stock_quantity >= bindparam("p_quantity"))
-    .values(
-        stock_quantity=products.c.stock_quantity - bindparam("p_quantity"), update_time=bindparam("p_now")
+    .where(
+        products.c.product_id == bindparam("p_id"),
+        products.c.stock_quantity >= bindparam("p_quantity"),
+        products.c.delete_time.is_(None),
     )
+    .values(
+        stock_quantity=products.c.stock_quantity - bindparam("p_quantity"),
+        update_time=bindparam("p_now"),
+        version=_NEXT_VERSION,
+    )
+    .returning(*products.c)
 )
+# Deleted or not: a release returns what its reservation took.
 _PUT_BACK_STOCK = (
     update(products)
     .where(products.c.product_id == bindparam("p_id"))
     .values(
-        stock_quantity=products.c.stock_quantity + bindparam("p_quantity"), update_time=bindparam("p_now")
+        stock_quantity=products.c.stock_quantity + bindparam("p_quantity"),
+        update_time=bindparam("p_now"),
+        version=_NEXT_VERSION,
     )
+    .returning(*products.c)
+)
+# Compare-and-set on the version read; never the stock, which moves only by the statements above.
+_SAVE = (
+    update(products)
+    .where(products.c.product_id == bindparam("p_id"), products.c.version == bindparam("p_version"))
+    .values(
+        name=bindparam("p_name"),
+        description=bindparam("p_description"),
+        price_cents=bindparam("p_price_cents"),
+        low_stock_threshold=bindparam("p_low_stock_threshold"),
+        category=bindparam("p_category"),
+        update_time=bindparam("p_update_time"),
+        delete_time=bindparam("p_delete_time"),
+        version=_NEXT_VERSION,
+    )
+    .returning(*products.c)
 )
 _RESERVATION_BY_ORDER = select(reservations).where(reservations.c.order_id == bindparam("p_order_id"))
 _RESERVATION_LINES = (
@@ -76,18 +108,42 @@ class SqlProductRepository:
                 low_stock_threshold=product.low_stock_threshold,
                 create_time=product.create_time,
                 update_time=product.update_time,
+                category=product.category,
+                delete_time=product.delete_time,
+                version=product.version,
             )
         )
 
     def get(self, product_id: UUID) -> Product | None:
-        row = self._conn().execute(_PRODUCT_BY_ID, {"p_id": str(product_id)}).first()
-        return None if row is None else _product(row._mapping)
+        return self._one(_PRODUCT_BY_ID, {"p_id": str(product_id)})
+
+    def get_for_update(self, product_id: UUID) -> Product | None:
+        return self._one(_PRODUCT_BY_ID_FOR_UPDATE, {"p_id": str(product_id)})
+
+    def save(self, product: Product) -> Product | None:
+        return self._one(
+            _SAVE,
+            {
+                "p_id": str(product.product_id),
+                "p_version": product.version,
+                "p_name": product.name,
+                "p_description": product.description,
+                "p_price_cents": to_cents(product.price),
+                "p_low_stock_threshold": product.low_stock_threshold,
+                "p_category": product.category,
+                "p_update_time": product.update_time,
+                "p_delete_time": product.delete_time,
+            },
+        )
 
     def count_low_stock(self) -> int:
         low = (
             select(func.count())
             .select_from(products)
-            .where(products.c.stock_quantity <= products.c.low_stock_threshold)
+            .where(
+                products.c.stock_quantity <= products.c.low_stock_threshold,
+                products.c.delete_time.is_(None),  # a deleted product is not sold: no alert for it
+            )
         )
         return int(self._conn().execute(low).scalar_one())
 
@@ -100,28 +156,50 @@ class SqlProductRepository:
         )
         return {UUID(row.product_id): _product(row._mapping) for row in rows}
 
-    def list_after(self, after: tuple[datetime, UUID] | None, limit: int) -> list[Product]:
-        query = select(products).order_by(products.c.create_time, products.c.product_id).limit(limit)
-        if after is not None:
-            t, last_id = after
-            query = query.where(
-                or_(
-                    products.c.create_time > t,
-                    and_(products.c.create_time == t, products.c.product_id > str(last_id)),
-                )
-            )
+    def list_after(
+        self,
+        after: tuple[datetime, UUID] | None,
+        limit: int,
+        *,
+        category: str = "",
+        show_deleted: bool = False,
+    ) -> list[Product]:
+        query = list_query(after, limit, category=category, show_deleted=show_deleted)
         return [_product(row._mapping) for row in self._conn().execute(query)]
 
-    def try_take(self, product_id: UUID, quantity: int, now: datetime) -> bool:
+    def try_take(self, product_id: UUID, quantity: int, now: datetime) -> Product | None:
         # A single conditional UPDATE: the check and the decrement are one atomic step in the database,
         # whatever the number of threads, processes or replicas.
-        result = self._conn().execute(
-            _TAKE_STOCK, {"p_id": str(product_id), "p_quantity": quantity, "p_now": now}
-        )
-        return result.rowcount == 1
+        return self._one(_TAKE_STOCK, {"p_id": str(product_id), "p_quantity": quantity, "p_now": now})
 
-    def put_back(self, product_id: UUID, quantity: int, now: datetime) -> None:
-        self._conn().execute(_PUT_BACK_STOCK, {"p_id": str(product_id), "p_quantity": quantity, "p_now": now})
+    def put_back(self, product_id: UUID, quantity: int, now: datetime) -> Product | None:
+        return self._one(_PUT_BACK_STOCK, {"p_id": str(product_id), "p_quantity": quantity, "p_now": now})
+
+    def _one(self, statement: Any, parameters: dict[str, Any]) -> Product | None:
+        row = self._conn().execute(statement, parameters).first()
+        return None if row is None else _product(row._mapping)
+
+
+def list_query(
+    after: tuple[datetime, UUID] | None, limit: int, *, category: str = "", show_deleted: bool = False
+) -> Select[Any]:
+    """Oldest first after ``after``: by (create_time, product_id), the index on create_time (then the
+    primary key) serving it; with a category, ``ix_products_category_create_time`` serves the equality
+    and the order at once."""
+    query = select(products).order_by(products.c.create_time, products.c.product_id).limit(limit)
+    if category:
+        query = query.where(products.c.category == category)
+    if not show_deleted:
+        query = query.where(products.c.delete_time.is_(None))
+    if after is not None:
+        t, last_id = after
+        query = query.where(
+            or_(
+                products.c.create_time > t,
+                and_(products.c.create_time == t, products.c.product_id > str(last_id)),
+            )
+        )
+    return query
 
 
 class SqlReservationRepository:
@@ -198,4 +276,7 @@ def _product(row: Any) -> Product:
         low_stock_threshold=row["low_stock_threshold"],
         create_time=row["create_time"],
         update_time=row["update_time"],
+        category=row["category"],
+        delete_time=row["delete_time"],
+        version=row["version"],
     )

@@ -7,6 +7,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -29,8 +30,15 @@ products = Table(
     Column("low_stock_threshold", Integer, nullable=False),
     Column("create_time", UTCDateTime, nullable=False, index=True),
     Column("update_time", UTCDateTime, nullable=False),
+    # Empty: no category. The server default is for the rows written before categories existed.
+    Column("category", String(50), nullable=False, server_default=""),
+    Column("delete_time", UTCDateTime, nullable=True),
+    # Incremented by every UPDATE of the row, stock moves included: the etag, and what saves compare.
+    Column("version", BigInteger, nullable=False, server_default="1"),
     # The last line of defence: whatever the code does, the database refuses negative stock.
     CheckConstraint("stock_quantity >= 0", name="ck_products_stock_not_negative"),
+    # ListProducts by category: the equality, then the keyset paging's order.
+    Index("ix_products_category_create_time", "category", "create_time", "product_id"),
 )
 
 # One row per order id: the primary key is what makes a concurrent duplicate ReserveStock impossible.

@@ -7,13 +7,13 @@ from collections.abc import Iterable
 from common.generated.eshop.product.v1 import product_pb2 as pb
 from common.grpc.timestamps import to_timestamp
 from common.money import format_money
-from product.application.messages import StockLine
+from product.application.messages import StockLine, UpdateProduct
 from product.application.results import ReleaseResult
 from product.domain.model import Product, Reservation, ReservationStatus
 
 
 def product_to_pb(product: Product) -> pb.Product:
-    return pb.Product(
+    message = pb.Product(
         product_id=str(product.product_id),
         name=product.name,
         description=product.description,
@@ -22,6 +22,26 @@ def product_to_pb(product: Product) -> pb.Product:
         low_stock_threshold=product.low_stock_threshold,
         create_time=to_timestamp(product.create_time),
         update_time=to_timestamp(product.update_time),
+        etag=product.etag,
+        category=product.category,
+    )
+    if product.delete_time is not None:  # unset on a live product (AIP-164)
+        message.delete_time.CopyFrom(to_timestamp(product.delete_time))
+    return message
+
+
+def update_command(request: pb.UpdateProductRequest) -> UpdateProduct:
+    """The request's product as sent and its mask's paths; the application works out the effective mask."""
+    product = request.product
+    return UpdateProduct(
+        product_id=product.product_id,
+        update_mask=tuple(request.update_mask.paths),
+        name=product.name,
+        description=product.description,
+        price=product.price,
+        low_stock_threshold=product.low_stock_threshold,
+        category=product.category,
+        etag=product.etag,
     )
 
 

@@ -18,6 +18,7 @@ from product.presentation.mapping import (
     reservation_state_to_pb,
     reservation_to_pb,
     stock_lines,
+    update_command,
 )
 
 SERVICE_NAME = PRODUCT_SERVICE
@@ -36,6 +37,7 @@ class ProductServicer(pb_grpc.ProductServiceServicer):
             price=request.price,
             stock_quantity=request.stock_quantity,
             low_stock_threshold=request.low_stock_threshold,
+            category=request.category,
         )
         return product_to_pb(await self._mediator.send(command))
 
@@ -47,7 +49,8 @@ class ProductServicer(pb_grpc.ProductServiceServicer):
     async def ListProducts(
         self, request: pb.ListProductsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.ListProductsResponse:
-        page = await self._mediator.send(m.ListProducts(request.page_size, request.page_token))
+        query = m.ListProducts(request.page_size, request.page_token, request.category, request.show_deleted)
+        page = await self._mediator.send(query)
         products = [product_to_pb(p) for p in page.products]
         kept = response_size.fitting(products)
         if kept < len(products):  # a short page: the rest would not fit a default client
@@ -66,6 +69,21 @@ class ProductServicer(pb_grpc.ProductServiceServicer):
         return product_to_pb(
             await self._mediator.send(m.RestockProduct(request.product_id, request.quantity))
         )
+
+    async def UpdateProduct(
+        self, request: pb.UpdateProductRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.Product:
+        return product_to_pb(await self._mediator.send(update_command(request)))
+
+    async def DeleteProduct(
+        self, request: pb.DeleteProductRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.Product:
+        return product_to_pb(await self._mediator.send(m.DeleteProduct(request.product_id, request.etag)))
+
+    async def UndeleteProduct(
+        self, request: pb.UndeleteProductRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.Product:
+        return product_to_pb(await self._mediator.send(m.UndeleteProduct(request.product_id, request.etag)))
 
     async def ReserveStock(
         self, request: pb.ReserveStockRequest, context: grpc.aio.ServicerContext[Any, Any]

@@ -60,6 +60,18 @@ def _get_reservation(s: AuthedServices, md: Metadata, caller: str, owner: str) -
     )
 
 
+def _undelete(s: AuthedServices, md: Metadata, caller: str, owner: str) -> object:
+    product_id = s.new_product()
+    s.product.DeleteProduct(
+        product_pb.DeleteProductRequest(product_id=product_id),
+        timeout=TIMEOUT_S,
+        metadata=s.minter.staff("catalog:write"),
+    )
+    return s.product.UndeleteProduct(
+        product_pb.UndeleteProductRequest(product_id=product_id), timeout=TIMEOUT_S, metadata=md
+    )
+
+
 def _line(s: AuthedServices) -> list[order_pb.OrderLine]:
     return [order_pb.OrderLine(product_id=s.new_product(), quantity=1)]
 
@@ -109,6 +121,27 @@ CALLS = [
         ),
         "catalog",
     ),
+    Call(
+        "UpdateProduct",
+        "product",
+        lambda s, md, c, o: s.product.UpdateProduct(
+            product_pb.UpdateProductRequest(
+                product=product_pb.Product(product_id=s.new_product(), name="Cup")
+            ),
+            timeout=TIMEOUT_S,
+            metadata=md,
+        ),
+        "catalog",
+    ),
+    Call(
+        "DeleteProduct",
+        "product",
+        lambda s, md, c, o: s.product.DeleteProduct(
+            product_pb.DeleteProductRequest(product_id=s.new_product()), timeout=TIMEOUT_S, metadata=md
+        ),
+        "catalog",
+    ),
+    Call("UndeleteProduct", "product", _undelete, "catalog"),
     Call("ReserveStock", "product", _reserve, "stock"),
     Call(
         "ReleaseStock",

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import grpc
+from google.protobuf.field_mask_pb2 import FieldMask
 
 from common.generated.eshop.order.v1 import order_pb2 as opb
+from common.generated.eshop.product.v1 import product_pb2 as ppb
 from tests.integration.helpers import (
     create_product,
     get_order,
@@ -66,6 +68,57 @@ def test_unknown_product_is_rejected(order_stub: OrderStub, product_stub: Produc
     assert order.status == opb.ORDER_STATUS_REJECTED
     assert list(order.failed_product_ids) == [ghost]
     assert "unknown product" in order.status_reason
+    assert stock(product_stub, lamp.product_id) == 10
+
+
+def test_an_order_keeps_the_name_and_price_it_was_confirmed_at_and_a_later_one_gets_the_new_ones(
+    order_stub: OrderStub, product_stub: ProductStub
+) -> None:
+    lamp = create_product(product_stub, name="Lamp", price="19.99", stock=10)
+    before = order_stub.CreateOrder(order_request(new_id(), (lamp.product_id, 1)), timeout=10)
+
+    product_stub.UpdateProduct(
+        ppb.UpdateProductRequest(
+            product=ppb.Product(product_id=lamp.product_id, name="Desk lamp", price="24.50"),
+            update_mask=FieldMask(paths=["name", "price"]),
+        ),
+        timeout=10,
+    )
+    after = order_stub.CreateOrder(order_request(new_id(), (lamp.product_id, 1)), timeout=10)
+
+    assert [(i.product_name, i.unit_price) for i in before.items] == [("Lamp", "19.99")]
+    assert [(i.product_name, i.unit_price) for i in after.items] == [("Desk lamp", "24.50")]
+    assert get_order(order_stub, before.order_id) == before
+    assert (before.total_amount, after.total_amount) == ("19.99", "24.50")
+
+
+def test_a_product_deleted_before_the_order_is_rejected_naming_it_and_nothing_is_reserved(
+    order_stub: OrderStub, product_stub: ProductStub
+) -> None:
+    lamp = create_product(product_stub, stock=10)
+    desk = create_product(product_stub, stock=10)
+    product_stub.DeleteProduct(ppb.DeleteProductRequest(product_id=desk.product_id), timeout=10)
+
+    order = order_stub.CreateOrder(
+        order_request(new_id(), (lamp.product_id, 1), (desk.product_id, 2)), timeout=10
+    )
+
+    assert order.status == opb.ORDER_STATUS_REJECTED
+    assert list(order.failed_product_ids) == [desk.product_id]
+    assert "unknown product" in order.status_reason
+    assert (stock(product_stub, lamp.product_id), stock(product_stub, desk.product_id)) == (10, 10)
+
+
+def test_cancelling_an_order_returns_the_stock_to_a_product_deleted_since(
+    order_stub: OrderStub, product_stub: ProductStub
+) -> None:
+    lamp = create_product(product_stub, stock=10)
+    order = order_stub.CreateOrder(order_request(new_id(), (lamp.product_id, 4)), timeout=10)
+    product_stub.DeleteProduct(ppb.DeleteProductRequest(product_id=lamp.product_id), timeout=10)
+
+    cancelled = order_stub.CancelOrder(opb.CancelOrderRequest(order_id=order.order_id), timeout=10)
+
+    assert cancelled.status == opb.ORDER_STATUS_CANCELLED
     assert stock(product_stub, lamp.product_id) == 10
 
 

@@ -26,6 +26,7 @@ from product.application.messages import ReserveStock, StockLine
 from product.application.outcomes import NoOutcomes
 from product.application.stock_handlers import ReserveStockHandler
 from product.domain.model import Product, ReservedLine
+from product.infrastructure.repositories import list_query
 from product.infrastructure.schema import create_schema
 from product.infrastructure.tables import reservations
 from product.infrastructure.unit_of_work import SqlProductUnitOfWork
@@ -66,11 +67,87 @@ def test_try_take_takes_only_what_is_there(database: Database) -> None:
     uow = SqlProductUnitOfWork(database)
     with uow:
         uow.products.add(product)
-        assert uow.products.try_take(product.product_id, 4, utcnow()) is False
-        assert uow.products.try_take(product.product_id, 3, utcnow()) is True
-        assert uow.products.try_take(product.product_id, 1, utcnow()) is False
+        assert uow.products.try_take(product.product_id, 4, utcnow()) is None
+        taken = uow.products.try_take(product.product_id, 3, utcnow())
+        assert uow.products.try_take(product.product_id, 1, utcnow()) is None
         stored = uow.products.get(product.product_id)
-        assert stored is not None and stored.stock_quantity == 0
+    assert stored is not None and stored.stock_quantity == 0
+    # What the decrement left, read in the same statement: the name and price a reservation records.
+    assert taken == stored
+    assert (taken.name, taken.price, taken.version) == (product.name, product.price, product.version + 1)
+
+
+def test_try_take_refuses_a_deleted_product_and_put_back_still_returns_stock_to_it(
+    database: Database,
+) -> None:
+    product = make_product(stock=5, deleted=utcnow())
+    uow = SqlProductUnitOfWork(database)
+    with uow:
+        uow.products.add(product)
+        assert uow.products.try_take(product.product_id, 1, utcnow()) is None
+        returned = uow.products.put_back(product.product_id, 2, utcnow())
+        assert uow.products.put_back(uuid4(), 2, utcnow()) is None
+    assert returned is not None
+    assert (returned.stock_quantity, returned.version, returned.deleted) == (7, 2, True)
+
+
+def test_every_write_of_a_product_moves_its_version_on(database: Database) -> None:
+    # The etag: stock moves (reservations, releases, restocks) change it as much as catalogue changes.
+    product = make_product(stock=5)
+    uow = SqlProductUnitOfWork(database)
+    versions = []
+    with uow:
+        uow.products.add(product)
+        versions.append(product.version)
+        taken = uow.products.try_take(product.product_id, 1, utcnow())
+        assert taken is not None
+        versions.append(taken.version)
+        returned = uow.products.put_back(product.product_id, 1, utcnow())
+        assert returned is not None
+        versions.append(returned.version)
+        returned.name = "Renamed"
+        saved = uow.products.save(returned)
+        assert saved is not None
+        versions.append(saved.version)
+        uow.commit()
+    with uow:
+        stored = uow.products.get(product.product_id)
+    assert stored == saved
+    assert versions == [1, 2, 3, 4]
+
+
+def test_save_is_compare_and_set_on_the_version_and_never_writes_the_stock(database: Database) -> None:
+    product = make_product(stock=5, category="mugs")
+    uow = SqlProductUnitOfWork(database)
+    with uow:
+        uow.products.add(product)
+        uow.commit()
+    with uow:
+        read = uow.products.get_for_update(product.product_id)
+        assert read is not None
+        assert uow.products.try_take(product.product_id, 2, utcnow()) is not None  # moves the version on
+        read.name = "Lost update"
+        assert uow.products.save(read) is None
+        uow.commit()
+    with uow:
+        stored = uow.products.get(product.product_id)
+        assert stored is not None and (stored.name, stored.stock_quantity) == (product.name, 3)
+        changed = replace(
+            stored,
+            name="Mug",
+            description="Blue",
+            price=Decimal("1.50"),
+            low_stock_threshold=9,
+            category="cups",
+            update_time=stored.update_time + timedelta(seconds=1),
+            delete_time=stored.update_time + timedelta(seconds=1),
+            stock_quantity=1_000,  # not the save's to write
+        )
+        saved = uow.products.save(changed)
+        uow.commit()
+    assert saved == replace(changed, stock_quantity=3, version=stored.version + 1)
+    with uow:
+        assert uow.products.get(product.product_id) == saved
 
 
 def _reserve(uow: SqlProductUnitOfWork, lines: list[tuple[Product, int]], *, released: bool = False) -> None:
@@ -102,9 +179,20 @@ def test_held_quantity_sums_the_active_reservations_of_that_product_only(databas
         assert uow.reservations.held_quantity(uuid4()) == 0
 
 
-def test_a_product_reads_back_as_it_was_added(database: Database) -> None:
+@pytest.mark.parametrize("deleted", [False, True], ids=["live", "deleted"])
+def test_a_product_reads_back_as_it_was_added(database: Database, deleted: bool) -> None:
     product = Product(
-        uuid4(), "Mug", "Blue, 300 ml", Decimal("12.34"), 17, 4, utcnow(), utcnow() + timedelta(seconds=1)
+        uuid4(),
+        "Mug",
+        "Blue, 300 ml",
+        Decimal("12.34"),
+        17,
+        4,
+        utcnow(),
+        utcnow() + timedelta(seconds=1),
+        category="kitchen-2",
+        delete_time=utcnow() + timedelta(seconds=2) if deleted else None,
+        version=7,
     )
     uow = SqlProductUnitOfWork(database)
     with uow:
@@ -112,6 +200,7 @@ def test_a_product_reads_back_as_it_was_added(database: Database) -> None:
         uow.commit()
     with uow:
         assert uow.products.get(product.product_id) == product
+        assert uow.products.get_for_update(product.product_id) == product
         assert uow.products.get_many([product.product_id]) == {product.product_id: product}
 
 
@@ -139,6 +228,59 @@ def test_list_after_pages_by_create_time_then_id(database: Database) -> None:
             after = (last.create_time, last.product_id)
             page = uow.products.list_after(after, 2)
             assert [p.product_id for p in page] == [p.product_id for p in expected[i + 1 : i + 3]]
+
+
+def test_list_after_filters_by_exact_category_and_leaves_deleted_products_out_unless_asked(
+    database: Database,
+) -> None:
+    t0 = utcnow().replace(microsecond=0)
+    mugs = [make_product(created=t0 + timedelta(seconds=i), category="mugs") for i in range(4)]
+    mugs[1].delete_time = t0
+    others = [
+        make_product(created=t0, category="mugs-2"),
+        make_product(created=t0, category="cups"),
+        make_product(created=t0),
+    ]
+    uow = SqlProductUnitOfWork(database)
+    with uow:
+        for product in [*others, *mugs]:
+            uow.products.add(product)
+        uow.commit()
+
+    def ids(products: list[Product]) -> list[UUID]:
+        return [p.product_id for p in products]
+
+    with uow:
+        assert ids(uow.products.list_after(None, 10, category="mugs")) == ids([mugs[0], *mugs[2:]])
+        assert ids(uow.products.list_after(None, 10, category="mugs", show_deleted=True)) == ids(mugs)
+        first = uow.products.list_after(None, 2, category="mugs", show_deleted=True)
+        rest = uow.products.list_after(
+            (first[-1].create_time, first[-1].product_id), 10, category="mugs", show_deleted=True
+        )
+        assert ids(first + rest) == ids(mugs)
+        assert len(uow.products.list_after(None, 10)) == 6  # every category, the deleted one left out
+        assert len(uow.products.list_after(None, 10, show_deleted=True)) == 7
+        assert uow.products.list_after(None, 10, category="mug") == []
+
+
+def test_listing_by_category_is_served_by_the_category_index(database: Database) -> None:
+    # The equality and the keyset order both come from ix_products_category_create_time: no scan of the
+    # other categories, no sort. (PostgreSQL is told to avoid a sequential scan, which it would rightly
+    # prefer on a table this small.)
+    after = (utcnow(), uuid4())
+    statement = list_query(after, 51, category="mugs")
+    with database.engine.connect() as conn:
+        if database.is_sqlite:
+            sql = str(statement.compile(conn, compile_kwargs={"literal_binds": True}))
+            plan = " ".join(str(row[-1]) for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}"))
+            assert "USING INDEX ix_products_category_create_time (category=?" in plan, plan
+            assert "TEMP B-TREE" not in plan, plan  # no sort step
+        else:
+            conn.exec_driver_sql("SET enable_seqscan = off")
+            sql = str(statement.compile(conn, compile_kwargs={"literal_binds": True}))
+            plan = " ".join(row[0] for row in conn.exec_driver_sql(f"EXPLAIN {sql}"))
+            assert "ix_products_category_create_time" in plan, plan
+            assert "Sort" not in plan, plan
 
 
 def test_a_reservation_records_when_it_was_released(database: Database) -> None:
@@ -249,3 +391,5 @@ def test_count_low_stock_counts_products_at_or_below_their_threshold(database: D
         for stock in (0, 2, 3, 10):
             uow.products.add(make_product(stock=stock))
         assert uow.products.count_low_stock() == 2  # 0 and 2; not 3 or 10
+        uow.products.add(make_product(stock=0, deleted=utcnow()))
+        assert uow.products.count_low_stock() == 2  # a deleted product is not sold: no alert

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from google.protobuf.field_mask_pb2 import FieldMask
 from google.protobuf.message import Message
 
 from common.generated.eshop.order.v1 import order_pb2 as o
@@ -42,6 +43,49 @@ def bad(method: str, what: str, field: str, request: Callable[[Known], Message])
 def _product(**overrides: object) -> p.CreateProductRequest:
     fields: dict[str, object] = {"name": "Lamp", "description": "", "price": "9.50", "stock_quantity": 3}
     return p.CreateProductRequest(**{**fields, **overrides})
+
+
+def _update(k: Known, *paths: str, **fields: object) -> p.UpdateProductRequest:
+    """An update of a known product, valid but for what ``fields`` and ``paths`` make of it."""
+    product = p.Product(**{"product_id": k.product_ids[0], "name": "Lamp", **fields})  # type: ignore[arg-type]
+    return p.UpdateProductRequest(product=product, update_mask=FieldMask(paths=list(paths)))
+
+
+def _update_probes() -> list[Probe]:
+    """The mask (AIP-134) and the create rules on the fields it names."""
+    u = "UpdateProduct"
+    return [
+        *_id_probes(
+            u,
+            "product.product_id",
+            lambda v: p.UpdateProductRequest(product=p.Product(product_id=v, name="n")),
+        ),
+        ok(u, "no mask: the fields set", lambda k: _update(k, price="2.00")),
+        ok(u, "mask name", lambda k: _update(k, "name")),
+        ok(u, "mask *", lambda k: _update(k, "*", price="1.00")),
+        ok(u, "mask clears the description", lambda k: _update(k, "description")),
+        ok(u, "mask sets the threshold to 0", lambda k: _update(k, "low_stock_threshold")),
+        bad(u, "mask stock_quantity", "update_mask.paths[0]", lambda k: _update(k, "stock_quantity")),
+        bad(u, "mask etag", "update_mask.paths[1]", lambda k: _update(k, "name", "etag")),
+        bad(u, "mask product_id", "update_mask.paths[0]", lambda k: _update(k, "product_id")),
+        bad(u, "mask create_time", "update_mask.paths[0]", lambda k: _update(k, "create_time")),
+        bad(u, "mask unknown field", "update_mask.paths[0]", lambda k: _update(k, "colour")),
+        bad(u, "nothing to update", "update_mask", lambda k: _update(k, name="")),
+        ok(u, "name 200", lambda k: _update(k, name="n" * 200)),
+        bad(u, "name 201", "product.name", lambda k: _update(k, name="n" * 201)),
+        bad(u, "name blank", "product.name", lambda k: _update(k, "name", name=" ")),
+        bad(u, "name with a NUL", "product.name", lambda k: _update(k, name="Lamp\x00")),
+        ok(u, "description 2000", lambda k: _update(k, description="d" * 2000)),
+        bad(u, "description 2001", "product.description", lambda k: _update(k, description="d" * 2001)),
+        ok(u, "price 1000000", lambda k: _update(k, price="1000000")),
+        bad(u, "price 1000000.01", "product.price", lambda k: _update(k, price="1000000.01")),
+        bad(u, "price 0.001", "product.price", lambda k: _update(k, price="0.001")),
+        bad(u, "threshold -1", "product.low_stock_threshold", lambda k: _update(k, low_stock_threshold=-1)),
+        ok(u, "category 50", lambda k: _update(k, category="c" * 50)),
+        bad(u, "category 51", "product.category", lambda k: _update(k, category="c" * 51)),
+        bad(u, "category upper case", "product.category", lambda k: _update(k, category="Mugs")),
+        ok(u, "etag stale", lambda k: _update(k, etag="0")),
+    ]
 
 
 def _lines(make: Callable[..., Message], *pairs: tuple[str, int]) -> list[Message]:
@@ -164,6 +208,12 @@ PROBES: list[Probe] = [
     bad("CreateProduct", "stock -1", "stock_quantity", lambda k: _product(stock_quantity=-1)),
     ok("CreateProduct", "threshold 0", lambda k: _product(low_stock_threshold=0)),
     bad("CreateProduct", "threshold -1", "low_stock_threshold", lambda k: _product(low_stock_threshold=-1)),
+    # category: 0..50 characters of a-z, 0-9 and '-'.
+    ok("CreateProduct", "category 50", lambda k: _product(category="c" * 50)),
+    ok("CreateProduct", "category a-z0-9-", lambda k: _product(category="mugs-2")),
+    bad("CreateProduct", "category 51", "category", lambda k: _product(category="c" * 51)),
+    bad("CreateProduct", "category upper case", "category", lambda k: _product(category="Mugs")),
+    bad("CreateProduct", "category with a blank", "category", lambda k: _product(category="mugs ")),
     *_id_probes("GetProduct", "product_id", lambda v: p.GetProductRequest(product_id=v)),
     ok("GetProduct", "known id", lambda k: p.GetProductRequest(product_id=k.product_ids[0])),
     # ListProducts / ListOrders: page_size >= 0 (0: the default; above 500: 500).
@@ -173,6 +223,17 @@ PROBES: list[Probe] = [
         for n in (0, 1, 500, 501)
     ),
     bad("ListProducts", "page_token garbage", "page_token", lambda k: p.ListProductsRequest(page_token="x")),
+    ok("ListProducts", "category 50", lambda k: p.ListProductsRequest(category="c" * 50)),
+    bad("ListProducts", "category 51", "category", lambda k: p.ListProductsRequest(category="c" * 51)),
+    bad("ListProducts", "category upper case", "category", lambda k: p.ListProductsRequest(category="Mugs")),
+    ok("ListProducts", "show_deleted", lambda k: p.ListProductsRequest(show_deleted=True)),
+    *_update_probes(),
+    *_id_probes("DeleteProduct", "product_id", lambda v: p.DeleteProductRequest(product_id=v)),
+    ok(
+        "DeleteProduct", "etag stale", lambda k: p.DeleteProductRequest(product_id=k.product_ids[0], etag="0")
+    ),
+    *_id_probes("UndeleteProduct", "product_id", lambda v: p.UndeleteProductRequest(product_id=v)),
+    ok("UndeleteProduct", "a live product", lambda k: p.UndeleteProductRequest(product_id=k.product_ids[0])),
     ok("BatchGetProducts", "no ids", lambda k: p.BatchGetProductsRequest()),
     ok(
         "BatchGetProducts",

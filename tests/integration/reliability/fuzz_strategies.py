@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
+from google.protobuf.field_mask_pb2 import FieldMask
 from google.protobuf.message import Message
 from hypothesis import strategies as st
 
@@ -81,6 +82,46 @@ def prices() -> st.SearchStrategy[str]:
     )
 
 
+def categories() -> st.SearchStrategy[str]:
+    return st.one_of(
+        st.sampled_from(["", "mugs", "a-b-0", "c" * 50, "c" * 51, "Mugs", "mugs cups", "mugs_2", "-"]),
+        st.text(st.sampled_from("abcz09-_A "), max_size=55),
+        texts(),
+    )
+
+
+def etags() -> st.SearchStrategy[str]:
+    return st.one_of(st.just(""), st.sampled_from(["0", "1", "2", "-1", '"1"', "W/1"]), texts())
+
+
+def masks() -> st.SearchStrategy[FieldMask]:
+    path = st.one_of(
+        st.sampled_from(
+            [
+                *("name", "description", "price", "low_stock_threshold", "category", "*", "stock_quantity"),
+                *("product_id", "etag", "create_time", "update_time", "delete_time", "product.name", ""),
+            ]
+        ),
+        texts(),
+    )
+    return st.builds(FieldMask, paths=st.lists(path, max_size=4))
+
+
+def products(known: Known) -> st.SearchStrategy[p.Product]:
+    """A product as UpdateProductRequest carries it: every field, output-only ones included."""
+    return st.builds(
+        p.Product,
+        product_id=ids(known.product_ids),
+        name=texts(),
+        description=texts(),
+        price=prices(),
+        stock_quantity=int32s(),
+        low_stock_threshold=int32s(),
+        category=categories(),
+        etag=etags(),
+    )
+
+
 def page_tokens() -> st.SearchStrategy[str]:
     json_values = st.one_of(st.none(), st.integers(), st.text(max_size=40), st.booleans())
     forged = st.fixed_dictionaries({"t": json_values, "id": json_values}).map(encode_token)
@@ -147,6 +188,7 @@ CASES = [
             price=prices(),
             stock_quantity=int32s(),
             low_stock_threshold=int32s(),
+            category=categories(),
         ),
         _codes(),
     ),
@@ -159,7 +201,13 @@ CASES = [
     RpcCase(
         "product",
         "ListProducts",
-        lambda k: st.builds(p.ListProductsRequest, page_size=int32s(), page_token=page_tokens()),
+        lambda k: st.builds(
+            p.ListProductsRequest,
+            page_size=int32s(),
+            page_token=page_tokens(),
+            category=categories(),
+            show_deleted=st.booleans(),
+        ),
         _codes(),
     ),
     RpcCase(
@@ -173,6 +221,24 @@ CASES = [
         "RestockProduct",
         lambda k: st.builds(p.RestockProductRequest, product_id=ids(k.product_ids), quantity=int32s()),
         _codes(C.NOT_FOUND, C.FAILED_PRECONDITION),
+    ),
+    RpcCase(
+        "product",
+        "UpdateProduct",
+        lambda k: st.builds(p.UpdateProductRequest, product=products(k), update_mask=masks()),
+        _codes(C.NOT_FOUND, C.FAILED_PRECONDITION, C.ABORTED),
+    ),
+    RpcCase(
+        "product",
+        "DeleteProduct",
+        lambda k: st.builds(p.DeleteProductRequest, product_id=ids(k.product_ids), etag=etags()),
+        _codes(C.NOT_FOUND, C.FAILED_PRECONDITION, C.ABORTED),
+    ),
+    RpcCase(
+        "product",
+        "UndeleteProduct",
+        lambda k: st.builds(p.UndeleteProductRequest, product_id=ids(k.product_ids), etag=etags()),
+        _codes(C.NOT_FOUND, C.FAILED_PRECONDITION, C.ABORTED),
     ),
     RpcCase(
         "product",

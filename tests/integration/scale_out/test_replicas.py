@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import grpc
 import pytest
+from google.protobuf import field_mask_pb2
 
 from common.generated.eshop.order.v1 import order_pb2, order_pb2_grpc
 from common.generated.eshop.product.v1 import product_pb2, product_pb2_grpc
@@ -131,3 +132,47 @@ def test_replicas_share_stock_without_overselling(cluster: Cluster) -> None:
             assert stock[product_id] + confirmed_units[product_id] == STOCK_EACH
     # Round robin really spread the load: every replica of each service served calls.
     assert all(count > 0 for count in cluster.calls.values()), cluster.calls
+
+
+def test_concurrent_updates_with_one_etag_across_replicas_exactly_one_wins(cluster: Cluster) -> None:
+    # Both replicas read the same version; the row lock and the compare-and-set on it, in the database
+    # they share, let one update through and refuse the rest as stale, whichever replica serves each.
+    with _round_robin(cluster.target(cluster.product_ports)) as channel:
+        products = product_pb2_grpc.ProductServiceStub(channel)
+        created = products.CreateProduct(
+            product_pb2.CreateProductRequest(name="Mug", price="4.00", stock_quantity=100), timeout=10
+        )
+
+        def rename(n: int) -> str:
+            request = product_pb2.UpdateProductRequest(
+                product=product_pb2.Product(
+                    product_id=created.product_id, name=f"Mug {n}", etag=created.etag
+                ),
+                update_mask=field_mask_pb2.FieldMask(paths=["name"]),
+            )
+            try:
+                products.UpdateProduct(request, timeout=30)
+            except grpc.RpcError as error:
+                return str(error.code().name)
+            return "OK"
+
+        # Unconditional stock moves at the same time: each moves the etag on, none is refused for it.
+        def reserve(n: int) -> str:
+            item = product_pb2.StockItem(product_id=created.product_id, quantity=1)
+            products.ReserveStock(
+                product_pb2.ReserveStockRequest(order_id=str(uuid.uuid4()), items=[item]), timeout=30
+            )
+            return "RESERVED"
+
+        with ThreadPoolExecutor(max_workers=32) as pool:
+            renames = pool.map(rename, range(24))
+            reserves = pool.map(reserve, range(24))
+            outcomes = Counter([*renames, *reserves])
+
+        final = products.GetProduct(product_pb2.GetProductRequest(product_id=created.product_id), timeout=10)
+    assert outcomes == {"OK": 1, "ABORTED": 23, "RESERVED": 24}
+    assert final.stock_quantity == 76
+    assert final.name.startswith("Mug ") and final.etag != created.etag
+    assert all(count > 0 for name, count in cluster.calls.items() if name.startswith("product")), (
+        cluster.calls
+    )

@@ -42,6 +42,9 @@ EXPECTED_ALLOWED: dict[str, set[str]] = {
     f"{P}BatchGetProducts": ALL,
     f"{P}CreateProduct": {"staff"},
     f"{P}RestockProduct": {"staff"},
+    f"{P}UpdateProduct": {"staff"},
+    f"{P}DeleteProduct": {"staff"},
+    f"{P}UndeleteProduct": {"staff"},
     f"{P}ReserveStock": STOCK,
     f"{P}ReleaseStock": STOCK,
     f"{P}GetReservation": STOCK,
@@ -50,7 +53,10 @@ EXPECTED_ALLOWED: dict[str, set[str]] = {
     f"{O}GetOrder": ALL,
     f"{O}ListOrders": ALL,
 }
-NEEDED_SCOPE = {"CreateProduct": "catalog:write", "RestockProduct": "catalog:write"}
+NEEDED_SCOPE = {
+    name: "catalog:write"
+    for name in ("CreateProduct", "RestockProduct", "UpdateProduct", "DeleteProduct", "UndeleteProduct")
+}
 
 
 def _policy_for(method: str) -> AccessPolicy:

@@ -25,4 +25,6 @@ def test_every_precondition_type_has_its_wire_name() -> None:
         PreconditionType.STOCK_LIMIT: "STOCK_LIMIT",
         PreconditionType.RESERVATION_RELEASED: "RESERVATION_RELEASED",
         PreconditionType.ORDER_STATUS: "ORDER_STATUS",
+        PreconditionType.PRODUCT_DELETED: "PRODUCT_DELETED",
+        PreconditionType.PRODUCT_NOT_DELETED: "PRODUCT_NOT_DELETED",
     }

@@ -7,6 +7,11 @@ import pytest
 from common.behaviours import default_pipeline
 from common.mediator import Mediator
 from product.application import messages as m
+from product.application.change_handlers import (
+    DeleteProductHandler,
+    UndeleteProductHandler,
+    UpdateProductHandler,
+)
 from product.application.product_handlers import (
     BatchGetProductsHandler,
     CreateProductHandler,
@@ -39,6 +44,9 @@ def mediator(uow: FakeProductUnitOfWork, clock: FixedClock) -> Mediator:
         {
             m.CreateProduct: lambda: CreateProductHandler(uow, clock),
             m.RestockProduct: lambda: RestockProductHandler(uow, clock),
+            m.UpdateProduct: lambda: UpdateProductHandler(uow, clock),
+            m.DeleteProduct: lambda: DeleteProductHandler(uow, clock),
+            m.UndeleteProduct: lambda: UndeleteProductHandler(uow, clock),
             m.ReserveStock: lambda: ReserveStockHandler(uow, clock),
             m.ReleaseStock: lambda: ReleaseStockHandler(uow, clock),
             m.GetProduct: lambda: GetProductHandler(uow),

@@ -23,47 +23,89 @@ T = TypeVar("T")
 
 
 def make_product(
-    *, stock: int = 10, price: str = "9.99", name: str = "Widget", created: datetime = T0
+    *,
+    stock: int = 10,
+    price: str = "9.99",
+    name: str = "Widget",
+    created: datetime = T0,
+    category: str = "",
+    deleted: datetime | None = None,
 ) -> Product:
-    return Product(uuid4(), name, "", Decimal(price), stock, 2, created, created)
+    return Product(
+        uuid4(), name, "", Decimal(price), stock, 2, created, created, category=category, delete_time=deleted
+    )
 
 
 class FakeProductRepository:
+    """Hands out copies, as a database would: a product changed in memory is not stored until saved."""
+
     def __init__(self, rows: dict[UUID, Product]) -> None:
         self.rows = rows
 
     def add(self, product: Product) -> None:
-        self.rows[product.product_id] = product
+        self.rows[product.product_id] = replace(product)
 
     def get(self, product_id: UUID) -> Product | None:
-        return self.rows.get(product_id)
+        product = self.rows.get(product_id)
+        return None if product is None else replace(product)
+
+    def get_for_update(self, product_id: UUID) -> Product | None:
+        return self.get(product_id)  # one transaction at a time: nothing to lock against
+
+    def save(self, product: Product) -> Product | None:
+        stored = self.rows.get(product.product_id)
+        if stored is None or stored.version != product.version:
+            return None
+        # The catalogue fields and the deletion; never the stock, which only the stock moves change.
+        saved = replace(product, stock_quantity=stored.stock_quantity, version=stored.version + 1)
+        self.rows[product.product_id] = saved
+        return replace(saved)
 
     def count_low_stock(self) -> int:
-        return sum(1 for p in self.rows.values() if p.stock_quantity <= p.low_stock_threshold)
+        return sum(
+            1 for p in self.rows.values() if p.stock_quantity <= p.low_stock_threshold and not p.deleted
+        )
 
     def get_many(self, product_ids: Sequence[UUID]) -> dict[UUID, Product]:
-        return {p: self.rows[p] for p in product_ids if p in self.rows}
+        return {p: replace(self.rows[p]) for p in product_ids if p in self.rows}
 
-    def list_after(self, after: tuple[datetime, UUID] | None, limit: int) -> list[Product]:
+    def list_after(
+        self,
+        after: tuple[datetime, UUID] | None,
+        limit: int,
+        *,
+        category: str = "",
+        show_deleted: bool = False,
+    ) -> list[Product]:
         ordered = sorted(self.rows.values(), key=lambda p: (p.create_time, p.product_id))
-        if after is not None:
-            ordered = [p for p in ordered if (p.create_time, p.product_id) > after]
-        return ordered[:limit]
+        ordered = [
+            p
+            for p in ordered
+            if (not category or p.category == category)
+            and (show_deleted or not p.deleted)
+            and (after is None or (p.create_time, p.product_id) > after)
+        ]
+        return [replace(p) for p in ordered[:limit]]
 
-    def try_take(self, product_id: UUID, quantity: int, now: datetime) -> bool:
+    def try_take(self, product_id: UUID, quantity: int, now: datetime) -> Product | None:
         product = self.rows.get(product_id)
-        if product is None or product.stock_quantity < quantity:
-            return False
-        self.rows[product_id] = replace(
-            product, stock_quantity=product.stock_quantity - quantity, update_time=now
-        )
-        return True
+        if product is None or product.deleted or product.stock_quantity < quantity:
+            return None
+        return self._move(product, -quantity, now)
 
-    def put_back(self, product_id: UUID, quantity: int, now: datetime) -> None:
-        product = self.rows[product_id]
-        self.rows[product_id] = replace(
-            product, stock_quantity=product.stock_quantity + quantity, update_time=now
+    def put_back(self, product_id: UUID, quantity: int, now: datetime) -> Product | None:
+        product = self.rows.get(product_id)
+        return None if product is None else self._move(product, quantity, now)
+
+    def _move(self, product: Product, units: int, now: datetime) -> Product:
+        moved = replace(
+            product,
+            stock_quantity=product.stock_quantity + units,
+            update_time=now,
+            version=product.version + 1,
         )
+        self.rows[product.product_id] = moved
+        return replace(moved)
 
 
 class FakeReservationRepository:
@@ -109,7 +151,8 @@ class FakeProductUnitOfWork:
     products: ProductRepository
     reservations: ReservationRepository
 
-    def __init__(self) -> None:
+    def __init__(self, products: type[FakeProductRepository] = FakeProductRepository) -> None:
+        self._products_class = products
         self.committed_products: dict[UUID, Product] = {}
         self.committed_reservations: dict[UUID, Reservation] = {}
         self.entered = 0
@@ -132,7 +175,7 @@ class FakeProductUnitOfWork:
     def _open(self) -> None:
         self._working_products = dict(self.committed_products)
         self._working_reservations = dict(self.committed_reservations)
-        self.products = FakeProductRepository(self._working_products)
+        self.products = self._products_class(self._working_products)
         self.reservations = FakeReservationRepository(self._working_reservations)
 
     @property

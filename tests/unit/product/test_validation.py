@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from uuid import uuid4
 
 import pytest
@@ -165,3 +166,85 @@ async def test_the_pipeline_refuses_before_any_unit_of_work_opens(
 
     assert [v.field for v in raised.value.violations] == ["items"]
     assert (uow.entered, uow.commits) == (0, 0)
+
+
+def update(**fields: object) -> m.UpdateProduct:
+    return m.UpdateProduct(**{"product_id": P1, **fields})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["stock_quantity", "product_id", "create_time", "update_time", "delete_time", "etag", "colour", ""],
+)
+async def test_a_mask_naming_a_field_that_is_not_updatable_is_refused_naming_it(path: str) -> None:
+    command = update(update_mask=("name", path), name="Lamp")
+    with pytest.raises(InvalidArgument) as raised:
+        command.validate()
+    [violation] = raised.value.violations
+    assert violation.field == "update_mask.paths[1]"
+    assert repr(path) in violation.description and "not an updatable field" in violation.description
+
+
+@pytest.mark.parametrize("path", ["name", "description", "price", "low_stock_threshold", "category", "*"])
+async def test_every_updatable_field_and_the_wildcard_may_be_named(path: str) -> None:
+    update(update_mask=(path,), name="Lamp", price="1.00").validate()
+
+
+async def test_an_update_that_names_nothing_and_sets_nothing_is_refused() -> None:
+    assert refused_fields(update()) == ["update_mask"]
+    assert refused_fields(update(update_mask=())) == ["update_mask"]
+
+
+async def test_an_update_applies_the_create_rules_to_the_fields_it_changes_named_as_in_the_request() -> None:
+    assert refused_fields(update(product_id="nope", name="x" * 201)) == ["product.product_id", "product.name"]
+    assert refused_fields(
+        update(update_mask=("*",), name="", price="1.999", low_stock_threshold=-1, category="Shoes")
+    ) == ["product.name", "product.price", "product.low_stock_threshold", "product.category"]
+    assert refused_fields(update(update_mask=("description",), description="d" * 2001)) == [
+        "product.description"
+    ]
+    # A field outside the mask is not the update's business, whatever it holds.
+    update(update_mask=("name",), name="Lamp", price="not a price").validate()
+
+
+async def test_without_a_mask_the_fields_set_are_the_ones_changed() -> None:
+    command = update(name=" Lamp ", price="2.50", etag="7")
+    assert command.mask() == ("name", "price")
+    changes = command.changes()
+    assert (changes.mask, changes.name, changes.price, changes.description) == (
+        ("name", "price"),
+        "Lamp",
+        Decimal("2.50"),
+        None,
+    )
+
+
+async def test_a_masked_field_at_its_default_clears_it() -> None:
+    changes = update(update_mask=("description", "low_stock_threshold", "category")).changes()
+    assert (changes.description, changes.low_stock_threshold, changes.category, changes.name) == (
+        "",
+        0,
+        "",
+        None,
+    )
+
+
+@pytest.mark.parametrize("category", ["", "shoes", "a", "running-shoes-2", "0", "-", "c" * 50])
+async def test_good_categories_are_accepted(category: str) -> None:
+    product(category=category).validate()
+    update(update_mask=("category",), category=category).validate()
+    m.ListProducts(category=category).validate()
+
+
+@pytest.mark.parametrize("category", ["Shoes", "running shoes", "shoes_2", "é", " shoes", "c" * 51, "a\x00"])
+async def test_bad_categories_are_refused_everywhere(category: str) -> None:
+    assert refused_fields(product(category=category)) == ["category"]
+    assert refused_fields(update(update_mask=("category",), category=category)) == ["product.category"]
+    assert refused_fields(m.ListProducts(category=category)) == ["category"]
+
+
+@pytest.mark.parametrize("message", [m.DeleteProduct, m.UndeleteProduct])
+@pytest.mark.parametrize("bad", ["", "nope", MALFORMED_UUIDS[3]])
+async def test_delete_and_undelete_need_a_product_id(message: type[m.DeleteProduct], bad: str) -> None:
+    assert refused_fields(message(bad)) == ["product_id"]
+    message(P1, etag="anything").validate()

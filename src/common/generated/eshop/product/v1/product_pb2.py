@@ -22,50 +22,57 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n/common/generated/eshop/product/v1/product.proto\x12\x10\x65shop.product.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe6\x01\n\x07Product\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\r\n\x05price\x18\x04 \x01(\t\x12\x16\n\x0estock_quantity\x18\x05 \x01(\x05\x12\x1b\n\x13low_stock_threshold\x18\x06 \x01(\x05\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"}\n\x14\x43reateProductRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\r\n\x05price\x18\x03 \x01(\t\x12\x16\n\x0estock_quantity\x18\x04 \x01(\x05\x12\x1b\n\x13low_stock_threshold\x18\x05 \x01(\x05\"\'\n\x11GetProductRequest\x12\x12\n\nproduct_id\x18\x01 \x01(\t\"<\n\x13ListProductsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"\\\n\x14ListProductsResponse\x12+\n\x08products\x18\x01 \x03(\x0b\x32\x19.eshop.product.v1.Product\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\".\n\x17\x42\x61tchGetProductsRequest\x12\x13\n\x0bproduct_ids\x18\x01 \x03(\t\"G\n\x18\x42\x61tchGetProductsResponse\x12+\n\x08products\x18\x01 \x03(\x0b\x32\x19.eshop.product.v1.Product\"=\n\x15RestockProductRequest\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\x05\"1\n\tStockItem\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\x05\"S\n\x13ReserveStockRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12*\n\x05items\x18\x02 \x03(\x0b\x32\x1b.eshop.product.v1.StockItem\"V\n\x0cReservedItem\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x12\n\nunit_price\x18\x03 \x01(\t\x12\x10\n\x08quantity\x18\x04 \x01(\x05\"\x89\x01\n\x14ReserveStockResponse\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12-\n\x05items\x18\x02 \x03(\x0b\x32\x1e.eshop.product.v1.ReservedItem\x12\x30\n\x0creserve_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\'\n\x13ReleaseStockRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\":\n\x14ReleaseStockResponse\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x10\n\x08released\x18\x02 \x01(\x08\")\n\x15GetReservationRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\"\xfa\x01\n\x0bReservation\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x32\n\x05state\x18\x02 \x01(\x0e\x32#.eshop.product.v1.Reservation.State\x12-\n\x05items\x18\x03 \x03(\x0b\x32\x1e.eshop.product.v1.ReservedItem\x12\x30\n\x0creserve_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"D\n\x05State\x12\x15\n\x11STATE_UNSPECIFIED\x10\x00\x12\x10\n\x0cSTATE_ACTIVE\x10\x01\x12\x12\n\x0eSTATE_RELEASED\x10\x02\x32\xea\x05\n\x0eProductService\x12R\n\rCreateProduct\x12&.eshop.product.v1.CreateProductRequest\x1a\x19.eshop.product.v1.Product\x12L\n\nGetProduct\x12#.eshop.product.v1.GetProductRequest\x1a\x19.eshop.product.v1.Product\x12]\n\x0cListProducts\x12%.eshop.product.v1.ListProductsRequest\x1a&.eshop.product.v1.ListProductsResponse\x12i\n\x10\x42\x61tchGetProducts\x12).eshop.product.v1.BatchGetProductsRequest\x1a*.eshop.product.v1.BatchGetProductsResponse\x12T\n\x0eRestockProduct\x12\'.eshop.product.v1.RestockProductRequest\x1a\x19.eshop.product.v1.Product\x12]\n\x0cReserveStock\x12%.eshop.product.v1.ReserveStockRequest\x1a&.eshop.product.v1.ReserveStockResponse\x12]\n\x0cReleaseStock\x12%.eshop.product.v1.ReleaseStockRequest\x1a&.eshop.product.v1.ReleaseStockResponse\x12X\n\x0eGetReservation\x12\'.eshop.product.v1.GetReservationRequest\x1a\x1d.eshop.product.v1.Reservationb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n/common/generated/eshop/product/v1/product.proto\x12\x10\x65shop.product.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb7\x02\n\x07Product\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\r\n\x05price\x18\x04 \x01(\t\x12\x16\n\x0estock_quantity\x18\x05 \x01(\x05\x12\x1b\n\x13low_stock_threshold\x18\x06 \x01(\x05\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\t \x01(\t\x12/\n\x0b\x64\x65lete_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x63\x61tegory\x18\x0b \x01(\t\"\x8f\x01\n\x14\x43reateProductRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\r\n\x05price\x18\x03 \x01(\t\x12\x16\n\x0estock_quantity\x18\x04 \x01(\x05\x12\x1b\n\x13low_stock_threshold\x18\x05 \x01(\x05\x12\x10\n\x08\x63\x61tegory\x18\x06 \x01(\t\"\'\n\x11GetProductRequest\x12\x12\n\nproduct_id\x18\x01 \x01(\t\"d\n\x13ListProductsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x03 \x01(\t\x12\x14\n\x0cshow_deleted\x18\x04 \x01(\x08\"\\\n\x14ListProductsResponse\x12+\n\x08products\x18\x01 \x03(\x0b\x32\x19.eshop.product.v1.Product\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\".\n\x17\x42\x61tchGetProductsRequest\x12\x13\n\x0bproduct_ids\x18\x01 \x03(\t\"G\n\x18\x42\x61tchGetProductsResponse\x12+\n\x08products\x18\x01 \x03(\x0b\x32\x19.eshop.product.v1.Product\"=\n\x15RestockProductRequest\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\x05\"s\n\x14UpdateProductRequest\x12*\n\x07product\x18\x01 \x01(\x0b\x32\x19.eshop.product.v1.Product\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"8\n\x14\x44\x65leteProductRequest\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\":\n\x16UndeleteProductRequest\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\"1\n\tStockItem\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\x05\"S\n\x13ReserveStockRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12*\n\x05items\x18\x02 \x03(\x0b\x32\x1b.eshop.product.v1.StockItem\"V\n\x0cReservedItem\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x12\n\nunit_price\x18\x03 \x01(\t\x12\x10\n\x08quantity\x18\x04 \x01(\x05\"\x89\x01\n\x14ReserveStockResponse\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12-\n\x05items\x18\x02 \x03(\x0b\x32\x1e.eshop.product.v1.ReservedItem\x12\x30\n\x0creserve_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\'\n\x13ReleaseStockRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\":\n\x14ReleaseStockResponse\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x10\n\x08released\x18\x02 \x01(\x08\")\n\x15GetReservationRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\"\xfa\x01\n\x0bReservation\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x32\n\x05state\x18\x02 \x01(\x0e\x32#.eshop.product.v1.Reservation.State\x12-\n\x05items\x18\x03 \x03(\x0b\x32\x1e.eshop.product.v1.ReservedItem\x12\x30\n\x0creserve_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"D\n\x05State\x12\x15\n\x11STATE_UNSPECIFIED\x10\x00\x12\x10\n\x0cSTATE_ACTIVE\x10\x01\x12\x12\n\x0eSTATE_RELEASED\x10\x02\x32\xea\x07\n\x0eProductService\x12R\n\rCreateProduct\x12&.eshop.product.v1.CreateProductRequest\x1a\x19.eshop.product.v1.Product\x12L\n\nGetProduct\x12#.eshop.product.v1.GetProductRequest\x1a\x19.eshop.product.v1.Product\x12]\n\x0cListProducts\x12%.eshop.product.v1.ListProductsRequest\x1a&.eshop.product.v1.ListProductsResponse\x12i\n\x10\x42\x61tchGetProducts\x12).eshop.product.v1.BatchGetProductsRequest\x1a*.eshop.product.v1.BatchGetProductsResponse\x12T\n\x0eRestockProduct\x12\'.eshop.product.v1.RestockProductRequest\x1a\x19.eshop.product.v1.Product\x12R\n\rUpdateProduct\x12&.eshop.product.v1.UpdateProductRequest\x1a\x19.eshop.product.v1.Product\x12R\n\rDeleteProduct\x12&.eshop.product.v1.DeleteProductRequest\x1a\x19.eshop.product.v1.Product\x12V\n\x0fUndeleteProduct\x12(.eshop.product.v1.UndeleteProductRequest\x1a\x19.eshop.product.v1.Product\x12]\n\x0cReserveStock\x12%.eshop.product.v1.ReserveStockRequest\x1a&.eshop.product.v1.ReserveStockResponse\x12]\n\x0cReleaseStock\x12%.eshop.product.v1.ReleaseStockRequest\x1a&.eshop.product.v1.ReleaseStockResponse\x12X\n\x0eGetReservation\x12\'.eshop.product.v1.GetReservationRequest\x1a\x1d.eshop.product.v1.Reservationb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'common.generated.eshop.product.v1.product_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PRODUCT']._serialized_start=103
-  _globals['_PRODUCT']._serialized_end=333
-  _globals['_CREATEPRODUCTREQUEST']._serialized_start=335
-  _globals['_CREATEPRODUCTREQUEST']._serialized_end=460
-  _globals['_GETPRODUCTREQUEST']._serialized_start=462
-  _globals['_GETPRODUCTREQUEST']._serialized_end=501
-  _globals['_LISTPRODUCTSREQUEST']._serialized_start=503
-  _globals['_LISTPRODUCTSREQUEST']._serialized_end=563
-  _globals['_LISTPRODUCTSRESPONSE']._serialized_start=565
-  _globals['_LISTPRODUCTSRESPONSE']._serialized_end=657
-  _globals['_BATCHGETPRODUCTSREQUEST']._serialized_start=659
-  _globals['_BATCHGETPRODUCTSREQUEST']._serialized_end=705
-  _globals['_BATCHGETPRODUCTSRESPONSE']._serialized_start=707
-  _globals['_BATCHGETPRODUCTSRESPONSE']._serialized_end=778
-  _globals['_RESTOCKPRODUCTREQUEST']._serialized_start=780
-  _globals['_RESTOCKPRODUCTREQUEST']._serialized_end=841
-  _globals['_STOCKITEM']._serialized_start=843
-  _globals['_STOCKITEM']._serialized_end=892
-  _globals['_RESERVESTOCKREQUEST']._serialized_start=894
-  _globals['_RESERVESTOCKREQUEST']._serialized_end=977
-  _globals['_RESERVEDITEM']._serialized_start=979
-  _globals['_RESERVEDITEM']._serialized_end=1065
-  _globals['_RESERVESTOCKRESPONSE']._serialized_start=1068
-  _globals['_RESERVESTOCKRESPONSE']._serialized_end=1205
-  _globals['_RELEASESTOCKREQUEST']._serialized_start=1207
-  _globals['_RELEASESTOCKREQUEST']._serialized_end=1246
-  _globals['_RELEASESTOCKRESPONSE']._serialized_start=1248
-  _globals['_RELEASESTOCKRESPONSE']._serialized_end=1306
-  _globals['_GETRESERVATIONREQUEST']._serialized_start=1308
-  _globals['_GETRESERVATIONREQUEST']._serialized_end=1349
-  _globals['_RESERVATION']._serialized_start=1352
-  _globals['_RESERVATION']._serialized_end=1602
-  _globals['_RESERVATION_STATE']._serialized_start=1534
-  _globals['_RESERVATION_STATE']._serialized_end=1602
-  _globals['_PRODUCTSERVICE']._serialized_start=1605
-  _globals['_PRODUCTSERVICE']._serialized_end=2351
+  _globals['_PRODUCT']._serialized_start=137
+  _globals['_PRODUCT']._serialized_end=448
+  _globals['_CREATEPRODUCTREQUEST']._serialized_start=451
+  _globals['_CREATEPRODUCTREQUEST']._serialized_end=594
+  _globals['_GETPRODUCTREQUEST']._serialized_start=596
+  _globals['_GETPRODUCTREQUEST']._serialized_end=635
+  _globals['_LISTPRODUCTSREQUEST']._serialized_start=637
+  _globals['_LISTPRODUCTSREQUEST']._serialized_end=737
+  _globals['_LISTPRODUCTSRESPONSE']._serialized_start=739
+  _globals['_LISTPRODUCTSRESPONSE']._serialized_end=831
+  _globals['_BATCHGETPRODUCTSREQUEST']._serialized_start=833
+  _globals['_BATCHGETPRODUCTSREQUEST']._serialized_end=879
+  _globals['_BATCHGETPRODUCTSRESPONSE']._serialized_start=881
+  _globals['_BATCHGETPRODUCTSRESPONSE']._serialized_end=952
+  _globals['_RESTOCKPRODUCTREQUEST']._serialized_start=954
+  _globals['_RESTOCKPRODUCTREQUEST']._serialized_end=1015
+  _globals['_UPDATEPRODUCTREQUEST']._serialized_start=1017
+  _globals['_UPDATEPRODUCTREQUEST']._serialized_end=1132
+  _globals['_DELETEPRODUCTREQUEST']._serialized_start=1134
+  _globals['_DELETEPRODUCTREQUEST']._serialized_end=1190
+  _globals['_UNDELETEPRODUCTREQUEST']._serialized_start=1192
+  _globals['_UNDELETEPRODUCTREQUEST']._serialized_end=1250
+  _globals['_STOCKITEM']._serialized_start=1252
+  _globals['_STOCKITEM']._serialized_end=1301
+  _globals['_RESERVESTOCKREQUEST']._serialized_start=1303
+  _globals['_RESERVESTOCKREQUEST']._serialized_end=1386
+  _globals['_RESERVEDITEM']._serialized_start=1388
+  _globals['_RESERVEDITEM']._serialized_end=1474
+  _globals['_RESERVESTOCKRESPONSE']._serialized_start=1477
+  _globals['_RESERVESTOCKRESPONSE']._serialized_end=1614
+  _globals['_RELEASESTOCKREQUEST']._serialized_start=1616
+  _globals['_RELEASESTOCKREQUEST']._serialized_end=1655
+  _globals['_RELEASESTOCKRESPONSE']._serialized_start=1657
+  _globals['_RELEASESTOCKRESPONSE']._serialized_end=1715
+  _globals['_GETRESERVATIONREQUEST']._serialized_start=1717
+  _globals['_GETRESERVATIONREQUEST']._serialized_end=1758
+  _globals['_RESERVATION']._serialized_start=1761
+  _globals['_RESERVATION']._serialized_end=2011
+  _globals['_RESERVATION_STATE']._serialized_start=1943
+  _globals['_RESERVATION_STATE']._serialized_end=2011
+  _globals['_PRODUCTSERVICE']._serialized_start=2014
+  _globals['_PRODUCTSERVICE']._serialized_end=3016
 # @@protoc_insertion_point(module_scope)

@@ -5,6 +5,7 @@ isort:skip_file
 
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
+from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
@@ -32,6 +33,9 @@ class Product(_message.Message):
     LOW_STOCK_THRESHOLD_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    DELETE_TIME_FIELD_NUMBER: _builtins.int
+    CATEGORY_FIELD_NUMBER: _builtins.int
     product_id: _builtins.str
     name: _builtins.str
     description: _builtins.str
@@ -40,10 +44,20 @@ class Product(_message.Message):
     stock_quantity: _builtins.int
     """Available now (reserved units are not counted)."""
     low_stock_threshold: _builtins.int
+    etag: _builtins.str
+    """Opaque; changes with every change of the product, stock moves included (AIP-154). Compare it
+    for equality only.
+    """
+    category: _builtins.str
+    """0-50 characters of [a-z0-9-]; empty: none."""
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def update_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def delete_time(self) -> _timestamp_pb2.Timestamp:
+        """Set while the product is deleted (AIP-164)."""
+
     def __init__(
         self,
         *,
@@ -55,10 +69,13 @@ class Product(_message.Message):
         low_stock_threshold: _builtins.int = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
+        etag: _builtins.str = ...,
+        delete_time: _timestamp_pb2.Timestamp | None = ...,
+        category: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "delete_time", b"delete_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "description", b"description", "low_stock_threshold", b"low_stock_threshold", "name", b"name", "price", b"price", "product_id", b"product_id", "stock_quantity", b"stock_quantity", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["category", b"category", "create_time", b"create_time", "delete_time", b"delete_time", "description", b"description", "etag", b"etag", "low_stock_threshold", b"low_stock_threshold", "name", b"name", "price", b"price", "product_id", b"product_id", "stock_quantity", b"stock_quantity", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -73,11 +90,14 @@ class CreateProductRequest(_message.Message):
     PRICE_FIELD_NUMBER: _builtins.int
     STOCK_QUANTITY_FIELD_NUMBER: _builtins.int
     LOW_STOCK_THRESHOLD_FIELD_NUMBER: _builtins.int
+    CATEGORY_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     description: _builtins.str
     price: _builtins.str
     stock_quantity: _builtins.int
     low_stock_threshold: _builtins.int
+    category: _builtins.str
+    """0-50 characters of [a-z0-9-]; empty: none."""
     def __init__(
         self,
         *,
@@ -86,10 +106,11 @@ class CreateProductRequest(_message.Message):
         price: _builtins.str = ...,
         stock_quantity: _builtins.int = ...,
         low_stock_threshold: _builtins.int = ...,
+        category: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "low_stock_threshold", b"low_stock_threshold", "name", b"name", "price", b"price", "stock_quantity", b"stock_quantity"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["category", b"category", "description", b"description", "low_stock_threshold", b"low_stock_threshold", "name", b"name", "price", b"price", "stock_quantity", b"stock_quantity"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -120,18 +141,26 @@ class ListProductsRequest(_message.Message):
 
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    CATEGORY_FIELD_NUMBER: _builtins.int
+    SHOW_DELETED_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
     """0 means the default (50); values above 500 are capped."""
     page_token: _builtins.str
+    category: _builtins.str
+    """Only the products of this category (exactly); empty: every category."""
+    show_deleted: _builtins.bool
+    """Include deleted products (AIP-164)."""
     def __init__(
         self,
         *,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
+        category: _builtins.str = ...,
+        show_deleted: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["category", b"category", "page_size", b"page_size", "page_token", b"page_token", "show_deleted", b"show_deleted"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -223,6 +252,78 @@ class RestockProductRequest(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RestockProductRequest: _TypeAlias = RestockProductRequest  # noqa: Y015
+
+@_typing.final
+class UpdateProductRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRODUCT_FIELD_NUMBER: _builtins.int
+    UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def product(self) -> Global___Product:
+        """product_id names the product; etag, when set, must be its current one."""
+
+    @_builtins.property
+    def update_mask(self) -> _field_mask_pb2.FieldMask: ...
+    def __init__(
+        self,
+        *,
+        product: Global___Product | None = ...,
+        update_mask: _field_mask_pb2.FieldMask | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["product", b"product", "update_mask", b"update_mask"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["product", b"product", "update_mask", b"update_mask"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateProductRequest: _TypeAlias = UpdateProductRequest  # noqa: Y015
+
+@_typing.final
+class DeleteProductRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRODUCT_ID_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    product_id: _builtins.str
+    etag: _builtins.str
+    """When set, must be the product's current etag (else ABORTED)."""
+    def __init__(
+        self,
+        *,
+        product_id: _builtins.str = ...,
+        etag: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "product_id", b"product_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteProductRequest: _TypeAlias = DeleteProductRequest  # noqa: Y015
+
+@_typing.final
+class UndeleteProductRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRODUCT_ID_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    product_id: _builtins.str
+    etag: _builtins.str
+    """When set, must be the product's current etag (else ABORTED)."""
+    def __init__(
+        self,
+        *,
+        product_id: _builtins.str = ...,
+        etag: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "product_id", b"product_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UndeleteProductRequest: _TypeAlias = UndeleteProductRequest  # noqa: Y015
 
 @_typing.final
 class StockItem(_message.Message):

@@ -61,6 +61,21 @@ class ProductServiceStub:
                 request_serializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.RestockProductRequest.SerializeToString,
                 response_deserializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.Product.FromString,
                 _registered_method=True)
+        self.UpdateProduct = channel.unary_unary(
+                '/eshop.product.v1.ProductService/UpdateProduct',
+                request_serializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.UpdateProductRequest.SerializeToString,
+                response_deserializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.Product.FromString,
+                _registered_method=True)
+        self.DeleteProduct = channel.unary_unary(
+                '/eshop.product.v1.ProductService/DeleteProduct',
+                request_serializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.DeleteProductRequest.SerializeToString,
+                response_deserializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.Product.FromString,
+                _registered_method=True)
+        self.UndeleteProduct = channel.unary_unary(
+                '/eshop.product.v1.ProductService/UndeleteProduct',
+                request_serializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.UndeleteProductRequest.SerializeToString,
+                response_deserializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.Product.FromString,
+                _registered_method=True)
         self.ReserveStock = channel.unary_unary(
                 '/eshop.product.v1.ProductService/ReserveStock',
                 request_serializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.ReserveStockRequest.SerializeToString,
@@ -112,7 +127,33 @@ class ProductServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RestockProduct(self, request, context):
-        """Adds quantity (> 0) to the available stock.
+        """Adds quantity (> 0) to the available stock. FAILED_PRECONDITION for a deleted product.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateProduct(self, request, context):
+        """AIP-134: changes the fields update_mask names (none: every updatable field set in product; "*":
+        all of them). Updatable: name, description, price, low_stock_threshold, category; a mask naming
+        any other field is INVALID_ARGUMENT. product.etag set and stale: ABORTED, nothing changed
+        (AIP-154). FAILED_PRECONDITION for a deleted product. Stock moves only by restocks and reservations.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteProduct(self, request, context):
+        """AIP-164 soft delete: returns the product with delete_time set. Get and BatchGet still return it;
+        ListProducts leaves it out unless show_deleted; ReserveStock treats it as unknown (NOT_FOUND);
+        releases still return stock to it. Deleting twice: FAILED_PRECONDITION; a stale etag: ABORTED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UndeleteProduct(self, request, context):
+        """AIP-164: clears delete_time. FAILED_PRECONDITION for a product that is not deleted.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -166,6 +207,21 @@ def add_ProductServiceServicer_to_server(servicer, server):
             'RestockProduct': grpc.unary_unary_rpc_method_handler(
                     servicer.RestockProduct,
                     request_deserializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.RestockProductRequest.FromString,
+                    response_serializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.Product.SerializeToString,
+            ),
+            'UpdateProduct': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateProduct,
+                    request_deserializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.UpdateProductRequest.FromString,
+                    response_serializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.Product.SerializeToString,
+            ),
+            'DeleteProduct': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteProduct,
+                    request_deserializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.DeleteProductRequest.FromString,
+                    response_serializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.Product.SerializeToString,
+            ),
+            'UndeleteProduct': grpc.unary_unary_rpc_method_handler(
+                    servicer.UndeleteProduct,
+                    request_deserializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.UndeleteProductRequest.FromString,
                     response_serializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.Product.SerializeToString,
             ),
             'ReserveStock': grpc.unary_unary_rpc_method_handler(
@@ -320,6 +376,87 @@ class ProductService:
             target,
             '/eshop.product.v1.ProductService/RestockProduct',
             common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.RestockProductRequest.SerializeToString,
+            common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.Product.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateProduct(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/eshop.product.v1.ProductService/UpdateProduct',
+            common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.UpdateProductRequest.SerializeToString,
+            common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.Product.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteProduct(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/eshop.product.v1.ProductService/DeleteProduct',
+            common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.DeleteProductRequest.SerializeToString,
+            common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.Product.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UndeleteProduct(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/eshop.product.v1.ProductService/UndeleteProduct',
+            common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.UndeleteProductRequest.SerializeToString,
             common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.Product.FromString,
             options,
             channel_credentials,

@@ -46,7 +46,20 @@ class ProductServiceStub:
     the answer for 350 of the largest products fits a default client's 4 MiB.
     """
     RestockProduct: _grpc.UnaryUnaryMultiCallable[_product_pb2.RestockProductRequest, _product_pb2.Product]
-    """Adds quantity (> 0) to the available stock."""
+    """Adds quantity (> 0) to the available stock. FAILED_PRECONDITION for a deleted product."""
+    UpdateProduct: _grpc.UnaryUnaryMultiCallable[_product_pb2.UpdateProductRequest, _product_pb2.Product]
+    """AIP-134: changes the fields update_mask names (none: every updatable field set in product; "*":
+    all of them). Updatable: name, description, price, low_stock_threshold, category; a mask naming
+    any other field is INVALID_ARGUMENT. product.etag set and stale: ABORTED, nothing changed
+    (AIP-154). FAILED_PRECONDITION for a deleted product. Stock moves only by restocks and reservations.
+    """
+    DeleteProduct: _grpc.UnaryUnaryMultiCallable[_product_pb2.DeleteProductRequest, _product_pb2.Product]
+    """AIP-164 soft delete: returns the product with delete_time set. Get and BatchGet still return it;
+    ListProducts leaves it out unless show_deleted; ReserveStock treats it as unknown (NOT_FOUND);
+    releases still return stock to it. Deleting twice: FAILED_PRECONDITION; a stale etag: ABORTED.
+    """
+    UndeleteProduct: _grpc.UnaryUnaryMultiCallable[_product_pb2.UndeleteProductRequest, _product_pb2.Product]
+    """AIP-164: clears delete_time. FAILED_PRECONDITION for a product that is not deleted."""
     ReserveStock: _grpc.UnaryUnaryMultiCallable[_product_pb2.ReserveStockRequest, _product_pb2.ReserveStockResponse]
     """All-or-nothing across lines; idempotent by order_id."""
     ReleaseStock: _grpc.UnaryUnaryMultiCallable[_product_pb2.ReleaseStockRequest, _product_pb2.ReleaseStockResponse]
@@ -74,7 +87,20 @@ class ProductServiceAsyncStub(ProductServiceStub):
     the answer for 350 of the largest products fits a default client's 4 MiB.
     """
     RestockProduct: _aio.UnaryUnaryMultiCallable[_product_pb2.RestockProductRequest, _product_pb2.Product]  # type: ignore[assignment]
-    """Adds quantity (> 0) to the available stock."""
+    """Adds quantity (> 0) to the available stock. FAILED_PRECONDITION for a deleted product."""
+    UpdateProduct: _aio.UnaryUnaryMultiCallable[_product_pb2.UpdateProductRequest, _product_pb2.Product]  # type: ignore[assignment]
+    """AIP-134: changes the fields update_mask names (none: every updatable field set in product; "*":
+    all of them). Updatable: name, description, price, low_stock_threshold, category; a mask naming
+    any other field is INVALID_ARGUMENT. product.etag set and stale: ABORTED, nothing changed
+    (AIP-154). FAILED_PRECONDITION for a deleted product. Stock moves only by restocks and reservations.
+    """
+    DeleteProduct: _aio.UnaryUnaryMultiCallable[_product_pb2.DeleteProductRequest, _product_pb2.Product]  # type: ignore[assignment]
+    """AIP-164 soft delete: returns the product with delete_time set. Get and BatchGet still return it;
+    ListProducts leaves it out unless show_deleted; ReserveStock treats it as unknown (NOT_FOUND);
+    releases still return stock to it. Deleting twice: FAILED_PRECONDITION; a stale etag: ABORTED.
+    """
+    UndeleteProduct: _aio.UnaryUnaryMultiCallable[_product_pb2.UndeleteProductRequest, _product_pb2.Product]  # type: ignore[assignment]
+    """AIP-164: clears delete_time. FAILED_PRECONDITION for a product that is not deleted."""
     ReserveStock: _aio.UnaryUnaryMultiCallable[_product_pb2.ReserveStockRequest, _product_pb2.ReserveStockResponse]  # type: ignore[assignment]
     """All-or-nothing across lines; idempotent by order_id."""
     ReleaseStock: _aio.UnaryUnaryMultiCallable[_product_pb2.ReleaseStockRequest, _product_pb2.ReleaseStockResponse]  # type: ignore[assignment]
@@ -129,7 +155,38 @@ class ProductServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _product_pb2.RestockProductRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_product_pb2.Product, _abc.Awaitable[_product_pb2.Product]]:
-        """Adds quantity (> 0) to the available stock."""
+        """Adds quantity (> 0) to the available stock. FAILED_PRECONDITION for a deleted product."""
+
+    @_abc_1.abstractmethod
+    def UpdateProduct(
+        self,
+        request: _product_pb2.UpdateProductRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_product_pb2.Product, _abc.Awaitable[_product_pb2.Product]]:
+        """AIP-134: changes the fields update_mask names (none: every updatable field set in product; "*":
+        all of them). Updatable: name, description, price, low_stock_threshold, category; a mask naming
+        any other field is INVALID_ARGUMENT. product.etag set and stale: ABORTED, nothing changed
+        (AIP-154). FAILED_PRECONDITION for a deleted product. Stock moves only by restocks and reservations.
+        """
+
+    @_abc_1.abstractmethod
+    def DeleteProduct(
+        self,
+        request: _product_pb2.DeleteProductRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_product_pb2.Product, _abc.Awaitable[_product_pb2.Product]]:
+        """AIP-164 soft delete: returns the product with delete_time set. Get and BatchGet still return it;
+        ListProducts leaves it out unless show_deleted; ReserveStock treats it as unknown (NOT_FOUND);
+        releases still return stock to it. Deleting twice: FAILED_PRECONDITION; a stale etag: ABORTED.
+        """
+
+    @_abc_1.abstractmethod
+    def UndeleteProduct(
+        self,
+        request: _product_pb2.UndeleteProductRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_product_pb2.Product, _abc.Awaitable[_product_pb2.Product]]:
+        """AIP-164: clears delete_time. FAILED_PRECONDITION for a product that is not deleted."""
 
     @_abc_1.abstractmethod
     def ReserveStock(
