@@ -309,3 +309,25 @@ def test_only_order_pods_reach_the_product_grpc_port(manifests: list[dict[str, A
     assert reach(order, 9465) == set(sources)
     assert reach(migrate, 8080) == set()
     assert reach(product, 5432) == set()
+
+
+def test_the_first_apply_of_the_docs_takes_the_migration_job_and_what_it_needs_and_no_replica(
+    manifests: list[dict[str, Any]],
+) -> None:
+    """docs/deployment.md migrates before the replicas: its first `kubectl apply -k … -l …` selects the
+    Job, its namespace, Secret and ConfigMap, and nothing else."""
+    docs = (REPO / "docs" / "deployment.md").read_text()
+    match = re.search(r"kubectl apply -k deploy/k8s -l '([\w./-]+) in \(([^)]*)\)'", docs)
+    assert match is not None, "the docs' first apply is gone"
+    key, values = match.group(1), {v.strip() for v in match.group(2).split(",")}
+    selected = {
+        (m["kind"], m["metadata"]["name"])
+        for m in manifests
+        if m["metadata"].get("labels", {}).get(key) in values
+    }
+    assert selected == {
+        ("Namespace", NAMESPACE),
+        ("ConfigMap", "eshop-config"),
+        ("Secret", "eshop-database"),
+        ("Job", "eshop-migrate"),
+    }
