@@ -34,7 +34,11 @@ DOCKERFILE = REPO / "deploy" / "Dockerfile"
 COMPOSE_FILE = REPO / "deploy" / "docker-compose.yml"
 LOCAL_BASE = REPO / "deploy" / "test" / "local-base"
 POSTGRES_STAND_IN = REPO / "deploy" / "test" / "postgres"
-CACHE = Path(os.environ.get("ESHOP_TEST_CACHE", "/var/cache/eshop-ci"))
+# Kept between runs: the base image, the PostgreSQL stand-in, checkov's virtualenv.
+CACHE = Path(
+    os.environ.get("ESHOP_TEST_CACHE")
+    or ("/var/cache/eshop-ci" if os.geteuid() == 0 else Path.home() / ".cache" / "eshop-ci")
+)
 DEBIAN_IMAGE = "docker.io/library/debian:bookworm-slim"
 POSTGRES_IMAGE = "docker.io/library/postgres:15"
 CA_DIR = Path("/usr/local/share/ca-certificates")

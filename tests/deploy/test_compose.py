@@ -121,7 +121,7 @@ def test_two_replicas_of_each_service_on_postgresql(
     replicas = {name: int(spec.get("deploy", {}).get("replicas", 1)) for name, spec in services.items()}
     assert replicas["product"] == replicas["order"] == 2
 
-    # compose's build section makes the images the documented build made (every layer from the cache).
+    # compose's build sections make the images the documented build made (every layer from the cache).
     built = {name: podman.inspect("image", image)["Id"] for name, image in images.items()}
     with timed(REPORT.seconds, "compose build (cached)"):
         compose(podman, project, "build")

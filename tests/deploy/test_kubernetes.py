@@ -5,11 +5,15 @@ docs/deployment.md ("Kubernetes") says of it. No cluster: these read the rendere
 from __future__ import annotations
 
 import copy
+import fcntl
+import hashlib
 import json
 import os
 import re
 import shutil
 import subprocess
+import sys
+import venv
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +22,14 @@ import pytest
 import yaml
 
 from eshop_cli.health import READINESS
-from tests.deploy.podman import DOCKERFILE, REPO
+from tests.deploy.podman import CACHE, DOCKERFILE, REPO
 
 KUSTOMIZATION = REPO / "deploy" / "k8s"
 NAMESPACE = "eshop"
 # gRPC probes are stable from 1.27; the newest is the newest schema kubernetes-validate has.
 VERSIONS = ("1.27.0", kubernetes_validate.latest_version())
 GRPC_PORTS = {"product": 50051, "order": 50052}
+CHECKOV_CONSTRAINTS = REPO / "deploy" / "test" / "checkov-constraints.txt"
 
 
 def renderer() -> list[str] | None:
@@ -114,13 +119,32 @@ def test_strict_validation_refuses_a_field_kubernetes_does_not_know(manifests: l
         kubernetes_validate.validate(deployment, VERSIONS[0], strict=True)
 
 
+def checkov() -> str:
+    """ESHOP_TEST_CHECKOV, or checkov in a virtualenv of its own (its pins clash with constraints.txt),
+    made from PyPI once per version of deploy/test/checkov-constraints.txt and kept in the cache."""
+    if configured := os.environ.get("ESHOP_TEST_CHECKOV"):
+        return configured
+    key = hashlib.sha256(CHECKOV_CONSTRAINTS.read_bytes() + sys.version.encode()).hexdigest()[:12]
+    home = CACHE / f"checkov-{key}"
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with (CACHE / ".checkov.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (home / "complete").exists():
+            shutil.rmtree(home, ignore_errors=True)
+            venv.create(home, with_pip=True)
+            subprocess.run(
+                [str(home / "bin" / "python"), "-I", "-m", "pip", "install", "--quiet",
+                 "-c", str(CHECKOV_CONSTRAINTS), "checkov"],
+                check=True, timeout=900,
+            )  # fmt: skip
+            (home / "complete").touch()
+    return str(home / "bin" / "checkov")
+
+
 def test_checkov_fails_no_check_and_says_why_it_skips_each(rendered: Path) -> None:
-    checkov = os.environ.get("ESHOP_TEST_CHECKOV") or shutil.which("checkov")
-    if checkov is None:
-        pytest.skip("checkov is not installed (tox -e deploy installs it in a virtualenv of its own)")
     result = subprocess.run(
         [
-            checkov,
+            checkov(),
             "--framework",
             "kubernetes",
             "--file",
