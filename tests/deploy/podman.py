@@ -195,6 +195,9 @@ def postgres_stand_in(podman: Podman) -> None:
     partial = archive.with_suffix(f".{os.getpid()}.partial")
     podman.run("save", "--quiet", "--output", str(partial), POSTGRES_IMAGE, timeout_s=300)
     partial.rename(archive)
+    for stale in CACHE.glob("postgres-stand-in-*.tar"):
+        if stale != archive:
+            stale.unlink()
 
 
 def probe() -> str:

@@ -138,6 +138,9 @@ def checkov() -> str:
                 check=True, timeout=900,
             )  # fmt: skip
             (home / "complete").touch()
+            for stale in CACHE.glob("checkov-*"):
+                if stale != home:
+                    shutil.rmtree(stale, ignore_errors=True)
     return str(home / "bin" / "checkov")
 
 
