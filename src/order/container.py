@@ -5,11 +5,13 @@ from __future__ import annotations
 from dependency_injector import containers, providers
 from opentelemetry.metrics import NoOpMeter
 
+from common.background import PeriodicWorker
 from common.behaviours import default_pipeline
 from common.clock import utcnow
 from common.db.database import database_resource
 from common.grpc.service_token import ServiceToken
 from common.mediator import Mediator
+from common.outbox.worker import OutboxWorker
 from order.application import messages as m
 from order.application.order_handlers import (
     CancelOrderHandler,
@@ -19,7 +21,6 @@ from order.application.order_handlers import (
 )
 from order.application.reconciler import PendingOrderReconciler
 from order.application.stock_releases import Backoff, StockReleases, lease_outlasting
-from order.infrastructure.background import PeriodicWorker
 from order.infrastructure.grpc_product_client import (
     ChannelSecurity,
     GrpcProductClient,
@@ -29,7 +30,6 @@ from order.infrastructure.grpc_product_client import (
     open_channel,
 )
 from order.infrastructure.metrics import OrderGauges, OtelOrderOutcomes
-from order.infrastructure.outbox_worker import OutboxWorker
 from order.infrastructure.schema import MIGRATIONS
 from order.infrastructure.unit_of_work import SqlOrderUnitOfWork
 from order.presentation.servicer import OrderServicer
@@ -108,9 +108,9 @@ class OrderContainer(containers.DeclarativeContainer):
     order_gauges = providers.Singleton(OrderGauges, meter=meter, uow_factory=uow.provider, releases=releases)
     outbox_worker = providers.Singleton(
         OutboxWorker,
-        releases=releases,
+        outbox=releases,
         poll_interval_s=settings.provided.outbox_poll_interval_s,
-        product_connected=providers.Callable(connection_check, product_channel),
+        connected=providers.Callable(connection_check, product_channel),
     )
     reconciler = providers.Singleton(
         PendingOrderReconciler,

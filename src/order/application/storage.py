@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
+from common.outbox.delivery import OutboxStats
 from common.transactions import UnitOfWork
 from order.domain.model import Order
 
@@ -22,12 +23,6 @@ class PendingRelease:
     next_attempt_at: datetime
     created_at: datetime
     trace_context: str = ""  # W3C traceparent of the call that queued it (opaque here)
-
-
-@dataclass(frozen=True)
-class OutboxStats:
-    waiting: int
-    oldest: datetime | None
 
 
 @dataclass(frozen=True)
@@ -77,7 +72,7 @@ class ReleaseOutbox(Protocol):
         """Take ``entry`` for delivery until ``until`` (a lease); False if another worker took it."""
         ...
 
-    def done(self, entry_id: int) -> None: ...
+    def done(self, entry_id: int, now: datetime) -> None: ...
     def retry_later(self, entry_id: int, attempts: int, at: datetime, error: str) -> None: ...
     def retry_now(self, now: datetime) -> int:
         """Every entry that has failed and waits for a later attempt is due at ``now``; how many."""

@@ -13,7 +13,8 @@ from common import telemetry
 from common.db.types import UTCDateTime
 from common.db.upsert import insert_ignoring_conflict
 from common.money import from_cents, to_cents
-from order.application.storage import OutboxStats, PendingRelease, PendingStats
+from common.outbox.delivery import OutboxStats
+from order.application.storage import PendingRelease, PendingStats
 from order.domain.model import Order, OrderItem, OrderLine, OrderStatus
 from order.infrastructure.tables import order_lines, orders, release_outbox
 
@@ -286,7 +287,7 @@ class SqlReleaseOutbox:
         )
         return result.rowcount == 1
 
-    def done(self, entry_id: int) -> None:
+    def done(self, entry_id: int, now: datetime) -> None:
         self._conn().execute(delete(release_outbox).where(release_outbox.c.entry_id == entry_id))
 
     def retry_later(self, entry_id: int, attempts: int, at: datetime, error: str) -> None:

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from pytest_mock import MockerFixture
 
 from common import correlation, deadline
+from common.outbox.delivery import OutboxStats
 from order.application.outcomes import NoOutcomes
 from order.application.product_client import ProductServiceUnavailable
 from order.application.stock_releases import (
@@ -20,7 +21,7 @@ from order.application.stock_releases import (
     immediate_attempt_budget,
     lease_outlasting,
 )
-from order.application.storage import OutboxStats, PendingRelease
+from order.application.storage import PendingRelease
 from tests.unit.helpers import FixedClock
 from tests.unit.order.conftest import BACKOFF, LEASE_S
 from tests.unit.order.fakes import FakeOrderStore
@@ -194,7 +195,7 @@ async def test_backoff_delay_is_capped_and_jittered(attempts: int) -> None:
 async def test_backoff_grows_exponentially_to_its_cap(
     mocker: MockerFixture, attempts: int, base: float
 ) -> None:
-    uniform = mocker.patch("order.application.stock_releases.random.uniform", side_effect=lambda a, b: b)
+    uniform = mocker.patch("common.outbox.backoff.random.uniform", side_effect=lambda a, b: b)
 
     assert BACKOFF.delay(attempts) == base
 
