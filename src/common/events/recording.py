@@ -43,3 +43,13 @@ class EventRecorder:
             outbox.add(self._encode(aggregate, event), uuid.uuid4(), cid, trace_context, now)
             count += 1
         return count
+
+
+def recorder_if_configured(
+    broker_url: str, encode: Encoder, wakeup: Callable[[], None]
+) -> EventRecorder | None:
+    """The units of work's recorder: None with no broker configured (no event is written). Each commit
+    that wrote events calls ``wakeup`` (the publishing worker's)."""
+    if not broker_url:
+        return None
+    return EventRecorder(encode, written=wakeup)

@@ -75,6 +75,7 @@ class Delivery(Protocol[E_contra]):
     """One kind of entry: how it is sent, and what is said and counted about it."""
 
     failure_log_level: str
+    span_kind: str  # "internal", or "producer" for a message published to a broker
 
     def describe(self, entry: E_contra) -> str:
         """The entry for a log line: "stock release for order …"."""
@@ -139,7 +140,7 @@ class OutboxDelivery(Generic[U, E]):
         """One attempt, of at most ``within_s`` (None: the sender's own timeout); True when delivered
         (and marked done). Never raises for an outage of the receiver."""
         name, attributes = self._delivery.span(entry)
-        trace = telemetry.resumed(entry.trace_context, name, attributes)
+        trace = telemetry.resumed(entry.trace_context, name, attributes, kind=self._delivery.span_kind)
         with correlation.bound(entry.correlation_id), trace:
             try:
                 await self._delivery.send(entry, within_s)

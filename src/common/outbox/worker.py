@@ -18,7 +18,7 @@ from typing import Protocol
 
 from loguru import logger
 
-from common.background import PeriodicWorker
+from common.background import PeriodicWorker, Wakeup
 from common.outbox.delivery import OutboxStats
 
 STATS_INTERVAL_S = 60.0
@@ -46,10 +46,11 @@ class OutboxWorker(PeriodicWorker):
         receiver: str = "product service",
         connected: Connected = lambda: True,
         pause_while_disconnected: bool = False,
+        wakeup: Wakeup | None = None,
     ) -> None:
         """``connected``: whether the receiver can be reached now (it may try to connect);
         ``pause_while_disconnected``: make no attempt meanwhile (each would only fail and back off)."""
-        super().__init__(name, self._tick, poll_interval_s)
+        super().__init__(name, self._tick, poll_interval_s, wakeup)
         self._outbox = outbox
         self._entries = entries
         self._receiver = receiver

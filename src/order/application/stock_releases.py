@@ -43,6 +43,7 @@ class StockReleases:
     the handlers and delivered by ``common.outbox``'s delivery."""
 
     failure_log_level = "WARNING"
+    span_kind = "internal"
 
     def __init__(
         self,

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
+from common.events.outbox import EventOutbox
 from common.outbox.delivery import OutboxStats
 from common.transactions import UnitOfWork
 from order.domain.model import Order
@@ -84,6 +85,7 @@ class ReleaseOutbox(Protocol):
 class OrderUnitOfWork(UnitOfWork, Protocol):
     orders: OrderRepository
     outbox: ReleaseOutbox
+    events: EventOutbox  # integration events, written at commit from what the saved orders raised
 
     def __enter__(self) -> OrderUnitOfWork: ...
     def __exit__(self, *exc_info: object) -> None: ...
