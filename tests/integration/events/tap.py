@@ -4,6 +4,7 @@ of its own in a thread, each message kept with every AMQP property and header as
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -94,10 +95,9 @@ class EventTap:
             if self._connection is not None:
                 await self._connection.close()
 
-        try:
+        # The broker may be gone (a test stopped it).
+        with contextlib.suppress(Exception):
             asyncio.run_coroutine_threadsafe(shut(), self._loop).result(10)
-        except Exception:  # noqa: BLE001 - the broker may be gone (a test stopped it)
-            pass
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         self._loop.close()
