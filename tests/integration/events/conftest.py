@@ -80,6 +80,14 @@ class Services:
         self._running.append(("order", running))
         return running
 
+    def database_url(self, name: str) -> str:
+        return self._make_database_url(name)
+
+    def stop(self, server: RunningServer) -> None:
+        """Stop one server (gracefully), e.g. to start another on its database."""
+        server.stop(0)
+        self._running = [(kind, running) for kind, running in self._running if running is not server]
+
     def channel(self, server: RunningServer) -> grpc.Channel:
         channel = grpc.insecure_channel(f"127.0.0.1:{server.port}")
         self._channels.append(channel)

@@ -1,5 +1,7 @@
-"""An outside consumer for the tests: an exclusive queue bound to the events exchange, read on a loop
-of its own in a thread, each message kept with every AMQP property and header as delivered."""
+"""An outside consumer for the tests: a durable queue of its own bound to the events exchange, read on a
+loop of its own in a thread, each message kept with every AMQP property and header as delivered. The
+queue outlives the broker's restarts and the connections it closes (persistent messages wait in it),
+and the tap's connection comes back by itself, so a test that stops the broker loses nothing here."""
 
 from __future__ import annotations
 
@@ -47,13 +49,13 @@ class EventTap:
         asyncio.run_coroutine_threadsafe(self._open(), self._loop).result(30)
 
     async def _open(self) -> None:
-        self._connection = await aio_pika.connect(self._url, timeout=10)
+        self._connection = await aio_pika.connect_robust(self._url, timeout=10, reconnect_interval=0.5)
         channel = await self._connection.channel()
         # The services declare it too (the same arguments): whoever comes first makes it.
         exchange = await channel.declare_exchange(self._exchange, aio_pika.ExchangeType.TOPIC, durable=True)
-        queue = await channel.declare_queue(exclusive=True)
-        await queue.bind(exchange, self._binding)
-        await queue.consume(self._on_message)
+        self._queue = await channel.declare_queue(f"tap-{self._exchange}", durable=True)
+        await self._queue.bind(exchange, self._binding)
+        await self._queue.consume(self._on_message)
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         received = Received(
@@ -93,6 +95,7 @@ class EventTap:
     def close(self) -> None:
         async def shut() -> None:
             if self._connection is not None:
+                await self._queue.delete(if_unused=False, if_empty=False)
                 await self._connection.close()
 
         # The broker may be gone (a test stopped it).
