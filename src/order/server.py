@@ -11,7 +11,7 @@ from loguru import logger
 from common import configuration
 from common.auth.token_file import TokenFile
 from common.db.database import DatabaseUnusable
-from common.events.amqp import events_destination
+from common.events.broker_url import events_destination
 from common.generated.eshop.order.v1 import order_pb2_grpc as pb_grpc
 from common.grpc.server import (
     RunningServer,

@@ -11,7 +11,7 @@ from loguru import logger
 from common import configuration
 from common.configuration import variable
 from common.db.database import DatabaseUnusable
-from common.events.amqp import events_destination
+from common.events.broker_url import events_destination
 from common.generated.eshop.product.v1 import product_pb2_grpc as pb_grpc
 from common.grpc.server import (
     RunningServer,

@@ -24,28 +24,14 @@ from typing import Any
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange
 from loguru import logger
-from yarl import URL
 
+from common.events.broker_url import redacted
 from common.events.outbox import PendingEvent
 from common.outbox.backoff import Backoff
 from common.outbox.delivery import NotDelivered
-from common.settings import ServerSettings
 
 CONTENT_TYPE = "application/protobuf"
 SPEC_VERSION = "1.0"
-
-
-def redacted(url: str) -> str:
-    """The URL without its password, for logs."""
-    parsed = URL(url)
-    return str(parsed.with_password("***")) if parsed.password else url
-
-
-def events_destination(settings: ServerSettings) -> str:
-    """Where a service publishes, for its start-up line: "off", or the exchange on the broker."""
-    if not settings.events_broker_url:
-        return "off"
-    return f"exchange {settings.events_exchange} on {redacted(settings.events_broker_url)}"
 
 
 def rfc3339(moment: datetime) -> str:
