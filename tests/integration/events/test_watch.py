@@ -4,15 +4,19 @@ object per line with ``--json``, only the types asked with ``--type``."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from common.generated.eshop.product.v1 import product_pb2 as pb
 from tests.integration.cli.conftest import cli_env, eshop_command
+from tests.integration.cli.test_up import STOP_TIMEOUT_S, eshop_up
 from tests.integration.events.conftest import Services
 from tests.integration.helpers import create_product, new_id, order_request, wait_until
+from tests.ports import free_address
 from tests.rabbitmq_broker import PrivateRabbit
 
 pytestmark = pytest.mark.slow
@@ -32,7 +36,6 @@ def _watch(watchers: list[subprocess.Popen[str]], *args: str) -> subprocess.Pope
     process = subprocess.Popen(
         eshop_command("events", "watch", *args),
         env=cli_env(),
-        check=False,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -122,3 +125,27 @@ def test_a_watcher_started_later_sees_only_what_comes_after(
     [line] = [json.loads(x) for x in out.splitlines()]
     assert line["type"] == "eshop.product.v1.ProductDeleted"
     wait_until(lambda: watcher.returncode == 0, 5, "the watcher to end")
+
+
+def test_eshop_up_with_an_events_broker_publishes_the_demo_catalogue(
+    tmp_path: Path, rabbitmq: PrivateRabbit, exchange: str, watchers: list[subprocess.Popen[str]]
+) -> None:
+    watcher = _watch(watchers, "--broker", rabbitmq.url, "--exchange", exchange, "--json", "--limit", "5")
+    product, order = free_address(), free_address()
+    env = cli_env(
+        PRODUCT_LISTEN_ADDRESS=product,
+        ORDER_LISTEN_ADDRESS=order,
+        ORDER_PRODUCT_SERVICE_TARGET=product,
+        PRODUCT_EVENTS_EXCHANGE=exchange,
+        ORDER_EVENTS_EXCHANGE=exchange,
+    )
+    with eshop_up(tmp_path, env, product, order, "--events-broker", rabbitmq.url) as proc:
+        summary = (tmp_path / "up.out").read_text()
+        shown = rabbitmq.url.replace(":eshop-test@", ":***@")
+        assert f"  product  events   exchange {exchange} at {shown}" in summary
+        assert f"  order    events   exchange {exchange} at {shown}" in summary
+        out, _ = watcher.communicate(timeout=30)
+        created = [json.loads(line) for line in out.splitlines()]
+        assert [c["type"] for c in created] == ["eshop.product.v1.ProductCreated"] * 5
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=STOP_TIMEOUT_S) == 0
