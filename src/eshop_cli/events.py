@@ -158,7 +158,7 @@ def _summary(message: Message | None) -> str:
         message, order_events.OrderConfirmed | order_events.OrderRejected | order_events.OrderCancelled
     ):
         order = message.order
-        name = order_pb2.OrderStatus.Name(order.status).removeprefix("ORDER_STATUS_")
+        name = order_pb2.OrderStatus.Name(order.status).rsplit("_", 1)[-1]  # CONFIRMED, ...
         reason = f", {order.status_reason}" if order.status_reason else ""
         return f"{name} total {order.total_amount}, {len(order.items)} item(s){reason}"
     product = message.product  # type: ignore[attr-defined]
