@@ -9,8 +9,10 @@ whichever replica publishes.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import (
@@ -21,6 +23,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    Select,
     String,
     Table,
     Text,
@@ -71,26 +74,31 @@ def event_outbox_table(metadata: MetaData) -> Table:
 ConnectionSource = Callable[[], Connection]
 
 
+@functools.cache
+def _due_statement(table: Table) -> Select[Any]:
+    """Of each subject only the earliest unpublished event, if it is due; built once per table (a unit
+    of work is made per call, and building a statement costs more than running this one)."""
+    earlier = table.alias("earlier")
+    return (
+        select(table)
+        .where(
+            table.c.published_at.is_(None),
+            table.c.next_attempt_at <= bindparam("p_now"),
+            ~exists().where(
+                earlier.c.subject == table.c.subject,
+                earlier.c.published_at.is_(None),
+                earlier.c.seq < table.c.seq,
+            ),
+        )
+        .order_by(table.c.seq)
+        .limit(bindparam("p_limit"))
+    )
+
+
 class SqlEventOutbox:
     def __init__(self, connection: ConnectionSource, table: Table) -> None:
         self._conn = connection
         self._t = table
-        earlier = table.alias("earlier")
-        # Of each subject only the earliest unpublished event, if it is due.
-        self._due = (
-            select(table)
-            .where(
-                table.c.published_at.is_(None),
-                table.c.next_attempt_at <= bindparam("p_now"),
-                ~exists().where(
-                    earlier.c.subject == table.c.subject,
-                    earlier.c.published_at.is_(None),
-                    earlier.c.seq < table.c.seq,
-                ),
-            )
-            .order_by(table.c.seq)
-            .limit(bindparam("p_limit"))
-        )
 
     def add(
         self, event: EncodedEvent, event_id: UUID, correlation_id: str, trace_context: str, now: datetime
@@ -113,7 +121,7 @@ class SqlEventOutbox:
         )
 
     def due(self, now: datetime, limit: int) -> list[PendingEvent]:
-        rows = self._conn().execute(self._due, {"p_now": now, "p_limit": limit})
+        rows = self._conn().execute(_due_statement(self._t), {"p_now": now, "p_limit": limit})
         return [
             PendingEvent(
                 entry_id=r.seq,
