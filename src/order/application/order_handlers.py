@@ -11,6 +11,7 @@ from loguru import logger
 
 from common import deadline, pagination
 from common.auth.principal import Principal
+from common.backoff import Backoff, Pauses
 from common.clock import Clock
 from common.errors import Aborted, AppError, DeadlineExceeded, Unavailable
 from common.transactions import OneTransaction, OwnsTransactions, commit_in_time
@@ -45,6 +46,7 @@ DEFAULT_CANCEL_REASON = "cancelled by request"
 # PENDING until the reconciler resolves it).
 DUPLICATE_POLL_FIRST_S = 0.01
 DUPLICATE_POLL_MAX_S = 0.2
+DUPLICATE_POLL = Backoff(initial_s=DUPLICATE_POLL_FIRST_S, max_s=DUPLICATE_POLL_MAX_S)
 DUPLICATE_ANSWER_MARGIN_S = 0.05
 DUPLICATE_WAIT_WITHOUT_DEADLINE_S = 30.0
 
@@ -132,17 +134,14 @@ class CreateOrderHandler(OwnsTransactions):
         give_up_at = time.monotonic() + (
             DUPLICATE_WAIT_WITHOUT_DEADLINE_S if left is None else left - DUPLICATE_ANSWER_MARGIN_S
         )
-        pause = DUPLICATE_POLL_FIRST_S
+        pauses = Pauses(DUPLICATE_POLL, give_up_at, self.sleep)
         while True:
             earlier = await self.uow.run(self.uow.orders.get_by_request_id, request_id)
             assert earlier is not None  # orders are never deleted
             if earlier.status is not OrderStatus.PENDING:
                 return earlier
-            wait = min(pause, give_up_at - time.monotonic())
-            if wait <= 0:
+            if not await pauses.wait():
                 raise Aborted(f"request {request_id} is still in progress, retry")
-            await self.sleep(wait)
-            pause = min(pause * 2, DUPLICATE_POLL_MAX_S)
 
     async def _give_up(self, order: Order, error: ProductServiceUnavailable) -> AppError:
         """The reservation may have happened: reject the order and queue a compensating release in one
