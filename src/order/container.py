@@ -7,7 +7,7 @@ from opentelemetry.metrics import NoOpMeter
 
 from common.behaviours import default_pipeline
 from common.clock import utcnow
-from common.db.database import database_resource
+from common.db.factory import database_resource
 from common.grpc.service_token import ServiceToken
 from common.mediator import Mediator
 from order.application import messages as m

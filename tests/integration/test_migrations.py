@@ -10,6 +10,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import MetaData
 
 from common.db.database import Database
+from common.db.factory import open_database
 from order.infrastructure import schema as order_schema
 from order.infrastructure.tables import metadata as order_metadata
 from product.infrastructure import schema as product_schema
@@ -30,7 +31,7 @@ def test_migrations_match_tables_and_are_idempotent(
     metadata: MetaData,
     version_table: str,
 ) -> None:
-    database = Database(make_database_url(name))
+    database = open_database(make_database_url(name))
     try:
         migrate(database)
         migrate(database)  # a restart (or a second replica) finds nothing to do

@@ -1,9 +1,8 @@
-"""Telling a broken database connection from a busy one, and remembering an outage while it lasts.
+"""Remembering a database outage while it lasts, logged once when it starts and once when it ends.
 
-A connection-level error (SQLite opened the file read-only, a disk error, a PostgreSQL backend killed
-or a server restarted) means the connection must not be used again, and the database cannot take
-writes until shown otherwise. Contention (a lock held elsewhere, a serialization failure, a statement
-timeout) means only that this transaction lost: nothing to repair, no outage.
+An outage is a failure that is not this transaction's alone: a connection lost, a database that
+refuses writes, a disk error. Which errors are outages is each database class's call (``fault``);
+this only keeps the episode, so that readiness can follow it and the log says it once, not per call.
 """
 
 from __future__ import annotations
@@ -12,28 +11,6 @@ import threading
 import time
 
 from loguru import logger
-from sqlalchemy.exc import DBAPIError, OperationalError
-
-# PostgreSQL: serialization_failure, deadlock_detected, lock_not_available, query_canceled.
-_CONTENTION_SQLSTATES = {"40001", "40P01", "55P03", "57014"}
-
-
-def is_contention(error: BaseException) -> bool:
-    if not isinstance(error, DBAPIError):
-        return False
-    if getattr(error.orig, "sqlstate", None) in _CONTENTION_SQLSTATES:
-        return True
-    text = str(error.orig).lower()
-    return "database is locked" in text or "database is busy" in text or "database table is locked" in text
-
-
-def is_connection_error(error: BaseException) -> bool:
-    """True when the connection that raised ``error`` must be discarded rather than pooled again."""
-    if not isinstance(error, DBAPIError):
-        return False
-    if error.connection_invalidated:
-        return True
-    return isinstance(error, OperationalError) and not is_contention(error)
 
 
 class Outage:

@@ -20,6 +20,7 @@ from common import deadline
 from common.behaviours import default_pipeline
 from common.clock import utcnow
 from common.db.database import Database
+from common.db.factory import open_database
 from common.errors import DeadlineExceeded
 from common.mediator import Mediator
 from product.application.messages import ReserveStock, StockLine
@@ -34,7 +35,7 @@ from tests.unit.product.fakes import make_product
 
 @pytest.fixture
 def database(make_database_url: Callable[[str], str]) -> Iterator[Database]:
-    database = Database(make_database_url("product"))
+    database = open_database(make_database_url("product"))
     create_schema(database)
     yield database
     database.dispose()
