@@ -47,6 +47,8 @@ DEFAULT_CANCEL_REASON = "cancelled by request"
 DUPLICATE_POLL_FIRST_S = 0.01
 DUPLICATE_POLL_MAX_S = 0.2
 DUPLICATE_POLL = Backoff(initial_s=DUPLICATE_POLL_FIRST_S, max_s=DUPLICATE_POLL_MAX_S)
+# Reads of an order a cancel makes when other calls keep moving it: its statuses allow two moves.
+_CANCEL_READS = 3
 DUPLICATE_ANSWER_MARGIN_S = 0.05
 DUPLICATE_WAIT_WITHOUT_DEADLINE_S = 30.0
 
@@ -207,16 +209,21 @@ class CancelOrderHandler(OwnsTransactions):
     def _cancel(
         self, order_id: UUID, reason: str, caller: Principal | None
     ) -> tuple[Order, PendingRelease | None]:
-        """The cancellation and its release in the outbox, as one transaction."""
-        order = visible_order(caller, order_id, self.uow.orders.get(order_id))
-        cancelled = order.cancel(reason, self.clock())
-        if cancelled is order:
-            return order, None
-        if not self.uow.orders.save(cancelled):
-            raise Aborted(f"order {order_id} changed while it was being cancelled; try again")
-        entry = self.releases.queue(self.uow, order_id, deliver_now=True)
-        commit_in_time(self.uow)
-        return cancelled, entry
+        """The cancellation and its release in the outbox, as one transaction. A save refused because
+        another call moved the order meanwhile (a concurrent cancel, its creation resolving it) reads
+        the order again, as that call left it (a read sees the latest commit), and goes on from there:
+        already cancelled is the answer, confirmed is cancelled in turn. Each move is one step along
+        PENDING -> CONFIRMED -> CANCELLED, so a few reads settle it."""
+        for _ in range(_CANCEL_READS):
+            order = visible_order(caller, order_id, self.uow.orders.get(order_id))
+            cancelled = order.cancel(reason, self.clock())
+            if cancelled is order:
+                return order, None
+            if self.uow.orders.save(cancelled):
+                entry = self.releases.queue(self.uow, order_id, deliver_now=True)
+                commit_in_time(self.uow)
+                return cancelled, entry
+        raise Aborted(f"order {order_id} changed while it was being cancelled; try again")
 
 
 class GetOrderHandler(OneTransaction[OrderUnitOfWork]):
