@@ -7,8 +7,8 @@ One class per backend implements it: ``common.db.sqlite.SqliteDatabase`` (the em
 
 A transaction is a short synchronous function (no ``await`` inside it) that begins its own transaction
 (``begin``) and ends it (``end``); ``run`` runs it where the backend wants it, from the server's event
-loop. A failure of a transaction is classified once, by the database class: ``refusal`` says what the
-caller is told.
+loop. A failure at any point of a transaction is classified once, by the database class: ``refusal``
+says what the caller is told.
 """
 
 from __future__ import annotations

@@ -26,17 +26,17 @@ class Outage:
     def ongoing(self) -> bool:
         return self._since is not None
 
-    def begin(self, error: BaseException) -> None:
+    def begin(self, cause: BaseException | str) -> None:
+        """Start an episode, unless one is on; ``cause`` is the error seen, or what was found."""
         with self._lock:
             if self._since is not None:
                 return
             self._since = time.monotonic()
-        cause = getattr(error, "orig", None) or error
+        if isinstance(cause, BaseException):
+            error = getattr(cause, "orig", None) or cause
+            cause = f"{type(error).__name__}: {str(error).strip()}"
         logger.warning(
-            "database {} failing ({}: {}); not ready until it takes writes again",
-            self._database,
-            type(cause).__name__,
-            cause,
+            "database {} failing ({}); not ready until it takes writes again", self._database, cause
         )
 
     def end(self) -> bool:

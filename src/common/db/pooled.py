@@ -46,13 +46,14 @@ class PooledDatabase(ABC):
 
     def refusal(self, error: BaseException) -> AppError | None:
         """What the caller is told for ``error``, if it is a database failure it may retry; None
-        leaves it as it is (INTERNAL)."""
+        leaves it as it is (INTERNAL). An outage starts (or goes on) here, logged once per episode."""
         fault = self.fault(error)
         if fault is Fault.CONFLICT:
             return Aborted("the change conflicted with a concurrent one; try again")
         if fault is Fault.BUSY:
             return self._busy()
         if fault is Fault.OUTAGE:
+            self.outage.begin(error)
             return Unavailable("database unavailable, try again")
         return None
 
@@ -65,7 +66,10 @@ class PooledDatabase(ABC):
         self, conn: Connection, *, write: bool, commit: bool, failure: BaseException | None = None
     ) -> None:
         """Commit or roll back, and give the connection back; ``failure`` is what ended the work
-        early, if anything: a connection it broke is discarded instead of pooled."""
+        early, if anything. A connection an outage broke is discarded instead of pooled, and a
+        rollback it makes fail is no error (the server drops the transaction with the session).
+        Reads nothing of the connection but whether it is still valid: a connection lost in the
+        middle of a transaction refuses everything else (SQLAlchemy's PendingRollbackError)."""
         try:
             if failure is not None and self._discard_if_lost(conn, failure):
                 pass  # nothing to roll back on a connection that is gone
@@ -74,12 +78,19 @@ class PooledDatabase(ABC):
                 if write:
                     self._writes_work()
             else:
-                conn.rollback()
-        except DBAPIError as error:
+                self._roll_back(conn)
+        except Exception as error:
             self._discard_if_lost(conn, error)
             raise
         finally:
             self._give_back(conn)
+
+    def _roll_back(self, conn: Connection) -> None:
+        try:
+            conn.rollback()
+        except DBAPIError as error:
+            if not self._discard_if_lost(conn, error):
+                raise
 
     def _give_back(self, conn: Connection) -> None:
         conn.close()

@@ -1,12 +1,17 @@
-"""PostgreSQL, the production database: a sized pool, transactions on a small thread pool.
+"""PostgreSQL, the production database: a sized pool, transactions on a small thread pool, and every
+error the driver or SQLAlchemy raises classified here, at whatever point of a transaction it came.
 
 Transactions run on a small thread pool (a round trip would stall every call on the loop); row-level
 concurrency is the database's business. No pre-ping (a ``SELECT 1`` round trip per transaction): the
 driver runs in autocommit mode and ``BEGIN`` is ours to say, so it is the first round trip of every
 transaction; a pooled connection the server has closed fails there, before anything is done, and the
-transaction begins again on a fresh one (three round trips fewer per order). A connection that failed
-with a connection-level error is discarded, never pooled again, and the database counts as not ready
-until it takes writes again.
+transaction begins again on a fresh one (three round trips fewer per order).
+
+Outages: a connection lost (a backend terminated, the server restarted or shut down, a network cut)
+and a database that refuses writes (a hot standby after a failover, ``default_transaction_read_only``:
+SQLSTATE 25006) are the same thing to a caller: UNAVAILABLE, the connection discarded, the episode
+logged once, readiness NOT_SERVING until a session of its own finds the database taking writes; then
+the pool is emptied, so no session opened during the outage (read-only, say) is used again.
 """
 
 from __future__ import annotations
@@ -19,8 +24,10 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, create_engine, event, text
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy import Connection, NullPool, create_engine, event, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from common.db.database import Database, Fault
 from common.db.pooled import PooledDatabase, say_begin_on_the_driver
@@ -28,6 +35,18 @@ from common.db.pooled import PooledDatabase, say_begin_on_the_driver
 # SQLSTATEs (PostgreSQL's appendix "Error Codes") and what they mean here.
 _CONFLICT = {"40001", "40P01"}  # serialization_failure, deadlock_detected
 _BUSY = {"55P03", "57014"}  # lock_not_available, query_canceled (a statement timeout)
+_OUTAGE = {
+    "25006",  # read_only_sql_transaction: a hot standby, default_transaction_read_only
+    "25P03",  # idle_in_transaction_session_timeout: the server closed the session
+    "57P01",  # admin_shutdown: pg_terminate_backend, a fast or smart shutdown
+    "57P02",  # crash_shutdown
+    "57P03",  # cannot_connect_now: starting up, shutting down, in recovery
+    "57P04",  # database_dropped
+    "57P05",  # idle_session_timeout
+}
+_OUTAGE_CLASSES = ("08", "53", "58")  # connection exception, insufficient resources, system error
+# What the server says is not ready to write, asked of a session: a standby, or read-only by default.
+_TAKES_WRITES = text("SELECT NOT pg_is_in_recovery() AND current_setting('transaction_read_only') = 'off'")
 T = TypeVar("T")
 
 
@@ -40,9 +59,15 @@ class PostgresDatabase(PooledDatabase):
         super().__init__(
             url,
             create_engine(
-                url, pool_size=pool_size, max_overflow=max_overflow, pool_timeout=5, pool_use_lifo=True
+                url,
+                pool_size=pool_size,
+                max_overflow=max_overflow,
+                pool_timeout=5,
+                pool_use_lifo=True,
             ),
         )
+        # A session of its own for each readiness probe during an outage: the database's settings of now.
+        self._probe = create_engine(url, poolclass=NullPool)
         self._threads: ThreadPoolExecutor | None = None
         self._thread_count = threads or pool_size
 
@@ -69,8 +94,10 @@ class PostgresDatabase(PooledDatabase):
             try:
                 yield conn
             finally:
-                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-                conn.commit()
+                if not conn.invalidated:  # a lost session has lost its lock too
+                    conn.rollback()  # whatever a failed migration left open
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                    conn.commit()
 
     def serving(self) -> None:
         """Nothing changes: the pool and the threads serve start-up and calls alike."""
@@ -112,28 +139,63 @@ class PostgresDatabase(PooledDatabase):
         return conn
 
     def fault(self, error: BaseException) -> Fault | None:
+        if isinstance(error, PoolTimeout):
+            return Fault.BUSY  # every pooled connection in use for pool_timeout: overloaded, not broken
         if not isinstance(error, DBAPIError):
             return None
+        if error.connection_invalidated:
+            return Fault.OUTAGE  # SQLAlchemy saw the connection closed or broken
         state = getattr(error.orig, "sqlstate", None)
+        if state is None:
+            # The driver's own failure (connecting, a closed socket), not a server's answer.
+            return Fault.OUTAGE if isinstance(error, OperationalError | InterfaceError) else None
         if state in _CONFLICT:
             return Fault.CONFLICT
         if state in _BUSY:
             return Fault.BUSY
-        if error.connection_invalidated or isinstance(error, OperationalError):
+        if state in _OUTAGE or state.startswith(_OUTAGE_CLASSES):
             return Fault.OUTAGE
         return None
 
     # Readiness.
 
     async def is_ready(self) -> bool:
-        if not await asyncio.to_thread(self.ping):
+        return await asyncio.to_thread(self._ready)
+
+    def _ready(self) -> bool:
+        """Asked of a pooled session (twice, as ``ping``); during an outage, or when that session
+        refuses writes, of a session of its own, which alone tells whether the database takes writes
+        now: a session keeps the read-only default it was opened with."""
+        pooled = self._takes_writes(self.engine, tries=2)
+        if pooled is None:
             return False
-        if self.outage.ongoing:
-            self._writes_work()
+        if pooled and not self.outage.ongoing:
+            return True
+        if not self._takes_writes(self._probe, tries=1):
+            if pooled is False:
+                self.outage.begin("the database refuses writes (read-only, or a standby)")
+            return False
+        # It takes writes: the episode (if any) ends, and no session opened during it is used again.
+        self.outage.end()
+        self.close_connections()
         return True
+
+    def _takes_writes(self, engine: Engine, *, tries: int) -> bool | None:
+        """Whether a session of ``engine`` would take writes; None when the database does not answer.
+        A lost pooled connection is asked again: with no pre-ping, one the server has closed fails its
+        first round trip (and SQLAlchemy replaces the pool's older ones)."""
+        for _ in range(tries):
+            try:
+                with engine.connect() as conn:
+                    return bool(conn.execute(_TAKES_WRITES).scalar())
+            except DBAPIError as error:
+                if self.fault(error) is not Fault.OUTAGE:
+                    return None
+        return None
 
     def dispose(self) -> None:
         if self._threads is not None:
             self._threads.shutdown(wait=True)
             self._threads = None
         super().dispose()
+        self._probe.dispose()
