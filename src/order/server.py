@@ -10,7 +10,7 @@ from loguru import logger
 
 from common import configuration
 from common.auth.token_file import TokenFile
-from common.db.database import DatabaseUnusable
+from common.db.database import DatabaseUnreachable, DatabaseUnusable
 from common.generated.eshop.order.v1 import order_pb2_grpc as pb_grpc
 from common.grpc.server import (
     RunningServer,
@@ -44,6 +44,9 @@ def start(
     except DatabaseUnusable as error:
         metrics.shutdown()
         raise configuration.problem(settings, "database_url", error) from error
+    except DatabaseUnreachable as error:
+        metrics.shutdown()
+        raise configuration.problem(settings, "database_url", error, exit_status=1) from error
     database = container.database()
     observe_pool(metrics.meter, database.connections_in_use)
 

@@ -9,7 +9,7 @@ from dependency_injector import providers
 from loguru import logger
 
 from common import configuration
-from common.db.database import DatabaseUnusable
+from common.db.database import DatabaseUnreachable, DatabaseUnusable
 from common.generated.eshop.product.v1 import product_pb2_grpc as pb_grpc
 from common.grpc.server import (
     RunningServer,
@@ -43,6 +43,9 @@ def start(
     except DatabaseUnusable as error:
         metrics.shutdown()
         raise configuration.problem(settings, "database_url", error) from error
+    except DatabaseUnreachable as error:
+        metrics.shutdown()
+        raise configuration.problem(settings, "database_url", error, exit_status=1) from error
     database = container.database()
     observe_pool(metrics.meter, database.connections_in_use)
 

@@ -1,5 +1,5 @@
 """What the rest of the project uses of a database, whichever it is: the ``Database`` protocol, what a
-database failure means (``Fault``), and a database setting that cannot work.
+database failure means (``Fault``), and the two ways a database setting fails at start.
 
 One class per backend implements it: ``common.db.sqlite.SqliteDatabase`` (the embedded default) and
 ``common.db.postgres.PostgresDatabase`` (production), sharing ``common.db.pooled.PooledDatabase``;
@@ -39,6 +39,11 @@ class DatabaseUnusable(Exception):
     not a SQLite database): a configuration problem, not an outage to wait out."""
 
 
+class DatabaseUnreachable(Exception):
+    """Nothing answered at the database setting's address within the wait at start: the server may be
+    down or not up yet, or the address may be wrong."""
+
+
 class Database(Protocol):
     engine: Engine
 
@@ -69,8 +74,8 @@ class Database(Protocol):
         ...
 
     def prepare(self, migrate: Callable[[Database], None]) -> None:
-        """At start: have ``migrate`` bring (or check) the database's schema. Raises DatabaseUnusable
-        when the setting cannot work."""
+        """At start: reach the database and have ``migrate`` bring (or check) its schema. Raises
+        DatabaseUnusable or DatabaseUnreachable when the setting cannot work."""
         ...
 
     def schema_change(self, name: str) -> AbstractContextManager[Connection]:

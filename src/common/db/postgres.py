@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import re
+import time
 import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -25,12 +27,21 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, NullPool, create_engine, event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from common.db.database import Database, Fault
+from common.backoff import Backoff, Pauses
+from common.db.database import Database, DatabaseUnreachable, DatabaseUnusable, Fault
 from common.db.pooled import PooledDatabase, say_begin_on_the_driver
+
+# A server that does not answer a connection attempt (a host that drops packets) is given up on after
+# this long, unless the URL says otherwise (``?connect_timeout=``): libpq's default is to wait forever.
+CONNECT_TIMEOUT_S = 5
+# At start, a server that does not answer yet (starting together with the service) is tried again for
+# this long before the service gives up (exit 1); one that answers and refuses is not (exit 2).
+START_WAIT_S = 5.0
+START_BACKOFF = Backoff(initial_s=0.1, max_s=1.0)
 
 # SQLSTATEs (PostgreSQL's appendix "Error Codes") and what they mean here.
 _CONFLICT = {"40001", "40P01"}  # serialization_failure, deadlock_detected
@@ -45,6 +56,8 @@ _OUTAGE = {
     "57P05",  # idle_session_timeout
 }
 _OUTAGE_CLASSES = ("08", "53", "58")  # connection exception, insufficient resources, system error
+# The server's reasons for refusing a connection that mean "not now" rather than "not with this setting".
+_NOT_NOW = re.compile(r"starting up|shutting down|recovery|too many clients|connection slots", re.IGNORECASE)
 # What the server says is not ready to write, asked of a session: a standby, or read-only by default.
 _TAKES_WRITES = text("SELECT NOT pg_is_in_recovery() AND current_setting('transaction_read_only') = 'off'")
 T = TypeVar("T")
@@ -56,6 +69,9 @@ class PostgresDatabase(PooledDatabase):
     def __init__(
         self, url: str, *, pool_size: int = 10, max_overflow: int = 5, threads: int | None = None
     ) -> None:
+        connect_args = (
+            {} if "connect_timeout" in make_url(url).query else {"connect_timeout": CONNECT_TIMEOUT_S}
+        )
         super().__init__(
             url,
             create_engine(
@@ -64,10 +80,11 @@ class PostgresDatabase(PooledDatabase):
                 max_overflow=max_overflow,
                 pool_timeout=5,
                 pool_use_lifo=True,
+                connect_args=connect_args,
             ),
         )
         # A session of its own for each readiness probe during an outage: the database's settings of now.
-        self._probe = create_engine(url, poolclass=NullPool)
+        self._probe = create_engine(url, poolclass=NullPool, connect_args=connect_args)
         self._threads: ThreadPoolExecutor | None = None
         self._thread_count = threads or pool_size
 
@@ -82,7 +99,32 @@ class PostgresDatabase(PooledDatabase):
     # Start-up.
 
     def prepare(self, migrate: Callable[[Database], None]) -> None:
-        migrate(self)
+        self._wait_until_reachable()
+        try:
+            migrate(self)
+        except DBAPIError as error:
+            if self.fault(error) is Fault.OUTAGE:
+                raise DatabaseUnreachable(
+                    f"the database went away while migrating: {_reason(error)}"
+                ) from error
+            raise DatabaseUnusable(f"cannot migrate it: {_reason(error)}") from error
+
+    def _wait_until_reachable(self) -> None:
+        pauses = Pauses(START_BACKOFF, time.monotonic() + START_WAIT_S)
+        while True:
+            try:
+                with self.engine.connect():
+                    return
+            except DBAPIError as error:
+                refused = _refused_by_server(error)
+                if refused is not None and not _NOT_NOW.search(refused):
+                    raise DatabaseUnusable(
+                        f"the database server refused the connection: {refused}"
+                    ) from error
+                if not pauses.wait_blocking():
+                    raise DatabaseUnreachable(
+                        f"no database server answered within {START_WAIT_S:g} s: {_reason(error)}"
+                    ) from error
 
     @contextmanager
     def schema_change(self, name: str) -> Iterator[Connection]:
@@ -199,3 +241,21 @@ class PostgresDatabase(PooledDatabase):
             self._threads = None
         super().dispose()
         self._probe.dispose()
+
+
+def _reason(error: DBAPIError) -> str:
+    """The driver's words for ``error``, on one line, without the connection preamble."""
+    lines = str(error.orig).strip().splitlines()
+    first = lines[0] if lines else type(error.orig).__name__
+    if "FATAL:" in first:
+        return first.split("FATAL:", 1)[1].strip()
+    return first.rsplit(" failed: ", 1)[-1].strip()
+
+
+def _refused_by_server(error: DBAPIError) -> str | None:
+    """The server's reason when it answered a connection attempt and refused it (no such database,
+    role or password); None when nothing answered (refused port, unknown host, timeout)."""
+    lines = str(error.orig).strip().splitlines()
+    if lines and "FATAL:" in lines[0]:
+        return _reason(error)
+    return None
