@@ -21,15 +21,24 @@ class Outage:
         self._database = database
         self._lock = threading.Lock()
         self._since: float | None = None
+        self._ended = 0
 
     @property
     def ongoing(self) -> bool:
         return self._since is not None
 
-    def begin(self, cause: BaseException | str) -> None:
-        """Start an episode, unless one is on; ``cause`` is the error seen, or what was found."""
+    @property
+    def generation(self) -> int:
+        """How many episodes have ended: a transaction notes it when it begins."""
+        return self._ended
+
+    def begin(self, cause: BaseException | str, began_in: int | None = None) -> None:
+        """Start an episode, unless one is on; ``cause`` is the error seen, or what was found.
+        ``began_in``: the generation the failed transaction began in. A transaction that began before
+        the last episode ended and fails now met that episode (its connection was lost with the others,
+        the pool has been emptied since): it starts no new one."""
         with self._lock:
-            if self._since is not None:
+            if self._since is not None or (began_in is not None and began_in < self._ended):
                 return
             self._since = time.monotonic()
         if isinstance(cause, BaseException):
@@ -43,6 +52,8 @@ class Outage:
         """Close the episode; True if there was one."""
         with self._lock:
             since, self._since = self._since, None
+            if since is not None:
+                self._ended += 1
         if since is None:
             return False
         logger.warning(

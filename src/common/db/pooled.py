@@ -34,6 +34,8 @@ class PooledDatabase(ABC):
         self.url = url
         self.engine = engine
         self.outage = Outage(redacted(url))
+        # The outage generation each transaction in progress began in (by its connection's id).
+        self._began_in: dict[int, int] = {}
 
     def redacted_url(self) -> str:
         return redacted(self.url)
@@ -46,14 +48,13 @@ class PooledDatabase(ABC):
 
     def refusal(self, error: BaseException) -> AppError | None:
         """What the caller is told for ``error``, if it is a database failure it may retry; None
-        leaves it as it is (INTERNAL). An outage starts (or goes on) here, logged once per episode."""
+        leaves it as it is (INTERNAL)."""
         fault = self.fault(error)
         if fault is Fault.CONFLICT:
             return Aborted("the change conflicted with a concurrent one; try again")
         if fault is Fault.BUSY:
             return self._busy()
         if fault is Fault.OUTAGE:
-            self.outage.begin(error)
             return Unavailable("database unavailable, try again")
         return None
 
@@ -70,38 +71,47 @@ class PooledDatabase(ABC):
         rollback it makes fail is no error (the server drops the transaction with the session).
         Reads nothing of the connection but whether it is still valid: a connection lost in the
         middle of a transaction refuses everything else (SQLAlchemy's PendingRollbackError)."""
+        began_in = self._began_in.pop(id(conn), None)
         try:
-            if failure is not None and self._discard_if_lost(conn, failure):
+            if failure is not None and self._discard_if_lost(conn, failure, began_in):
                 pass  # nothing to roll back on a connection that is gone
             elif commit:
                 conn.commit()
                 if write:
                     self._writes_work()
             else:
-                self._roll_back(conn)
+                self._roll_back(conn, began_in)
         except Exception as error:
-            self._discard_if_lost(conn, error)
+            self._discard_if_lost(conn, error, began_in)
             raise
         finally:
             self._give_back(conn)
 
-    def _roll_back(self, conn: Connection) -> None:
+    def _roll_back(self, conn: Connection, began_in: int | None) -> None:
         try:
             conn.rollback()
         except DBAPIError as error:
-            if not self._discard_if_lost(conn, error):
+            if not self._discard_if_lost(conn, error, began_in):
                 raise
 
     def _give_back(self, conn: Connection) -> None:
         conn.close()
 
-    def _discard_if_lost(self, conn: Connection, error: BaseException) -> bool:
-        """Invalidate ``conn`` (never pooled again) if ``error`` is an outage; True if it was."""
+    def _began(self, conn: Connection) -> Connection:
+        """Note the outage generation ``conn``'s transaction begins in."""
+        self._began_in[id(conn)] = self.outage.generation
+        return conn
+
+    def _discard_if_lost(
+        self, conn: Connection | None, error: BaseException, began_in: int | None = None
+    ) -> bool:
+        """If ``error`` is an outage: invalidate ``conn`` (never pooled again) and start the episode,
+        unless it is one that ended after the transaction began (see ``Outage.begin``); True if so."""
         if self.fault(error) is not Fault.OUTAGE:
             return False
-        if not conn.invalidated:
+        if conn is not None and not conn.invalidated:
             conn.invalidate()
-        self.outage.begin(error)
+        self.outage.begin(error, began_in)
         return True
 
     # Readiness.

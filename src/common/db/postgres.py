@@ -155,14 +155,18 @@ class PostgresDatabase(PooledDatabase):
 
     def begin(self, *, write: bool) -> Connection:
         try:
-            return self._begin(first_try=True)
+            return self._began(self._begin(first_try=True))
         except DBAPIError as error:
             if self.fault(error) is not Fault.OUTAGE:
                 raise
         # The server closed that pooled connection (a restart, a terminated backend), and the pool's
         # other idle ones are as old: all replaced, and the transaction begins on a fresh one.
         self.engine.dispose()
-        return self._begin(first_try=False)
+        try:
+            return self._began(self._begin(first_try=False))
+        except DBAPIError as error:
+            self._discard_if_lost(None, error)  # no connection at all: the episode starts
+            raise
 
     def _begin(self, *, first_try: bool) -> Connection:
         conn = self.engine.connect()

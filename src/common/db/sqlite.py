@@ -143,7 +143,11 @@ class SqliteDatabase(PooledDatabase):
 
     def begin(self, *, write: bool) -> Connection:
         """A connection inside a fresh transaction (``BEGIN IMMEDIATE`` for a write)."""
-        conn = self._take_kept() or self.engine.connect()
+        try:
+            conn = self._take_kept() or self.engine.connect()
+        except DBAPIError as error:
+            self._discard_if_lost(None, error)  # the file cannot be opened: the episode starts
+            raise
         try:
             with self._begin_statement.immediate(write):
                 conn.begin()
@@ -152,7 +156,7 @@ class SqliteDatabase(PooledDatabase):
             self._discard_if_lost(conn, error)
             conn.close()
             raise
-        return conn
+        return self._began(conn)
 
     def fault(self, error: BaseException) -> Fault | None:
         if not isinstance(error, DBAPIError):
