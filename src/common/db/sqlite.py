@@ -45,15 +45,16 @@ class DatabaseBusy(Unavailable):
 
 
 class _BeginStatement(threading.local):
-    """What the next BEGIN said on this thread is: ``BEGIN IMMEDIATE`` inside ``immediate()`` (a write
-    transaction, a migration), plain ``BEGIN`` otherwise. Per thread because ``Connection.begin()``
-    says it on the thread that calls it; tests and tools may begin from other threads than the loop's."""
+    """What the next BEGIN said on this thread is: ``BEGIN IMMEDIATE`` for a write transaction (set
+    around its ``Connection.begin()``) and inside ``immediate()`` (a migration), plain ``BEGIN``
+    otherwise. Per thread because ``Connection.begin()`` says it on the thread that calls it; tests and
+    tools may begin from other threads than the loop's."""
 
     statement = "BEGIN"
 
     @contextmanager
-    def immediate(self, write: bool = True) -> Iterator[None]:
-        before, self.statement = self.statement, "BEGIN IMMEDIATE" if write else "BEGIN"
+    def immediate(self) -> Iterator[None]:
+        before, self.statement = self.statement, "BEGIN IMMEDIATE"
         try:
             yield
         finally:
@@ -148,14 +149,18 @@ class SqliteDatabase(PooledDatabase):
         except DBAPIError as error:
             self._discard_if_lost(None, error)  # the file cannot be opened: the episode starts
             raise
+        # Said around Connection.begin(), not with ``immediate()``: a generator per transaction costs
+        # more than the rest of this method.
+        self._begin_statement.statement = "BEGIN IMMEDIATE" if write else "BEGIN"
         try:
-            with self._begin_statement.immediate(write):
-                conn.begin()
+            conn.begin()
         except BaseException as error:
             # BEGIN failed (e.g. busy): give the connection back now, not at the next GC cycle.
             self._discard_if_lost(conn, error)
             conn.close()
             raise
+        finally:
+            self._begin_statement.statement = "BEGIN"
         return self._began(conn)
 
     def fault(self, error: BaseException) -> Fault | None:
