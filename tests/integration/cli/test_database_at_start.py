@@ -36,11 +36,16 @@ def serve(service: str, url: str) -> tuple[int, list[str], str]:
 
 
 @pytest.fixture
-def server(request: pytest.FixtureRequest) -> PostgresServer:
-    if backend() != "postgres":
-        pytest.skip("a database server's refusals (ESHOP_TEST_BACKEND=postgres)")
+def server(on_postgres: None, request: pytest.FixtureRequest) -> PostgresServer:
     postgres: PostgresServer = request.getfixturevalue("postgres_server")
     return postgres
+
+
+@pytest.fixture
+def on_postgres() -> None:
+    """The cases that need no server run with the others, on PostgreSQL's run (py311-pg) only."""
+    if backend() != "postgres":
+        pytest.skip("PostgreSQL's start-up (ESHOP_TEST_BACKEND=postgres)")
 
 
 @pytest.fixture
@@ -98,6 +103,7 @@ def test_a_wrong_password_is_one_line_without_the_password_and_exit_2(server: Po
     assert "s3cret-but-wrong" not in stderr
 
 
+@pytest.mark.usefixtures("on_postgres")
 @pytest.mark.parametrize("service", ["product", "order"])
 def test_nothing_listening_is_one_line_and_exit_1_after_a_short_wait(service: str) -> None:
     port = free_port()
@@ -115,6 +121,7 @@ def test_nothing_listening_is_one_line_and_exit_1_after_a_short_wait(service: st
     assert time.monotonic() - started >= 5  # tried again for a while: the server may be starting
 
 
+@pytest.mark.usefixtures("on_postgres")
 def test_a_host_that_never_answers_is_given_up_on_in_time(silent_listener: int) -> None:
     url = f"postgresql+psycopg://eshop:pw@127.0.0.1:{silent_listener}/eshop"
 
