@@ -12,7 +12,7 @@ from common.backoff import Backoff, Pauses
 
 
 @given(attempts=st.integers(min_value=1, max_value=100_000))
-def test_a_delay_is_capped_and_jittered_within_its_share(attempts: int) -> None:
+def test_backoff_delay_is_capped_and_jittered(attempts: int) -> None:
     backoff = Backoff(initial_s=0.5, max_s=10.0, multiplier=2.0, jitter=0.5)
     base = min(10.0, 0.5 * 2.0 ** min(attempts - 1, 64))
 

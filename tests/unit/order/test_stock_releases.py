@@ -157,7 +157,7 @@ async def test_a_release_carries_the_correlation_id_of_the_call_that_queued_it(
 @pytest.mark.parametrize(
     ("attempts", "base"), [(1, 2.0), (2, 4.0), (3, 8.0), (4, 16.0), (5, 20.0), (60, 20.0)]
 )
-async def test_the_release_backoff_grows_exponentially_to_its_cap_less_up_to_half(
+async def test_backoff_grows_exponentially_to_its_cap(
     mocker: MockerFixture, attempts: int, base: float
 ) -> None:
     uniform = mocker.patch("common.backoff.random.uniform", side_effect=lambda a, b: b)
