@@ -103,10 +103,8 @@ class PostgresDatabase(PooledDatabase):
         try:
             migrate(self)
         except DBAPIError as error:
-            if self.fault(error) is Fault.OUTAGE:
-                raise DatabaseUnreachable(
-                    f"the database went away while migrating: {_reason(error)}"
-                ) from error
+            if self.fault(error) is Fault.OUTAGE:  # lost, or read-only (a standby): not now
+                raise DatabaseUnreachable(f"cannot migrate it now: {_reason(error)}") from error
             raise DatabaseUnusable(f"cannot migrate it: {_reason(error)}") from error
 
     def _wait_until_reachable(self) -> None:

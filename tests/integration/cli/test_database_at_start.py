@@ -12,7 +12,9 @@ import time
 import uuid
 from collections.abc import Iterator
 
+import psycopg
 import pytest
+from psycopg import sql
 from sqlalchemy.engine import make_url
 
 from tests.conftest import backend
@@ -157,3 +159,24 @@ def test_a_database_that_comes_up_during_the_wait_is_served(server: PostgresServ
         _, stderr = process.communicate(timeout=30)
         proxy.close()
     assert process.returncode == 0, stderr
+
+
+def test_a_read_only_database_to_migrate_is_one_line_and_exit_1(server: PostgresServer) -> None:
+    """A service started against a standby (here: a database read-only by default): it may take
+    writes later (a failover), so the setting is not wrong, but there is nothing to serve with now."""
+    url = server.create_database("standby")
+    name = str(make_url(url).database)
+    admin = server.admin_url.set(database="postgres")
+    with psycopg.connect(
+        admin.render_as_string(hide_password=False).replace("+psycopg", ""), autocommit=True
+    ) as conn:
+        conn.execute(
+            sql.SQL("ALTER DATABASE {} SET default_transaction_read_only = on").format(sql.Identifier(name))
+        )
+
+    code, lines, stderr = serve("product", url)
+
+    assert code == 1
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith(f"PRODUCT_DATABASE_URL={url!r}: cannot migrate it now: ")
+    assert "read-only transaction" in lines[0]
