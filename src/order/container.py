@@ -7,7 +7,7 @@ from opentelemetry.metrics import NoOpMeter
 
 from common.behaviours import default_pipeline
 from common.clock import utcnow
-from common.db.database import database_resource
+from common.db.factory import database_resource
 from common.grpc.service_token import ServiceToken
 from common.mediator import Mediator
 from order.application import messages as m
@@ -18,7 +18,7 @@ from order.application.order_handlers import (
     ListOrdersHandler,
 )
 from order.application.reconciler import PendingOrderReconciler
-from order.application.stock_releases import Backoff, StockReleases, lease_outlasting
+from order.application.stock_releases import StockReleases, lease_outlasting, release_backoff
 from order.infrastructure.background import PeriodicWorker
 from order.infrastructure.grpc_product_client import (
     ChannelSecurity,
@@ -97,7 +97,7 @@ class OrderContainer(containers.DeclarativeContainer):
         product_client=product_client,
         clock=clock,
         backoff=providers.Factory(
-            Backoff,
+            release_backoff,
             initial_s=settings.provided.outbox_initial_backoff_s,
             max_s=settings.provided.outbox_max_backoff_s,
         ),

@@ -7,7 +7,7 @@ from opentelemetry.metrics import NoOpMeter
 
 from common.behaviours import default_pipeline
 from common.clock import utcnow
-from common.db.database import database_resource
+from common.db.factory import database_resource
 from common.mediator import Mediator
 from product.application import messages as m
 from product.application.change_handlers import (

@@ -8,15 +8,14 @@ Delivery may repeat (a crash between the call and marking it done); ReleaseStock
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
 from loguru import logger
 
 from common import correlation, deadline, telemetry
+from common.backoff import Backoff
 from common.clock import Clock
 from order.application.outcomes import ACKNOWLEDGED, FAILED, NO_OUTCOMES, OrderOutcomes
 from order.application.product_client import ProductClient, ProductServiceUnavailable
@@ -35,21 +34,10 @@ def immediate_attempt_budget(attempt_timeout_s: float, remaining_s: float | None
     return max(0.0, min(attempt_timeout_s, remaining_s * IMMEDIATE_SHARE_OF_REMAINING))
 
 
-@dataclass(frozen=True)
-class Backoff:
-    initial_s: float = 0.5
-    max_s: float = 10.0
-    multiplier: float = 2.0
-
-    def delay(self, attempts: int) -> float:
-        """Delay before the next try after ``attempts`` failures: capped exponential, 50-100 % jitter
-        so that replicas recovering together do not call in lockstep."""
-        try:
-            grown = self.initial_s * self.multiplier ** max(attempts - 1, 0)
-        except OverflowError:  # after ~1000 failures (hours of outage) the power no longer fits a float
-            grown = self.max_s
-        base = min(self.max_s, grown)
-        return base * random.uniform(0.5, 1.0)
+def release_backoff(initial_s: float, max_s: float) -> Backoff:
+    """The outbox's delays between attempts: capped exponential, 50-100 % jitter so that replicas
+    recovering together do not call in lockstep."""
+    return Backoff(initial_s=initial_s, max_s=max_s, jitter=0.5)
 
 
 def lease_outlasting(call_timeout_s: float) -> float:
