@@ -136,6 +136,21 @@ class ThrowawayCluster(PostgresServer):
             "pg_ctl", "-D", str(self._data), "-l", str(self._log), "-m", "fast", "-w", "-t", "60", "restart"
         )
 
+    def role_with_password(self, role: str, password: str) -> str:
+        """A new login role that must give ``password`` over TCP (scram-sha-256, where every other role
+        is trusted); returns a URL of the ``postgres`` database as that role, password included."""
+        with self._admin_connection() as conn:
+            conn.execute(
+                sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+                    sql.Identifier(role), sql.Literal(password)
+                )
+            )
+            hba = self._data / "pg_hba.conf"  # the first matching line decides: this one goes first
+            hba.write_text(f"host all {role} 127.0.0.1/32 scram-sha-256\n{hba.read_text()}")
+            conn.execute("SELECT pg_reload_conf()")
+        url = self.admin_url.set(username=role, password=password, database="postgres")
+        return url.render_as_string(hide_password=False)
+
     def _give_to_postgres_user(self) -> None:
         try:
             user = pwd.getpwnam(SUPERUSER)

@@ -26,10 +26,13 @@ _CLAIM = (
 )
 # The check and the decrement are one atomic step: stock never goes below 0, whatever the concurrency.
 _TAKE = (
-    "UPDATE products SET stock_quantity = stock_quantity - ?, update_time = ? "
-    "WHERE product_id = ? AND stock_quantity >= ?"
+    "UPDATE products SET stock_quantity = stock_quantity - ?, update_time = ?, version = version + 1 "
+    "WHERE product_id = ? AND stock_quantity >= ? AND delete_time IS NULL"
 )
-_PUT_BACK = "UPDATE products SET stock_quantity = stock_quantity + ?, update_time = ? WHERE product_id = ?"
+_PUT_BACK = (
+    "UPDATE products SET stock_quantity = stock_quantity + ?, update_time = ?, version = version + 1 "
+    "WHERE product_id = ?"
+)
 _ADD_LINES = (
     "INSERT INTO reservation_lines (order_id, product_id, line_no, product_name, unit_price_cents, quantity) "
     "VALUES (?, ?, ?, ?, ?, ?)"

@@ -53,9 +53,13 @@ CREATE TABLE products (
     low_stock_threshold INTEGER NOT NULL,
     create_time {ts} NOT NULL,
     update_time {ts} NOT NULL,
+    category VARCHAR(50) DEFAULT '' NOT NULL,
+    delete_time {ts},
+    version BIGINT DEFAULT 1 NOT NULL,
     CONSTRAINT ck_products_stock_not_negative CHECK (stock_quantity >= 0)
 );
 CREATE INDEX ix_products_create_time ON products (create_time);
+CREATE INDEX ix_products_category_create_time ON products (category, create_time, product_id);
 CREATE TABLE reservations (
     order_id VARCHAR(36) NOT NULL PRIMARY KEY,
     status VARCHAR(16) NOT NULL,

@@ -27,10 +27,12 @@ S = TypeVar("S", bound=BaseSettings)
 
 
 class ConfigurationError(Exception):
-    """Configuration the process cannot run with; ``problems`` holds one line per problem."""
+    """Configuration the process cannot run with; ``problems`` holds one line per problem, and
+    ``exit_status`` is 2 unless the setting may work later (a database server that did not answer)."""
 
-    def __init__(self, problems: Iterable[str]) -> None:
+    def __init__(self, problems: Iterable[str], exit_status: int = EXIT_STATUS) -> None:
         self.problems = list(problems)
+        self.exit_status = exit_status
         super().__init__("; ".join(self.problems))
 
 
@@ -45,10 +47,12 @@ def shown(value: object) -> str:
     return repr(_PASSWORD.sub(r"\1***@", str(value)))
 
 
-def problem(settings: BaseModel, field: str, error: Exception) -> ConfigurationError:
+def problem(
+    settings: BaseModel, field: str, error: Exception, exit_status: int = EXIT_STATUS
+) -> ConfigurationError:
     """A value that passed validation but proved unusable when the service tried it."""
     value = getattr(settings, field)
-    return ConfigurationError([f"{variable(settings, field)}={shown(value)}: {error}"])
+    return ConfigurationError([f"{variable(settings, field)}={shown(value)}: {error}"], exit_status)
 
 
 def load(*classes: type[BaseSettings]) -> list[BaseSettings]:

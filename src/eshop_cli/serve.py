@@ -74,7 +74,7 @@ def _migrate(migrations: Migrations, settings_class: type[ServerSettings], *, sq
     from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
     from common import configuration
-    from common.db.database import Database
+    from common.db.factory import open_database
     from common.db.urls import redacted
 
     try:
@@ -87,7 +87,7 @@ def _migrate(migrations: Migrations, settings_class: type[ServerSettings], *, sq
     if sql:
         migrations.write_upgrade_sql(url, sys.stdout)
         return exit_codes.OK
-    database = Database(url, pool_size=1, max_overflow=0)
+    database = open_database(url, pool_size=1, max_overflow=0)
     try:
         migrations.upgrade(database)
     except SQLAlchemyError as error:  # unreachable, refused, no such database: one line, not a traceback

@@ -8,14 +8,14 @@ from opentelemetry.metrics import NoOpMeter
 from common.background import PeriodicWorker, Wakeup
 from common.behaviours import default_pipeline
 from common.clock import utcnow
-from common.db.database import database_resource
+from common.db.factory import database_resource
 from common.events.amqp import AmqpBroker
 from common.events.metrics import EventMetrics
 from common.events.publication import EventPublication
 from common.events.recording import recorder_if_configured
 from common.grpc.service_token import ServiceToken
 from common.mediator import Mediator
-from common.outbox.backoff import Backoff, lease_outlasting
+from common.outbox.backoff import lease_outlasting, outbox_backoff
 from common.outbox.worker import OutboxWorker
 from order.application import messages as m
 from order.application.order_handlers import (
@@ -25,7 +25,7 @@ from order.application.order_handlers import (
     ListOrdersHandler,
 )
 from order.application.reconciler import PendingOrderReconciler
-from order.application.stock_releases import StockReleases
+from order.application.stock_releases import StockReleases, release_backoff
 from order.infrastructure.grpc_product_client import (
     ChannelSecurity,
     GrpcProductClient,
@@ -77,7 +77,7 @@ class OrderContainer(containers.DeclarativeContainer):
         source="/eshop/order",
         timeout_s=settings.provided.events_publish_timeout_s,
         reconnect=providers.Factory(
-            Backoff,
+            outbox_backoff,
             initial_s=settings.provided.events_initial_backoff_s,
             max_s=settings.provided.events_max_backoff_s,
         ),
@@ -100,7 +100,7 @@ class OrderContainer(containers.DeclarativeContainer):
         broker=broker,
         clock=clock,
         backoff=providers.Factory(
-            Backoff,
+            outbox_backoff,
             initial_s=settings.provided.events_initial_backoff_s,
             max_s=settings.provided.events_max_backoff_s,
         ),
@@ -154,7 +154,7 @@ class OrderContainer(containers.DeclarativeContainer):
         product_client=product_client,
         clock=clock,
         backoff=providers.Factory(
-            Backoff,
+            release_backoff,
             initial_s=settings.provided.outbox_initial_backoff_s,
             max_s=settings.provided.outbox_max_backoff_s,
         ),

@@ -8,13 +8,13 @@ from opentelemetry.metrics import NoOpMeter
 from common.background import Wakeup
 from common.behaviours import default_pipeline
 from common.clock import utcnow
-from common.db.database import database_resource
+from common.db.factory import database_resource
 from common.events.amqp import AmqpBroker
 from common.events.metrics import EventMetrics
 from common.events.publication import EventPublication
 from common.events.recording import recorder_if_configured
 from common.mediator import Mediator
-from common.outbox.backoff import Backoff, lease_outlasting
+from common.outbox.backoff import lease_outlasting, outbox_backoff
 from common.outbox.worker import OutboxWorker
 from product.application import messages as m
 from product.application.change_handlers import (
@@ -65,7 +65,7 @@ class ProductContainer(containers.DeclarativeContainer):
         source="/eshop/product",
         timeout_s=settings.provided.events_publish_timeout_s,
         reconnect=providers.Factory(
-            Backoff,
+            outbox_backoff,
             initial_s=settings.provided.events_initial_backoff_s,
             max_s=settings.provided.events_max_backoff_s,
         ),
@@ -88,7 +88,7 @@ class ProductContainer(containers.DeclarativeContainer):
         broker=broker,
         clock=clock,
         backoff=providers.Factory(
-            Backoff,
+            outbox_backoff,
             initial_s=settings.provided.events_initial_backoff_s,
             max_s=settings.provided.events_max_backoff_s,
         ),

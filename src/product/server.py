@@ -10,7 +10,7 @@ from loguru import logger
 
 from common import configuration
 from common.configuration import variable
-from common.db.database import DatabaseUnusable
+from common.db.database import DatabaseUnreachable, DatabaseUnusable
 from common.events.broker_url import events_destination
 from common.generated.eshop.product.v1 import product_pb2_grpc as pb_grpc
 from common.grpc.server import (
@@ -49,10 +49,11 @@ def start(
     except DatabaseUnusable as error:
         metrics.shutdown()
         raise configuration.problem(settings, "database_url", error) from error
+    except DatabaseUnreachable as error:
+        metrics.shutdown()
+        raise configuration.problem(settings, "database_url", error, exit_status=1) from error
     database = container.database()
-    # Not on SQLite: its transactions run on the event loop, one at a time, and a scrape (another
-    # thread) would nearly always read 0.
-    if not database.is_sqlite:
+    if database.concurrent_transactions:
         observe_pool(metrics.meter, database.connections_in_use)
 
     def build() -> ServerParts:

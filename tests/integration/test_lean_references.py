@@ -21,7 +21,7 @@ from benchmarks.lean.db import Database
 from benchmarks.lean.schema import ddl
 from benchmarks.stack import EshopStack, start_lean_stack, start_stack
 
-from common.db.database import Database as RealDatabase
+from common.db.factory import open_database
 from common.generated.eshop.order.v1 import order_pb2 as pb
 from common.generated.eshop.order.v1 import order_pb2_grpc as pb_grpc
 from common.generated.eshop.product.v1 import product_pb2 as product_pb
@@ -143,7 +143,7 @@ def _structure(path: Path) -> dict[str, Any]:
 
 def test_the_lean_tables_and_indexes_are_the_real_ones(tmp_path: Path) -> None:
     for service, create in (("order", create_order_schema), ("product", create_product_schema)):
-        real = RealDatabase(f"sqlite:///{tmp_path / f'real-{service}.db'}")
+        real = open_database(f"sqlite:///{tmp_path / f'real-{service}.db'}")
         create(real)
         real.dispose()
         Database(f"sqlite:///{tmp_path / f'lean-{service}.db'}").fresh_schema("-", ddl(service, False))

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from common.clock import utcnow
 from common.db.database import Database
+from common.db.factory import open_database
 from common.db.types import UTCDateTime
 from common.generated.eshop.order.v1 import order_pb2, order_pb2_grpc
 from common.generated.eshop.product.v1 import product_pb2, product_pb2_grpc
@@ -48,7 +49,7 @@ def test_migrations_match_tables_and_are_idempotent(
     metadata: MetaData,
     version_table: str,
 ) -> None:
-    database = Database(make_database_url(name))
+    database = open_database(make_database_url(name))
     try:
         migrate(database)
         migrate(database)  # a restart (or a second replica) finds nothing to do
@@ -66,7 +67,7 @@ def test_orders_placed_before_request_ids_were_per_customer_keep_their_lines_and
     """Revision 0004 rebuilds ``orders`` on SQLite (and swaps a constraint on PostgreSQL): what was
     there comes through, lines still belong to their orders, and a key taken by one customer is free
     for another."""
-    database = Database(make_database_url("order"))
+    database = open_database(make_database_url("order"))
     try:
         order_schema.MIGRATIONS.upgrade(database, "0003")
         request_id = uuid4()
@@ -143,7 +144,7 @@ def test_an_upgrade_keeps_the_products_and_orders_the_previous_schema_holds(
 
     # The previous release's databases: two products, a confirmed order holding 3 mugs (its reservation
     # active), and a released reservation of lamps.
-    product_db, order_db = Database(product_url), Database(order_url)
+    product_db, order_db = open_database(product_url), open_database(order_url)
     try:
         product_schema.MIGRATIONS.upgrade(product_db, "0002")
         order_schema.create_schema(order_db)

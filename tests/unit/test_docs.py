@@ -153,6 +153,13 @@ def test_no_tracker_issue_numbers(page: Path) -> None:
     assert TRACKER.findall(_text(page)) == []
 
 
+@pytest.mark.parametrize("page", PAGES, ids=_ids(PAGES))
+def test_no_merge_conflict_markers(page: Path) -> None:
+    """A merge left unresolved reads as prose to every other check; this one does not."""
+    markers = re.compile(r"^(<{7}|={7}|>{7})( |$)", re.M)
+    assert markers.findall(_text(page)) == []
+
+
 def _too_wide(line: str) -> bool:
     """Wider than the limit for its prose: a table row, or one name or link that cannot be broken, may be."""
     if len(line) <= PROSE_MAX_WIDTH or line.startswith("|"):

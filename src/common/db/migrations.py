@@ -3,7 +3,6 @@ upgrade for a DBA to review, and the check a service makes when it is told not t
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TextIO
@@ -12,7 +11,6 @@ from alembic import command
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
 
 from common.db.database import Database
 
@@ -35,28 +33,13 @@ class Migrations:
 
     def upgrade(self, database: Database, revision: str = "head") -> None:
         """Apply every pending migration (up to ``revision``: tests of a migration start before it);
-        idempotent.
-
-        On PostgreSQL a session advisory lock serialises replicas that start together; SQLite's
-        ``BEGIN IMMEDIATE`` does the same for processes sharing a file.
-        """
+        idempotent. Replicas (or processes sharing a SQLite file)
+        that start together migrate one after the other (``Database.schema_change``)."""
         config = self._config()
-        with database.engine.connect() as conn:
-            lock_key = zlib.crc32(self.version_table.encode())
-            if database.dialect == "postgresql":
-                conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": lock_key})
-                conn.commit()
-            try:
-                config.attributes["connection"] = conn
-                if database.is_sqlite:
-                    conn.info["eshop_write"] = True
-                command.upgrade(config, revision)
-                conn.commit()
-            finally:
-                conn.info.pop("eshop_write", None)
-                if database.dialect == "postgresql":
-                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": lock_key})
-                    conn.commit()
+        with database.schema_change(self.version_table) as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, revision)
+            conn.commit()
 
     def write_upgrade_sql(self, url: str, output: TextIO) -> None:
         """Write the SQL of a full upgrade for the URL's dialect (Alembic's offline mode); connects to

@@ -1,9 +1,8 @@
-"""Telling a broken database connection from a busy one, and remembering an outage while it lasts.
+"""Remembering a database outage while it lasts, logged once when it starts and once when it ends.
 
-A connection-level error (SQLite opened the file read-only, a disk error, a PostgreSQL backend killed
-or a server restarted) means the connection must not be used again, and the database cannot take
-writes until shown otherwise. Contention (a lock held elsewhere, a serialization failure, a statement
-timeout) means only that this transaction lost: nothing to repair, no outage.
+An outage is a failure that is not this transaction's alone: a connection lost, a database that
+refuses writes, a disk error. Which errors are outages is each database class's call (``fault``);
+this only keeps the episode, so that readiness can follow it and the log says it once, not per call.
 """
 
 from __future__ import annotations
@@ -12,28 +11,6 @@ import threading
 import time
 
 from loguru import logger
-from sqlalchemy.exc import DBAPIError, OperationalError
-
-# PostgreSQL: serialization_failure, deadlock_detected, lock_not_available, query_canceled.
-_CONTENTION_SQLSTATES = {"40001", "40P01", "55P03", "57014"}
-
-
-def is_contention(error: BaseException) -> bool:
-    if not isinstance(error, DBAPIError):
-        return False
-    if getattr(error.orig, "sqlstate", None) in _CONTENTION_SQLSTATES:
-        return True
-    text = str(error.orig).lower()
-    return "database is locked" in text or "database is busy" in text or "database table is locked" in text
-
-
-def is_connection_error(error: BaseException) -> bool:
-    """True when the connection that raised ``error`` must be discarded rather than pooled again."""
-    if not isinstance(error, DBAPIError):
-        return False
-    if error.connection_invalidated:
-        return True
-    return isinstance(error, OperationalError) and not is_contention(error)
 
 
 class Outage:
@@ -44,28 +21,39 @@ class Outage:
         self._database = database
         self._lock = threading.Lock()
         self._since: float | None = None
+        self._ended = 0
 
     @property
     def ongoing(self) -> bool:
         return self._since is not None
 
-    def begin(self, error: BaseException) -> None:
+    @property
+    def generation(self) -> int:
+        """How many episodes have ended: a transaction notes it when it begins."""
+        return self._ended
+
+    def begin(self, cause: BaseException | str, began_in: int | None = None) -> None:
+        """Start an episode, unless one is on; ``cause`` is the error seen, or what was found.
+        ``began_in``: the generation the failed transaction began in. A transaction that began before
+        the last episode ended and fails now met that episode (its connection was lost with the others,
+        the pool has been emptied since): it starts no new one."""
         with self._lock:
-            if self._since is not None:
+            if self._since is not None or (began_in is not None and began_in < self._ended):
                 return
             self._since = time.monotonic()
-        cause = getattr(error, "orig", None) or error
+        if isinstance(cause, BaseException):
+            error = getattr(cause, "orig", None) or cause
+            cause = f"{type(error).__name__}: {str(error).strip()}"
         logger.warning(
-            "database {} failing ({}: {}); not ready until it takes writes again",
-            self._database,
-            type(cause).__name__,
-            cause,
+            "database {} failing ({}); not ready until it takes writes again", self._database, cause
         )
 
     def end(self) -> bool:
         """Close the episode; True if there was one."""
         with self._lock:
             since, self._since = self._since, None
+            if since is not None:
+                self._ended += 1
         if since is None:
             return False
         logger.warning(

@@ -14,23 +14,13 @@ from typing import Any, TypeVar
 
 from opentelemetry.trace import SpanKind
 from sqlalchemy import Connection
-from sqlalchemy.exc import DBAPIError, OperationalError
 
 from common import telemetry
-from common.db.database import Database, DatabaseBusy
-from common.db.outage import is_contention
-from common.errors import Aborted, Unavailable
+from common.db.database import Database
 from common.transactions import AfterCommit
 
-# PostgreSQL's serialization_failure and deadlock_detected: the transaction lost a race and may be
-# retried as a whole.
-_CONFLICT_SQLSTATES = {"40001", "40P01"}
 T = TypeVar("T")
 _tracer = telemetry.tracer("eshop.db")
-
-
-def is_conflict(error: BaseException) -> bool:
-    return isinstance(error, DBAPIError) and getattr(error.orig, "sqlstate", None) in _CONFLICT_SQLSTATES
 
 
 class SqlUnitOfWork:
@@ -70,13 +60,11 @@ class SqlUnitOfWork:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self._finish(commit=False, failure=exc)
-        if exc is not None and is_conflict(exc):
-            raise Aborted("the change conflicted with a concurrent one; try again") from exc
-        if self._database.is_sqlite and isinstance(exc, OperationalError) and is_contention(exc):
-            raise DatabaseBusy("database is busy, try again") from exc
-        if isinstance(exc, OperationalError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
-            # The database is down or locked: a retryable condition for the caller, not a bug.
-            raise Unavailable("database unavailable, try again") from exc
+        # A database failure the caller may retry (an outage, contention, a conflict) becomes the
+        # status that says so; the database class knows which is which.
+        refusal = None if exc is None else self._database.refusal(exc)
+        if refusal is not None:
+            raise refusal from exc
 
     @property
     def in_transaction(self) -> bool:
@@ -106,4 +94,4 @@ class SqlUnitOfWork:
         self._transaction_ended()
         conn, self._conn = self._conn, None
         if conn is not None:
-            self._database.end(conn, commit=commit, failure=failure)
+            self._database.end(conn, write=not self._read_only, commit=commit, failure=failure)

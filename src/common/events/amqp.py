@@ -25,9 +25,9 @@ import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange
 from loguru import logger
 
+from common.backoff import Backoff
 from common.events.broker_url import redacted
 from common.events.outbox import PendingEvent
-from common.outbox.backoff import Backoff
 from common.outbox.delivery import NotDelivered
 
 CONTENT_TYPE = "application/protobuf"

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from common.backoff import Backoff
 from common.clock import Clock
 from common.events.outbox import EventOutbox, PendingEvent
-from common.outbox.backoff import Backoff
 from common.outbox.delivery import OutboxDelivery, OutboxStats
 from common.transactions import UnitOfWork
 

@@ -327,7 +327,8 @@ async def _start_health_probe(
 
 def serve_until_signalled(service: str, settings_class: type[S], start: Callable[[S], RunningServer]) -> None:
     """The body of ``eshop <service> serve``: settings and logging from the environment, start, run
-    until a signal. Invalid configuration: every problem on one line each, exit status 2."""
+    until a signal. Invalid configuration: every problem on one line each, exit status 2 (1 for a
+    database server that did not answer)."""
     try:
         logs, settings = configuration.load(LogSettings, settings_class)
         assert isinstance(logs, LogSettings) and isinstance(settings, settings_class)
@@ -336,7 +337,7 @@ def serve_until_signalled(service: str, settings_class: type[S], start: Callable
         running = start(settings)
     except configuration.ConfigurationError as error:
         configuration.report(error)
-        raise SystemExit(configuration.EXIT_STATUS) from None
+        raise SystemExit(error.exit_status) from None
     except (CannotListen, CannotServeMetrics, SchemaNotCurrent) as error:
         logger.error("{} service not started: {}", service, error)
         raise SystemExit(1) from None

@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-import random
-from dataclasses import dataclass
+from common.backoff import Backoff
 
 
-@dataclass(frozen=True)
-class Backoff:
-    initial_s: float = 0.5
-    max_s: float = 10.0
-    multiplier: float = 2.0
-
-    def delay(self, attempts: int) -> float:
-        """Delay before the next try after ``attempts`` failures: capped exponential, 50-100 % jitter
-        so that replicas recovering together do not call in lockstep."""
-        try:
-            grown = self.initial_s * self.multiplier ** max(attempts - 1, 0)
-        except OverflowError:  # after ~1000 failures (hours of outage) the power no longer fits a float
-            grown = self.max_s
-        base = min(self.max_s, grown)
-        return base * random.uniform(0.5, 1.0)
+def outbox_backoff(initial_s: float, max_s: float) -> Backoff:
+    """The delays between attempts: capped exponential, 50-100 % jitter so that replicas recovering
+    together do not call in lockstep."""
+    return Backoff(initial_s=initial_s, max_s=max_s, jitter=0.5)
 
 
 def lease_outlasting(call_timeout_s: float) -> float:

@@ -14,8 +14,8 @@ from typing import Generic, Protocol, TypeVar
 from loguru import logger
 
 from common import correlation, telemetry
+from common.backoff import Backoff
 from common.clock import Clock
-from common.outbox.backoff import Backoff
 from common.transactions import UnitOfWork
 
 

@@ -11,6 +11,7 @@ from loguru import logger
 
 from common import deadline, pagination
 from common.auth.principal import Principal
+from common.backoff import Backoff, Pauses
 from common.clock import Clock
 from common.errors import Aborted, AppError, DeadlineExceeded, Unavailable
 from common.transactions import OneTransaction, OwnsTransactions, commit_in_time
@@ -45,6 +46,9 @@ DEFAULT_CANCEL_REASON = "cancelled by request"
 # PENDING until the reconciler resolves it).
 DUPLICATE_POLL_FIRST_S = 0.01
 DUPLICATE_POLL_MAX_S = 0.2
+DUPLICATE_POLL = Backoff(initial_s=DUPLICATE_POLL_FIRST_S, max_s=DUPLICATE_POLL_MAX_S)
+# Reads of an order a cancel makes when other calls keep moving it: its statuses allow two moves.
+_CANCEL_READS = 3
 DUPLICATE_ANSWER_MARGIN_S = 0.05
 DUPLICATE_WAIT_WITHOUT_DEADLINE_S = 30.0
 
@@ -129,17 +133,14 @@ class CreateOrderHandler(OwnsTransactions):
         give_up_at = time.monotonic() + (
             DUPLICATE_WAIT_WITHOUT_DEADLINE_S if left is None else left - DUPLICATE_ANSWER_MARGIN_S
         )
-        pause = DUPLICATE_POLL_FIRST_S
+        pauses = Pauses(DUPLICATE_POLL, give_up_at, self.sleep)
         while True:
             earlier = await self.uow.run(self.uow.orders.get_by_request_id, customer_id, request_id)
             assert earlier is not None  # orders are never deleted
             if earlier.status is not OrderStatus.PENDING:
                 return earlier
-            wait = min(pause, give_up_at - time.monotonic())
-            if wait <= 0:
+            if not await pauses.wait():
                 raise Aborted(f"request {request_id} is still in progress, retry")
-            await self.sleep(wait)
-            pause = min(pause * 2, DUPLICATE_POLL_MAX_S)
 
     async def _give_up(self, order: Order, error: ProductServiceUnavailable) -> AppError:
         """The reservation may have happened: reject the order and queue a compensating release in one
@@ -208,16 +209,21 @@ class CancelOrderHandler(OwnsTransactions):
     def _cancel(
         self, order_id: UUID, reason: str, caller: Principal | None
     ) -> tuple[Order, PendingRelease | None]:
-        """The cancellation and its release in the outbox, as one transaction."""
-        order = visible_order(caller, order_id, self.uow.orders.get(order_id))
-        cancelled = order.cancel(reason, self.clock())
-        if cancelled is order:
-            return order, None
-        if not self.uow.orders.save(cancelled):
-            raise Aborted(f"order {order_id} changed while it was being cancelled; try again")
-        entry = self.releases.queue(self.uow, order_id, deliver_now=True)
-        commit_in_time(self.uow)
-        return cancelled, entry
+        """The cancellation and its release in the outbox, as one transaction. A save refused because
+        another call moved the order meanwhile (a concurrent cancel, its creation resolving it) reads
+        the order again, as that call left it (a read sees the latest commit), and goes on from there:
+        already cancelled is the answer, confirmed is cancelled in turn. Each move is one step along
+        PENDING -> CONFIRMED -> CANCELLED, so a few reads settle it."""
+        for _ in range(_CANCEL_READS):
+            order = visible_order(caller, order_id, self.uow.orders.get(order_id))
+            cancelled = order.cancel(reason, self.clock())
+            if cancelled is order:
+                return order, None
+            if self.uow.orders.save(cancelled):
+                entry = self.releases.queue(self.uow, order_id, deliver_now=True)
+                commit_in_time(self.uow)
+                return cancelled, entry
+        raise Aborted(f"order {order_id} changed while it was being cancelled; try again")
 
 
 class GetOrderHandler(OneTransaction[OrderUnitOfWork]):

@@ -16,14 +16,15 @@ from uuid import UUID
 from loguru import logger
 
 from common import correlation, deadline
+from common.backoff import Backoff
 from common.clock import Clock
-from common.outbox.backoff import Backoff, lease_outlasting
+from common.outbox.backoff import lease_outlasting, outbox_backoff
 from common.outbox.delivery import NotDelivered, OutboxDelivery, OutboxStats
 from order.application.outcomes import ACKNOWLEDGED, FAILED, NO_OUTCOMES, OrderOutcomes
 from order.application.product_client import ProductClient, ProductServiceUnavailable
 from order.application.storage import OrderUnitOfWork, PendingRelease
 
-__all__ = ["Backoff", "StockReleases", "immediate_attempt_budget", "lease_outlasting"]
+__all__ = ["StockReleases", "immediate_attempt_budget", "lease_outlasting", "release_backoff"]
 
 # The immediate attempt never takes more than this share of what its caller still waits for, so the
 # caller's answer (written already) is not lost to a slow Product service.
@@ -36,6 +37,11 @@ def immediate_attempt_budget(attempt_timeout_s: float, remaining_s: float | None
     if remaining_s is None:
         return attempt_timeout_s
     return max(0.0, min(attempt_timeout_s, remaining_s * IMMEDIATE_SHARE_OF_REMAINING))
+
+
+def release_backoff(initial_s: float, max_s: float) -> Backoff:
+    """The release outbox's delays between attempts (the outbox's: capped, 50-100 % jitter)."""
+    return outbox_backoff(initial_s, max_s)
 
 
 class StockReleases:

@@ -12,6 +12,7 @@ import pytest
 
 from common.clock import utcnow
 from common.db.database import Database
+from common.db.factory import open_database
 from common.events.outbox import EncodedEvent, PendingEvent
 from common.events.recording import EventRecorder
 from order.domain.model import Order, OrderLine
@@ -22,7 +23,7 @@ from order.presentation.events import encode
 
 @pytest.fixture
 def database(make_database_url: Callable[[str], str]) -> Iterator[Database]:
-    database = Database(make_database_url("order"))
+    database = open_database(make_database_url("order"))
     create_schema(database)
     yield database
     database.dispose()

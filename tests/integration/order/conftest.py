@@ -66,11 +66,12 @@ class Servers:
         product_port: int,
         *,
         interceptors: tuple[grpc.aio.ServerInterceptor, ...] = (),
+        database_url: str | None = None,
         **overrides: Any,
     ) -> RunningServer:
         settings = OrderSettings(
             listen_address="127.0.0.1:0",
-            database_url=self.database_url("order"),
+            database_url=database_url or self.database_url("order"),
             product_service_target=f"127.0.0.1:{product_port}",
             shutdown_grace_s=0,
             **{**FAST_OUTBOX, **overrides},

@@ -14,11 +14,13 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from common.backoff import Backoff
 from common.clock import utcnow
 from common.db.database import Database
+from common.db.factory import open_database
 from order.application.product_client import ReservationOutcome, Reserved
 from order.application.reconciler import PendingOrderReconciler
-from order.application.stock_releases import Backoff, StockReleases
+from order.application.stock_releases import StockReleases
 from order.domain.model import Order, OrderLine, OrderStatus
 from order.infrastructure.schema import create_schema
 from order.infrastructure.unit_of_work import SqlOrderUnitOfWork
@@ -26,7 +28,7 @@ from order.infrastructure.unit_of_work import SqlOrderUnitOfWork
 
 @pytest.fixture
 def database(make_database_url: Callable[[str], str]) -> Iterator[Database]:
-    database = Database(make_database_url("order"))
+    database = open_database(make_database_url("order"))
     create_schema(database)
     yield database
     database.dispose()

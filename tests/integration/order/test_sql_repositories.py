@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from common.clock import utcnow
 from common.db.database import Database
+from common.db.factory import open_database
 from common.outbox.delivery import OutboxStats
 from order.application.storage import PendingStats
 from order.domain.model import Order, OrderItem, OrderLine, OrderStatus
@@ -24,7 +25,7 @@ from order.infrastructure.unit_of_work import SqlOrderUnitOfWork
 
 @pytest.fixture
 def database(make_database_url: Callable[[str], str]) -> Iterator[Database]:
-    database = Database(make_database_url("order"))
+    database = open_database(make_database_url("order"))
     create_schema(database)
     yield database
     database.dispose()

@@ -20,6 +20,7 @@ from common import deadline
 from common.behaviours import default_pipeline
 from common.clock import utcnow
 from common.db.database import Database
+from common.db.factory import open_database
 from common.errors import DeadlineExceeded
 from common.mediator import Mediator
 from product.application.messages import ReserveStock, StockLine
@@ -35,7 +36,7 @@ from tests.unit.product.fakes import make_product
 
 @pytest.fixture
 def database(make_database_url: Callable[[str], str]) -> Iterator[Database]:
-    database = Database(make_database_url("product"))
+    database = open_database(make_database_url("product"))
     create_schema(database)
     yield database
     database.dispose()
@@ -270,7 +271,7 @@ def test_listing_by_category_is_served_by_the_category_index(database: Database)
     after = (utcnow(), uuid4())
     statement = list_query(after, 51, category="mugs")
     with database.engine.connect() as conn:
-        if database.is_sqlite:
+        if database.system_name == "sqlite":
             sql = str(statement.compile(conn, compile_kwargs={"literal_binds": True}))
             plan = " ".join(str(row[-1]) for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}"))
             assert "USING INDEX ix_products_category_create_time (category=?" in plan, plan

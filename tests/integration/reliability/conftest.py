@@ -49,9 +49,11 @@ def start_in_process(make_database_url: Callable[[str], str]) -> Iterator[Callab
             database_url=order_db,
             product_service_target=f"127.0.0.1:{product_server.port}",
         ).model_copy(update={k.removeprefix("ORDER_").lower(): float(v) for k, v in ORDER_TEST_ENV.items()})
-        order_server, _ = start_order(order_settings)
+        order_server, order_container = start_order(order_settings)
         started.append(order_server)
-        return InProcess(product_server, order_server, product_db, order_db, product_container)
+        return InProcess(
+            product_server, order_server, product_db, order_db, product_container, order_container
+        )
 
     try:
         yield start

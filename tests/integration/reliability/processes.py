@@ -19,6 +19,7 @@ import product
 from common.generated.eshop.order.v1 import order_pb2_grpc
 from common.generated.eshop.product.v1 import product_pb2_grpc
 from common.grpc.server import RunningServer
+from order.container import OrderContainer
 from product.container import ProductContainer
 from tests.integration.reliability.support import READINESS, SERVING, health_status
 from tests.ports import free_port
@@ -168,6 +169,7 @@ class InProcess:
     product_db: str
     order_db: str
     product_container: ProductContainer
+    order_container: OrderContainer
 
     @property
     def product_target(self) -> str:

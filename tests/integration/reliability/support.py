@@ -8,6 +8,8 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
+from typing import TypeVar
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -20,6 +22,7 @@ NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 CALL_TIMEOUT_S = 10.0
 # What a client may see while a service is being killed: the call failed, and said so honestly.
 OUTAGE_CODES = {grpc.StatusCode.OK, grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
+T = TypeVar("T")
 
 
 def status_code_of(call: Callable[[], object]) -> grpc.StatusCode:
@@ -62,15 +65,18 @@ def create_order(stub: order_pb2_grpc.OrderServiceStub, lines: Sequence[tuple[st
 class Outcome:
     code: grpc.StatusCode
     elapsed_s: float
+    method: str = "CreateOrder"
 
 
 @dataclass
 class Load:
-    """Threads that place one-unit orders in a loop until stopped; every call has a 10 s deadline."""
+    """Threads that place one-unit orders in a loop until stopped; every call has a 10 s deadline.
+    ``mixed``: every third order confirmed is cancelled, and every fourth turn lists the customer's orders."""
 
     stub: order_pb2_grpc.OrderServiceStub
     product_ids: Sequence[str]
     threads: int = 4
+    mixed: bool = False
     outcomes: list[Outcome] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _workers: list[threading.Thread] = field(default_factory=list)
@@ -92,27 +98,41 @@ class Load:
 
     def _run(self, index: int) -> None:
         n = 0
+        customer_id = new_id()
         while not self._stop.is_set():
             product_id = self.product_ids[(index + n) % len(self.product_ids)]
             n += 1
-            started = time.monotonic()
-            try:
-                self.stub.CreateOrder(
-                    order_request(new_id(), (product_id, 1), request_id=new_id()), timeout=CALL_TIMEOUT_S
-                )
-                code = grpc.StatusCode.OK
-            except grpc.RpcError as error:
-                code = error.code()
-            with self._lock:
-                self.outcomes.append(Outcome(code, time.monotonic() - started))
+            request = order_request(customer_id, (product_id, 1), request_id=new_id())
+            order, code = self._call(
+                "CreateOrder", partial(self.stub.CreateOrder, request, timeout=CALL_TIMEOUT_S)
+            )
+            confirmed = order is not None and order.status == order_pb2.ORDER_STATUS_CONFIRMED
+            if self.mixed and confirmed and n % 3 == 0:
+                assert order is not None
+                cancel = order_pb2.CancelOrderRequest(order_id=order.order_id)
+                self._call("CancelOrder", partial(self.stub.CancelOrder, cancel, timeout=CALL_TIMEOUT_S))
+            if self.mixed and n % 4 == 0:
+                listing = order_pb2.ListOrdersRequest(customer_id=customer_id, page_size=10)
+                self._call("ListOrders", partial(self.stub.ListOrders, listing, timeout=CALL_TIMEOUT_S))
             if code is not grpc.StatusCode.OK:
                 self._stop.wait(0.05)  # do not spin on a refused connection while a service is down
+
+    def _call(self, method: str, call: Callable[[], T]) -> tuple[T | None, grpc.StatusCode]:
+        started = time.monotonic()
+        try:
+            result: T | None = call()
+            code = grpc.StatusCode.OK
+        except grpc.RpcError as error:
+            result, code = None, error.code()
+        with self._lock:
+            self.outcomes.append(Outcome(code, time.monotonic() - started, method))
+        return result, code
 
 
 def assert_outage_outcomes(outcomes: Sequence[Outcome]) -> None:
     """Every call ended within its deadline (plus scheduling slack) with OK or an honest outage code."""
     assert outcomes, "the load made no calls"
-    odd = Counter(o.code for o in outcomes if o.code not in OUTAGE_CODES)
+    odd = Counter((o.method, o.code) for o in outcomes if o.code not in OUTAGE_CODES)
     assert not odd, f"unexpected status codes under a crash: {odd}"
     slowest = max(o.elapsed_s for o in outcomes)
     assert slowest < CALL_TIMEOUT_S + 2.0, (

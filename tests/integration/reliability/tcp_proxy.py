@@ -19,6 +19,7 @@ class TcpProxy:
         self._closed = threading.Event()
         self._lock = threading.Lock()
         self._sockets: set[socket.socket] = set()
+        self.refused = 0  # connections closed at once while cut
         threading.Thread(target=self._accept_loop, name="tcp-proxy", daemon=True).start()
 
     def cut(self) -> None:
@@ -47,6 +48,7 @@ class TcpProxy:
                 return
             if not self._open.is_set():
                 _close(client)
+                self.refused += 1
                 continue
             try:
                 server = socket.create_connection(self._upstream, timeout=5)

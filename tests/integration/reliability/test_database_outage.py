@@ -26,7 +26,7 @@ from loguru import logger
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import QueuePool
 
-from common.db.database import Database
+from common.db.factory import open_database
 from common.generated.eshop.order.v1 import order_pb2_grpc
 from common.generated.eshop.product.v1 import product_pb2, product_pb2_grpc
 from tests.integration.helpers import create_product, new_id, order_request, wait_until
@@ -276,7 +276,7 @@ def test_readiness_survives_terminated_postgresql_backends(make_database_url: Ca
     url = make_database_url("ping")
     if make_url(url).get_backend_name() != "postgresql":
         pytest.skip("a database server's connections are PostgreSQL's (ESHOP_TEST_BACKEND=postgres)")
-    database = Database(url)
+    database = open_database(url)
     try:
         database.serving()
         assert database.ping()  # the pool now holds a connection to the server

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from common.db.database import Database
+from common.db.factory import open_database
 from common.db.urls import redacted
 
 
 def test_the_logged_database_url_masks_the_password() -> None:
     # Building the engine does not connect: no server is needed to see what would be logged.
-    database = Database("postgresql+psycopg://eshop:s3cret-pw@db.example:5432/orders")
+    database = open_database("postgresql+psycopg://eshop:s3cret-pw@db.example:5432/orders")
     try:
         redacted = database.redacted_url()
     finally:

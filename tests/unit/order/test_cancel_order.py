@@ -10,6 +10,7 @@ from uuid import UUID, uuid4
 
 import pytest
 from loguru import logger
+from pytest_mock import MockerFixture
 
 from common import deadline
 from common.errors import DeadlineExceeded, FailedPrecondition, NotFound
@@ -20,7 +21,7 @@ from order.application.product_client import ProductServiceUnavailable
 from order.domain.model import Order, OrderItem, OrderLine, OrderStatus
 from tests.unit.helpers import T0, FixedClock
 from tests.unit.order.conftest import BACKOFF
-from tests.unit.order.fakes import FakeOrderStore
+from tests.unit.order.fakes import FakeOrderRepository, FakeOrderStore
 
 PRODUCT = uuid4()
 
@@ -113,6 +114,59 @@ async def test_cancel_twice_releases_once(
 
     assert second == first
     products.release.assert_called_once_with(order.order_id)
+
+
+def another_call_moves_it_before_the_save(mocker: MockerFixture, store: FakeOrderStore, moved: Order) -> None:
+    """The first save of the order is refused because another call committed ``moved`` just before it
+    (the conditional update finds the status changed); a read after that sees ``moved``, as the next
+    statement of a transaction does on PostgreSQL (read committed)."""
+    real_save = FakeOrderRepository.save
+    refused: list[Order] = []
+
+    def save(repository: FakeOrderRepository, order: Order) -> bool:
+        if not refused:
+            refused.append(order)
+            store.seed(moved)
+            repository._state().orders[moved.order_id] = replace(moved, loaded_status=None)
+            return False
+        return real_save(repository, order)
+
+    mocker.patch.object(FakeOrderRepository, "save", save)
+
+
+async def test_a_cancel_that_loses_the_race_to_another_cancel_answers_the_cancelled_order(
+    mediator: Mediator, products: MagicMock, store: FakeOrderStore, mocker: MockerFixture
+) -> None:
+    order = placed(OrderStatus.CONFIRMED)
+    store.seed(order)
+    winner = order.cancel("the other call's reason", T0 + timedelta(seconds=1))
+    another_call_moves_it_before_the_save(mocker, store, winner)
+
+    answer = await mediator.send(m.CancelOrder(str(order.order_id), "mine"))
+
+    assert answer == replace(winner, loaded_status=OrderStatus.CANCELLED)
+    assert store.order(order.order_id).status_reason == "the other call's reason"
+    assert store.outbox == []  # the winner queued the release; the loser queues none
+    products.release.assert_not_called()
+
+
+async def test_a_cancel_that_finds_its_pending_order_confirmed_meanwhile_cancels_it(
+    mediator: Mediator, products: MagicMock, store: FakeOrderStore, mocker: MockerFixture
+) -> None:
+    order = placed(OrderStatus.PENDING)
+    store.seed(order)
+    another_call_moves_it_before_the_save(mocker, store, placed_confirmed_from(order))
+
+    answer = await mediator.send(m.CancelOrder(str(order.order_id), "mine"))
+
+    assert answer.status is OrderStatus.CANCELLED
+    assert answer.status_reason == "mine"
+    assert answer.items == placed_confirmed_from(order).items
+    products.release.assert_called_once_with(order.order_id)
+
+
+def placed_confirmed_from(order: Order) -> Order:
+    return order.confirm((OrderItem(PRODUCT, "Lamp", Decimal("19.99"), 2),), T0)
 
 
 async def test_a_rejected_order_cannot_be_cancelled(
