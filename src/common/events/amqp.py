@@ -24,6 +24,7 @@ from typing import Any
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange
 from loguru import logger
+from pamqp.commands import Basic
 
 from common.backoff import Backoff
 from common.events.broker_url import redacted
@@ -32,6 +33,10 @@ from common.outbox.delivery import NotDelivered
 
 CONTENT_TYPE = "application/protobuf"
 SPEC_VERSION = "1.0"
+
+
+class NotConfirmed(Exception):
+    """The broker answered a publication with a nack."""
 
 
 def rfc3339(moment: datetime) -> str:
@@ -135,10 +140,13 @@ class AmqpBroker:
         timeout = self._timeout_s if within_s is None else min(within_s, self._timeout_s)
         exchange = self._exchange
         try:
-            # Waits for the broker's confirmation: a nack, a closed channel or connection raises.
-            await asyncio.wait_for(
+            # Waits for the broker's confirmation: a closed channel or connection raises, and so does a
+            # nack (aio-pika 10 raises it; 9, on Python 3.10, returns it).
+            confirmation = await asyncio.wait_for(
                 exchange.publish(message, routing_key=event.event_type, mandatory=False), timeout
             )
+            if isinstance(confirmation, Basic.Nack | Basic.Reject):
+                raise NotConfirmed(f"the broker refused the message ({type(confirmation).__name__})")
         except Exception as error:  # not confirmed, whatever the reason: later
             if self._exchange is exchange:  # not dropped already by another publication of the pass
                 await self._drop()
