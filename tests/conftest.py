@@ -15,6 +15,7 @@ import pytest
 
 import common
 from tests.postgres_cluster import PostgresServer, ThrowawayCluster, external_server
+from tests.rabbitmq_broker import PrivateRabbit
 
 BACKENDS = ("sqlite", "postgres")
 # No Prometheus endpoint on the default ports: servers of parallel tests (and of a developer's own
@@ -62,3 +63,13 @@ def make_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Callabl
         return f"sqlite:///{tmp_path / name}.db"
 
     return make
+
+
+@pytest.fixture(scope="session")
+def rabbitmq() -> Iterator[PrivateRabbit]:
+    """A RabbitMQ node of this session (tests/rabbitmq_broker.py), started on first use."""
+    broker = PrivateRabbit()
+    try:
+        yield broker
+    finally:
+        broker.stop()

@@ -11,6 +11,7 @@ from loguru import logger
 from common import configuration
 from common.auth.token_file import TokenFile
 from common.db.database import DatabaseUnreachable, DatabaseUnusable
+from common.events.broker_url import events_destination
 from common.generated.eshop.order.v1 import order_pb2_grpc as pb_grpc
 from common.grpc.server import (
     RunningServer,
@@ -39,7 +40,9 @@ def start(
     _check_token_file(settings)
     metrics = start_service_metrics("eshop-order", settings)
     container.meter.override(providers.Object(metrics.meter))
-    container.outcomes()  # the business counters exist from start-up (each label value at 0)
+    # The business counters exist from start-up (each label value at 0), the events' too, broker or not.
+    container.outcomes()
+    container.event_metrics()
     try:
         container.init_resources()
     except DatabaseUnusable as error:
@@ -56,6 +59,15 @@ def start(
         # On the server's loop: the product channel (aio) and everything holding it are made here.
         servicer = container.servicer()
         channel = container.product_channel()
+        # With a broker configured, its connection is the event worker's to make, in the background:
+        # neither a call nor the start waits for the broker.
+        publishing = [container.event_worker()] if settings.events_broker_url else []
+
+        async def close() -> None:
+            await channel.close()
+            if publishing:
+                await container.broker().close()
+
         return ServerParts(
             lambda server: pb_grpc.add_OrderServiceServicer_to_server(servicer, server),
             [SERVICE_NAME],
@@ -63,10 +75,11 @@ def start(
             # The reconciler's first pass runs at start: start-up resolves what a crash left.
             background=[
                 container.outbox_worker(),
+                *publishing,
                 container.reconciler_worker(),
                 container.order_gauges(),
             ],
-            close=channel.close,
+            close=close,
             access_policy=ORDER_ACCESS_POLICY,
             meter=metrics.meter,
         )
@@ -81,12 +94,13 @@ def start(
     running.on_stop.append(container.shutdown_resources)
     running.metrics_address = metrics.address
     logger.info(
-        "order service {} listening on {} (database {}, product service {}, metrics {})",
+        "order service {} listening on {} (database {}, product service {}, metrics {}, events {})",
         VERSION,
         running.address,
         database.redacted_url(),
         settings.product_service_target,
         metrics.url or "off",
+        events_destination(settings),
     )
     return running, container
 

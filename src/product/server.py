@@ -11,6 +11,7 @@ from loguru import logger
 from common import configuration
 from common.configuration import variable
 from common.db.database import DatabaseUnreachable, DatabaseUnusable
+from common.events.broker_url import events_destination
 from common.generated.eshop.product.v1 import product_pb2_grpc as pb_grpc
 from common.grpc.server import (
     RunningServer,
@@ -42,6 +43,7 @@ def start(
     # The business counters exist from start-up (each label value at 0).
     container.outcomes()
     container.catalogue_outcomes()
+    container.event_metrics()  # broker or not
     try:
         container.init_resources()
     except DatabaseUnusable as error:
@@ -56,12 +58,21 @@ def start(
 
     def build() -> ServerParts:
         servicer = container.servicer()
+        # With a broker configured, its connection is the event worker's to make, in the background:
+        # neither a call nor the start waits for the broker.
+        publishing = [container.event_worker()] if settings.events_broker_url else []
+
+        async def close() -> None:
+            if publishing:
+                await container.broker().close()
+
         return ServerParts(
             lambda server: pb_grpc.add_ProductServiceServicer_to_server(servicer, server),
             [SERVICE_NAME],
             database.is_ready,
             access_policy=product_access_policy(settings.auth_stock_client_ids),
-            background=[container.product_gauges()],
+            background=[*publishing, container.product_gauges()],
+            close=close,
             meter=metrics.meter,
         )
 
@@ -77,11 +88,12 @@ def start(
     running.on_stop.append(container.shutdown_resources)
     running.metrics_address = metrics.address
     logger.info(
-        "product service {} listening on {} (database {}, metrics {})",
+        "product service {} listening on {} (database {}, metrics {}, events {})",
         VERSION,
         running.address,
         database.redacted_url(),
         metrics.url or "off",
+        events_destination(settings),
     )
     return running, container
 

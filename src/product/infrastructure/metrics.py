@@ -10,6 +10,7 @@ from collections.abc import Callable
 from loguru import logger
 from opentelemetry.metrics import Meter
 
+from common.events.metrics import EventMetrics
 from common.metrics import CachedValue, counter_from_zero, label_sets
 from product.application.outcomes import CATALOGUE_OPERATIONS, CATALOGUE_RESULTS, RESERVATION_RESULTS
 from product.application.storage import ProductUnitOfWork
@@ -70,9 +71,14 @@ class ProductGauges:
     server's loop (a background task of the server: started and stopped with it)."""
 
     def __init__(
-        self, meter: Meter, uow_factory: Callable[[], ProductUnitOfWork], interval_s: float = GAUGE_REFRESH_S
+        self,
+        meter: Meter,
+        uow_factory: Callable[[], ProductUnitOfWork],
+        events: EventMetrics | None = None,
+        interval_s: float = GAUGE_REFRESH_S,
     ) -> None:
         self._uow_factory = uow_factory
+        self._events = events
         self._interval = interval_s
         self._task: asyncio.Task[None] | None = None
         self.values = CachedValue()
@@ -86,6 +92,8 @@ class ProductGauges:
     async def refresh(self) -> None:
         uow = self._uow_factory()
         self.values.set(low_stock=await uow.run(uow.products.count_low_stock))
+        if self._events is not None:
+            self._events.backlog(await uow.run(uow.events.stats))
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="product-gauges")

@@ -10,6 +10,7 @@ import pytest
 from pytest_mock import MockerFixture
 
 from common import correlation, deadline
+from common.outbox.delivery import OutboxStats
 from order.application.outcomes import NoOutcomes
 from order.application.product_client import ProductServiceUnavailable
 from order.application.stock_releases import (
@@ -17,7 +18,7 @@ from order.application.stock_releases import (
     immediate_attempt_budget,
     lease_outlasting,
 )
-from order.application.storage import OutboxStats, PendingRelease
+from order.application.storage import PendingRelease
 from tests.unit.helpers import FixedClock
 from tests.unit.order.conftest import BACKOFF, LEASE_S
 from tests.unit.order.fakes import FakeOrderStore
