@@ -22,7 +22,8 @@ from common.db.urls import redacted
 
 RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
 FULL = {"duration": 10.0, "warmup": 2.0, "concurrency": [1, 16, 64], "products": 1000}
-LEAN_VARIANTS = ("sync", "aio")
+LEAN_VARIANTS = ("sync", "aio", "aio-psycopg", "aio-asyncpg")
+ASYNC_DRIVER_VARIANTS = ("aio-psycopg", "aio-asyncpg")  # PostgreSQL only
 QUICK = {"duration": 2.0, "warmup": 0.5, "concurrency": [1, 16], "products": 20}
 
 
@@ -40,8 +41,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--order-db-url", help="e.g. postgresql+psycopg://… (default: SQLite in a temp dir)")
     parser.add_argument(
-        "--lean", nargs="*", choices=LEAN_VARIANTS, default=list(LEAN_VARIANTS),
-        help="lean references to compare with (default: sync aio; none when given no names)",
+        "--lean", nargs="*", choices=LEAN_VARIANTS,
+        help="lean references to compare with (default: every one the databases allow, the asynchronous "
+        "drivers on PostgreSQL only; none when given no names)",
     )  # fmt: skip
     parser.add_argument("--profile", action="store_true", help="extra phase sampled with py-spy")
     parser.add_argument("--count-queries", action="store_true", help="count SQL statements per RPC")
@@ -54,6 +56,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             setattr(args, key, value)
     if not 0 <= args.cancel_ratio <= 1:
         parser.error("--cancel-ratio must be within 0..1")
+    postgres = all((url or "").startswith("postgresql") for url in (args.product_db_url, args.order_db_url))
+    if args.lean is None:
+        args.lean = [v for v in LEAN_VARIANTS if postgres or v not in ASYNC_DRIVER_VARIANTS]
+    elif not postgres and set(args.lean) & set(ASYNC_DRIVER_VARIANTS):
+        parser.error("the lean references on asynchronous drivers need PostgreSQL (--*-db-url)")
     return args
 
 
