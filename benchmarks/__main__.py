@@ -11,6 +11,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import grpc
 import sqlalchemy
@@ -41,6 +42,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--order-db-url", help="e.g. postgresql+psycopg://… (default: SQLite in a temp dir)")
     parser.add_argument(
+        "--postgres", action="store_true",
+        help="PostgreSQL: a throwaway local cluster (tests/postgres_cluster.py), a fresh pair of databases "
+        "for each subject",
+    )  # fmt: skip
+    parser.add_argument(
+        "--services-asyncpg", action="store_true",
+        help="PostgreSQL: also the services with their transactions on asyncpg (benchmarks.services_asyncpg)",
+    )  # fmt: skip
+    parser.add_argument(
         "--lean", nargs="*", choices=LEAN_VARIANTS,
         help="lean references to compare with (default: every one the databases allow, the asynchronous "
         "drivers on PostgreSQL only; none when given no names)",
@@ -56,7 +66,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             setattr(args, key, value)
     if not 0 <= args.cancel_ratio <= 1:
         parser.error("--cancel-ratio must be within 0..1")
-    postgres = all((url or "").startswith("postgresql") for url in (args.product_db_url, args.order_db_url))
+    urls = (args.product_db_url, args.order_db_url)
+    if args.postgres and any(urls):
+        parser.error("--postgres makes its own databases: give no --*-db-url with it")
+    postgres = args.postgres or all((url or "").startswith("postgresql") for url in urls)
+    if args.services_asyncpg and not postgres:
+        parser.error("--services-asyncpg needs PostgreSQL")
     if args.lean is None:
         args.lean = [v for v in LEAN_VARIANTS if postgres or v not in ASYNC_DRIVER_VARIANTS]
     elif not postgres and set(args.lean) & set(ASYNC_DRIVER_VARIANTS):
@@ -69,12 +84,14 @@ def main(argv: list[str] | None = None) -> int:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     out: Path = args.out or RESULTS_DIR / f"report-{stamp}.json"
     workdir = Path(tempfile.mkdtemp(prefix="eshop-bench-"))
+    cluster = _cluster() if args.postgres else None
     config = RunConfig(
         duration_s=args.duration, warmup_s=args.warmup, concurrencies=args.concurrency,
         hot_concurrency=args.hot_concurrency, products=args.products, cancel_ratio=args.cancel_ratio,
         workdir=workdir, results_stem=out.with_suffix(""), product_db_url=args.product_db_url,
         order_db_url=args.order_db_url, profile=args.profile, count_queries=args.count_queries,
-        lean=tuple(args.lean),
+        lean=tuple(args.lean), services_asyncpg=args.services_asyncpg,
+        fresh_database=None if cluster is None else cluster.create_database,
     )  # fmt: skip
     out.parent.mkdir(parents=True, exist_ok=True)
     started, load_before = time.time(), load_average()
@@ -84,11 +101,16 @@ def main(argv: list[str] | None = None) -> int:
         result = run(config)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+        if cluster is not None:
+            cluster.stop()
     meta = {
         "timestamp": stamp, "wall_s": round(time.time() - started, 1), "cpus": os.cpu_count(),
         "load_average_before": load_before, "load_average_after": load_average(),
         "python": platform.python_version(), "grpcio": grpc.__version__, "sqlalchemy": sqlalchemy.__version__,
-        "databases": {"product": _redact(args.product_db_url), "order": _redact(args.order_db_url)},
+        "databases": {
+            name: "postgresql (throwaway cluster)" if args.postgres else _redact(url)
+            for name, url in (("product", args.product_db_url), ("order", args.order_db_url))
+        },
         "note": args.note, "args": {k: str(v) for k, v in vars(args).items()},
     }  # fmt: skip
     built = report.build(meta, result.phases, config.hot_concurrency)
@@ -102,6 +124,14 @@ def main(argv: list[str] | None = None) -> int:
         print("\n" + (profiles["error"] if "error" in profiles else profile.render(profiles)))
     print(f"\nreport: {out}")
     return 0
+
+
+def _cluster() -> Any:
+    """A throwaway PostgreSQL cluster (fsync off, as the tests' own; needs the server binaries)."""
+    sys.path.insert(0, str(REPO_ROOT))
+    from tests.postgres_cluster import ThrowawayCluster
+
+    return ThrowawayCluster()
 
 
 def _redact(url: str | None) -> str:

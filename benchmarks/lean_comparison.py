@@ -12,6 +12,7 @@ from typing import Any
 LABELS = {
     "echo": "echo chain",
     "spread": "services",
+    "spread-asyncpg": "services asyncpg",
     "lean-sync": "lean sync",
     "lean-aio": "lean aio",
     "lean-aio-psycopg": "lean aio psycopg async",

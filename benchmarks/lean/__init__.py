@@ -1,9 +1,9 @@
 """Lean references of CreateOrder/CancelOrder for the benchmark.
 
-Hand-written on bare ``grpc`` and ``sqlite3``/``psycopg``/``asyncpg``: no mediator, DI, pydantic, SQLAlchemy or
-loguru. They do the durable work the real services do, with the same statements and the same schema
-(indexes included), so that the benchmark can tell what the project's layers and its server model
-cost on top of the work itself:
+Hand-written on bare ``grpc`` and ``sqlite3``/``psycopg``/``asyncpg``: no mediator, DI, pydantic,
+SQLAlchemy or loguru. They do the durable work the real services do, with the same statements and the
+same schema (indexes included), so that the benchmark can tell what the project's layers and its server
+model cost on top of the work itself:
 
 - Order: PENDING insert + commit; ReserveStock over gRPC (retry policy, deadline, correlation id);
   CONFIRMED (names and prices from the reservation) or REJECTED (reason, failed ids) + commit;
