@@ -66,6 +66,7 @@ T = TypeVar("T")
 class PostgresDatabase(PooledDatabase):
     system_name = "postgresql"
     concurrent_transactions = True
+    writes_in_one_statement = True
 
     def __init__(
         self, url: str, *, pool_size: int = 10, max_overflow: int = 5, threads: int | None = None

@@ -17,7 +17,9 @@ class SqlOrderUnitOfWork(SqlUnitOfWork):
     ) -> None:
         """``events``: None when no broker is configured (events are neither written nor published)."""
         super().__init__(database, read_only=read_only)
-        self.orders = SqlOrderRepository(lambda: self.connection)
+        self.orders = SqlOrderRepository(
+            lambda: self.connection, writes_in_one_statement=database.writes_in_one_statement
+        )
         self.outbox = SqlReleaseOutbox(lambda: self.connection)
         self.events = SqlEventOutbox(lambda: self.connection, event_outbox)
         self._recorder = events

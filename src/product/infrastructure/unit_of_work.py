@@ -19,7 +19,11 @@ class SqlProductUnitOfWork(SqlUnitOfWork):
         super().__init__(database, read_only=read_only)
         # Repositories ask for the connection per statement: after a commit they use the next transaction.
         self.products = SqlProductRepository(lambda: self.connection)
-        self.reservations = SqlReservationRepository(lambda: self.connection)
+        self.reservations = SqlReservationRepository(
+            lambda: self.connection,
+            self.products,
+            writes_in_one_statement=database.writes_in_one_statement,
+        )
         self.events = SqlEventOutbox(lambda: self.connection, event_outbox)
         self._recorder = events
 

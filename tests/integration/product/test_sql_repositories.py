@@ -26,7 +26,7 @@ from common.mediator import Mediator
 from product.application.messages import ReserveStock, StockLine
 from product.application.outcomes import NoOutcomes
 from product.application.stock_handlers import ReserveStockHandler
-from product.domain.model import Product, ReservedLine
+from product.domain.model import Product, ReservationStatus, ReservedLine, StockRequest
 from product.infrastructure.repositories import list_query
 from product.infrastructure.schema import create_schema
 from product.infrastructure.tables import reservations
@@ -52,6 +52,48 @@ def test_try_open_claims_an_order_id_once(database: Database) -> None:
     with uow:
         assert uow.reservations.try_open(order_id, utcnow()) is False
         assert uow.reservations.add_released_marker(order_id, utcnow()) is False
+
+
+def test_open_and_take_claims_takes_and_records_the_lines_in_request_order(database: Database) -> None:
+    # On PostgreSQL one statement (claim, decrements, lines), on SQLite one after the other: the same.
+    cup, pen = make_product(name="Cup", price="2.50", stock=5), make_product(name="Pen", price="1.00")
+    order_id, now = uuid4(), utcnow()
+    requests = sorted(
+        [StockRequest(cup.product_id, 2), StockRequest(pen.product_id, 1)], key=lambda r: r.product_id
+    )
+    requests.reverse()  # not in product-id order: the lines keep the request's
+    uow = SqlProductUnitOfWork(database)
+    with uow:
+        uow.products.add(cup)
+        uow.products.add(pen)
+        taken = uow.reservations.open_and_take(order_id, requests, now)
+        assert uow.reservations.open_and_take(order_id, requests, now) is None  # the order id is taken
+        uow.commit()
+    assert taken is not None and set(taken) == {cup.product_id, pen.product_id}
+    assert (taken[cup.product_id].stock_quantity, taken[cup.product_id].version) == (3, cup.version + 1)
+    assert (taken[pen.product_id].name, taken[pen.product_id].price) == ("Pen", Decimal("1.00"))
+    with uow:
+        reservation = uow.reservations.get(order_id)
+        assert uow.products.get(cup.product_id) == taken[cup.product_id]
+    assert reservation is not None and reservation.status is ReservationStatus.ACTIVE
+    assert [(line.product_id, line.quantity) for line in reservation.lines] == [
+        (r.product_id, r.quantity) for r in requests
+    ]
+    assert {line.name: line.unit_price for line in reservation.lines} == {"Cup": Decimal("2.50"), "Pen": 1}
+
+
+def test_open_and_take_leaves_out_what_it_could_not_take(database: Database) -> None:
+    short, deleted, fine = make_product(stock=1), make_product(deleted=utcnow()), make_product()
+    requests = [StockRequest(short.product_id, 2), StockRequest(deleted.product_id, 1),
+                StockRequest(fine.product_id, 1), StockRequest(uuid4(), 1)]  # fmt: skip
+    uow = SqlProductUnitOfWork(database)
+    with uow:
+        for product in (short, deleted, fine):
+            uow.products.add(product)
+        taken = uow.reservations.open_and_take(uuid4(), requests, utcnow())
+        assert taken is not None and set(taken) == {fine.product_id}
+        assert uow.products.get(short.product_id) == short  # untouched
+        assert uow.products.get(deleted.product_id) == deleted
 
 
 def test_a_released_marker_is_written_once(database: Database) -> None:
