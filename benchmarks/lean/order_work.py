@@ -44,6 +44,24 @@ _PRICE_LINE = (
     "UPDATE order_lines SET product_id = ?, quantity = ?, product_name = ?, unit_price_cents = ? "
     "WHERE order_id = ? AND line_no = ?"
 )
+# PostgreSQL: the order with its lines, and the confirmation with the prices, each one statement (as
+# the services: data-modifying WITH, the lines as arrays); row counts are the lines written.
+_LINE_ARRAYS = "unnest(CAST(? AS INTEGER[]), CAST(? AS VARCHAR[]), CAST(? AS INTEGER[]){})"
+_PLACE_WITH_LINES = (
+    f"WITH placed AS ({_INSERT_ORDER} RETURNING order_id) "
+    "INSERT INTO order_lines (order_id, line_no, product_id, quantity) "
+    "SELECT placed.order_id, line.line_no, line.product_id, line.quantity FROM placed, "
+    + _LINE_ARRAYS.format("")
+    + " AS line (line_no, product_id, quantity)"
+)
+_SAVE_WITH_LINES = (
+    f"WITH saved AS ({_SAVE} RETURNING order_id) "
+    "UPDATE order_lines SET product_id = line.product_id, quantity = line.quantity, "
+    "product_name = line.name, unit_price_cents = line.price FROM saved, "
+    + _LINE_ARRAYS.format(", CAST(? AS VARCHAR[]), CAST(? AS BIGINT[])")
+    + " AS line (line_no, product_id, quantity, name, price) "
+    "WHERE order_lines.order_id = saved.order_id AND order_lines.line_no = line.line_no"
+)
 _ORDER_BY = f"SELECT {_COLUMNS} FROM orders WHERE {{}}"
 _LINES = (
     "SELECT product_id, quantity, product_name, unit_price_cents FROM order_lines "
@@ -108,6 +126,13 @@ async def insert_pending(db: Stamps, tx: Tx, order: Order, request_id: str) -> O
     took it instead (request ids are each customer's own)."""
     stamp = db.stamp(order.create_time)
     row = (order.order_id, order.customer_id, PENDING, "", "", stamp, stamp, request_id.lower() or None)
+    if db.postgres:
+        lines = (list(range(len(order.lines))), [p for p, _ in order.lines], [q for _, q in order.lines])
+        if await tx.run(_PLACE_WITH_LINES, (*row, *lines)) > 0:
+            return None
+        return await load(
+            db, tx, order.customer_id, request_id.lower(), by="customer_id = ? AND request_id = ?"
+        )
     if await tx.run(_INSERT_ORDER, row) == 0:
         return await load(
             db, tx, order.customer_id, request_id.lower(), by="customer_id = ? AND request_id = ?"
@@ -173,6 +198,11 @@ async def save(db: Stamps, tx: Tx, order: Order, expected: str) -> bool:
     """Writes the order's new status (and prices) if it still has the ``expected`` one."""
     row = (order.status, order.reason, ",".join(order.failed), db.stamp(order.update_time), order.order_id,
            expected)  # fmt: skip
+    if order.items and db.postgres:
+        items = order.items
+        lines = (list(range(len(items))), [p for p, _, _, _ in items], [q for _, _, _, q in items],
+                 [n for _, n, _, _ in items], [cents(str(u)) for _, _, u, _ in items])  # fmt: skip
+        return await tx.run(_SAVE_WITH_LINES, (*row, *lines)) > 0
     if await tx.run(_SAVE, row) != 1:
         return False
     if order.items:

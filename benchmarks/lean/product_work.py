@@ -31,6 +31,27 @@ _TAKE = (
     "UPDATE products SET stock_quantity = stock_quantity - ?, update_time = ?, version = version + 1 "
     "WHERE product_id = ? AND stock_quantity >= ? AND delete_time IS NULL RETURNING name, price_cents"
 )
+# PostgreSQL: the claim, each line's decrement and the lines in one statement, the rows locked first in
+# product-id order (as the services: see product.infrastructure.repositories).
+_OPEN_AND_TAKE = (
+    "WITH claim AS (INSERT INTO reservations (order_id, status, reserve_time, release_time) "
+    "VALUES (?, ?, ?, NULL) ON CONFLICT (order_id) DO NOTHING RETURNING order_id), "
+    "wanted AS (SELECT * FROM unnest(CAST(? AS INTEGER[]), CAST(? AS VARCHAR[]), CAST(? AS INTEGER[])) "
+    "AS w (line_no, product_id, quantity)), "
+    "locked AS MATERIALIZED (SELECT product_id FROM products "
+    "WHERE product_id = ANY(CAST(? AS VARCHAR[])) ORDER BY product_id FOR UPDATE), "
+    "taken AS (UPDATE products SET stock_quantity = products.stock_quantity - wanted.quantity, "
+    "update_time = ?, version = products.version + 1 FROM claim, wanted "
+    "WHERE products.product_id = wanted.product_id AND products.stock_quantity >= wanted.quantity "
+    "AND products.delete_time IS NULL AND (SELECT count(*) FROM locked) >= 0 "
+    "RETURNING products.product_id, products.name, products.price_cents, wanted.line_no, "
+    "wanted.quantity AS taken_quantity), "
+    "recorded AS (INSERT INTO reservation_lines "
+    "(order_id, product_id, line_no, product_name, unit_price_cents, quantity) "
+    "SELECT ?, product_id, line_no, name, price_cents, taken_quantity FROM taken) "
+    "SELECT claimed.n, taken.product_id, taken.name, taken.price_cents FROM "
+    "(SELECT count(*) AS n FROM claim) AS claimed LEFT JOIN taken ON true"
+)
 _PUT_BACK = (
     "UPDATE products SET stock_quantity = stock_quantity + ?, update_time = ?, version = version + 1 "
     "WHERE product_id = ?"
@@ -68,19 +89,53 @@ async def _products(tx: Tx, ids: Sequence[str]) -> dict[str, tuple[int, Any]]:
 async def reserve(db: Stamps, tx: Tx, order_id: str, lines: Lines, now: datetime) -> pb.ReserveStockResponse:
     """All lines or none; a repeat with the same lines answers the first reservation."""
     stamp = db.stamp(now)
-    if await tx.run(_CLAIM, (order_id, ACTIVE, stamp, None)) == 0:
+    taken = await (_open_and_take if db.postgres else _open_then_take)(tx, order_id, lines, stamp)
+    if taken is None:
         return await _replay(db, tx, order_id, lines)
-    # In product-id order, so that concurrent multi-line reservations cannot deadlock.
+    if len(taken) < len(lines):
+        await _refuse(tx, lines, taken)
+    held = [(p, taken[p][0], taken[p][1], q) for p, q in lines]
+    return _reservation(order_id, held, now)
+
+
+async def _open_and_take(
+    tx: Tx, order_id: str, lines: Lines, stamp: Any
+) -> dict[str, tuple[str, int]] | None:
+    """id -> (name, price) of the products taken, the lines recorded; None if the order id is taken."""
+    ids = [p for p, _ in lines]
+    params = (
+        order_id,
+        ACTIVE,
+        stamp,
+        list(range(len(lines))),
+        ids,
+        [q for _, q in lines],
+        ids,
+        stamp,
+        order_id,
+    )
+    rows = await tx.all(_OPEN_AND_TAKE, params)
+    if not rows[0][0]:
+        return None
+    return {row[1]: (row[2], row[3]) for row in rows if row[1] is not None}
+
+
+async def _open_then_take(
+    tx: Tx, order_id: str, lines: Lines, stamp: Any
+) -> dict[str, tuple[str, int]] | None:
+    """The same, one statement after the other: decrements in product-id order, so that concurrent
+    multi-line reservations cannot deadlock; the lines once all are taken."""
+    if await tx.run(_CLAIM, (order_id, ACTIVE, stamp, None)) == 0:
+        return None
     taken: dict[str, tuple[str, int]] = {}
     for p, q in sorted(lines):
         row = await tx.one(_TAKE, (q, stamp, p, q))
         if row is not None:
             taken[p] = (row[0], row[1])
-    if len(taken) < len(lines):
-        await _refuse(tx, lines, taken)
-    rows = [(order_id, p, i, taken[p][0], taken[p][1], q) for i, (p, q) in enumerate(lines)]
-    await tx.many(_ADD_LINES, rows)
-    return _reservation(order_id, [(p, name, price, q) for _, p, _, name, price, q in rows], now)
+    if len(taken) == len(lines):
+        rows = [(order_id, p, i, taken[p][0], taken[p][1], q) for i, (p, q) in enumerate(lines)]
+        await tx.many(_ADD_LINES, rows)
+    return taken
 
 
 async def _refuse(tx: Tx, lines: Lines, taken: dict[str, tuple[str, int]]) -> NoReturn:
