@@ -58,7 +58,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--profile", action="store_true", help="extra phase sampled with py-spy")
     parser.add_argument("--count-queries", action="store_true", help="count SQL statements per RPC")
     parser.add_argument("--note", default="", help="free text stored in the report (e.g. machine load)")
-    parser.add_argument("--out", type=Path, help="JSON report (default benchmarks/results/report-<ts>.json)")
+    parser.add_argument(
+        "--plot", nargs="+", type=Path, metavar="REPORT",
+        help="draw these reports (throughput, p50, p99, CPU per subject and concurrency) instead of a run; "
+        "--out names the picture (.svg or .png)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--out", type=Path,
+        help="JSON report (default benchmarks/results/report-<ts>.json); with --plot the picture "
+        "(default benchmarks/results/plot-<ts>.svg)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     defaults = QUICK if args.quick else FULL
     for key, value in defaults.items():
@@ -82,6 +91,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     stamp = time.strftime("%Y%m%d-%H%M%S")
+    if args.plot:
+        from benchmarks import plot
+
+        return plot.main(args.plot, args.out or RESULTS_DIR / f"plot-{stamp}.svg")
     out: Path = args.out or RESULTS_DIR / f"report-{stamp}.json"
     workdir = Path(tempfile.mkdtemp(prefix="eshop-bench-"))
     cluster = _cluster() if args.postgres else None

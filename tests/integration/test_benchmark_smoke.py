@@ -75,8 +75,19 @@ def test_quick_benchmark_writes_a_complete_report_without_errors(tmp_path: Path)
     table = compare([figures], [figures]).splitlines()
     assert len(table) == 3 and all(row.split()[3] == "1.00" for row in table[1:])
 
+    # --plot draws the report: each subject a bar (the SVG keeps its text as text).
+    picture = tmp_path / "plot.svg"
+    drawn = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--plot", str(out), "--out", str(picture)],
+        check=False, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert drawn.returncode == 0, drawn.stderr[-3000:]
+    svg = picture.read_text()
+    assert svg.startswith("<?xml") and "</svg>" in svg
+    assert all(label in svg for label in ("echo chain", "services", "lean aio", "p99 ms", "CPU ms per call"))
+
     # --count-queries: the SQL of each RPC, and so its round trips on PostgreSQL (BEGIN is said at once
-    # and there is no pre-ping: issue 15). One-line orders: the PENDING insert and the outcome, each a
+    # and there is no pre-ping). One-line orders: the PENDING insert and the outcome, each a
     # transaction of two statements; ReserveStock one transaction of three (the claim, the decrement
     # returning the name and price, the lines).
     counts = report["query_counts"]
