@@ -47,10 +47,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "for each subject",
     )  # fmt: skip
     parser.add_argument(
-        "--services-asyncpg", action="store_true",
-        help="PostgreSQL: also the services with their transactions on asyncpg (benchmarks.services_asyncpg)",
-    )  # fmt: skip
-    parser.add_argument(
         "--lean", nargs="*", choices=LEAN_VARIANTS,
         help="lean references to compare with (default: every one the databases allow, the asynchronous "
         "drivers on PostgreSQL only; none when given no names)",
@@ -79,8 +75,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.postgres and any(urls):
         parser.error("--postgres makes its own databases: give no --*-db-url with it")
     postgres = args.postgres or all((url or "").startswith("postgresql") for url in urls)
-    if args.services_asyncpg and not postgres:
-        parser.error("--services-asyncpg needs PostgreSQL")
     if args.lean is None:
         args.lean = [v for v in LEAN_VARIANTS if postgres or v not in ASYNC_DRIVER_VARIANTS]
     elif not postgres and set(args.lean) & set(ASYNC_DRIVER_VARIANTS):
@@ -103,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         hot_concurrency=args.hot_concurrency, products=args.products, cancel_ratio=args.cancel_ratio,
         workdir=workdir, results_stem=out.with_suffix(""), product_db_url=args.product_db_url,
         order_db_url=args.order_db_url, profile=args.profile, count_queries=args.count_queries,
-        lean=tuple(args.lean), services_asyncpg=args.services_asyncpg,
+        lean=tuple(args.lean),
         fresh_database=None if cluster is None else cluster.create_database,
     )  # fmt: skip
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,7 @@ from typing import Any
 LABELS = {
     "echo": "echo chain",
     "spread": "services",
-    "spread-asyncpg": "services asyncpg",
+    "spread-asyncpg": "services asyncpg",  # the measurement that moved them (reports of that time)
     "lean-sync": "lean sync",
     "lean-aio": "lean aio",
     "lean-aio-psycopg": "lean aio psycopg async",

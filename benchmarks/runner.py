@@ -37,8 +37,6 @@ class RunConfig:
     profile: bool = False
     count_queries: bool = False
     lean: tuple[str, ...] = ("sync", "aio")  # lean references to run (benchmarks.lean)
-    # Also the services with their PostgreSQL transactions on asyncpg (benchmarks.services_asyncpg).
-    services_asyncpg: bool = False
     # A fresh database of that name on a PostgreSQL server for each subject, instead of the URLs above.
     fresh_database: Callable[[str], str] | None = None
 
@@ -78,8 +76,6 @@ def run(config: RunConfig) -> Run:
     state = Run(config)
     _echo_phases(state)
     _order_phases(state)
-    if config.services_asyncpg:
-        _order_phases(state, asyncpg=True)
     for variant in config.lean:
         _lean_phases(state, variant)
     if config.count_queries:
@@ -99,11 +95,8 @@ def _echo_phases(state: Run) -> None:
         stop_all(chain)
 
 
-def _order_phases(state: Run, asyncpg: bool = False) -> None:
+def _order_phases(state: Run) -> None:
     c = state.config
-    if asyncpg:
-        _services_phases(state, "spread-asyncpg", start_stack(c.workdir, *c.urls("asyncpg"), asyncpg=True))
-        return
     stack = start_stack(c.workdir, *c.urls("services"))
     try:
         products = seed_products(stack.product.address, c.products)
@@ -120,20 +113,6 @@ def _order_phases(state: Run, asyncpg: bool = False) -> None:
         state.phase(f"hot-product-c{hot_n}", "hot", spec(hot_n, products[:1]), stack.servers)
         if c.profile:
             state.extras["profile"] = _profiled_phase(state, stack, spec(c.hot_concurrency, products))
-    finally:
-        stack.stop()
-
-
-def _services_phases(state: Run, workload: str, stack: EshopStack) -> None:
-    """The spread workload at each concurrency on a variant of the services."""
-    c = state.config
-    try:
-        products = seed_products(stack.product.address, c.products)
-        for n in c.concurrencies:
-            spec = LoadSpec(
-                "order", stack.order.address, n, c.duration_s, c.warmup_s, products, c.cancel_ratio
-            )
-            state.phase(f"{workload}-c{n}", workload, spec, stack.servers)
     finally:
         stack.stop()
 

@@ -16,7 +16,6 @@ from common.generated.eshop.product.v1 import product_pb2_grpc as pb_grpc
 
 SEED_STOCK = 1_000_000  # far more than any run can order: stock must never run out mid-run
 SERVE = "from {service}.server import serve; serve()"
-SERVE_ASYNCPG = "from benchmarks.services_asyncpg import serve; serve({service!r})"
 SERVE_COUNTING = "from benchmarks.query_count import serve; serve({service!r})"
 SERVE_LEAN = "from benchmarks.lean.{model}_servers import serve; serve({service!r}, {driver!r})"
 
@@ -39,17 +38,13 @@ def start_stack(
     product_db_url: str | None = None,
     order_db_url: str | None = None,
     count_queries_to: Path | None = None,
-    asyncpg: bool = False,
 ) -> EshopStack:
     """Product first (the Order service's reconciler talks to it at start-up), each waited to SERVING.
 
     With ``count_queries_to`` the services run under ``benchmarks.query_count`` and write their
-    per-RPC SQL statistics there when stopped. With ``asyncpg`` their PostgreSQL transactions run on
-    SQLAlchemy's asyncio engine on asyncpg (``benchmarks.services_asyncpg``), a measurement.
+    per-RPC SQL statistics there when stopped.
     """
     template = SERVE if count_queries_to is None else SERVE_COUNTING
-    if asyncpg:
-        template = SERVE_ASYNCPG
     extra = {} if count_queries_to is None else {"BENCH_QUERY_LOG_DIR": str(count_queries_to)}
 
     def start(service: str, db_url: str | None, env: dict[str, str]) -> ServerProcess:

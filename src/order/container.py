@@ -59,7 +59,7 @@ class OrderContainer(containers.DeclarativeContainer):
         pool_size=settings.provided.db_pool_size,
         max_overflow=settings.provided.db_max_overflow,
         migrate=providers.Callable(MIGRATIONS.on_start, settings.provided.migrate_on_start),
-        threads=settings.provided.max_workers,
+        concurrent=settings.provided.max_workers,
     )
     clock = providers.Object(utcnow)
     # order.server.start puts the service's meter here (metrics endpoint, OTLP); no-op until then.
