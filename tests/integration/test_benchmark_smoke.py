@@ -76,7 +76,7 @@ def test_quick_benchmark_writes_a_complete_report_without_errors(tmp_path: Path)
     assert len(table) == 3 and all(row.split()[3] == "1.00" for row in table[1:])
 
     # --count-queries: the SQL of each RPC, and so its round trips on PostgreSQL (BEGIN is said at once
-    # and there is no pre-ping: issue 15). One-line orders: the PENDING insert and the outcome, each a
+    # and there is no pre-ping). One-line orders: the PENDING insert and the outcome, each a
     # transaction of two statements; ReserveStock one transaction of three (the claim, the decrement
     # returning the name and price, the lines).
     counts = report["query_counts"]

@@ -35,7 +35,7 @@ def test_every_handler_is_either_one_transaction_or_owns_its_transactions(
 
 def test_every_call_to_the_product_service_goes_out_as_the_order_service_with_one_identity() -> None:
     """Handlers, the outbox worker (through the releases) and the reconciler share one product client,
-    and that client carries the Order service's own token (issue 16), read from the providers."""
+    and that client carries the Order service's own token, read from the providers."""
     container = OrderContainer()
     client = container.product_client
 

@@ -153,6 +153,32 @@ def test_no_tracker_issue_numbers(page: Path) -> None:
     assert TRACKER.findall(_text(page)) == []
 
 
+def _project_text_files() -> Iterator[Path]:
+    """Every text file of the code, its tests, tools and deployment (what is not a docs page)."""
+    for top in CODE_TREES:
+        for path in sorted((ROOT / top).rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix in TEXT_SUFFIXES:
+                yield path
+    yield from (ROOT / name for name in ("pyproject.toml", "tox.ini", "constraints.txt"))
+
+
+CODE_TREES = ("src", "tests", "benchmarks", "tools", "deploy", ".ci")
+TEXT_SUFFIXES = {".py", ".pyi", ".md", ".toml", ".ini", ".cfg", ".txt", ".yml", ".yaml", ".json", ".sh", ""}
+
+
+def test_no_tracker_issue_numbers_in_the_code_tests_or_tools() -> None:
+    """The same rule for comments, docstrings and messages as for the pages."""
+    files = list(_project_text_files())
+    assert len(files) > 300  # the trees were found
+    found = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()[:60]}"
+        for path in files
+        for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1)
+        if TRACKER.search(line)
+    ]
+    assert found == []
+
+
 @pytest.mark.parametrize("page", PAGES, ids=_ids(PAGES))
 def test_no_merge_conflict_markers(page: Path) -> None:
     """A merge left unresolved reads as prose to every other check; this one does not."""

@@ -1,4 +1,4 @@
-"""The server side of issue 16: who is calling, and may they call this method, before any handler runs.
+"""Authentication on the server: who is calling, and may they call this method, before any handler runs.
 
 Sits inside the correlation id, call logging and error mapping interceptors: a refusal is an AppError
 like any other, so it carries the caller's correlation id, gets a ``rpc … UNAUTHENTICATED`` call line and

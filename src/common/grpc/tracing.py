@@ -3,9 +3,10 @@
 OpenTelemetry's own aio *server* interceptor misses ``abort_with_status`` (the only way this project
 sends an error: the span stayed UNSET with code 0) and names spans with a leading slash, so the server
 span is made here: name ``pkg.Service/Method``, ``rpc.system``/``rpc.service``/``rpc.method``,
-``rpc.grpc.status_code``, and status ERROR for every code but OK (issue 14 asks for that; the semantic
-conventions would leave client-caused codes such as NOT_FOUND UNSET on a server span). The W3C context
-comes from the call's metadata. The client side (``client_interceptors``) injects ``traceparent``.
+``rpc.grpc.status_code``, and status ERROR for every code but OK, so that every failed call shows in a
+trace search by status (the semantic conventions would leave client-caused codes such as NOT_FOUND UNSET
+on a server span). The W3C context comes from the call's metadata. The client side
+(``client_interceptors``) injects ``traceparent``.
 Health checks and reflection are not traced (probes would drown the traces).
 """
 

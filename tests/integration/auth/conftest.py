@@ -1,4 +1,4 @@
-"""Both services with authentication required, trusting a key made here (issue 16).
+"""Both services with authentication required, trusting a key made here.
 
 One pair of servers per module (the tables run a hundred calls; each case makes the data it changes).
 Tokens are minted with ``tests.signing``; the Order service presents a ``stock:reserve`` token of its own

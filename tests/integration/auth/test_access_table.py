@@ -1,4 +1,4 @@
-"""Every RPC of both services against every kind of credential, with the exact status (issue 16).
+"""Every RPC of both services against every kind of credential, with the exact status.
 
 Rows: the RPCs; columns: no token, malformed, bad signature, expired, wrong audience, unknown key,
 ``alg=none``, a valid token without the scope, a customer token on another customer's order, the right

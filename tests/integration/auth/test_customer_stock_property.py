@@ -1,4 +1,4 @@
-"""Property (issue 16): with authentication required, whatever customers try with their own tokens, stock
+"""Property: with authentication required, whatever customers try with their own tokens, stock
 moves only through each customer's own orders: every attempt on another customer's behalf, and every
 direct stock or catalogue call, is refused and changes nothing."""
 

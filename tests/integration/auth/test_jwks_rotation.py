@@ -1,5 +1,5 @@
 """The Product service verifying against an identity provider's JWKS URL: a rotated key (a new ``kid``)
-is picked up without a restart; a kid the provider never published stays refused (issue 16)."""
+is picked up without a restart; a kid the provider never published stays refused."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Mutual TLS identities in the policy (issue 16): the Order service with its client certificate may
+"""Mutual TLS identities in the policy: the Order service with its client certificate may
 reserve stock without a token; another valid certificate of the same CA may not."""
 
 from __future__ import annotations

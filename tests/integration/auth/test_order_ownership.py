@@ -1,4 +1,4 @@
-"""The per-customer rules of the Order service (issue 16, AIP-211), the public methods, and how a refusal
+"""The per-customer rules of the Order service (AIP-211), the public methods, and how a refusal
 looks on the wire and in the log."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The Order service calls the Product service as itself (issue 16): with the token in its file, re-read
+"""The Order service calls the Product service as itself: with the token in its file, re-read
 when the file changes, and never with the customer's token, even one that would be allowed."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Authentication as a person meets it: a service refusing to start on unusable keys or token file (exit 2,
-the variable named), and ``eshop up --auth`` enforcing what ``eshop dev-token`` grants (issue 16)."""
+the variable named), and ``eshop up --auth`` enforcing what ``eshop dev-token`` grants."""
 
 from __future__ import annotations
 

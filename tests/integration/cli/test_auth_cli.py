@@ -1,4 +1,4 @@
-"""The CLI's side of authentication (issue 16): ``--token`` / ``ESHOP_TOKEN`` on every client command,
+"""The CLI's side of authentication: ``--token`` / ``ESHOP_TOKEN`` on every client command,
 never printed; ``eshop dev-token`` from the dev key ``eshop up --auth`` makes; ``eshop up --auth`` itself.
 
 The services' own refusals are tested in tests/integration/auth/; here a recording server stands in for

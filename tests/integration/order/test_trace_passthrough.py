@@ -1,6 +1,6 @@
 """With no tracer provider installed (no OTLP endpoint), the services make no spans, yet the caller's
 W3C trace context still reaches the Product service: what the API's no-op tracer did, without its
-cost (issue 15)."""
+cost."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Who may call what: every RPC of both services has a rule, and each rule decides as issue 16 says."""
+"""Who may call what: every RPC of both services has a rule, and each rule decides as
+docs/security.md says."""
 
 from __future__ import annotations
 

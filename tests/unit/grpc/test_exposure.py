@@ -1,4 +1,4 @@
-"""A service reachable beyond loopback with authentication off says so at start (issue 16)."""
+"""A service reachable beyond loopback with authentication off says so at start."""
 
 from __future__ import annotations
 
