@@ -7,7 +7,8 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
 from common import correlation
-from common.telemetry import CORRELATION_ATTRIBUTE
+
+CORRELATION_ATTRIBUTE = "eshop.correlation_id"
 
 
 class CorrelationIdSpanProcessor(SpanProcessor):

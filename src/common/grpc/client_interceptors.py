@@ -27,7 +27,6 @@ from common.grpc.tracing import end_span, rpc_attributes
 from common.metrics import LATENCY_BUCKETS_S, counter_from_zero, label_sets
 
 Continuation = Callable[[grpc.aio.ClientCallDetails, Any], Awaitable[Any]]
-_tracer = telemetry.tracer("eshop.grpc")
 # Schemes gRPC has a resolver for: a target that starts with one of them is canonical as it is.
 _RESOLVER_SCHEMES = ("dns", "ipv4", "ipv6", "unix", "unix-abstract", "vsock", "xds", "google-c2p")
 
@@ -81,7 +80,7 @@ class OutgoingCallInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
         )
         metadata.add(correlation.HEADER, correlation.current() or correlation.new_id())
         if telemetry.installed():
-            with _tracer.start_as_current_span(
+            with telemetry.tracer("eshop.grpc").start_as_current_span(
                 name, kind=SpanKind.CLIENT, attributes=rpc_attributes(method)
             ) as span:
                 carrier: dict[str, str] = {}

