@@ -1,5 +1,5 @@
 """A stand-in identity provider: a JWKS document served over HTTP on 127.0.0.1, changeable while it runs,
-answering as slowly as a test asks."""
+answering as slowly as a test asks; and verifying a token against it from a test's thread."""
 
 from __future__ import annotations
 
@@ -7,9 +7,14 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import wait
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from common.auth.key_sources import FETCH_TIMEOUT_S
+from common.auth.principal import Principal
+from common.auth.tokens import TokenVerifier
 
 
 class IdentityProvider:
@@ -52,3 +57,11 @@ def serving_jwks() -> Iterator[IdentityProvider]:
         provider.server.shutdown()
         provider.server.server_close()
         thread.join()
+
+
+def verify_waiting(verifier: TokenVerifier, authorization: str | None) -> Principal:
+    """What the auth interceptor does, from a thread: wait for the key fetch the token needs, then verify."""
+    fetch = verifier.pending_fetch(authorization)
+    if fetch is not None:
+        wait([fetch], timeout=FETCH_TIMEOUT_S)
+    return verifier.verify(authorization)

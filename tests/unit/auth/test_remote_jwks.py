@@ -14,7 +14,7 @@ from loguru import logger
 from common.auth.key_sources import MAX_JWKS_BYTES, NoUsableKeys, RemoteJwks
 from common.auth.tokens import TokenVerifier
 from common.errors import Unauthenticated
-from tests.identity_provider import IdentityProvider, serving_jwks
+from tests.identity_provider import IdentityProvider, serving_jwks, verify_waiting
 from tests.integration.helpers import wait_until
 from tests.signing import AUDIENCE, ISSUER, bearer, ec_key, ed_key, hmac_jwk, jwks, rsa_key, weak_rsa_key
 
@@ -63,16 +63,16 @@ def test_a_rotated_key_is_accepted_once_the_provider_publishes_it(
     old, new = ec_key("2026-01"), rsa_key("2026-02")
     idp.document = jwks(old)
     verifier, _ = _verifier(idp, clock)
-    assert verifier.verify_blocking(bearer(old.sign())).subject == "customer-1"
+    assert verify_waiting(verifier, bearer(old.sign())).subject == "customer-1"
 
     clock.now += MIN_INTERVAL_S
     with pytest.raises(Unauthenticated, match="unknown signing key"):
-        verifier.verify_blocking(bearer(new.sign()))  # not published yet
+        verify_waiting(verifier, bearer(new.sign()))  # not published yet
 
     idp.document = jwks(old, new)
     clock.now += MIN_INTERVAL_S
-    assert verifier.verify_blocking(bearer(new.sign())).subject == "customer-1"
-    assert verifier.verify_blocking(bearer(old.sign())).subject == "customer-1"
+    assert verify_waiting(verifier, bearer(new.sign())).subject == "customer-1"
+    assert verify_waiting(verifier, bearer(old.sign())).subject == "customer-1"
     assert idp.requests == 3
 
 
@@ -80,12 +80,12 @@ def test_unknown_kids_fetch_at_most_once_per_interval(idp: IdentityProvider, clo
     known = ec_key()
     idp.document = jwks(known)
     verifier, _ = _verifier(idp, clock)
-    verifier.verify_blocking(bearer(known.sign()))
+    verify_waiting(verifier, bearer(known.sign()))
 
     clock.now += MIN_INTERVAL_S
     for attempt in range(50):
         with pytest.raises(Unauthenticated, match="unknown signing key"):
-            verifier.verify_blocking(bearer(known.sign(kid=f"made-up-{attempt}")))
+            verify_waiting(verifier, bearer(known.sign(kid=f"made-up-{attempt}")))
         clock.now += MIN_INTERVAL_S / 100
     assert idp.requests == 2  # the first fetch and one for the whole flood
 
@@ -105,7 +105,7 @@ def test_concurrent_misses_share_one_request(idp: IdentityProvider, clock: Clock
     def call() -> None:
         start.wait()
         try:
-            subjects.append(verifier.verify_blocking(authorization).subject)
+            subjects.append(verify_waiting(verifier, authorization).subject)
         except Unauthenticated as refused:
             subjects.append(refused.message)
 
@@ -125,7 +125,7 @@ def test_stale_keys_are_refreshed_behind_the_calls_so_a_withdrawn_key_stops_veri
     withdrawn, kept = ec_key("old"), ec_key("current")
     idp.document = jwks(withdrawn, kept)
     verifier, source = _verifier(idp, clock)
-    verifier.verify_blocking(bearer(withdrawn.sign()))
+    verify_waiting(verifier, bearer(withdrawn.sign()))
     generation = source.generation
 
     idp.document = jwks(kept)
@@ -143,13 +143,13 @@ def test_a_failed_fetch_keeps_the_keys_already_known(idp: IdentityProvider, cloc
     key = ec_key()
     idp.document = jwks(key)
     verifier, _ = _verifier(idp, clock)
-    verifier.verify_blocking(bearer(key.sign()))
+    verify_waiting(verifier, bearer(key.sign()))
 
     idp.status = 500
     clock.now += MAX_AGE_S
-    assert verifier.verify_blocking(bearer(key.sign(jti="1"))).subject == "customer-1"
+    assert verify_waiting(verifier, bearer(key.sign(jti="1"))).subject == "customer-1"
     wait_until(lambda: idp.requests == 2, WAIT_S, "the refresh tried")
-    assert verifier.verify_blocking(bearer(key.sign(jti="2"))).subject == "customer-1"
+    assert verify_waiting(verifier, bearer(key.sign(jti="2"))).subject == "customer-1"
 
 
 def test_a_refetched_set_without_a_usable_key_keeps_the_last_good_one(
@@ -158,11 +158,11 @@ def test_a_refetched_set_without_a_usable_key_keeps_the_last_good_one(
     key = ec_key()
     idp.document = jwks(key)
     verifier, source = _verifier(idp, clock)
-    verifier.verify_blocking(bearer(key.sign()))
+    verify_waiting(verifier, bearer(key.sign()))
 
     idp.document = {"keys": [weak_rsa_key("weak-1").jwk()]}
     clock.now += MAX_AGE_S
-    verifier.verify_blocking(bearer(key.sign(jti="1")))
+    verify_waiting(verifier, bearer(key.sign(jti="1")))
     wait_until(lambda: any("serves no usable signing key" in w for w in warnings), WAIT_S, "the warning")
 
     assert verifier.verify(bearer(key.sign(jti="2"))).subject == "customer-1"
@@ -175,7 +175,7 @@ def test_an_unreachable_provider_answers_unknown_key_not_an_error(clock: Clock) 
     verifier = TokenVerifier(source, issuer=ISSUER, audience=AUDIENCE, leeway_s=0)
 
     with pytest.raises(Unauthenticated, match="unknown signing key"):
-        verifier.verify_blocking(bearer(ec_key().sign()))
+        verify_waiting(verifier, bearer(ec_key().sign()))
 
 
 def test_a_fetch_runs_on_a_thread_of_its_own(idp: IdentityProvider, clock: Clock) -> None:
@@ -192,7 +192,7 @@ def test_a_fetch_runs_on_a_thread_of_its_own(idp: IdentityProvider, clock: Clock
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(RemoteJwks, "_download", download)
-        assert verifier.verify_blocking(bearer(key.sign())).subject == "customer-1"
+        assert verify_waiting(verifier, bearer(key.sign())).subject == "customer-1"
 
     assert fetched_on == ["jwks-fetch"]
 
@@ -223,12 +223,12 @@ def test_a_key_set_over_a_mebibyte_is_refused_and_the_known_keys_kept(
     key = ec_key()
     idp.document = jwks(key)
     verifier, _ = _verifier(idp, clock)
-    verifier.verify_blocking(bearer(key.sign()))
+    verify_waiting(verifier, bearer(key.sign()))
 
     idp.document = {**jwks(key, ec_key("new")), "padding": "x" * MAX_JWKS_BYTES}
     clock.now += MIN_INTERVAL_S
     with pytest.raises(Unauthenticated, match="unknown signing key"):
-        verifier.verify_blocking(bearer(ec_key("new").sign()))
+        verify_waiting(verifier, bearer(ec_key("new").sign()))
 
     assert any("larger than" in w for w in warnings)
     assert verifier.verify(bearer(key.sign(jti="1"))).subject == "customer-1"
@@ -295,7 +295,7 @@ def test_a_provider_down_at_start_is_a_warning_and_fetched_on_the_first_token(
 
     idp.status = 200
     verifier = TokenVerifier(source, issuer=ISSUER, audience=AUDIENCE, leeway_s=0)
-    assert verifier.verify_blocking(bearer(key.sign())).subject == "customer-1"
+    assert verify_waiting(verifier, bearer(key.sign())).subject == "customer-1"
 
 
 def test_only_http_urls_are_fetched() -> None:

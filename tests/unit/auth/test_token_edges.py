@@ -16,7 +16,7 @@ from common.auth.key_sources import StaticKeys
 from common.auth.keys import parse_jwks
 from common.auth.tokens import MAX_HEADER_CHARS, TokenVerifier
 from common.errors import Unauthenticated
-from tests.identity_provider import serving_jwks
+from tests.identity_provider import serving_jwks, verify_waiting
 from tests.signing import AUDIENCE, ISSUER, SigningKey, bearer, ec_key, jwks, valid_claims
 
 
@@ -164,7 +164,7 @@ def test_keys_a_token_brings_along_are_never_used_or_fetched(
         token = jwt.encode(valid_claims(scope="orders:admin"), attacker.private, "ES256", headers=headers)
 
         with pytest.raises(Unauthenticated) as refused:
-            verifier.verify_blocking(bearer(token))
+            verify_waiting(verifier, bearer(token))
 
         assert refused.value.message == ("bad signature" if kid == "trusted" else "unknown signing key")
         assert attackers_server.requests == 0
