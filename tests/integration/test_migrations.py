@@ -12,12 +12,14 @@ import grpc
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, Text
+from alembic.script import ScriptDirectory
+from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, Text, text
 from sqlalchemy.exc import IntegrityError
 
 from common.clock import utcnow
 from common.db.database import Database
 from common.db.factory import open_database
+from common.db.migrations import Migrations, SchemaNotCurrent
 from common.db.types import UTCDateTime
 from common.generated.eshop.order.v1 import order_pb2, order_pb2_grpc
 from common.generated.eshop.product.v1 import product_pb2, product_pb2_grpc
@@ -269,3 +271,89 @@ def _check_the_upgraded_catalogue(
     products.DeleteProduct(product_pb2.DeleteProductRequest(product_id=mug), timeout=10)
     by_category = products.ListProducts(product_pb2.ListProductsRequest(category="lighting"), timeout=10)
     assert [p.product_id for p in by_category.products] == [lamp]
+
+
+def _a_newer_versions_migration(database: Database, version_table: str, table: str, revision: str) -> None:
+    """What the next release's migration does (expand: a column the current code does not know) and
+    records, as a migration job of that release would leave the database."""
+    with database.engine.begin() as conn:
+        conn.execute(text(f"ALTER TABLE {table} ADD COLUMN next_release_note TEXT"))
+        conn.execute(text(f"UPDATE {version_table} SET version_num = :revision"), {"revision": revision})
+
+
+@pytest.mark.parametrize("migrate_on_start", [False, True], ids=["checks", "migrates"])
+def test_a_replica_of_the_previous_version_serves_on_a_schema_migrated_after_its_own(
+    make_database_url: Callable[[str], str], migrate_on_start: bool
+) -> None:
+    """A rolling upgrade (or a rollback of the images): the schema is at a revision after this version's
+    newest, which a migration that only expands keeps working for it. Whether told to migrate or only
+    to check, this version starts, serves and changes nothing of the schema."""
+    product_url = make_database_url("product")
+    database = open_database(product_url)
+    try:
+        product_schema.create_schema(database)
+        newer = f"{int(product_schema.MIGRATIONS.revisions()[-1]) + 1:04d}"
+        _a_newer_versions_migration(database, product_schema.VERSION_TABLE, "products", newer)
+    finally:
+        database.dispose()
+
+    running, _ = start_product(
+        ProductSettings(
+            listen_address="127.0.0.1:0", database_url=product_url, migrate_on_start=migrate_on_start
+        )
+    )
+    try:
+        with grpc.insecure_channel(running.address) as channel:
+            stub = product_pb2_grpc.ProductServiceStub(channel)
+            made = stub.CreateProduct(product_pb2.CreateProductRequest(name="Mug", price="4.50"), timeout=10)
+            got = stub.GetProduct(product_pb2.GetProductRequest(product_id=made.product_id), timeout=10)
+            assert got.name == "Mug"
+    finally:
+        running.stop(0)
+    database = open_database(product_url)
+    try:
+        with database.engine.connect() as conn:
+            version = conn.execute(text(f"SELECT version_num FROM {product_schema.VERSION_TABLE}")).scalar()
+    finally:
+        database.dispose()
+    assert version == newer
+
+
+@pytest.mark.parametrize(
+    ("stamp", "expected"),
+    [
+        (
+            None,
+            "the database is at no revision (never migrated), this version needs revision {head} or later",
+        ),
+        ("0001", "the database is at revision 0001, this version needs revision {head} or later"),
+        (
+            "a1b2c3",
+            "the database is at revision a1b2c3, which this version (newest revision {head}) does not",
+        ),
+    ],
+    ids=["never-migrated", "behind", "not-in-its-history"],
+)
+def test_a_service_that_only_checks_refuses_a_schema_behind_its_own_or_one_it_cannot_place(
+    make_database_url: Callable[[str], str], stamp: str | None, expected: str
+) -> None:
+    database = open_database(make_database_url("order"))
+    try:
+        if stamp is not None:
+            order_schema.MIGRATIONS.upgrade(database, "0001")
+            with database.engine.begin() as conn:
+                conn.execute(text(f"UPDATE {order_schema.VERSION_TABLE} SET version_num = :v"), {"v": stamp})
+        with pytest.raises(SchemaNotCurrent) as refused:
+            order_schema.MIGRATIONS.require_head(database)
+    finally:
+        database.dispose()
+    assert str(refused.value).startswith(expected.format(head=order_schema.MIGRATIONS.revisions()[-1]))
+
+
+@pytest.mark.parametrize("migrations", [product_schema.MIGRATIONS, order_schema.MIGRATIONS], ids=str)
+def test_revisions_are_numbered_in_order_each_after_the_one_it_revises(migrations: Migrations) -> None:
+    """What lets a service place a revision it does not know after its own (docs/deployment.md)."""
+    script = ScriptDirectory.from_config(migrations._config())
+    revisions = list(reversed(list(script.walk_revisions())))
+    assert [r.revision for r in revisions] == [f"{n:04d}" for n in range(1, len(revisions) + 1)]
+    assert [r.down_revision for r in revisions] == [None, *(r.revision for r in revisions[:-1])]
