@@ -20,8 +20,8 @@ import grpc
 
 import common
 from common import configuration
-from common.db.urls import redacted
 from common.generated.eshop.product.v1 import product_pb2 as pb
+from common.redaction import redacted
 from eshop_cli import arguments, exit_codes, health, session, up_auth
 from eshop_cli.dev_token import DEV_KEYS_DIRECTORY
 from eshop_cli.output import info, report_failure
