@@ -8,7 +8,6 @@ status the mapping is about to send.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -27,7 +26,7 @@ from common.grpc.handler_wrapping import (
     InterceptorChain,
     UnaryServerInterceptor,
 )
-from common.grpc.status import grpc_code, internal_status, to_grpc_status, with_trailer
+from common.grpc.status import ended_with, internal_status, to_grpc_status, with_trailer
 from common.grpc.tracing import TracingInterceptor
 
 _QUIET_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
@@ -74,22 +73,14 @@ class LoggingInterceptor(UnaryServerInterceptor):
 
     async def around(self, behaviour: Behaviour, request: Any, context: Context, method: str) -> Any:
         started = time.perf_counter()
-        code = grpc.StatusCode.OK
+        error: BaseException | None = None
         try:
             return await behaviour(request, context)
-        except AppError as error:
-            code = grpc_code(error)
-            raise
-        except grpc.aio.AbortError:
-            code = _aborted_code(context)
-            raise
-        except asyncio.CancelledError:
-            code = grpc.StatusCode.CANCELLED  # the caller left (or its deadline passed)
-            raise
-        except Exception:
-            code = grpc.StatusCode.INTERNAL  # what the error mapping answers
+        except BaseException as raised:
+            error = raised
             raise
         finally:
+            code = ended_with(context, error, unhandled=grpc.StatusCode.INTERNAL)  # the error mapping's
             elapsed_ms = (time.perf_counter() - started) * 1000
             level = "DEBUG" if method.startswith(_QUIET_PREFIXES) else "INFO"
             call_logger(method, code, elapsed_ms).log(
@@ -115,14 +106,6 @@ class ErrorMappingInterceptor(UnaryServerInterceptor):
             await context.abort_with_status(
                 _with_correlation_id(internal_status(correlation.current() or "-"))
             )
-
-
-def _aborted_code(context: Context) -> grpc.StatusCode:
-    code = context.code()
-    if isinstance(code, grpc.StatusCode):
-        return code
-    # grpc.aio's context reports the aborted status as its integer value
-    return next((c for c in grpc.StatusCode if c.value[0] == code), grpc.StatusCode.UNKNOWN)
 
 
 def server_interceptors(

@@ -1,9 +1,11 @@
-"""AppError -> grpc.Status with the google.rpc detail a client can unpack (AIP-193)."""
+"""AppError -> grpc.Status with the google.rpc detail a client can unpack (AIP-193), and the code a call
+ended with as the interceptors see it."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import grpc
 import pytest
@@ -26,7 +28,7 @@ from common.errors import (
     ResourceType,
     Unavailable,
 )
-from common.grpc.status import internal_status, to_grpc_status, with_trailer
+from common.grpc.status import ended_with, internal_status, status_code, to_grpc_status, with_trailer
 
 M = TypeVar("M", bound=Message)
 
@@ -139,3 +141,48 @@ def test_with_trailer_keeps_the_details_trailer_and_adds_one() -> None:
     keys = [k for k, _ in status.trailing_metadata]
     assert keys == ["grpc-status-details-bin", "x-correlation-id"]
     assert rpc_status.from_call(FinishedCall(status)) is not None
+
+
+class _Context:
+    """What ``ended_with`` reads of a servicer context: the code grpc.aio reports for an aborted call."""
+
+    def __init__(self, code: grpc.StatusCode | int | None) -> None:
+        self._code = code
+
+    def code(self) -> grpc.StatusCode | int | None:
+        return self._code
+
+
+@pytest.mark.parametrize("code", list(grpc.StatusCode))
+def test_a_code_reported_as_its_number_is_that_code(code: grpc.StatusCode) -> None:
+    assert status_code(code.value[0]) is code
+    assert status_code(code) is code
+
+
+def test_a_number_that_is_no_code_is_unknown() -> None:
+    assert status_code(99) is grpc.StatusCode.UNKNOWN
+    assert status_code(None) is grpc.StatusCode.UNKNOWN
+
+
+@pytest.mark.parametrize(
+    ("reported", "error", "unhandled", "expected"),
+    [
+        (None, None, grpc.StatusCode.UNKNOWN, grpc.StatusCode.OK),
+        (
+            grpc.StatusCode.NOT_FOUND.value[0],
+            grpc.aio.AbortError(),
+            grpc.StatusCode.UNKNOWN,
+            grpc.StatusCode.NOT_FOUND,
+        ),
+        (None, Unavailable("down"), grpc.StatusCode.UNKNOWN, grpc.StatusCode.UNAVAILABLE),
+        (None, asyncio.CancelledError(), grpc.StatusCode.UNKNOWN, grpc.StatusCode.CANCELLED),
+        (None, RuntimeError("bug"), grpc.StatusCode.UNKNOWN, grpc.StatusCode.UNKNOWN),
+        (None, RuntimeError("bug"), grpc.StatusCode.INTERNAL, grpc.StatusCode.INTERNAL),
+    ],
+    ids=["returned", "aborted", "app-error", "caller-left", "unexpected", "unexpected-inside-the-mapping"],
+)
+def test_the_code_a_call_ended_with(
+    reported: int | None, error: BaseException | None, unhandled: grpc.StatusCode, expected: grpc.StatusCode
+) -> None:
+    context: Any = _Context(reported)
+    assert ended_with(context, error, unhandled) is expected
