@@ -5,6 +5,7 @@ from __future__ import annotations
 from dependency_injector import containers, providers
 from opentelemetry.metrics import NoOpMeter
 
+from common.background import PeriodicWorker
 from common.behaviours import default_pipeline
 from common.clock import utcnow
 from common.db.factory import database_resource
@@ -19,7 +20,6 @@ from order.application.order_handlers import (
 )
 from order.application.reconciler import PendingOrderReconciler
 from order.application.stock_releases import StockReleases, lease_outlasting, release_backoff
-from order.infrastructure.background import PeriodicWorker
 from order.infrastructure.grpc_product_client import (
     ChannelSecurity,
     GrpcProductClient,

@@ -9,11 +9,11 @@ from datetime import datetime, timezone
 
 from opentelemetry.metrics import Meter
 
+from common.background import PeriodicWorker
 from common.metrics import CachedValue, counter_from_zero, label_sets
 from order.application.outcomes import DELIVERY_RESULTS, ORDER_OUTCOMES, RECONCILER_RESULTS
 from order.application.stock_releases import StockReleases
 from order.application.storage import OrderUnitOfWork
-from order.infrastructure.background import PeriodicWorker
 
 GAUGE_REFRESH_S = 5.0
 

@@ -13,8 +13,8 @@ from datetime import datetime, timezone
 
 from loguru import logger
 
+from common.background import PeriodicWorker
 from order.application.stock_releases import StockReleases
-from order.infrastructure.background import PeriodicWorker
 
 STATS_INTERVAL_S = 60.0
 
