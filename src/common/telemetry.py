@@ -20,7 +20,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
@@ -33,10 +32,11 @@ from opentelemetry.trace import (
     TracerProvider,
 )
 
+from common import call_context
+
 _TRACEPARENT = "traceparent"
 _PROPAGATED = (_TRACEPARENT, "tracestate")
 Metadata = tuple[tuple[str, str], ...]
-_passed_through: ContextVar[Metadata] = ContextVar("eshop_trace_passed_through", default=())
 _NO_PROVIDER = NoOpTracerProvider()
 _provider: TracerProvider | None = None
 _tracers: dict[str, Tracer] = {}
@@ -71,16 +71,14 @@ def tracer(name: str) -> Tracer:
 @contextmanager
 def passing_through(metadata: Iterable[tuple[str, str | bytes]]) -> Iterator[None]:
     """With no provider installed: the caller's W3C trace headers, for the calls made on its behalf."""
-    token = _passed_through.set(tuple((k, v) for k, v in metadata if k in _PROPAGATED and isinstance(v, str)))
-    try:
+    headers = tuple((k, v) for k, v in metadata if k in _PROPAGATED and isinstance(v, str))
+    with call_context.trace_headers_bound(headers):
         yield
-    finally:
-        _passed_through.reset(token)
 
 
 def passed_through() -> Metadata:
     """The trace headers to send on when no provider is installed (see ``passing_through``)."""
-    return _passed_through.get()
+    return call_context.trace_headers()
 
 
 def export_configured() -> bool:
@@ -119,7 +117,7 @@ def configure_tracing(default_service_name: str) -> Callable[[], None] | None:
 def current_trace_context() -> str:
     """The current span's W3C ``traceparent`` (with no provider, the caller's; "" when none)."""
     if not installed():
-        return next((v for k, v in _passed_through.get() if k == _TRACEPARENT), "")
+        return next((v for k, v in call_context.trace_headers() if k == _TRACEPARENT), "")
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
     return carrier.get(_TRACEPARENT, "")

@@ -16,7 +16,7 @@ import grpc
 from loguru import logger
 from opentelemetry.metrics import Meter
 
-from common import correlation, deadline
+from common import call_context, correlation
 from common.errors import AppError, ErrorCode
 from common.grpc.call_logging import call_logger
 from common.grpc.call_metrics import ServerMetricsInterceptor
@@ -38,13 +38,13 @@ async def _echo_correlation_id(context: Context) -> None:
     Sent only with responses that are not UNAVAILABLE: headers commit a call, and a committed call is
     never retried by the client's retry policy, so an UNAVAILABLE answer goes out trailers-only.
     """
-    cid = correlation.current()
+    cid = call_context.correlation_id()
     if cid is not None:
         await context.send_initial_metadata(((correlation.HEADER, cid),))
 
 
 def _with_correlation_id(status: grpc.Status) -> grpc.Status:
-    cid = correlation.current()
+    cid = call_context.correlation_id()
     return status if cid is None else with_trailer(status, correlation.HEADER, cid)
 
 
@@ -53,7 +53,7 @@ class CorrelationIdInterceptor(UnaryServerInterceptor):
 
     async def around(self, behaviour: Behaviour, request: Any, context: Context, method: str) -> Any:
         received = next((v for k, v in context.invocation_metadata() if k == correlation.HEADER), None)
-        with correlation.bound(correlation.accept_or_new(received)) as cid:
+        with call_context.correlation_bound(correlation.accept_or_new(received)) as cid:
             context.set_trailing_metadata(((correlation.HEADER, cid),))
             response = await behaviour(request, context)
             await _echo_correlation_id(context)
@@ -64,7 +64,7 @@ class DeadlineInterceptor(UnaryServerInterceptor):
     """Makes the caller's deadline known to the unit of work (no commit after it) and to clients."""
 
     async def around(self, behaviour: Behaviour, request: Any, context: Context, method: str) -> Any:
-        with deadline.bound(context.time_remaining()):
+        with call_context.deadline_bound(context.time_remaining()):
             return await behaviour(request, context)
 
 
@@ -104,7 +104,7 @@ class ErrorMappingInterceptor(UnaryServerInterceptor):
             logger.exception("unexpected failure in {}", method)
             await _echo_correlation_id(context)
             await context.abort_with_status(
-                _with_correlation_id(internal_status(correlation.current() or "-"))
+                _with_correlation_id(internal_status(call_context.correlation_id() or "-"))
             )
 
 

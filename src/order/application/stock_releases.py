@@ -14,8 +14,9 @@ from uuid import UUID
 
 from loguru import logger
 
-from common import correlation, deadline, telemetry
+from common import call_context, telemetry
 from common.backoff import Backoff
+from common.call_context import Origin
 from common.clock import Clock
 from order.application.outcomes import ACKNOWLEDGED, FAILED, NO_OUTCOMES, OrderOutcomes
 from order.application.product_client import ProductClient, ProductServiceUnavailable
@@ -69,25 +70,28 @@ class StockReleases:
         # if the process dies right after the commit, the worker takes it over within about a second.
         self._immediate_lease = timedelta(seconds=lease_outlasting(attempt_timeout_s))
 
-    def queue(self, uow: OrderUnitOfWork, order_id: UUID, *, deliver_now: bool) -> PendingRelease:
-        """Add a release to the caller's transaction. With ``deliver_now`` the caller will try it right
-        after committing, so the worker leaves it alone for a short lease."""
+    def queue(
+        self, uow: OrderUnitOfWork, order_id: UUID, origin: Origin, *, deliver_now: bool
+    ) -> PendingRelease:
+        """Add a release to the caller's transaction, to be delivered with ``origin``'s correlation id
+        and in its trace. With ``deliver_now`` the caller will try it right after committing, so the
+        worker leaves it alone for a short lease."""
         now = self._clock()
         first_attempt = now + self._immediate_lease if deliver_now else now
-        cid = correlation.current() or correlation.new_id()
-        return uow.outbox.add(order_id, cid, now, first_attempt)
+        return uow.outbox.add(order_id, origin, now, first_attempt)
 
-    async def deliver_now(self, entry: PendingRelease) -> bool:
-        """The attempt made on the caller's request path, right after its commit: a small budget (see
-        ``immediate_attempt_budget``); whatever does not finish in it is the outbox worker's."""
-        budget = immediate_attempt_budget(self._attempt_timeout_s, deadline.remaining())
+    async def deliver_now(self, entry: PendingRelease, time_remaining_s: float | None) -> bool:
+        """The attempt made on the caller's request path, right after its commit, for a caller with
+        ``time_remaining_s`` left (None: no deadline): a small budget (see ``immediate_attempt_budget``);
+        whatever does not finish in it is the outbox worker's."""
+        budget = immediate_attempt_budget(self._attempt_timeout_s, time_remaining_s)
         return await self.deliver(entry, budget)
 
     async def deliver(self, entry: PendingRelease, within_s: float | None = None) -> bool:
         """One attempt, of at most ``within_s`` (None: the client's own timeout); True when the Product
         service acknowledged. Never raises for an outage."""
         with (
-            correlation.bound(entry.correlation_id),
+            call_context.correlation_bound(entry.correlation_id),
             telemetry.resumed(
                 entry.trace_context, "eshop.outbox.deliver", {"eshop.order_id": str(entry.order_id)}
             ),
@@ -112,7 +116,7 @@ class StockReleases:
         if within_s is None:
             return await self._client.release(order_id)
         # A deadline of its own for this one call only: the caller's answer must not wait for it.
-        with deadline.bound(within_s):
+        with call_context.deadline_bound(within_s):
             return await self._client.release(order_id)
 
     async def deliver_due(self, limit: int = 50) -> int:

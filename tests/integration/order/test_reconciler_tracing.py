@@ -1,6 +1,6 @@
 """The reconciler resolves an abandoned order in the trace of the CreateOrder that left it PENDING:
-the repository keeps that call's traceparent with the order (migration 0003) on the configured backend
-(SQLite or PostgreSQL), and the resolution's span resumes it."""
+the order keeps that call's traceparent (placed with it; stored by migration 0003's column) on the
+configured backend (SQLite or PostgreSQL), and the resolution's span resumes it."""
 
 from __future__ import annotations
 
@@ -67,8 +67,10 @@ class NothingHeld:
 async def test_the_reconciler_resolves_an_order_in_the_trace_of_the_call_that_placed_it(
     database: Database, spans: InMemorySpanExporter
 ) -> None:
-    order = Order.place(uuid4(), uuid4(), (OrderLine(uuid4(), 1),), utcnow() - timedelta(seconds=60), None)
+    placed_at = utcnow() - timedelta(seconds=60)
     with telemetry.tracer("test").start_as_current_span("CreateOrder") as create_order:
+        traced = telemetry.current_trace_context()  # what the servicer puts in the command's origin
+        order = Order.place(uuid4(), uuid4(), (OrderLine(uuid4(), 1),), placed_at, None, trace_context=traced)
         uow = SqlOrderUnitOfWork(database)
         assert await uow.run(_place, uow, order)  # as CreateOrder does: in a db.transaction span
     client = NothingHeld()
@@ -87,7 +89,7 @@ async def test_the_reconciler_resolves_an_order_in_the_trace_of_the_call_that_pl
     assert resolved is not None and resolved.status is OrderStatus.REJECTED
 
 
-def test_an_order_placed_outside_any_span_keeps_no_trace_context(database: Database) -> None:
+def test_an_order_placed_without_a_trace_keeps_no_trace_context(database: Database) -> None:
     order = Order.place(uuid4(), uuid4(), (OrderLine(uuid4(), 1),), utcnow(), None)
     with SqlOrderUnitOfWork(database) as uow:
         assert uow.orders.add(order)

@@ -12,6 +12,7 @@ from uuid import UUID, uuid4
 import pytest
 from sqlalchemy import select
 
+from common.call_context import Origin
 from common.clock import utcnow
 from common.db.database import Database
 from common.db.factory import open_database
@@ -92,8 +93,8 @@ def test_due_returns_only_releases_whose_time_has_come(database: Database) -> No
     now = utcnow()
     uow = SqlOrderUnitOfWork(database)
     with uow:
-        due = uow.outbox.add(uuid4(), "cid-due", now, now - timedelta(seconds=1))
-        uow.outbox.add(uuid4(), "cid-later", now, now + timedelta(seconds=60))
+        due = uow.outbox.add(uuid4(), Origin("cid-due"), now, now - timedelta(seconds=1))
+        uow.outbox.add(uuid4(), Origin("cid-later"), now, now + timedelta(seconds=60))
         uow.commit()
 
     with uow:
@@ -108,7 +109,7 @@ def test_claim_moves_an_entry_once_and_hides_it_until_the_lease_ends(database: D
     now = utcnow()
     uow = SqlOrderUnitOfWork(database)
     with uow:
-        uow.outbox.add(uuid4(), "cid", now, now)
+        uow.outbox.add(uuid4(), Origin("cid"), now, now)
         uow.commit()
     with uow:
         [seen] = uow.outbox.due(now, 10)
@@ -265,9 +266,9 @@ def test_an_outbox_entry_reads_back_as_it_was_added_and_due_returns_the_oldest_f
     now = utcnow()
     uow = SqlOrderUnitOfWork(database)
     with uow:
-        late = uow.outbox.add(uuid4(), "cid-late", now, now - timedelta(seconds=1))
-        early = uow.outbox.add(uuid4(), "cid-early", now, now - timedelta(seconds=9))
-        uow.outbox.add(uuid4(), "cid-mid", now, now - timedelta(seconds=5))
+        late = uow.outbox.add(uuid4(), Origin("cid-late"), now, now - timedelta(seconds=1))
+        early = uow.outbox.add(uuid4(), Origin("cid-early"), now, now - timedelta(seconds=9))
+        uow.outbox.add(uuid4(), Origin("cid-mid"), now, now - timedelta(seconds=5))
         uow.commit()
     assert (late.correlation_id, late.attempts, late.next_attempt_at, late.created_at) == (
         "cid-late",
@@ -286,8 +287,8 @@ def test_claim_moves_only_the_entry_claimed(database: Database) -> None:
     now = utcnow()
     uow = SqlOrderUnitOfWork(database)
     with uow:
-        first = uow.outbox.add(uuid4(), "cid-1", now, now)
-        second = uow.outbox.add(uuid4(), "cid-2", now, now)  # the same next_attempt_at
+        first = uow.outbox.add(uuid4(), Origin("cid-1"), now, now)
+        second = uow.outbox.add(uuid4(), Origin("cid-2"), now, now)  # the same next_attempt_at
         uow.commit()
     with uow:
         assert uow.outbox.claim(first, now + timedelta(seconds=30))
@@ -301,8 +302,8 @@ def test_retry_later_reschedules_and_done_removes_an_entry(database: Database) -
     uow = SqlOrderUnitOfWork(database)
     with uow:
         assert uow.outbox.stats() == OutboxStats(0, None)
-        kept = uow.outbox.add(uuid4(), "cid-kept", now - timedelta(seconds=7), now)
-        gone = uow.outbox.add(uuid4(), "cid-gone", now - timedelta(seconds=3), now)
+        kept = uow.outbox.add(uuid4(), Origin("cid-kept"), now - timedelta(seconds=7), now)
+        gone = uow.outbox.add(uuid4(), Origin("cid-gone"), now - timedelta(seconds=3), now)
         uow.commit()
     with database.engine.connect() as conn:
         assert list(conn.scalars(select(release_outbox.c.last_error))) == ["", ""]
@@ -330,9 +331,11 @@ def test_retry_now_makes_failed_entries_due_and_leaves_the_others(database: Data
     now = utcnow()
     uow = SqlOrderUnitOfWork(database)
     with uow:
-        failed = uow.outbox.add(uuid4(), "cid-failed", now - timedelta(seconds=60), now)
-        failed_and_due = uow.outbox.add(uuid4(), "cid-due", now - timedelta(seconds=50), now)
-        fresh = uow.outbox.add(uuid4(), "cid-fresh", now, now + timedelta(seconds=2))  # never tried yet
+        failed = uow.outbox.add(uuid4(), Origin("cid-failed"), now - timedelta(seconds=60), now)
+        failed_and_due = uow.outbox.add(uuid4(), Origin("cid-due"), now - timedelta(seconds=50), now)
+        fresh = uow.outbox.add(
+            uuid4(), Origin("cid-fresh"), now, now + timedelta(seconds=2)
+        )  # never tried yet
         uow.outbox.retry_later(failed.entry_id, 5, now + timedelta(seconds=10), "down")
         uow.outbox.retry_later(failed_and_due.entry_id, 1, now - timedelta(seconds=1), "down")
         uow.commit()

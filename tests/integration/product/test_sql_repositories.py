@@ -16,7 +16,7 @@ import pytest
 from loguru import logger
 from sqlalchemy import select
 
-from common import deadline
+from common import call_context
 from common.behaviours import default_pipeline
 from common.clock import utcnow
 from common.db.database import Database
@@ -377,7 +377,7 @@ async def test_a_replay_refused_at_commit_by_the_deadline_is_not_counted(databas
     command = ReserveStock(str(uuid4()), (StockLine(str(product.product_id), 2),))
 
     await mediator.send(command)
-    with deadline.bound(0.0), pytest.raises(DeadlineExceeded):
+    with call_context.deadline_bound(0.0), pytest.raises(DeadlineExceeded):
         await mediator.send(command)
     await mediator.send(command)
 

@@ -3,13 +3,10 @@ principal lives in a context variable like the correlation id."""
 
 from __future__ import annotations
 
-import asyncio
-
 import grpc
 import pytest
 from google.rpc import status_pb2
 
-from common.auth import principal as current_principal
 from common.auth.principal import AuthMethod, Principal
 from common.errors import AppError, PermissionDenied, Unauthenticated
 from common.grpc.status import to_grpc_status
@@ -30,28 +27,6 @@ def test_auth_errors_map_to_their_status_without_details(error: AppError, code: 
     ((key, value),) = status.trailing_metadata
     assert key == "grpc-status-details-bin"
     assert list(status_pb2.Status.FromString(value).details) == []
-
-
-def test_the_principal_is_bound_for_the_block_only() -> None:
-    who = Principal("customer-1", frozenset({"orders:admin"}), AuthMethod.BEARER_TOKEN)
-    assert current_principal.current() is None
-
-    with current_principal.bound(who):
-        assert current_principal.current() is who
-    assert current_principal.current() is None
-
-
-def test_concurrent_tasks_each_see_their_own_principal() -> None:
-    async def serve(name: str) -> str | None:
-        with current_principal.bound(Principal(name, frozenset(), AuthMethod.BEARER_TOKEN)):
-            await asyncio.sleep(0)
-            seen = current_principal.current()
-            return seen.subject if seen else None
-
-    async def both() -> list[str | None]:
-        return list(await asyncio.gather(serve("a"), serve("b")))
-
-    assert asyncio.run(both()) == ["a", "b"]
 
 
 def test_a_certificate_principal_is_named_after_its_first_identity() -> None:

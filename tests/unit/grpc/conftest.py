@@ -12,7 +12,7 @@ import grpc
 import pytest
 from loguru import logger
 
-from common import correlation
+from common import call_context, correlation
 from tests.unit.grpc.aio_server import serving
 
 SERVICE = "test.v1.Probe"
@@ -54,11 +54,11 @@ class Probe:
 def _handlers(probe: Callable[[], Probe]) -> dict[str, grpc.RpcMethodHandler]:
     async def echo(request: bytes, context: Any) -> bytes:
         received = [v for k, v in context.invocation_metadata() if k == correlation.HEADER]
-        probe().seen.append(Seen(correlation.current(), received))
+        probe().seen.append(Seen(call_context.correlation_id(), received))
         return request
 
     async def fail(request: bytes, context: Any) -> bytes:
-        probe().seen.append(Seen(correlation.current(), []))
+        probe().seen.append(Seen(call_context.correlation_id(), []))
         raise probe().failure
 
     async def hang(request: bytes, context: Any) -> bytes:

@@ -7,7 +7,7 @@ import uuid
 import grpc
 import pytest
 
-from common import correlation
+from common import call_context
 from common.correlation import HEADER
 from common.grpc.client_interceptors import OutgoingCallInterceptor
 from common.grpc.server_interceptors import CorrelationIdInterceptor
@@ -77,7 +77,7 @@ async def test_a_non_ascii_id_is_replaced_by_a_uuid4(bad: str) -> None:
     context = _BareContext(bad)
 
     async def current(request: object, ctx: object) -> str | None:
-        return correlation.current()
+        return call_context.correlation_id()
 
     bound = await CorrelationIdInterceptor().around(current, b"", context, ECHO)
 
@@ -100,12 +100,12 @@ def test_a_missing_id_is_replaced_by_a_fresh_uuid4_per_call(probe: Probe) -> Non
 def test_the_id_is_not_bound_outside_the_call(probe: Probe) -> None:
     probe.call(ECHO, metadata=((HEADER, "inside"),))
 
-    assert correlation.current() is None
+    assert call_context.correlation_id() is None
 
 
 async def test_client_interceptor_sends_the_bound_id(probe: Probe) -> None:
     async with _intercepted(probe) as channel:
-        with correlation.bound("outgoing-42"):
+        with call_context.correlation_bound("outgoing-42"):
             await channel.unary_unary(ECHO)(b"ping", timeout=5)
 
     assert probe.seen[0].received == ["outgoing-42"]
@@ -114,7 +114,7 @@ async def test_client_interceptor_sends_the_bound_id(probe: Probe) -> None:
 
 async def test_client_interceptor_replaces_a_caller_supplied_id(probe: Probe) -> None:
     async with _intercepted(probe) as channel:
-        with correlation.bound("the-current-one"):
+        with call_context.correlation_bound("the-current-one"):
             metadata = ((HEADER, "stale"), ("other", "kept"))
             await channel.unary_unary(ECHO)(b"ping", metadata=metadata, timeout=5)
 

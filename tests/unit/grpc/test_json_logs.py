@@ -12,7 +12,7 @@ import pytest
 from loguru import logger
 from opentelemetry.sdk.trace import TracerProvider
 
-from common import correlation
+from common import call_context, correlation
 from common.grpc.client_interceptors import client_interceptors
 from common.logging import configure_logging
 from tests.unit.grpc.aio_server import serving
@@ -101,7 +101,7 @@ async def test_outgoing_calls_and_handler_lines_carry_their_fields(
     target: str, json_logs: pytest.CaptureFixture[str]
 ) -> None:
     async with grpc.aio.insecure_channel(target, interceptors=client_interceptors()) as channel:
-        with correlation.bound("json-cid-3"):
+        with call_context.correlation_bound("json-cid-3"):
             await channel.unary_unary(ECHO)(b"", timeout=5)
 
     _, lines = parsed(json_logs)

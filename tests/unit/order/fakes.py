@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
+from common.call_context import Origin
 from common.transactions import AfterCommit
 from order.application.storage import (
     OrderRepository,
@@ -127,10 +128,18 @@ class FakeReleaseOutbox:
         self._state = state
 
     def add(
-        self, order_id: UUID, correlation_id: str, now: datetime, first_attempt_at: datetime
+        self, order_id: UUID, origin: Origin, now: datetime, first_attempt_at: datetime
     ) -> PendingRelease:
         state = self._state()
-        entry = PendingRelease(state.next_entry_id, order_id, correlation_id, 0, first_attempt_at, now)
+        entry = PendingRelease(
+            state.next_entry_id,
+            order_id,
+            origin.correlation_id,
+            0,
+            first_attempt_at,
+            now,
+            origin.trace_context,
+        )
         state.outbox[entry.entry_id] = entry
         state.next_entry_id += 1
         return entry

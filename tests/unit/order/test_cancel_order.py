@@ -12,7 +12,8 @@ import pytest
 from loguru import logger
 from pytest_mock import MockerFixture
 
-from common import deadline
+from common import call_context
+from common.call_context import Origin
 from common.errors import DeadlineExceeded, FailedPrecondition, NotFound
 from common.mediator import Mediator
 from order.application import messages as m
@@ -95,7 +96,7 @@ async def test_a_cancel_past_the_callers_deadline_is_not_committed(
     order = placed(OrderStatus.CONFIRMED)
     store.seed(order)
 
-    with deadline.bound(-1.0), pytest.raises(DeadlineExceeded):
+    with call_context.deadline_bound(-1.0), pytest.raises(DeadlineExceeded):
         await mediator.send(m.CancelOrder(str(order.order_id)))
 
     assert store.order(order.order_id).status is OrderStatus.CONFIRMED
@@ -218,3 +219,18 @@ async def test_release_outage_does_not_fail_the_cancellation(
     assert 0.5 * BACKOFF.initial_s <= delay <= BACKOFF.initial_s
     assert store.committed.last_errors[entry.entry_id] == "product service: UNAVAILABLE"
     assert any("not acknowledged" in line and str(order.order_id) in line for line in warnings)
+
+
+async def test_the_release_keeps_the_origin_the_command_names(
+    mediator: Mediator, products: MagicMock, store: FakeOrderStore
+) -> None:
+    order = placed(OrderStatus.CONFIRMED)
+    store.seed(order)
+    products.release.side_effect = ProductServiceUnavailable("down")  # the entry stays for the worker
+    traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
+    with call_context.correlation_bound("not-this-one"):
+        await mediator.send(m.CancelOrder(str(order.order_id), origin=Origin("cancel-call-9", traceparent)))
+
+    [entry] = store.outbox
+    assert (entry.correlation_id, entry.trace_context) == ("cancel-call-9", traceparent)

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from decimal import Decimal
 from unittest.mock import MagicMock
 from uuid import UUID, uuid4
 
 import pytest
 
-from common import deadline
+from common import call_context
 from common.behaviours import default_pipeline
+from common.call_context import Origin
 from common.errors import DeadlineExceeded, Unavailable
 from common.mediator import Mediator
 from order.application import messages as m
@@ -147,7 +149,7 @@ async def test_product_service_unreachable_rejects_and_queues_a_release(
 async def test_a_call_past_its_deadline_stores_nothing_and_reserves_nothing(
     mediator: Mediator, products: MagicMock, store: FakeOrderStore
 ) -> None:
-    with deadline.bound(-1.0), pytest.raises(DeadlineExceeded):
+    with call_context.deadline_bound(-1.0), pytest.raises(DeadlineExceeded):
         await mediator.send(create((LAMP, 1)))
 
     assert store.orders == []
@@ -159,13 +161,13 @@ async def test_an_outcome_that_arrives_past_the_deadline_is_not_committed(
 ) -> None:
     def reserve_slowly(order_id: UUID, lines: Sequence[OrderLine]) -> Reserved:
         give_up_at = time.monotonic() + 5.0
-        while (deadline.remaining() or 0.0) > 0 and time.monotonic() < give_up_at:
+        while (call_context.time_remaining() or 0.0) > 0 and time.monotonic() < give_up_at:
             time.sleep(0.01)
         return reserved((LAMP, "Lamp", "1.00", 1))
 
     products.reserve.side_effect = reserve_slowly
 
-    with deadline.bound(0.2), pytest.raises(DeadlineExceeded):
+    with call_context.deadline_bound(0.2), pytest.raises(DeadlineExceeded):
         await mediator.send(create((LAMP, 1)))
 
     # Left PENDING for the reconciler, which asks the Product service what it holds.
@@ -274,3 +276,23 @@ async def test_an_order_cancelled_while_the_product_service_was_unreachable_is_c
     assert order.status is OrderStatus.CANCELLED
     # One final status, counted once: the rejection that could not be saved is not counted too.
     assert counted.orders == [("cancelled", "")]
+
+
+TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
+
+async def test_the_order_and_its_release_keep_the_origin_the_command_names(
+    mediator: Mediator, products: MagicMock, store: FakeOrderStore
+) -> None:
+    """The call's trace and correlation id come in the command, not from ambient state: the order keeps
+    the trace (the reconciler resumes it), a release queued for it both."""
+    products.reserve.side_effect = ProductServiceUnavailable("down")
+    command = replace(create((LAMP, 1)), origin=Origin("create-call-3", TRACEPARENT))
+
+    with call_context.correlation_bound("not-this-one"), pytest.raises(Unavailable):
+        await mediator.send(command)
+
+    [order] = store.orders
+    assert store.order(order.order_id).trace_context == TRACEPARENT
+    [entry] = store.outbox
+    assert (entry.correlation_id, entry.trace_context) == ("create-call-3", TRACEPARENT)

@@ -10,7 +10,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from common import deadline
+from common import call_context
 from common.errors import Aborted
 from order.application import messages as m
 from order.application.order_handlers import DUPLICATE_POLL_FIRST_S, DUPLICATE_POLL_MAX_S, CreateOrderHandler
@@ -66,7 +66,7 @@ async def test_a_duplicate_waits_for_the_first_call_and_returns_its_confirmed_or
 
     create = handler(store, products, releases, clock, sleeps, on_sleep=first_call_finishes_on_the_third_poll)
 
-    with deadline.bound(5.0):
+    with call_context.deadline_bound(5.0):
         answer = await create.handle(duplicate_of(first))
 
     assert answer == confirmed
@@ -88,7 +88,7 @@ async def test_a_duplicate_from_a_caller_without_a_deadline_also_waits_for_the_f
     sleeps: list[float] = []
     create = handler(store, products, releases, clock, sleeps, on_sleep=lambda: store.seed(confirmed))
 
-    assert deadline.remaining() is None
+    assert call_context.time_remaining() is None
     assert await create.handle(duplicate_of(first)) == confirmed
     assert sleeps == [DUPLICATE_POLL_FIRST_S]
     products.reserve.assert_not_called()
@@ -100,7 +100,7 @@ async def test_a_duplicate_whose_deadline_runs_out_first_is_aborted_never_pendin
     first = in_progress(store)
     create = CreateOrderHandler(store.unit_of_work(), products, releases, clock)  # real sleeps
 
-    with deadline.bound(0.3), pytest.raises(Aborted) as raised:
+    with call_context.deadline_bound(0.3), pytest.raises(Aborted) as raised:
         await create.handle(duplicate_of(first))
 
     assert raised.value.message == f"request {first.request_id} is still in progress, retry"
@@ -115,7 +115,7 @@ async def test_the_wait_is_capped_by_the_deadline_with_capped_pauses(
     sleeps: list[float] = []
     create = handler(store, products, releases, clock, sleeps)
 
-    with deadline.bound(1.0), pytest.raises(Aborted):
+    with call_context.deadline_bound(1.0), pytest.raises(Aborted):
         # The fake sleep returns at once, so the loop keeps polling until the deadline's margin.
         await create.handle(duplicate_of(first))
 
@@ -141,7 +141,7 @@ async def test_a_duplicate_that_finds_a_final_order_returns_it_unchanged_at_once
     store.seed(stored)
     sleeps: list[float] = []
 
-    with deadline.bound(5.0):
+    with call_context.deadline_bound(5.0):
         answer = await handler(store, products, releases, clock, sleeps).handle(duplicate_of(first))
 
     assert answer == stored

@@ -9,7 +9,8 @@ from uuid import UUID, uuid4
 import pytest
 from pytest_mock import MockerFixture
 
-from common import correlation, deadline
+from common import call_context
+from common.call_context import Origin
 from order.application.outcomes import NoOutcomes
 from order.application.product_client import ProductServiceUnavailable
 from order.application.stock_releases import (
@@ -31,9 +32,11 @@ class RecordedOutcomes(NoOutcomes):
         self.deliveries.append(result)
 
 
-def queue(store: FakeOrderStore, releases: StockReleases, *, deliver_now: bool = False) -> PendingRelease:
+def queue(
+    store: FakeOrderStore, releases: StockReleases, *, deliver_now: bool = False, origin: Origin | None = None
+) -> PendingRelease:
     with store.unit_of_work() as uow:
-        entry = releases.queue(uow, uuid4(), deliver_now=deliver_now)
+        entry = releases.queue(uow, uuid4(), origin or Origin.new(), deliver_now=deliver_now)
         uow.commit()
     return entry
 
@@ -158,12 +161,11 @@ async def test_one_pass_delivers_at_most_its_limit(
 async def test_a_release_carries_the_correlation_id_of_the_call_that_queued_it(
     store: FakeOrderStore, releases: StockReleases, products: MagicMock
 ) -> None:
-    with correlation.bound("cancel-call-7"):
-        entry = queue(store, releases)
+    entry = queue(store, releases, origin=Origin("cancel-call-7"))
     seen: list[str | None] = []
 
     def release(order_id: UUID) -> bool:
-        seen.append(correlation.current())
+        seen.append(call_context.correlation_id())
         return True
 
     products.release.side_effect = release
@@ -172,7 +174,7 @@ async def test_a_release_carries_the_correlation_id_of_the_call_that_queued_it(
 
     assert entry.correlation_id == "cancel-call-7"
     assert seen == ["cancel-call-7"]
-    assert correlation.current() is None
+    assert call_context.correlation_id() is None
 
 
 @pytest.mark.parametrize(
@@ -210,14 +212,14 @@ async def test_deliver_now_gives_the_client_no_more_than_the_budget(
     seen: list[tuple[UUID, float | None]] = []
 
     def release(order_id: UUID) -> bool:
-        seen.append((order_id, deadline.remaining()))
+        seen.append((order_id, call_context.time_remaining()))
         return True
 
     products.release.side_effect = release
 
-    with deadline.bound(0.4):  # the caller's call has 0.4 s left: half of it is less than 0.3 s
-        assert await releases.deliver_now(entry)
-        after = deadline.remaining()
+    with call_context.deadline_bound(0.4):  # the caller's call has 0.4 s left: half of it is less than 0.3 s
+        assert await releases.deliver_now(entry, call_context.time_remaining())
+        after = call_context.time_remaining()
 
     [(released, left)] = seen
     assert released == entry.order_id

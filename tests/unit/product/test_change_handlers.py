@@ -12,7 +12,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from common import deadline
+from common import call_context
 from common.behaviours import default_pipeline
 from common.errors import Aborted, DeadlineExceeded, FailedPrecondition, NotFound
 from common.mediator import Mediator
@@ -258,7 +258,7 @@ async def test_a_change_refused_at_commit_is_not_counted(
     )
     product = seeded(uow)
 
-    with deadline.bound(0.0), pytest.raises(DeadlineExceeded):
+    with call_context.deadline_bound(0.0), pytest.raises(DeadlineExceeded):
         await mediator.send(m.UpdateProduct(str(product.product_id), name="New"))
 
     assert outcomes.changes == []

@@ -9,7 +9,7 @@ from uuid import UUID, uuid4
 import pytest
 from pytest_mock import MockerFixture
 
-from common import deadline
+from common import call_context
 from common.behaviours import default_pipeline
 from common.errors import Aborted, DeadlineExceeded, ErrorCode, PreconditionType
 from common.mediator import Mediator
@@ -297,12 +297,12 @@ async def test_a_reservation_or_release_refused_at_commit_is_not_counted(
     uow.seed(widget)
     order_id = uuid4()
 
-    with deadline.bound(0.0), pytest.raises(DeadlineExceeded):
+    with call_context.deadline_bound(0.0), pytest.raises(DeadlineExceeded):
         await mediator.send(reserve(order_id, (widget, 2)))
     assert (uow.stock(widget.product_id), outcomes.reservations) == (10, [])
 
     await mediator.send(reserve(order_id, (widget, 2)))  # the caller's retry, in time
-    with deadline.bound(0.0), pytest.raises(DeadlineExceeded):
+    with call_context.deadline_bound(0.0), pytest.raises(DeadlineExceeded):
         await mediator.send(ReleaseStock(str(order_id)))
 
     assert uow.stock(widget.product_id) == 8
