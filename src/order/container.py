@@ -10,7 +10,7 @@ from common.behaviours import default_pipeline
 from common.clock import utcnow
 from common.db.factory import database_resource
 from common.grpc.service_token import ServiceToken
-from common.mediator import Mediator
+from common.mediator import Mediator, handler_table, register
 from order.application import messages as m
 from order.application.order_handlers import (
     CancelOrderHandler,
@@ -129,22 +129,26 @@ class OrderContainer(containers.DeclarativeContainer):
     )
 
     # Message type -> handler factory; the mediator builds a fresh handler (and unit of work) per call.
-    handlers = providers.Dict(
-        {
-            m.CreateOrder: providers.Factory(
+    # ``register`` holds each handler to its message's type and result (mypy checks this table).
+    handlers = providers.Callable(
+        handler_table,
+        register(
+            m.CreateOrder,
+            providers.Factory(
                 CreateOrderHandler,
                 uow=uow,
                 products=product_client,
                 releases=releases,
                 clock=clock,
                 outcomes=outcomes,
-            ).provider,
-            m.CancelOrder: providers.Factory(
-                CancelOrderHandler, uow=uow, releases=releases, clock=clock, outcomes=outcomes
-            ).provider,
-            m.GetOrder: providers.Factory(GetOrderHandler, uow=read_uow).provider,
-            m.ListOrders: providers.Factory(ListOrdersHandler, uow=read_uow).provider,
-        }
+            ),
+        ),
+        register(
+            m.CancelOrder,
+            providers.Factory(CancelOrderHandler, uow=uow, releases=releases, clock=clock, outcomes=outcomes),
+        ),
+        register(m.GetOrder, providers.Factory(GetOrderHandler, uow=read_uow)),
+        register(m.ListOrders, providers.Factory(ListOrdersHandler, uow=read_uow)),
     )
     behaviours = providers.Callable(default_pipeline)
     mediator = providers.Singleton(Mediator, handlers=handlers, behaviours=behaviours)

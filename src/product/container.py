@@ -8,7 +8,7 @@ from opentelemetry.metrics import NoOpMeter
 from common.behaviours import default_pipeline
 from common.clock import utcnow
 from common.db.factory import database_resource
-from common.mediator import Mediator
+from common.mediator import Mediator, handler_table, register
 from product.application import messages as m
 from product.application.change_handlers import (
     DeleteProductHandler,
@@ -50,30 +50,33 @@ class ProductContainer(containers.DeclarativeContainer):
     read_uow = providers.Factory(SqlProductUnitOfWork, database=database, read_only=True)
 
     # Message type -> handler factory; the mediator builds a fresh handler (and unit of work) per call.
-    handlers = providers.Dict(
-        {
-            m.CreateProduct: providers.Factory(CreateProductHandler, uow=uow, clock=clock).provider,
-            m.RestockProduct: providers.Factory(RestockProductHandler, uow=uow, clock=clock).provider,
-            m.UpdateProduct: providers.Factory(
-                UpdateProductHandler, uow=uow, clock=clock, outcomes=catalogue_outcomes
-            ).provider,
-            m.DeleteProduct: providers.Factory(
-                DeleteProductHandler, uow=uow, clock=clock, outcomes=catalogue_outcomes
-            ).provider,
-            m.UndeleteProduct: providers.Factory(
-                UndeleteProductHandler, uow=uow, clock=clock, outcomes=catalogue_outcomes
-            ).provider,
-            m.ReserveStock: providers.Factory(
-                ReserveStockHandler, uow=uow, clock=clock, outcomes=outcomes
-            ).provider,
-            m.ReleaseStock: providers.Factory(
-                ReleaseStockHandler, uow=uow, clock=clock, outcomes=outcomes
-            ).provider,
-            m.GetProduct: providers.Factory(GetProductHandler, uow=read_uow).provider,
-            m.ListProducts: providers.Factory(ListProductsHandler, uow=read_uow).provider,
-            m.BatchGetProducts: providers.Factory(BatchGetProductsHandler, uow=read_uow).provider,
-            m.GetReservation: providers.Factory(GetReservationHandler, uow=read_uow).provider,
-        }
+    # ``register`` holds each handler to its message's type and result (mypy checks this table).
+    handlers = providers.Callable(
+        handler_table,
+        register(m.CreateProduct, providers.Factory(CreateProductHandler, uow=uow, clock=clock)),
+        register(m.RestockProduct, providers.Factory(RestockProductHandler, uow=uow, clock=clock)),
+        register(
+            m.UpdateProduct,
+            providers.Factory(UpdateProductHandler, uow=uow, clock=clock, outcomes=catalogue_outcomes),
+        ),
+        register(
+            m.DeleteProduct,
+            providers.Factory(DeleteProductHandler, uow=uow, clock=clock, outcomes=catalogue_outcomes),
+        ),
+        register(
+            m.UndeleteProduct,
+            providers.Factory(UndeleteProductHandler, uow=uow, clock=clock, outcomes=catalogue_outcomes),
+        ),
+        register(
+            m.ReserveStock, providers.Factory(ReserveStockHandler, uow=uow, clock=clock, outcomes=outcomes)
+        ),
+        register(
+            m.ReleaseStock, providers.Factory(ReleaseStockHandler, uow=uow, clock=clock, outcomes=outcomes)
+        ),
+        register(m.GetProduct, providers.Factory(GetProductHandler, uow=read_uow)),
+        register(m.ListProducts, providers.Factory(ListProductsHandler, uow=read_uow)),
+        register(m.BatchGetProducts, providers.Factory(BatchGetProductsHandler, uow=read_uow)),
+        register(m.GetReservation, providers.Factory(GetReservationHandler, uow=read_uow)),
     )
     behaviours = providers.Callable(default_pipeline)
     mediator = providers.Singleton(Mediator, handlers=handlers, behaviours=behaviours)

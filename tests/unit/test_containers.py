@@ -13,10 +13,15 @@ from product.container import ProductContainer
 CONTAINERS = [ProductContainer, OrderContainer]
 
 
+def factories(container: containers.DeclarativeContainer) -> dict[type, providers.Factory[object]]:
+    """Message type -> the provider of its handler, read without building anything."""
+    table: dict[type, providers.Factory[object]] = container.handlers()  # type: ignore[attr-defined]
+    return table
+
+
 def registered(container: containers.DeclarativeContainer) -> dict[type, type]:
-    """Message type -> handler class, read from the providers without building anything."""
-    factories: dict[type, providers.Factory[object]] = container.handlers()  # type: ignore[attr-defined]
-    return {message: factory.cls for message, factory in factories.items()}
+    """Message type -> handler class."""
+    return {message: factory.cls for message, factory in factories(container).items()}
 
 
 @pytest.mark.parametrize("container_type", CONTAINERS, ids=lambda c: c.__name__)
@@ -41,5 +46,5 @@ def test_every_call_to_the_product_service_goes_out_as_the_order_service_with_on
 
     assert container.releases.kwargs["product_client"] is client
     assert container.reconciler.kwargs["product_client"] is client
-    assert container.handlers.kwargs[m.CreateOrder].provides.kwargs["products"] is client
+    assert factories(container)[m.CreateOrder].kwargs["products"] is client
     assert client.kwargs["identity"] is container.product_identity
