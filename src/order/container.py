@@ -56,14 +56,14 @@ class OrderContainer(containers.DeclarativeContainer):
         threads=settings.provided.max_workers,
     )
     clock = providers.Object(utcnow)
-    # order.server.start puts the service's meter here (metrics endpoint, OTLP); no-op until then.
+    # common.service gives the service's meter at start (metrics endpoint, OTLP); no-op otherwise.
     meter = providers.Object(NoOpMeter("eshop"))
     outcomes = providers.Singleton(OtelOrderOutcomes, meter=meter)
 
     uow = providers.Factory(SqlOrderUnitOfWork, database=database)
     read_uow = providers.Factory(SqlOrderUnitOfWork, database=database, read_only=True)
 
-    # An aio channel: made on the server's loop (the first use is there), closed by order.server.
+    # An aio channel: made on the server's loop (the first use is there), closed at stop (order.server).
     product_channel = providers.Singleton(
         open_channel,
         target=settings.provided.product_service_target,

@@ -41,7 +41,7 @@ class ProductContainer(containers.DeclarativeContainer):
         threads=settings.provided.max_workers,
     )
     clock = providers.Object(utcnow)
-    # product.server.start puts the service's meter here (metrics endpoint, OTLP); no-op until then.
+    # common.service gives the service's meter at start (metrics endpoint, OTLP); no-op otherwise.
     meter = providers.Object(NoOpMeter("eshop"))
     outcomes = providers.Singleton(OtelStockOutcomes, meter=meter)
     catalogue_outcomes = providers.Singleton(OtelCatalogueOutcomes, meter=meter)

@@ -9,9 +9,9 @@ import grpc
 import pytest
 
 from common.generated.eshop.product.v1 import product_pb2_grpc as pb_grpc
-from common.grpc.server import RunningServer
-from product.server import start
 from product.settings import ProductSettings
+from tests.support.servers import RunningServer
+from tests.support.servers import start_product as start
 
 
 @pytest.fixture

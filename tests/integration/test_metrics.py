@@ -14,18 +14,16 @@ from common.generated.eshop.order.v1 import order_pb2
 from common.generated.eshop.order.v1 import order_pb2_grpc as order_grpc
 from common.generated.eshop.product.v1 import product_pb2
 from common.generated.eshop.product.v1 import product_pb2_grpc as product_grpc
-from common.grpc.server import RunningServer
 from order.container import OrderContainer
-from order.server import start as start_order
 from order.settings import OrderSettings
 from product.application.outcomes import CATALOGUE_OPERATIONS, CATALOGUE_RESULTS
 from product.container import ProductContainer
-from product.server import start as start_product
 from product.settings import ProductSettings
 from tests.conftest import backend
 from tests.integration.helpers import create_product, new_id, order_request
 from tests.integration.order.interceptors import FailReserve
 from tests.prometheus_scrape import Scrape, scrape, scrape_until
+from tests.support.servers import RunningServer, start_order, start_product
 
 CREATE = "eshop.order.v1.OrderService/CreateOrder"
 RESERVE = "eshop.product.v1.ProductService/ReserveStock"

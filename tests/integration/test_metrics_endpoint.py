@@ -11,9 +11,9 @@ from collections.abc import Callable
 import pytest
 
 from common.grpc.server import CannotServeMetrics
-from product.server import start as start_product
 from product.settings import ProductSettings
 from tests.prometheus_scrape import Scrape
+from tests.support.servers import start_product
 
 
 def _product_settings(make_database_url: Callable[[str], str], metrics_address: str) -> ProductSettings:

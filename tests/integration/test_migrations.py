@@ -28,13 +28,12 @@ from order.infrastructure import schema as order_schema
 from order.infrastructure.tables import metadata as order_metadata
 from order.infrastructure.tables import order_lines, orders
 from order.infrastructure.unit_of_work import SqlOrderUnitOfWork
-from order.server import start as start_order
 from order.settings import OrderSettings
 from product.infrastructure import schema as product_schema
 from product.infrastructure.tables import metadata as product_metadata
 from product.infrastructure.tables import reservation_lines, reservations
-from product.server import start as start_product
 from product.settings import ProductSettings
+from tests.support.servers import start_order, start_product
 
 
 @pytest.mark.parametrize(

@@ -22,17 +22,15 @@ import pytest
 from common.generated.eshop.order.v1 import order_pb2
 from common.generated.eshop.order.v1 import order_pb2_grpc as order_grpc
 from common.generated.eshop.product.v1 import product_pb2_grpc as product_grpc
-from common.grpc.server import RunningServer
 from order.container import OrderContainer
-from order.server import start as start_order
 from order.settings import OrderSettings
 from product.container import ProductContainer
-from product.server import start as start_product
 from product.settings import ProductSettings
 from tests.integration.helpers import create_product, new_id, order_request, wait_until
 from tests.integration.order.interceptors import FailReserve
 from tests.prometheus_scrape import Scrape, scrape
 from tests.prometheus_server import REPO_ROOT, PrivatePrometheus
+from tests.support.servers import RunningServer, start_order, start_product
 
 pytestmark = [pytest.mark.slow, pytest.mark.once]
 

@@ -19,11 +19,10 @@ from cryptography.x509.oid import NameOID
 
 from common.generated.eshop.order.v1 import order_pb2, order_pb2_grpc
 from common.generated.eshop.product.v1 import product_pb2, product_pb2_grpc
-from order.server import start as start_order
 from order.settings import OrderSettings
-from product.server import start as start_product
 from product.settings import ProductSettings
 from tests.integration.cli.conftest import cli_env, run_eshop
+from tests.support.servers import start_order, start_product
 
 
 @dataclass(frozen=True)

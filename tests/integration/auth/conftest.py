@@ -22,13 +22,11 @@ from common.generated.eshop.order.v1 import order_pb2 as order_pb
 from common.generated.eshop.order.v1 import order_pb2_grpc as order_grpc
 from common.generated.eshop.product.v1 import product_pb2 as product_pb
 from common.generated.eshop.product.v1 import product_pb2_grpc as product_grpc
-from common.grpc.server import RunningServer
-from order.server import start as start_order
 from order.settings import OrderSettings
-from product.server import start as start_product
 from product.settings import ProductSettings
 from tests.conftest import backend
 from tests.signing import ISSUER, SigningKey, ec_key, jwks
+from tests.support.servers import RunningServer, start_order, start_product
 
 PRODUCT_AUDIENCE = "eshop-product"
 ORDER_AUDIENCE = "eshop-order"

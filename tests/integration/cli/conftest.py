@@ -12,11 +12,9 @@ from pathlib import Path
 import pytest
 
 import common
-from common.grpc.server import RunningServer
-from order.server import start as start_order
 from order.settings import OrderSettings
-from product.server import start as start_product
 from product.settings import ProductSettings
+from tests.support.servers import RunningServer, start_order, start_product
 
 ENTRY = "from eshop_cli.main import main; main()"
 # Variables of the environment the tests run in that would change what the CLI or `eshop up` does.

@@ -19,11 +19,9 @@ from loguru import logger
 
 from common.generated.eshop.order.v1 import order_pb2_grpc as opb_grpc
 from common.generated.eshop.product.v1 import product_pb2_grpc as ppb_grpc
-from common.grpc.server import RunningServer
-from order.server import start as start_order
 from order.settings import OrderSettings
-from product.server import start as start_product
 from product.settings import ProductSettings
+from tests.support.servers import RunningServer, start_order, start_product
 
 OrderStub = opb_grpc.OrderServiceStub
 ProductStub = ppb_grpc.ProductServiceStub

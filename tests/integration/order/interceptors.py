@@ -65,6 +65,7 @@ class Block(grpc.aio.ServerInterceptor):
 
     def __init__(self, method: str) -> None:
         self.method = method
+        self.arrived = threading.Event()
         self.release = threading.Event()
         self.finished = threading.Event()
 
@@ -77,6 +78,7 @@ class Block(grpc.aio.ServerInterceptor):
         inner = handler.unary_unary
 
         async def late(request: Any, context: Context) -> Any:
+            self.arrived.set()
             await asyncio.to_thread(self.release.wait, 30)  # set from the test's thread
             try:
                 return await inner(request, context)

@@ -16,12 +16,12 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sqlalchemy.engine import make_url
 
-from common.grpc.server import RunningServer
 from product.container import ProductContainer
-from product.server import start
 from product.settings import ProductSettings
 from tests.integration.helpers import wait_until
 from tests.integration.reliability.tcp_proxy import TcpProxy
+from tests.support.servers import RunningServer
+from tests.support.servers import start_product as start
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING

@@ -9,10 +9,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from common.grpc.server import RunningServer
-from order.server import start as start_order
 from order.settings import OrderSettings
-from product.server import start as start_product
 from product.settings import ProductSettings
 from tests.integration.reliability.processes import (
     ORDER_TEST_ENV,
@@ -21,6 +18,7 @@ from tests.integration.reliability.processes import (
     base_env,
     running_services,
 )
+from tests.support.servers import RunningServer, start_order, start_product
 
 
 @pytest.fixture

@@ -18,11 +18,11 @@ import grpc
 import product
 from common.generated.eshop.order.v1 import order_pb2_grpc
 from common.generated.eshop.product.v1 import product_pb2_grpc
-from common.grpc.server import RunningServer
 from order.container import OrderContainer
 from product.container import ProductContainer
 from tests.integration.reliability.support import READINESS, SERVING, health_status
 from tests.ports import free_port
+from tests.support.servers import RunningServer
 
 SRC_DIR = Path(product.__file__).resolve().parents[1]
 STARTUP_TIMEOUT_S = 60.0  # a cold interpreter, grpc and migrations on a busy 2-core machine

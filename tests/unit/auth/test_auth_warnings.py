@@ -13,10 +13,10 @@ from loguru import logger
 
 from common.grpc.auth_warnings import auth_setting_warnings
 from order.settings import OrderSettings
-from product.server import start as start_product
 from product.server import stock_client_warnings
 from product.settings import ProductSettings
 from tests.signing import ISSUER
+from tests.support.servers import start_product
 
 
 @pytest.fixture(autouse=True)

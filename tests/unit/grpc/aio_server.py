@@ -8,8 +8,8 @@ from contextlib import contextmanager
 
 import grpc
 
-from common.grpc.server import ServerLoop
 from common.grpc.server_interceptors import server_interceptors
+from tests.support.servers import ServerLoop
 
 
 @contextmanager

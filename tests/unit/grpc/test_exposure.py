@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from common.grpc.exposure import is_loopback, warn_if_exposed
-from product.server import start as start_product
 from product.settings import ProductSettings
+from tests.support.servers import start_product
 from tests.unit.grpc.conftest import LogLine
 
 
