@@ -2,7 +2,7 @@
 
 The backend is chosen with ESHOP_TEST_BACKEND: ``sqlite`` (default, a file per database) or ``postgres``
 (a database per call on ESHOP_TEST_POSTGRES_URL's server, or on a throwaway cluster started once per session;
-see tests/postgres_cluster.py). Asking for postgres and not getting it is an error, never a skip.
+see tests/support/postgres_cluster.py). Asking for postgres and not getting it is an error, never a skip.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import common
-from tests.postgres_cluster import PostgresServer, ThrowawayCluster, external_server
+from tests.support.postgres_cluster import PostgresServer, ThrowawayCluster, external_server
 
 BACKENDS = ("sqlite", "postgres")
 # No Prometheus endpoint on the default ports: servers of parallel tests (and of a developer's own

@@ -1,8 +1,8 @@
 """Both services with authentication required, trusting a key made here.
 
 One pair of servers per module (the tables run a hundred calls; each case makes the data it changes).
-Tokens are minted with ``tests.signing``; the Order service presents a ``stock:reserve`` token of its own
-from ``ORDER_PRODUCT_TOKEN_FILE``.
+Tokens are minted with ``tests.support.signing``; the Order service presents a ``stock:reserve`` token of
+its own from ``ORDER_PRODUCT_TOKEN_FILE``.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from common.generated.eshop.product.v1 import product_pb2_grpc as product_grpc
 from order.settings import OrderSettings
 from product.settings import ProductSettings
 from tests.conftest import backend
-from tests.signing import ISSUER, SigningKey, ec_key, jwks
 from tests.support.servers import RunningServer, start_order, start_product
+from tests.support.signing import ISSUER, SigningKey, ec_key, jwks
 
 PRODUCT_AUDIENCE = "eshop-product"
 ORDER_AUDIENCE = "eshop-order"

@@ -26,7 +26,7 @@ from tests.integration.auth.conftest import (
     expired_claims,
     new_customer,
 )
-from tests.signing import ec_key, unsigned, valid_claims
+from tests.support.signing import ec_key, unsigned, valid_claims
 
 OK = grpc.StatusCode.OK
 UNAUTHENTICATED = grpc.StatusCode.UNAUTHENTICATED

@@ -17,7 +17,7 @@ from common.generated.eshop.product.v1 import product_pb2 as product_pb
 from order.domain.model import OrderStatus
 from order.infrastructure.tables import order_lines, orders
 from tests.integration.auth.conftest import TIMEOUT_S, AuthedServices
-from tests.invariant import connect, stock_levels, wait_for_quiescence
+from tests.support.invariant import connect, stock_levels, wait_for_quiescence
 
 CUSTOMERS = 3
 INITIAL_STOCK = 6

@@ -21,7 +21,7 @@ from common.generated.eshop.product.v1 import product_pb2_grpc as product_grpc
 from order.settings import OrderSettings
 from product.settings import ProductSettings
 from tests.integration.auth.conftest import TIMEOUT_S, Minter, auth_settings
-from tests.integration.test_mtls_identity import issue_certificate
+from tests.integration.common.auth.test_mtls import issue_certificate
 from tests.support.servers import start_order, start_product
 
 ORDER_IDENTITY = "spiffe://eshop/order"

@@ -24,7 +24,7 @@ from tests.integration.auth.conftest import (
     auth_settings,
     write_service_token,
 )
-from tests.integration.helpers import wait_until
+from tests.support.helpers import wait_until
 from tests.support.servers import start_order, start_product
 
 PICKUP_DEADLINE_S = 15.0  # the file is looked at about once a second

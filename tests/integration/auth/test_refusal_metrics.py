@@ -23,8 +23,8 @@ from tests.integration.auth.conftest import (
     new_customer,
     write_service_token,
 )
-from tests.integration.helpers import new_id
-from tests.prometheus_scrape import Scrape, scrape
+from tests.support.helpers import new_id
+from tests.support.prometheus_scrape import Scrape, scrape
 from tests.support.servers import RunningServer, start_order, start_product
 
 REFUSALS = "eshop_auth_refusals_total"

@@ -26,7 +26,7 @@ from common.auth.tokens import TokenVerifier
 from common.errors import Unauthenticated
 from tests.integration.cli.conftest import cli_env, run_eshop
 from tests.integration.cli.test_up import STOP_TIMEOUT_S, eshop_up
-from tests.ports import free_address
+from tests.support.ports import free_address
 
 CUSTOMER = "3f0c8a9e-6b1d-4c55-9a57-1f2e3d4c5b6a"
 PRODUCT_ID = "0b7f8c52-3c2e-4f0e-8d6a-0e9a9d2d4a11"

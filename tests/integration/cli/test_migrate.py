@@ -16,7 +16,7 @@ from common.generated.eshop.product.v1 import product_pb2, product_pb2_grpc
 from order.settings import OrderSettings
 from product.settings import ProductSettings
 from tests.integration.cli.conftest import cli_env, eshop_command, run_eshop
-from tests.ports import free_address
+from tests.support.ports import free_address
 from tests.support.servers import start_order, start_product
 
 SERVICES = ["product", "order"]

@@ -16,7 +16,7 @@ from pathlib import Path
 from eshop_cli import health
 from tests.integration.cli.conftest import cli_env, eshop_command, run_eshop
 from tests.integration.cli.test_products import UUID
-from tests.ports import free_address, free_port
+from tests.support.ports import free_address, free_port
 
 READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 30.0

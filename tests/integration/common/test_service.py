@@ -22,8 +22,8 @@ from common.service import Service
 from product.container import ProductContainer
 from product.server import PRODUCT
 from product.settings import ProductSettings
-from tests.integration.helpers import wait_until
-from tests.integration.order.interceptors import Block
+from tests.support.helpers import wait_until
+from tests.support.interceptors import Block
 from tests.support.servers import ServerLoop, start_in_thread
 
 READINESS = "eshop.product.v1.ProductService"

@@ -11,7 +11,7 @@ import pytest
 
 from order.settings import OrderSettings
 from product.settings import ProductSettings
-from tests.integration.reliability.processes import (
+from tests.support.processes import (
     ORDER_TEST_ENV,
     InProcess,
     Services,

@@ -22,11 +22,11 @@ from common.generated.eshop.product.v1 import product_pb2_grpc
 from common.settings import ServerSettings
 from order.infrastructure.tables import order_lines, orders, release_outbox
 from product.infrastructure.tables import products, reservation_lines, reservations
-from tests.integration.helpers import create_product
-from tests.integration.reliability.boundaries import PROBES
-from tests.integration.reliability.fuzz_strategies import CASES, Known, RpcCase, correlation_ids
-from tests.integration.reliability.processes import InProcess
-from tests.integration.reliability.support import ORDER_READINESS, SERVING, create_order, health_status
+from tests.support.boundaries import PROBES
+from tests.support.faults import ORDER_READINESS, SERVING, create_order, health_status
+from tests.support.fuzz_strategies import CASES, Known, RpcCase, correlation_ids
+from tests.support.helpers import create_product
+from tests.support.processes import InProcess
 
 CALL_TIMEOUT_S = 30.0  # a 100k-character request is slow to validate on a busy machine
 FUZZ = settings(

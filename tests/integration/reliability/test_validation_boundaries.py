@@ -15,8 +15,8 @@ import pytest
 
 from common.generated.eshop.order.v1 import order_pb2 as o
 from common.generated.eshop.product.v1 import product_pb2 as p
-from tests.integration.reliability.boundaries import BY_METHOD, PROBES, Probe
 from tests.integration.reliability.test_hostile_input import Target, target  # noqa: F401
+from tests.support.boundaries import BY_METHOD, PROBES, Probe
 
 C = grpc.StatusCode
 
