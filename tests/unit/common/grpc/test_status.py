@@ -22,10 +22,12 @@ from common.errors import (
     FieldViolation,
     InvalidArgument,
     NotFound,
+    PermissionDenied,
     PreconditionType,
     PreconditionViolation,
     ResourceRef,
     ResourceType,
+    Unauthenticated,
     Unavailable,
 )
 from common.grpc.status import ended_with, internal_status, status_code, to_grpc_status, with_trailer
@@ -186,3 +188,20 @@ def test_the_code_a_call_ended_with(
 ) -> None:
     context: Any = _Context(reported)
     assert ended_with(context, error, unhandled) is expected
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        (Unauthenticated("token expired"), grpc.StatusCode.UNAUTHENTICATED),
+        (PermissionDenied("needs scope 'catalog:write'"), grpc.StatusCode.PERMISSION_DENIED),
+    ],
+)
+def test_auth_errors_map_to_their_status_without_details(error: AppError, code: grpc.StatusCode) -> None:
+    status = to_grpc_status(error)
+
+    assert status.code is code
+    assert status.details == error.message
+    ((key, value),) = status.trailing_metadata
+    assert key == "grpc-status-details-bin"
+    assert list(status_pb2.Status.FromString(value).details) == []
