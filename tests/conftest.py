@@ -14,17 +14,13 @@ from pathlib import Path
 import pytest
 
 import common
+from tests.support.backend import BACKENDS, backend
 from tests.support.postgres_cluster import PostgresServer, ThrowawayCluster, external_server
 
-BACKENDS = ("sqlite", "postgres")
 # No Prometheus endpoint on the default ports: servers of parallel tests (and of a developer's own
 # `eshop up`) would clash. A test of the metrics sets an address (port 0) itself.
 os.environ["PRODUCT_METRICS_ADDRESS"] = ""
 os.environ["ORDER_METRICS_ADDRESS"] = ""
-
-
-def backend() -> str:
-    return os.environ.get("ESHOP_TEST_BACKEND", "").strip().lower() or "sqlite"
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -1,5 +1,4 @@
-"""Helpers for every unit test: a known instant and a clock that ticks from it.
-The fakes of each service's ports stay beside its tests (tests/unit/<service>/fakes.py)."""
+"""A known instant and a clock that ticks from it, for every unit test."""
 
 from __future__ import annotations
 

@@ -1,10 +1,14 @@
-"""Helpers for every integration test: ids, set-up requests, look-ups, error details, polling."""
+"""Helpers for every integration test: ids, set-up requests, look-ups, error details, polling, and calls
+released all at once."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TypeVar
 from uuid import uuid4
 
 import grpc
@@ -18,18 +22,23 @@ from common.generated.eshop.product.v1 import product_pb2 as pb
 from common.generated.eshop.product.v1 import product_pb2_grpc as pb_grpc
 
 __all__ = [
+    "CALL_TIMEOUT_S",
     "RichDetails",
+    "all_at_once",
     "create_product",
     "get_order",
     "new_id",
     "only_order",
     "order_request",
+    "outcome",
     "reserve_request",
     "rich_details",
     "rpc_failure",
     "stock",
     "wait_until",
 ]
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -139,3 +148,25 @@ def wait_until(condition: Callable[[], bool], timeout_s: float, what: str, poll_
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
         time.sleep(poll_s)
+
+
+CALL_TIMEOUT_S = 30  # generous: a hung call fails the test instead of hanging the run
+
+
+def all_at_once(calls: list[Callable[[], T]]) -> list[T | grpc.RpcError]:
+    """Run every call on its own thread, released together by a barrier; results in call order."""
+    barrier = threading.Barrier(len(calls))
+
+    def run(call: Callable[[], T]) -> T | grpc.RpcError:
+        barrier.wait()
+        try:
+            return call()
+        except grpc.RpcError as error:
+            return error
+
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        return [f.result(timeout=CALL_TIMEOUT_S * 2) for f in [pool.submit(run, c) for c in calls]]
+
+
+def outcome(result: object) -> str:
+    return result.code().name if isinstance(result, grpc.RpcError) else "OK"

@@ -1,5 +1,5 @@
-"""Extra server interceptors (grpc.aio) for the Product service in tests (they run outermost): fault
-injection, blocking, and recording what arrives. Nothing here blocks the server's event loop."""
+"""Extra server interceptors (grpc.aio) for the services in tests (they run outermost): fault injection,
+blocking, and recording what arrives. Nothing here blocks the server's event loop."""
 
 from __future__ import annotations
 

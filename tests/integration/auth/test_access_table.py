@@ -16,7 +16,7 @@ import pytest
 
 from common.generated.eshop.order.v1 import order_pb2 as order_pb
 from common.generated.eshop.product.v1 import product_pb2 as product_pb
-from tests.integration.auth.conftest import (
+from tests.support.auth import (
     BOTH,
     TIMEOUT_S,
     AuthedServices,

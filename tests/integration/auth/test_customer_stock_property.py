@@ -16,7 +16,7 @@ from common.generated.eshop.order.v1 import order_pb2 as order_pb
 from common.generated.eshop.product.v1 import product_pb2 as product_pb
 from order.domain.model import OrderStatus
 from order.infrastructure.tables import order_lines, orders
-from tests.integration.auth.conftest import TIMEOUT_S, AuthedServices
+from tests.support.auth import TIMEOUT_S, AuthedServices
 from tests.support.invariant import connect, stock_levels, wait_for_quiescence
 
 CUSTOMERS = 3

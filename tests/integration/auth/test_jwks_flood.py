@@ -17,7 +17,7 @@ import pytest
 from common.generated.eshop.product.v1 import product_pb2 as pb
 from common.generated.eshop.product.v1 import product_pb2_grpc as pb_grpc
 from product.settings import ProductSettings
-from tests.integration.auth.conftest import PRODUCT_AUDIENCE, TIMEOUT_S, bearer
+from tests.support.auth import PRODUCT_AUDIENCE, TIMEOUT_S, bearer
 from tests.support.helpers import wait_until
 from tests.support.identity_provider import IdentityProvider, serving_jwks
 from tests.support.servers import RunningServer, start_product

@@ -20,8 +20,8 @@ from common.generated.eshop.product.v1 import product_pb2 as product_pb
 from common.generated.eshop.product.v1 import product_pb2_grpc as product_grpc
 from order.settings import OrderSettings
 from product.settings import ProductSettings
-from tests.integration.auth.conftest import TIMEOUT_S, Minter, auth_settings
-from tests.integration.common.auth.test_mtls import issue_certificate
+from tests.support.auth import TIMEOUT_S, Minter, auth_settings
+from tests.support.certificates import issue_certificate
 from tests.support.servers import start_order, start_product
 
 ORDER_IDENTITY = "spiffe://eshop/order"

@@ -14,7 +14,7 @@ from loguru import logger
 
 from common.generated.eshop.order.v1 import order_pb2 as order_pb
 from common.generated.eshop.product.v1 import product_pb2 as product_pb
-from tests.integration.auth.conftest import TIMEOUT_S, AuthedServices, new_customer
+from tests.support.auth import TIMEOUT_S, AuthedServices, new_customer
 
 
 def _refusal(call: object) -> grpc.Call:

@@ -15,7 +15,7 @@ from common.generated.eshop.product.v1 import product_pb2 as product_pb
 from common.generated.eshop.product.v1 import product_pb2_grpc as product_grpc
 from order.settings import OrderSettings
 from product.settings import ProductSettings
-from tests.integration.auth.conftest import (
+from tests.support.auth import (
     TIMEOUT_S,
     Minter,
     auth_settings,

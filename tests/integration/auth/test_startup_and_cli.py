@@ -12,8 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.cli.conftest import cli_env, run_eshop
-from tests.integration.cli.test_up import STOP_TIMEOUT_S, eshop_up
+from tests.support.cli import STOP_TIMEOUT_S, cli_env, eshop_up, run_eshop
 from tests.support.identity_provider import serving_jwks
 from tests.support.ports import free_address
 from tests.support.signing import hmac_jwk, weak_rsa_key

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import backend
+from tests.support.backend import backend
 from tests.support.postgres_cluster import PostgresServer
 
 REPO_ROOT = Path(__file__).resolve().parents[3]

@@ -13,11 +13,13 @@ from google.protobuf.field_mask_pb2 import FieldMask
 
 from common.generated.eshop.product.v1 import product_pb2 as pb
 from common.generated.eshop.product.v1 import product_pb2_grpc as pb_grpc
-from tests.integration.stock.test_concurrency import CALL_TIMEOUT_S, all_at_once, outcome
 from tests.support.helpers import (
+    CALL_TIMEOUT_S,
     RichDetails,
+    all_at_once,
     create_product,
     new_id,
+    outcome,
     reserve_request,
     rich_details,
     rpc_failure,

@@ -24,8 +24,7 @@ from common.auth.dev_keys import DEV_ISSUER, JWKS_FILE, PRIVATE_KEY_FILE, ensure
 from common.auth.key_sources import StaticKeys
 from common.auth.tokens import TokenVerifier
 from common.errors import Unauthenticated
-from tests.integration.cli.conftest import cli_env, run_eshop
-from tests.integration.cli.test_up import STOP_TIMEOUT_S, eshop_up
+from tests.support.cli import STOP_TIMEOUT_S, cli_env, eshop_up, run_eshop
 from tests.support.ports import free_address
 
 CUSTOMER = "3f0c8a9e-6b1d-4c55-9a57-1f2e3d4c5b6a"

@@ -17,8 +17,8 @@ import pytest
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
-from tests.conftest import backend
-from tests.integration.cli.conftest import cli_env, eshop_command, run_eshop
+from tests.support.backend import backend
+from tests.support.cli import cli_env, eshop_command, run_eshop
 from tests.support.faults import SERVING, health_status
 from tests.support.helpers import wait_until
 from tests.support.ports import free_port

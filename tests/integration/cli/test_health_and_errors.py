@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.integration.cli.conftest import Eshop, Services, run_eshop
+from tests.support.cli import Eshop, Services, run_eshop
 from tests.support.ports import free_address
 from tests.support.servers import RunningServer
 

@@ -16,7 +16,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from common.version import VERSION
-from tests.integration.cli.conftest import cli_env, eshop_command
+from tests.support.cli import cli_env, eshop_command
 from tests.support.ports import free_address
 
 

@@ -19,7 +19,7 @@ from order.settings import OrderSettings
 from product.application.outcomes import CATALOGUE_OPERATIONS, CATALOGUE_RESULTS
 from product.container import ProductContainer
 from product.settings import ProductSettings
-from tests.conftest import backend
+from tests.support.backend import backend
 from tests.support.helpers import create_product, new_id, order_request
 from tests.support.interceptors import FailReserve
 from tests.support.prometheus_scrape import Scrape, scrape, scrape_until

@@ -9,9 +9,9 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from common.generated.eshop.order.v1 import order_pb2 as opb
-from tests.integration.orders.conftest import OrderStub, Servers
 from tests.support.helpers import create_product, new_id, order_request, stock, wait_until
 from tests.support.invariant import backlog
+from tests.support.servers import OrderStub, Servers
 
 CANCELS = 20
 ORDERS = 3

@@ -6,9 +6,10 @@ import uuid
 
 from common.correlation import HEADER
 from common.generated.eshop.order.v1 import order_pb2 as opb
-from tests.integration.orders.conftest import LogLine, Servers
 from tests.support.helpers import create_product, new_id, order_request
 from tests.support.interceptors import RESERVE, Record
+from tests.support.logs import LogLine
+from tests.support.servers import Servers
 
 CREATE_LINE = "rpc /eshop.order.v1.OrderService/CreateOrder "
 RESERVE_LINE = f"rpc {RESERVE} "

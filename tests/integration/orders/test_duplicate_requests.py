@@ -12,9 +12,9 @@ from typing import Any
 import grpc
 
 from common.generated.eshop.order.v1 import order_pb2 as opb
-from tests.integration.orders.conftest import Servers
 from tests.support.helpers import create_product, new_id, order_request, rpc_failure, stock, wait_until
 from tests.support.interceptors import RESERVE, BlockReserve, Record
+from tests.support.servers import Servers
 
 CREATE_ORDER = "/eshop.order.v1.OrderService/CreateOrder"
 TWINS = 20

@@ -12,8 +12,8 @@ from common.generated.eshop.order.v1 import order_pb2 as opb
 from common.generated.eshop.product.v1 import product_pb2 as ppb
 from common.grpc.response_size import CLIENT_RECEIVE_LIMIT_BYTES
 from common.validation import MAX_BATCH_GET_IDS, MAX_DESCRIPTION_LENGTH, MAX_NAME_LENGTH
-from tests.integration.orders.conftest import OrderStub, ProductStub
 from tests.support.helpers import create_product, new_id, order_request
+from tests.support.servers import OrderStub, ProductStub
 
 WIDE = "\U0001f600"  # 4 bytes of UTF-8: the heaviest character a name or description may hold
 LINES = 100  # the most an order may have

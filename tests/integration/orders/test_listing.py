@@ -9,8 +9,8 @@ from datetime import datetime
 import grpc
 
 from common.generated.eshop.order.v1 import order_pb2 as opb
-from tests.integration.orders.conftest import OrderStub, ProductStub
 from tests.support.helpers import create_product, new_id, order_request, rich_details, rpc_failure
+from tests.support.servers import OrderStub, ProductStub
 
 
 def place(orders: OrderStub, products: ProductStub, *customers: str) -> list[str]:

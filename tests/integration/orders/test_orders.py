@@ -7,7 +7,6 @@ from google.protobuf.field_mask_pb2 import FieldMask
 
 from common.generated.eshop.order.v1 import order_pb2 as opb
 from common.generated.eshop.product.v1 import product_pb2 as ppb
-from tests.integration.orders.conftest import OrderStub, ProductStub
 from tests.support.helpers import (
     create_product,
     get_order,
@@ -17,6 +16,7 @@ from tests.support.helpers import (
     rpc_failure,
     stock,
 )
+from tests.support.servers import OrderStub, ProductStub
 
 
 def test_create_confirms_with_names_prices_and_total_and_takes_stock(

@@ -13,7 +13,6 @@ from common.correlation import HEADER
 from common.generated.eshop.order.v1 import order_pb2 as opb
 from order.application.order_handlers import UNAVAILABLE_REASON
 from order.settings import OrderSettings
-from tests.integration.orders.conftest import Servers
 from tests.support.helpers import (
     create_product,
     get_order,
@@ -25,6 +24,7 @@ from tests.support.helpers import (
     wait_until,
 )
 from tests.support.interceptors import RELEASE, Block, Record
+from tests.support.servers import Servers
 
 FAST_RETRIES = {"product_retry_initial_backoff_s": 0.02, "product_retry_max_backoff_s": 0.05}
 OUTAGE_S = 90

@@ -11,7 +11,6 @@ import grpc
 from common.generated.eshop.order.v1 import order_pb2 as opb
 from common.generated.eshop.product.v1 import product_pb2 as ppb
 from order.application.order_handlers import UNAVAILABLE_REASON
-from tests.integration.orders.conftest import ProductStub, Servers
 from tests.support.helpers import (
     create_product,
     new_id,
@@ -22,6 +21,7 @@ from tests.support.helpers import (
     wait_until,
 )
 from tests.support.interceptors import BlockReserve, FailReserve, HoldReserveResponse
+from tests.support.servers import ProductStub, Servers
 
 FAST_RETRIES = {"product_retry_initial_backoff_s": 0.02, "product_retry_max_backoff_s": 0.05}
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from common import telemetry
 from common.generated.eshop.order.v1 import order_pb2 as opb
-from tests.integration.orders.conftest import Servers
 from tests.support.helpers import create_product, new_id, order_request
 from tests.support.interceptors import RESERVE, Record
+from tests.support.servers import Servers
 
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 TRACESTATE = "vendor=value"

@@ -2,40 +2,24 @@
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
-
-import grpc
 
 from common.generated.eshop.product.v1 import product_pb2 as pb
 from common.generated.eshop.product.v1 import product_pb2_grpc as pb_grpc
-from tests.support.helpers import create_product, new_id, reserve_request, stock
+from tests.support.helpers import (
+    CALL_TIMEOUT_S,
+    all_at_once,
+    create_product,
+    new_id,
+    outcome,
+    reserve_request,
+    stock,
+)
 
 Stub = pb_grpc.ProductServiceStub
 T = TypeVar("T")
-CALL_TIMEOUT_S = 30  # generous: a hung call fails the test instead of hanging the run
-
-
-def all_at_once(calls: list[Callable[[], T]]) -> list[T | grpc.RpcError]:
-    """Run every call on its own thread, released together by a barrier; results in call order."""
-    barrier = threading.Barrier(len(calls))
-
-    def run(call: Callable[[], T]) -> T | grpc.RpcError:
-        barrier.wait()
-        try:
-            return call()
-        except grpc.RpcError as error:
-            return error
-
-    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-        return [f.result(timeout=CALL_TIMEOUT_S * 2) for f in [pool.submit(run, c) for c in calls]]
-
-
-def outcome(result: object) -> str:
-    return result.code().name if isinstance(result, grpc.RpcError) else "OK"
 
 
 def test_50_buyers_of_20_units_get_exactly_20(product_stub: Stub) -> None:

@@ -21,7 +21,7 @@ from common.generated.eshop.order.v1 import order_pb2, order_pb2_grpc
 from common.generated.eshop.product.v1 import product_pb2, product_pb2_grpc
 from order.settings import OrderSettings
 from product.settings import ProductSettings
-from tests.integration.cli.conftest import cli_env, run_eshop
+from tests.support.cli import cli_env, run_eshop
 from tests.support.servers import start_order, start_product
 
 

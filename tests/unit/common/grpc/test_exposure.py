@@ -9,8 +9,8 @@ import pytest
 
 from common.grpc.exposure import is_loopback, warn_if_exposed
 from product.settings import ProductSettings
+from tests.support.logs import LogLine
 from tests.support.servers import start_product
-from tests.unit.common.grpc.conftest import LogLine
 
 
 @pytest.mark.parametrize(

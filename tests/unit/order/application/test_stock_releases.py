@@ -20,8 +20,7 @@ from order.application.stock_releases import (
 )
 from order.application.storage import OutboxStats, PendingRelease
 from tests.support.clock import FixedClock
-from tests.support.order_fakes import FakeOrderStore
-from tests.unit.order.conftest import BACKOFF, LEASE_S
+from tests.support.order_fakes import BACKOFF, LEASE_S, FakeOrderStore
 
 
 class RecordedOutcomes(NoOutcomes):

@@ -10,7 +10,7 @@ import grpc
 from common import call_context
 from common.correlation import HEADER
 from common.grpc.client_interceptors import OutgoingCallInterceptor
-from tests.unit.common.grpc.conftest import ECHO, Probe
+from tests.support.aio_server import ECHO, Probe
 
 
 def is_uuid4(value: str) -> bool:

@@ -14,7 +14,7 @@ from grpc_health.v1 import health_pb2
 
 from common import correlation
 from tests.support.aio_server import serving
-from tests.unit.common.grpc.conftest import LogLine
+from tests.support.logs import LogLine
 
 SERVICE = "test.v1.Typed"
 NAME = f"/{SERVICE}/Name"

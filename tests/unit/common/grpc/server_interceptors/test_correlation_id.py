@@ -9,7 +9,7 @@ import pytest
 from common import call_context
 from common.correlation import HEADER
 from common.grpc.server_interceptors import CorrelationIdInterceptor
-from tests.unit.common.grpc.conftest import ECHO, Probe
+from tests.support.aio_server import ECHO, Probe
 
 
 def is_uuid4(value: str) -> bool:

@@ -26,7 +26,8 @@ from common.errors import (
     ResourceType,
     Unavailable,
 )
-from tests.unit.common.grpc.conftest import ECHO, FAIL, HANG, HEALTH_CHECK, LogLine, Probe
+from tests.support.aio_server import ECHO, FAIL, HANG, HEALTH_CHECK, Probe
+from tests.support.logs import LogLine
 
 SECRET = "SELECT password FROM users -- secret detail"
 

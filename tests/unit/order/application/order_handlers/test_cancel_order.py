@@ -21,8 +21,7 @@ from order.application.order_handlers import DEFAULT_CANCEL_REASON, UNAVAILABLE_
 from order.application.product_client import ProductServiceUnavailable
 from order.domain.model import Order, OrderItem, OrderLine, OrderStatus
 from tests.support.clock import T0, FixedClock
-from tests.support.order_fakes import FakeOrderRepository, FakeOrderStore
-from tests.unit.order.conftest import BACKOFF
+from tests.support.order_fakes import BACKOFF, FakeOrderRepository, FakeOrderStore
 
 PRODUCT = uuid4()
 
