@@ -6,7 +6,9 @@ and removed at the end) and then in this tree, with the same arguments, A then B
 then it prints, per concurrency, each side's median throughput, p99 and CPU per order of the services
 (the ``spread`` workload) and B over A. Alternating rounds share whatever else the machine is doing.
 Arguments after ``--`` go to both runs (default ``--concurrency 16 --lean --duration 6``); the older
-revision must understand them.
+revision must understand them. ``--b-env NAME=VALUE`` (repeatable) sets a variable for B's runs only,
+which its services inherit: ``python -m benchmarks.ab HEAD --b-env ORDER_EVENTS_BROKER_URL=amqp://…
+--b-env PRODUCT_EVENTS_BROKER_URL=amqp://…`` measures this tree without and with a broker.
 """
 
 from __future__ import annotations
@@ -26,9 +28,9 @@ from benchmarks.services import REPO_ROOT
 DEFAULT_ARGS = ["--concurrency", "16", "--lean", "--duration", "6"]
 
 
-def _run(tree: Path, args: list[str], out: Path) -> dict[str, Any]:
+def _run(tree: Path, args: list[str], out: Path, extra_env: dict[str, str] | None = None) -> dict[str, Any]:
     # Everything of that run (the driver, the load, the services) imports that tree's code.
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tree / "src"), str(tree)])}
+    env = {**os.environ, **(extra_env or {}), "PYTHONPATH": os.pathsep.join([str(tree / "src"), str(tree)])}
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks", *args, "--out", str(out)],
         cwd=tree,
@@ -85,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.ab", description=__doc__)
     parser.add_argument("rev", help="the revision to compare with (A), e.g. main or a commit")
     parser.add_argument("--rounds", type=int, default=2, help="A-then-B rounds (default 2)")
+    parser.add_argument(
+        "--b-env", action="append", default=[], metavar="NAME=VALUE", help="a variable for B's runs only"
+    )
     parser.epilog = "arguments after -- go to both runs of python -m benchmarks"
     argv = sys.argv[1:] if argv is None else argv
     ours, bench_args = (
@@ -92,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(ours)
     bench_args = bench_args or DEFAULT_ARGS
+    b_env = dict(item.split("=", 1) for item in args.b_env)
     with tempfile.TemporaryDirectory(prefix="eshop-ab-") as scratch:
         base = Path(scratch) / "a"
         subprocess.run(
@@ -103,15 +109,14 @@ def main(argv: list[str] | None = None) -> int:
             reports: dict[str, list[dict[str, Any]]] = {"a": [], "b": []}
             for i in range(args.rounds):
                 reports["a"].append(_run(base, bench_args, Path(scratch) / f"a{i}.json"))
-                reports["b"].append(_run(REPO_ROOT, bench_args, Path(scratch) / f"b{i}.json"))
+                reports["b"].append(_run(REPO_ROOT, bench_args, Path(scratch) / f"b{i}.json", b_env))
                 print(f"round {i + 1}/{args.rounds} done", file=sys.stderr)
         finally:
             subprocess.run(
                 ["git", "-C", str(REPO_ROOT), "worktree", "remove", "--force", str(base)], check=False
             )
-    print(
-        f"A = {args.rev}, B = this tree; medians of {args.rounds} alternating rounds ({' '.join(bench_args)})"
-    )
+    b_is = "this tree" + (f" with {', '.join(sorted(b_env))}" if b_env else "")
+    print(f"A = {args.rev}, B = {b_is}; medians of {args.rounds} alternating rounds ({' '.join(bench_args)})")
     for workload in ("spread", "lean-aio", "lean-sync"):
         a = [services(r, workload) for r in reports["a"]]
         b = [services(r, workload) for r in reports["b"]]

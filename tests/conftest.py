@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import common
+from tests.rabbitmq_broker import PrivateRabbit
 from tests.support.backend import BACKENDS, backend
 from tests.support.postgres_cluster import PostgresServer, ThrowawayCluster, external_server
 
@@ -58,3 +59,13 @@ def make_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Callabl
         return f"sqlite:///{tmp_path / name}.db"
 
     return make
+
+
+@pytest.fixture(scope="session")
+def rabbitmq() -> Iterator[PrivateRabbit]:
+    """A RabbitMQ node of this session (tests/rabbitmq_broker.py), started on first use."""
+    broker = PrivateRabbit()
+    try:
+        yield broker
+    finally:
+        broker.stop()

@@ -80,8 +80,34 @@ CREATE INDEX ix_reservation_lines_product_id ON reservation_lines (product_id);
 """
 
 
+# Both services' integration events (written only with a broker configured, which the lean references
+# leave out: the table is here so that the schemas stay the same).
+EVENT_OUTBOX = """
+CREATE TABLE event_outbox (
+    seq {bigserial} NOT NULL PRIMARY KEY,
+    event_id VARCHAR(36) NOT NULL UNIQUE,
+    event_type VARCHAR(100) NOT NULL,
+    subject VARCHAR(36) NOT NULL,
+    payload {blob} NOT NULL,
+    event_time {ts} NOT NULL,
+    correlation_id VARCHAR(128) NOT NULL,
+    trace_context VARCHAR(128) DEFAULT '' NOT NULL,
+    attempts INTEGER DEFAULT '0' NOT NULL,
+    next_attempt_at {ts} NOT NULL,
+    created_at {ts} NOT NULL,
+    published_at {ts},
+    last_error TEXT DEFAULT '' NOT NULL
+);
+CREATE INDEX ix_event_outbox_subject_seq ON event_outbox (subject, seq);
+CREATE INDEX ix_event_outbox_next_attempt_at ON event_outbox (next_attempt_at);
+CREATE INDEX ix_event_outbox_published_at ON event_outbox (published_at);
+"""
+
+
 def ddl(service: str, postgres: bool) -> str:
-    template = ORDER if service == "order" else PRODUCT
+    template = (ORDER if service == "order" else PRODUCT) + EVENT_OUTBOX
     if postgres:
-        return template.format(ts="TIMESTAMP WITH TIME ZONE", serial="SERIAL")
-    return template.format(ts="DATETIME", serial="INTEGER")
+        return template.format(
+            ts="TIMESTAMP WITH TIME ZONE", serial="SERIAL", bigserial="BIGSERIAL", blob="BYTEA"
+        )
+    return template.format(ts="DATETIME", serial="INTEGER", bigserial="INTEGER", blob="BLOB")

@@ -35,6 +35,7 @@ from common.auth.authenticate import authenticator_from
 from common.auth.policy import AccessPolicy
 from common.db.database import Database, DatabaseUnreachable, DatabaseUnusable
 from common.db.migrations import SchemaNotCurrent
+from common.events.broker_url import events_destination
 from common.grpc.auth_warnings import warn_about_auth_settings
 from common.grpc.server import (
     CannotListen,
@@ -188,6 +189,7 @@ async def start(
         f"database {database.redacted_url()}",
         *service.describe(settings),
         f"metrics {metrics.url or 'off'}",
+        f"events {events_destination(settings)}",
     ]
     logger.info(
         "{} service {} listening on {} ({})", service.name, VERSION, server.address, ", ".join(details)

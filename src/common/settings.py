@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -9,12 +10,14 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+from yarl import URL
 
 from common.configuration import shown, variable
 from common.host_port import parse_host_port
 
 LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
 DATABASE_BACKENDS = ("sqlite", "postgresql")
+EXCHANGE_NAME = re.compile(r"[A-Za-z0-9._:-]{1,255}")
 
 
 class LogSettings(BaseSettings):
@@ -67,6 +70,46 @@ class ServerSettings(BaseSettings):
     auth_clock_skew_s: float = Field(default=30.0, ge=0, le=300)
     # Prometheus scrape endpoint ``host:port`` or ``[v6]:port`` (each service sets its default); empty: none.
     metrics_address: str = ""
+    # Integration events (docs/events.md): published to this RabbitMQ (amqp:// or amqps://); empty: no
+    # event is written or published. The exchange is a durable topic exchange the service declares.
+    events_broker_url: str = ""
+    events_exchange: str = "eshop.events"
+    # Connecting, and each publication's confirmation, take at most this long.
+    events_publish_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    events_poll_interval_s: float = Field(default=0.5, gt=0, le=60)
+    # Retries of a publication, and connection attempts while the broker is away: capped exponential
+    # backoff with jitter. The cap keeps what waited published within 30 s of the broker being back.
+    events_initial_backoff_s: float = Field(default=0.5, gt=0, le=20)
+    events_max_backoff_s: float = Field(default=10.0, gt=0, le=20)
+    # Published events are kept this long (then deleted); unpublished ones are never deleted.
+    events_retention_s: float = Field(default=86400.0, ge=0)
+
+    @field_validator("events_broker_url")
+    @classmethod
+    def _events_broker_url(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            return value
+        try:
+            parsed = URL(value)
+        except ValueError:
+            parsed = None
+        if parsed is None or parsed.scheme not in ("amqp", "amqps") or not parsed.host:
+            raise ValueError(
+                "must be a RabbitMQ URL, amqp://user:password@host:5672/vhost or amqps://…, "
+                "or empty for no events"
+            )
+        return value
+
+    @field_validator("events_exchange")
+    @classmethod
+    def _events_exchange(cls, value: str) -> str:
+        if not EXCHANGE_NAME.fullmatch(value) or value.startswith("amq."):
+            raise ValueError(
+                "must be 1-255 of letters, digits, '.', '_', ':' and '-', not starting with 'amq.' "
+                "(RabbitMQ's own)"
+            )
+        return value
 
     @field_validator("metrics_address")
     @classmethod
@@ -90,6 +133,15 @@ class ServerSettings(BaseSettings):
                 "must be a database URL: sqlite:///path/to/file.db or postgresql+psycopg://user:password@host/db"
             )
         return value
+
+    @model_validator(mode="after")
+    def _events_backoff(self) -> ServerSettings:
+        if self.events_initial_backoff_s > self.events_max_backoff_s:
+            initial, longest = (
+                variable(self, f) for f in ("events_initial_backoff_s", "events_max_backoff_s")
+            )
+            raise ValueError(f"{initial} must not be more than {longest}")
+        return self
 
     @model_validator(mode="after")
     def _tls_pairs(self) -> ServerSettings:

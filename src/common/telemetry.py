@@ -123,12 +123,18 @@ def current_trace_context() -> str:
     return carrier.get(_TRACEPARENT, "")
 
 
+_KINDS = {"internal": SpanKind.INTERNAL, "producer": SpanKind.PRODUCER}
+
+
 @contextmanager
-def resumed(trace_context: str, name: str, attributes: dict[str, str] | None = None) -> Iterator[Span]:
+def resumed(
+    trace_context: str, name: str, attributes: dict[str, str] | None = None, *, kind: str = "internal"
+) -> Iterator[Span]:
     """A span ``name`` continuing the trace of ``trace_context`` (a ``traceparent``), e.g. a release
-    delivered by the outbox worker in the trace of the cancellation that queued it."""
+    delivered by the outbox worker in the trace of the cancellation that queued it, or an event published
+    in the trace of the call whose change it reports (``kind`` "producer")."""
     parent = propagate.extract({_TRACEPARENT: trace_context}) if trace_context else otel_context.Context()
     with tracer("eshop").start_as_current_span(
-        name, context=parent, kind=SpanKind.INTERNAL, attributes=attributes
+        name, context=parent, kind=_KINDS[kind], attributes=attributes
     ) as span:
         yield span

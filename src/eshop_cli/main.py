@@ -9,7 +9,18 @@ from pathlib import Path
 
 from common import correlation
 from common.version import VERSION
-from eshop_cli import arguments, dev_token, exit_codes, health, orders, products, serve, session, up
+from eshop_cli import (
+    arguments,
+    dev_token,
+    events,
+    exit_codes,
+    health,
+    orders,
+    products,
+    serve,
+    session,
+    up,
+)
 from eshop_cli.output import info, report_failure
 
 
@@ -106,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     orders.add_commands(subparsers, client_options)
     health.add_command(subparsers, client_options)
     dev_token.add_command(subparsers)
+    events.add_command(subparsers)
     return parser
 
 

@@ -28,6 +28,7 @@ from eshop_cli.output import info, report_failure
 from eshop_cli.products import products_table
 from eshop_cli.seed import seed_if_empty
 
+EVENTS_BROKER_VARIABLES = ("ORDER_EVENTS_BROKER_URL", "PRODUCT_EVENTS_BROKER_URL")
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 POLL_INTERVAL_S = 0.2
 # Where the databases, the dev key and the service token live; its files are the user's only.
@@ -68,6 +69,13 @@ def add_command(subparsers: Any) -> None:
         help="require authentication on both services, trusting a dev key made under ./.eshop/ "
         "(then `eshop dev-token` mints tokens)",
     )
+    up.add_argument(
+        "--events-broker",
+        metavar="URL",
+        help="publish integration events to this RabbitMQ (amqp://user:password@host:5672/): sets "
+        "ORDER_EVENTS_BROKER_URL and PRODUCT_EVENTS_BROKER_URL for both services (default: those "
+        "variables; unset, no events); `eshop events watch` prints them",
+    )
     up.set_defaults(handler=run_up)
 
 
@@ -83,6 +91,8 @@ def run_up(args: argparse.Namespace, client: session.Session) -> int:
     auth = up_auth.prepare(STATE_DIRECTORY) if args.auth else None
     if auth is not None:
         os.environ.update(auth.env())  # checked below and inherited by both children
+    if args.events_broker is not None:
+        os.environ.update({v: args.events_broker for v in EVENTS_BROKER_VARIABLES})
     try:
         _check_configuration()
     except configuration.ConfigurationError as error:
@@ -212,6 +222,14 @@ def _metrics_url(service: str) -> str:
     return f"http://{session.connectable(address)}/metrics"
 
 
+def _events_destination(service: str) -> str:
+    url = os.environ.get(f"{service.upper()}_EVENTS_BROKER_URL", "")
+    if not url:
+        return "off (--events-broker URL publishes them)"
+    exchange = os.environ.get(f"{service.upper()}_EVENTS_EXCHANGE") or "eshop.events"
+    return f"exchange {exchange} at {redacted(url)} (eshop events watch prints them)"
+
+
 def _print_ready(children: list[Child], seeded: bool, products: list[pb.Product] | None, auth: bool) -> None:
     lines = ["eshop is up (Ctrl-C stops both services)"]
     if auth:
@@ -220,6 +238,7 @@ def _print_ready(children: list[Child], seeded: bool, products: list[pb.Product]
         )
     lines += [f"  {c.name:<8} service  {c.target:<22} database {c.database_url}" for c in children]
     lines += [f"  {c.name:<8} metrics  {_metrics_url(c.name)}" for c in children]
+    lines += [f"  {c.name:<8} events   {_events_destination(c.name)}" for c in children]
     if products is not None:
         lines.append("")
         lines.append(

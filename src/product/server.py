@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from common import service
 from common.configuration import variable
+from common.events.wiring import event_closing, event_workers
 from common.generated.eshop.product.v1 import product_pb2_grpc as pb_grpc
 from product.container import ProductContainer
 from product.presentation.access_policy import product_access_policy
@@ -30,8 +31,14 @@ PRODUCT = service.Service(
     add_servicer=pb_grpc.add_ProductServiceServicer_to_server,
     service_names=[SERVICE_NAME],
     access_policy=lambda settings: product_access_policy(settings.auth_stock_client_ids),
-    workers=lambda container: [container.product_gauges()],
-    outcomes=lambda container: [container.outcomes(), container.catalogue_outcomes()],
+    workers=lambda container: [*event_workers(container), container.product_gauges()],
+    # The events' counters too, broker or not.
+    outcomes=lambda container: [
+        container.outcomes(),
+        container.catalogue_outcomes(),
+        container.event_metrics(),
+    ],
+    closing=event_closing,
     warnings=stock_client_warnings,
 )
 

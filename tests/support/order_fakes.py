@@ -161,7 +161,7 @@ class FakeReleaseOutbox:
         outbox[entry.entry_id] = replace(stored, next_attempt_at=until)
         return True
 
-    def done(self, entry_id: int) -> None:
+    def done(self, entry_id: int, now: datetime) -> None:
         self._state().outbox.pop(entry_id, None)
 
     def retry_later(self, entry_id: int, attempts: int, at: datetime, error: str) -> None:

@@ -70,8 +70,16 @@ class SqlUnitOfWork:
         return self._conn is not None
 
     def commit(self) -> None:
+        self._write_events()
         self._finish(commit=True)
         self._after_commit.run()
+
+    def _write_events(self) -> None:
+        """Before the commit, in its transaction: the events the transaction's aggregates raised, into
+        the event outbox (the service's unit of work knows where both are)."""
+
+    def _transaction_ended(self) -> None:
+        """After a commit or a rollback: what the transaction's repositories remember is forgotten."""
 
     def after_commit(self, action: Callable[[], None]) -> None:
         self._after_commit.add(action)
@@ -82,6 +90,7 @@ class SqlUnitOfWork:
     def _finish(self, *, commit: bool, failure: BaseException | None = None) -> None:
         if not commit:
             self._after_commit.discard()
+        self._transaction_ended()
         conn, self._conn = self._conn, None
         if conn is not None:
             self._database.end(conn, write=not self._read_only, commit=commit, failure=failure)

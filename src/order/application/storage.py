@@ -8,6 +8,8 @@ from typing import Protocol
 from uuid import UUID
 
 from common.call_context import Origin
+from common.events.outbox import EventOutbox
+from common.outbox.delivery import OutboxStats
 from common.transactions import UnitOfWork
 from order.domain.model import Order
 
@@ -23,12 +25,6 @@ class PendingRelease:
     next_attempt_at: datetime
     created_at: datetime
     trace_context: str = ""  # W3C traceparent of the call that queued it (opaque here)
-
-
-@dataclass(frozen=True)
-class OutboxStats:
-    waiting: int
-    oldest: datetime | None
 
 
 @dataclass(frozen=True)
@@ -79,7 +75,7 @@ class ReleaseOutbox(Protocol):
         """Take ``entry`` for delivery until ``until`` (a lease); False if another worker took it."""
         ...
 
-    def done(self, entry_id: int) -> None: ...
+    def done(self, entry_id: int, now: datetime) -> None: ...
     def retry_later(self, entry_id: int, attempts: int, at: datetime, error: str) -> None: ...
     def retry_now(self, now: datetime) -> int:
         """Every entry that has failed and waits for a later attempt is due at ``now``; how many."""
@@ -91,6 +87,7 @@ class ReleaseOutbox(Protocol):
 class OrderUnitOfWork(UnitOfWork, Protocol):
     orders: OrderRepository
     outbox: ReleaseOutbox
+    events: EventOutbox  # integration events, written at commit from what the saved orders raised
 
     def __enter__(self) -> OrderUnitOfWork: ...
     def __exit__(self, *exc_info: object) -> None: ...

@@ -9,6 +9,7 @@ from enum import Enum
 from uuid import UUID
 
 from order.domain.errors import OrderNotCancellable
+from order.domain.events import OrderCancelled, OrderConfirmed, OrderEvent, OrderRejected
 
 
 class OrderStatus(str, Enum):
@@ -58,6 +59,8 @@ class Order:
     # Opaque to the domain: the trace context (W3C traceparent) of the call that placed the order, kept
     # with it so that work resuming the order later (the reconciler) can join that call's trace.
     trace_context: str | None = field(default=None, compare=False)
+    # What its changes raised since it was read, for the unit of work to write with the change.
+    events: tuple[OrderEvent, ...] = field(default=(), compare=False, repr=False)
 
     @staticmethod
     def place(
@@ -86,7 +89,13 @@ class Order:
 
     def confirm(self, items: tuple[OrderItem, ...], now: datetime) -> Order:
         self._expect(OrderStatus.PENDING)
-        return replace(self, status=OrderStatus.CONFIRMED, items=items, update_time=now)
+        return replace(
+            self,
+            status=OrderStatus.CONFIRMED,
+            items=items,
+            update_time=now,
+            events=(*self.events, OrderConfirmed()),
+        )
 
     def reject(self, reason: str, failed_product_ids: tuple[UUID, ...], now: datetime) -> Order:
         self._expect(OrderStatus.PENDING)
@@ -96,6 +105,7 @@ class Order:
             status_reason=reason,
             failed_product_ids=failed_product_ids,
             update_time=now,
+            events=(*self.events, OrderRejected()),
         )
 
     def cancel(self, reason: str, now: datetime) -> Order:
@@ -104,7 +114,13 @@ class Order:
             return self
         if self.status is OrderStatus.REJECTED:
             raise OrderNotCancellable(self.order_id, self.status.value)
-        return replace(self, status=OrderStatus.CANCELLED, status_reason=reason, update_time=now)
+        return replace(
+            self,
+            status=OrderStatus.CANCELLED,
+            status_reason=reason,
+            update_time=now,
+            events=(*self.events, OrderCancelled()),
+        )
 
     @property
     def holds_stock(self) -> bool:

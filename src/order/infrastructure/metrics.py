@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from opentelemetry.metrics import Meter
 
 from common.background import PeriodicWorker
+from common.events.metrics import EventMetrics
 from common.metrics import CachedValue, counter_from_zero, label_sets
 from order.application.outcomes import DELIVERY_RESULTS, ORDER_OUTCOMES, RECONCILER_RESULTS
 from order.application.stock_releases import StockReleases
@@ -63,11 +64,13 @@ class OrderGauges(PeriodicWorker):
         meter: Meter,
         uow_factory: Callable[[], OrderUnitOfWork],
         releases: StockReleases,
+        events: EventMetrics | None = None,
         interval_s: float = GAUGE_REFRESH_S,
     ) -> None:
         super().__init__("order-gauges", self.refresh, interval_s)
         self._uow_factory = uow_factory
         self._releases = releases
+        self._events = events
         self.values = CachedValue()
         meter.create_observable_gauge(
             "eshop.orders.pending",
@@ -98,6 +101,8 @@ class OrderGauges(PeriodicWorker):
         uow = self._uow_factory()
         pending = await uow.run(uow.orders.pending_stats)
         stats = await self._releases.stats()
+        if self._events is not None:
+            self._events.backlog(await uow.run(uow.events.stats))
         self.values.set(
             orders_pending=pending.count,
             orders_pending_oldest_age=_age_s(pending.oldest),

@@ -13,7 +13,9 @@ from common.call_context import Origin
 from common.db.types import UTCDateTime
 from common.db.upsert import insert_ignoring_conflict
 from common.money import from_cents, to_cents
-from order.application.storage import OutboxStats, PendingRelease, PendingStats
+from common.outbox.delivery import OutboxStats
+from order.application.storage import PendingRelease, PendingStats
+from order.domain.events import OrderEvent
 from order.domain.model import Order, OrderItem, OrderLine, OrderStatus
 from order.infrastructure.tables import order_lines, orders, release_outbox
 
@@ -58,6 +60,17 @@ _PRICE_LINE = (
 class SqlOrderRepository:
     def __init__(self, connection: ConnectionSource) -> None:
         self._conn = connection
+        # The orders saved in the current transaction, for their events (``take_raised``).
+        self._saved: list[Order] = []
+
+    def take_raised(self) -> list[tuple[Order, OrderEvent]]:
+        """The events the orders saved in this transaction raised, each with the order as saved; and
+        forget them (the unit of work writes them to the event outbox once)."""
+        saved, self._saved = self._saved, []
+        return [(order, event) for order in saved for event in order.events]
+
+    def forget(self) -> None:
+        self._saved = []
 
     def add(self, order: Order) -> bool:
         conn = self._conn()
@@ -105,6 +118,8 @@ class SqlOrderRepository:
         )
         if result.rowcount != 1:
             return False
+        if order.events:
+            self._saved.append(order)
         if order.items:
             conn.execute(
                 _PRICE_LINE,
@@ -284,7 +299,7 @@ class SqlReleaseOutbox:
         )
         return result.rowcount == 1
 
-    def done(self, entry_id: int) -> None:
+    def done(self, entry_id: int, now: datetime) -> None:
         self._conn().execute(delete(release_outbox).where(release_outbox.c.entry_id == entry_id))
 
     def retry_later(self, entry_id: int, attempts: int, at: datetime, error: str) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from common.db.event_outbox import event_outbox_table
 from common.db.types import UTCDateTime
 
 metadata = MetaData()
@@ -68,3 +69,7 @@ release_outbox = Table(
     # The traceparent of the call that queued it (migration 0002): its delivery joins that trace.
     Column("trace_context", String(128), nullable=False, default="", server_default=""),
 )
+
+# Integration events waiting to be published, and published ones until the retention prunes them
+# (migration 0005).
+event_outbox = event_outbox_table(metadata)

@@ -31,15 +31,14 @@ class CreateProductHandler(OneTransaction[ProductUnitOfWork]):
         price = parse_price(command.price)
         assert price is not None, "validated by CreateProduct.validate"
         now = self.clock()
-        product = Product(
+        product = Product.create(
             product_id=uuid4(),
             name=command.name.strip(),
             description=command.description.strip(),
             price=price,
             stock_quantity=command.stock_quantity,
             low_stock_threshold=command.low_stock_threshold,
-            create_time=now,
-            update_time=now,
+            now=now,
             category=command.category,
         )
         self.uow.products.add(product)

@@ -72,6 +72,7 @@ class ReserveStockHandler(OneTransaction[ProductUnitOfWork]):
             if product is None:
                 refused.append(r)
             else:
+                product.took(r.quantity)  # StockLow, if this took it to its threshold
                 taken[r.product_id] = product
         if refused:
             self._refuse(requested, refused)

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
+from common.events.outbox import EventOutbox
 from common.transactions import UnitOfWork
 from product.domain.model import Product, Reservation, ReservedLine
 
@@ -77,6 +78,7 @@ class ReservationRepository(Protocol):
 class ProductUnitOfWork(UnitOfWork, Protocol):
     products: ProductRepository
     reservations: ReservationRepository
+    events: EventOutbox  # integration events, written at commit from what the written products raised
 
     def __enter__(self) -> ProductUnitOfWork: ...
     def __exit__(self, *exc_info: object) -> None: ...

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
@@ -11,6 +11,14 @@ from uuid import UUID
 
 from product.domain.changes import ProductChanges
 from product.domain.errors import ProductDeleted, ProductNotDeleted, StaleEtag
+from product.domain.events import (
+    ProductCreated,
+    ProductEvent,
+    ProductUndeleted,
+    ProductUpdated,
+    StockLow,
+)
+from product.domain.events import ProductDeleted as ProductWasDeleted
 
 
 @dataclass
@@ -31,6 +39,35 @@ class Product:
     # Moved on by every write of the product, stock moves included: the etag, and what a save
     # compares and sets, so two writers that read the same version cannot both win.
     version: int = 1
+    # What its changes raised since it was read, for the unit of work to write with the change.
+    events: list[ProductEvent] = field(default_factory=list, compare=False, repr=False)
+
+    @staticmethod
+    def create(
+        *,
+        product_id: UUID,
+        name: str,
+        description: str,
+        price: Decimal,
+        stock_quantity: int,
+        low_stock_threshold: int,
+        now: datetime,
+        category: str = "",
+    ) -> Product:
+        """A new product (its creation raises no StockLow, whatever its stock)."""
+        product = Product(
+            product_id=product_id,
+            name=name,
+            description=description,
+            price=price,
+            stock_quantity=stock_quantity,
+            low_stock_threshold=low_stock_threshold,
+            create_time=now,
+            update_time=now,
+            category=category,
+        )
+        product.events.append(ProductCreated())
+        return product
 
     @property
     def deleted(self) -> bool:
@@ -65,6 +102,8 @@ class Product:
         if changes.category is not None:
             self.category = changes.category
         self.update_time = now
+        # A threshold raised above the stock is no StockLow: only a reservation crossing it is.
+        self.events.append(ProductUpdated(changes.mask))
 
     def restock(self, quantity: int, now: datetime) -> None:
         if self.deleted:
@@ -79,6 +118,7 @@ class Product:
         self.require_etag(etag)
         self.delete_time = now
         self.update_time = now
+        self.events.append(ProductWasDeleted())
 
     def undelete(self, now: datetime, *, etag: str = "") -> None:
         if not self.deleted:
@@ -86,6 +126,14 @@ class Product:
         self.require_etag(etag)
         self.delete_time = None
         self.update_time = now
+        self.events.append(ProductUndeleted())
+
+    def took(self, quantity: int) -> None:
+        """A reservation has taken ``quantity`` (storage's atomic decrement: this is the product after
+        it): StockLow when that took the stock from above the threshold to at or below it."""
+        before = self.stock_quantity + quantity
+        if self.stock_quantity <= self.low_stock_threshold < before:
+            self.events.append(StockLow())
 
 
 @dataclass(frozen=True)

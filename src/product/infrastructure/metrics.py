@@ -8,6 +8,7 @@ from collections.abc import Callable
 from opentelemetry.metrics import Meter
 
 from common.background import PeriodicWorker
+from common.events.metrics import EventMetrics
 from common.metrics import CachedValue, counter_from_zero, label_sets
 from product.application.outcomes import CATALOGUE_OPERATIONS, CATALOGUE_RESULTS, RESERVATION_RESULTS
 from product.application.storage import ProductUnitOfWork
@@ -67,10 +68,15 @@ class ProductGauges(PeriodicWorker):
     """Products at or below their low-stock threshold, computed every ``interval_s`` on the server's loop."""
 
     def __init__(
-        self, meter: Meter, uow_factory: Callable[[], ProductUnitOfWork], interval_s: float = GAUGE_REFRESH_S
+        self,
+        meter: Meter,
+        uow_factory: Callable[[], ProductUnitOfWork],
+        events: EventMetrics | None = None,
+        interval_s: float = GAUGE_REFRESH_S,
     ) -> None:
         super().__init__("product-gauges", self.refresh, interval_s)
         self._uow_factory = uow_factory
+        self._events = events
         self.values = CachedValue()
         meter.create_observable_gauge(
             "eshop.products.low_stock",
@@ -82,3 +88,5 @@ class ProductGauges(PeriodicWorker):
     async def refresh(self) -> None:
         uow = self._uow_factory()
         self.values.set(low_stock=await uow.run(uow.products.count_low_stock))
+        if self._events is not None:
+            self._events.backlog(await uow.run(uow.events.stats))

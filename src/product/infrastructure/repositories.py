@@ -12,6 +12,7 @@ from sqlalchemy import BindParameter, Connection, Select, and_, bindparam, func,
 
 from common.db.upsert import insert_ignoring_conflict
 from common.money import from_cents, to_cents
+from product.domain.events import ProductEvent
 from product.domain.model import Product, Reservation, ReservationStatus, ReservedLine
 from product.infrastructure.tables import products, reservation_lines, reservations
 
@@ -96,8 +97,23 @@ def _products_by_ids(count: int) -> Select[Any]:
 class SqlProductRepository:
     def __init__(self, connection: ConnectionSource) -> None:
         self._conn = connection
+        # Products written in the current transaction, as stored, for their events (``take_raised``).
+        self._written: list[Product] = []
+
+    def take_raised(self) -> list[tuple[Product, ProductEvent]]:
+        """The events the products written in this transaction raised, each with the product as
+        stored; and forget them (the unit of work writes them to the event outbox once)."""
+        written, self._written = self._written, []
+        raised = [(product, event) for product in written for event in product.events]
+        for product in written:
+            product.events.clear()
+        return raised
+
+    def forget(self) -> None:
+        self._written = []
 
     def add(self, product: Product) -> None:
+        self._written.append(product)
         self._conn().execute(
             products.insert().values(
                 product_id=str(product.product_id),
@@ -121,7 +137,7 @@ class SqlProductRepository:
         return self._one(_PRODUCT_BY_ID_FOR_UPDATE, {"p_id": str(product_id)})
 
     def save(self, product: Product) -> Product | None:
-        return self._one(
+        saved = self._one(
             _SAVE,
             {
                 "p_id": str(product.product_id),
@@ -135,6 +151,11 @@ class SqlProductRepository:
                 "p_delete_time": product.delete_time,
             },
         )
+        if saved is not None:
+            # The change's events go with the product as stored (its new version is the etag they show).
+            saved.events, product.events = product.events, []
+            self._written.append(saved)
+        return saved
 
     def count_low_stock(self) -> int:
         low = (
@@ -170,7 +191,10 @@ class SqlProductRepository:
     def try_take(self, product_id: UUID, quantity: int, now: datetime) -> Product | None:
         # A single conditional UPDATE: the check and the decrement are one atomic step in the database,
         # whatever the number of threads, processes or replicas.
-        return self._one(_TAKE_STOCK, {"p_id": str(product_id), "p_quantity": quantity, "p_now": now})
+        taken = self._one(_TAKE_STOCK, {"p_id": str(product_id), "p_quantity": quantity, "p_now": now})
+        if taken is not None:
+            self._written.append(taken)  # its StockLow, if the reservation raises one
+        return taken
 
     def put_back(self, product_id: UUID, quantity: int, now: datetime) -> Product | None:
         return self._one(_PUT_BACK_STOCK, {"p_id": str(product_id), "p_quantity": quantity, "p_now": now})

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Text,
 )
 
+from common.db.event_outbox import event_outbox_table
 from common.db.types import UTCDateTime
 
 metadata = MetaData()
@@ -62,3 +63,7 @@ reservation_lines = Table(
     Column("quantity", Integer, nullable=False),
     CheckConstraint("quantity > 0", name="ck_reservation_lines_quantity_positive"),
 )
+
+# Integration events waiting to be published, and published ones until the retention prunes them
+# (migration 0004).
+event_outbox = event_outbox_table(metadata)

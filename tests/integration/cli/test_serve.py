@@ -90,7 +90,7 @@ def test_serve_logs_one_start_line_and_one_stop_line(
         _wait_until_serving(address, process)
         start_line = _read_start_line(process)
         # The metrics URL actually bound (port 0 asked the OS for one) answers while the service runs.
-        [metrics_url] = re.findall(r"metrics (http://127\.0\.0\.1:\d+/metrics)\)", start_line)
+        [metrics_url] = re.findall(r"metrics (http://127\.0\.0\.1:\d+/metrics), events off\)", start_line)
         assert not metrics_url.endswith(":0/metrics")
         with urllib.request.urlopen(metrics_url, timeout=5) as response:
             assert b"process_start_time_seconds" in response.read()

@@ -252,6 +252,10 @@ def _expected_order_counters(product_target: str) -> dict[str, LabelSets]:
         "eshop_reconciler_resolutions_total": _every(
             result=["confirmed", "rejected", "deferred", "lost_race"]
         ),
+        # Exported with no broker configured too (these services have none).
+        "eshop_events_published_total": _every(
+            type=[f"eshop.order.v1.{m}" for m in ("OrderConfirmed", "OrderRejected", "OrderCancelled")]
+        ),
         "grpc_server_call_started_total": _every(grpc_method=methods),
         "eshop_grpc_server_retries_total": _every(grpc_method=methods),
         "eshop_grpc_server_failures_total": _every(grpc_method=methods, grpc_status=FAILURE_CODES),
@@ -271,6 +275,12 @@ def _expected_product_counters() -> dict[str, LabelSets]:
             result=["changed", "stale_etag", "not_found", "failed_precondition"],
         ),
         "eshop_stock_units_released_total": {()},
+        "eshop_events_published_total": _every(
+            type=[
+                f"eshop.product.v1.{m}"
+                for m in ("ProductCreated", "ProductUpdated", "ProductDeleted", "StockLow")
+            ]
+        ),
         "grpc_server_call_started_total": _every(grpc_method=methods),
         "eshop_grpc_server_retries_total": _every(grpc_method=methods),
         "eshop_grpc_server_failures_total": _every(grpc_method=methods, grpc_status=FAILURE_CODES),

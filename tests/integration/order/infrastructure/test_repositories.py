@@ -16,7 +16,8 @@ from common.call_context import Origin
 from common.clock import utcnow
 from common.db.database import Database
 from common.db.factory import open_database
-from order.application.storage import OutboxStats, PendingStats
+from common.outbox.delivery import OutboxStats
+from order.application.storage import PendingStats
 from order.domain.model import Order, OrderItem, OrderLine, OrderStatus
 from order.infrastructure.schema import create_schema
 from order.infrastructure.tables import release_outbox
@@ -310,7 +311,7 @@ def test_retry_later_reschedules_and_done_removes_an_entry(database: Database) -
     with uow:
         assert uow.outbox.stats() == OutboxStats(2, now - timedelta(seconds=7))
         uow.outbox.retry_later(kept.entry_id, 3, now + timedelta(seconds=20), "x" * 1500)
-        uow.outbox.done(gone.entry_id)
+        uow.outbox.done(gone.entry_id, gone.created_at)
         uow.commit()
 
     with uow:

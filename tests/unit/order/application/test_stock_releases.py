@@ -11,6 +11,7 @@ from pytest_mock import MockerFixture
 
 from common import call_context
 from common.call_context import Origin
+from common.outbox.delivery import OutboxStats
 from order.application.outcomes import NoOutcomes
 from order.application.product_client import ProductServiceUnavailable
 from order.application.stock_releases import (
@@ -18,7 +19,7 @@ from order.application.stock_releases import (
     immediate_attempt_budget,
     lease_outlasting,
 )
-from order.application.storage import OutboxStats, PendingRelease
+from order.application.storage import PendingRelease
 from tests.support.clock import FixedClock
 from tests.support.order_fakes import BACKOFF, LEASE_S, FakeOrderStore
 

@@ -9,9 +9,9 @@ from unittest.mock import MagicMock
 import pytest
 from loguru import logger
 
+from common.outbox.delivery import OutboxStats
+from common.outbox.worker import OutboxWorker
 from order.application.stock_releases import StockReleases
-from order.application.storage import OutboxStats
-from order.infrastructure.outbox_worker import OutboxWorker
 
 
 @pytest.fixture
@@ -25,6 +25,7 @@ def lines() -> Iterator[list[str]]:
 def _worker(stats: OutboxStats) -> tuple[OutboxWorker, MagicMock]:
     releases = MagicMock(spec=StockReleases)
     releases.stats.return_value = stats
+    releases.deliver_due.return_value = 0
     return OutboxWorker(releases, poll_interval_s=0.1), releases
 
 
@@ -51,8 +52,10 @@ async def test_whatever_waits_is_tried_at_once_when_the_connection_comes_back(li
     releases = MagicMock(spec=StockReleases)
     releases.stats.return_value = OutboxStats(waiting=0, oldest=None)
     releases.retry_waiting_now.return_value = 3
+    releases.deliver_due.return_value = 0
+    releases.deliver_due.return_value = 0
     connected = [True, False, False, True, True]
-    worker = OutboxWorker(releases, poll_interval_s=0.1, product_connected=lambda: connected.pop(0))
+    worker = OutboxWorker(releases, poll_interval_s=0.1, connected=lambda: connected.pop(0))
 
     for _ in range(5):
         await worker._tick()

@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from common.generated.eshop.order.v1 import order_pb2 as common_dot_generated_dot_eshop_dot_order_dot_v1_dot_order__pb2
+from common.generated.eshop.order.v1 import order_pb2 as eshop_dot_order_dot_v1_dot_order__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -18,7 +18,7 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in common/generated/eshop/order/v1/order_pb2_grpc.py depends on'
+        + ' but the generated code in eshop/order/v1/order_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
@@ -37,23 +37,23 @@ class OrderServiceStub:
         """
         self.CreateOrder = channel.unary_unary(
                 '/eshop.order.v1.OrderService/CreateOrder',
-                request_serializer=common_dot_generated_dot_eshop_dot_order_dot_v1_dot_order__pb2.CreateOrderRequest.SerializeToString,
-                response_deserializer=common_dot_generated_dot_eshop_dot_order_dot_v1_dot_order__pb2.Order.FromString,
+                request_serializer=eshop_dot_order_dot_v1_dot_order__pb2.CreateOrderRequest.SerializeToString,
+                response_deserializer=eshop_dot_order_dot_v1_dot_order__pb2.Order.FromString,
                 _registered_method=True)
         self.CancelOrder = channel.unary_unary(
                 '/eshop.order.v1.OrderService/CancelOrder',
-                request_serializer=common_dot_generated_dot_eshop_dot_order_dot_v1_dot_order__pb2.CancelOrderRequest.SerializeToString,
-                response_deserializer=common_dot_generated_dot_eshop_dot_order_dot_v1_dot_order__pb2.Order.FromString,
+                request_serializer=eshop_dot_order_dot_v1_dot_order__pb2.CancelOrderRequest.SerializeToString,
+                response_deserializer=eshop_dot_order_dot_v1_dot_order__pb2.Order.FromString,
                 _registered_method=True)
         self.GetOrder = channel.unary_unary(
                 '/eshop.order.v1.OrderService/GetOrder',
-                request_serializer=common_dot_generated_dot_eshop_dot_order_dot_v1_dot_order__pb2.GetOrderRequest.SerializeToString,
-                response_deserializer=common_dot_generated_dot_eshop_dot_order_dot_v1_dot_order__pb2.Order.FromString,
+                request_serializer=eshop_dot_order_dot_v1_dot_order__pb2.GetOrderRequest.SerializeToString,
+                response_deserializer=eshop_dot_order_dot_v1_dot_order__pb2.Order.FromString,
                 _registered_method=True)
         self.ListOrders = channel.unary_unary(
                 '/eshop.order.v1.OrderService/ListOrders',
-                request_serializer=common_dot_generated_dot_eshop_dot_order_dot_v1_dot_order__pb2.ListOrdersRequest.SerializeToString,
-                response_deserializer=common_dot_generated_dot_eshop_dot_order_dot_v1_dot_order__pb2.ListOrdersResponse.FromString,
+                request_serializer=eshop_dot_order_dot_v1_dot_order__pb2.ListOrdersRequest.SerializeToString,
+                response_deserializer=eshop_dot_order_dot_v1_dot_order__pb2.ListOrdersResponse.FromString,
                 _registered_method=True)
 
 
@@ -93,23 +93,23 @@ def add_OrderServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'CreateOrder': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateOrder,
-                    request_deserializer=common_dot_generated_dot_eshop_dot_order_dot_v1_dot_order__pb2.CreateOrderRequest.FromString,
-                    response_serializer=common_dot_generated_dot_eshop_dot_order_dot_v1_dot_order__pb2.Order.SerializeToString,
+                    request_deserializer=eshop_dot_order_dot_v1_dot_order__pb2.CreateOrderRequest.FromString,
+                    response_serializer=eshop_dot_order_dot_v1_dot_order__pb2.Order.SerializeToString,
             ),
             'CancelOrder': grpc.unary_unary_rpc_method_handler(
                     servicer.CancelOrder,
-                    request_deserializer=common_dot_generated_dot_eshop_dot_order_dot_v1_dot_order__pb2.CancelOrderRequest.FromString,
-                    response_serializer=common_dot_generated_dot_eshop_dot_order_dot_v1_dot_order__pb2.Order.SerializeToString,
+                    request_deserializer=eshop_dot_order_dot_v1_dot_order__pb2.CancelOrderRequest.FromString,
+                    response_serializer=eshop_dot_order_dot_v1_dot_order__pb2.Order.SerializeToString,
             ),
             'GetOrder': grpc.unary_unary_rpc_method_handler(
                     servicer.GetOrder,
-                    request_deserializer=common_dot_generated_dot_eshop_dot_order_dot_v1_dot_order__pb2.GetOrderRequest.FromString,
-                    response_serializer=common_dot_generated_dot_eshop_dot_order_dot_v1_dot_order__pb2.Order.SerializeToString,
+                    request_deserializer=eshop_dot_order_dot_v1_dot_order__pb2.GetOrderRequest.FromString,
+                    response_serializer=eshop_dot_order_dot_v1_dot_order__pb2.Order.SerializeToString,
             ),
             'ListOrders': grpc.unary_unary_rpc_method_handler(
                     servicer.ListOrders,
-                    request_deserializer=common_dot_generated_dot_eshop_dot_order_dot_v1_dot_order__pb2.ListOrdersRequest.FromString,
-                    response_serializer=common_dot_generated_dot_eshop_dot_order_dot_v1_dot_order__pb2.ListOrdersResponse.SerializeToString,
+                    request_deserializer=eshop_dot_order_dot_v1_dot_order__pb2.ListOrdersRequest.FromString,
+                    response_serializer=eshop_dot_order_dot_v1_dot_order__pb2.ListOrdersResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -138,8 +138,8 @@ class OrderService:
             request,
             target,
             '/eshop.order.v1.OrderService/CreateOrder',
-            common_dot_generated_dot_eshop_dot_order_dot_v1_dot_order__pb2.CreateOrderRequest.SerializeToString,
-            common_dot_generated_dot_eshop_dot_order_dot_v1_dot_order__pb2.Order.FromString,
+            eshop_dot_order_dot_v1_dot_order__pb2.CreateOrderRequest.SerializeToString,
+            eshop_dot_order_dot_v1_dot_order__pb2.Order.FromString,
             options,
             channel_credentials,
             insecure,
@@ -165,8 +165,8 @@ class OrderService:
             request,
             target,
             '/eshop.order.v1.OrderService/CancelOrder',
-            common_dot_generated_dot_eshop_dot_order_dot_v1_dot_order__pb2.CancelOrderRequest.SerializeToString,
-            common_dot_generated_dot_eshop_dot_order_dot_v1_dot_order__pb2.Order.FromString,
+            eshop_dot_order_dot_v1_dot_order__pb2.CancelOrderRequest.SerializeToString,
+            eshop_dot_order_dot_v1_dot_order__pb2.Order.FromString,
             options,
             channel_credentials,
             insecure,
@@ -192,8 +192,8 @@ class OrderService:
             request,
             target,
             '/eshop.order.v1.OrderService/GetOrder',
-            common_dot_generated_dot_eshop_dot_order_dot_v1_dot_order__pb2.GetOrderRequest.SerializeToString,
-            common_dot_generated_dot_eshop_dot_order_dot_v1_dot_order__pb2.Order.FromString,
+            eshop_dot_order_dot_v1_dot_order__pb2.GetOrderRequest.SerializeToString,
+            eshop_dot_order_dot_v1_dot_order__pb2.Order.FromString,
             options,
             channel_credentials,
             insecure,
@@ -219,8 +219,8 @@ class OrderService:
             request,
             target,
             '/eshop.order.v1.OrderService/ListOrders',
-            common_dot_generated_dot_eshop_dot_order_dot_v1_dot_order__pb2.ListOrdersRequest.SerializeToString,
-            common_dot_generated_dot_eshop_dot_order_dot_v1_dot_order__pb2.ListOrdersResponse.FromString,
+            eshop_dot_order_dot_v1_dot_order__pb2.ListOrdersRequest.SerializeToString,
+            eshop_dot_order_dot_v1_dot_order__pb2.ListOrdersResponse.FromString,
             options,
             channel_credentials,
             insecure,

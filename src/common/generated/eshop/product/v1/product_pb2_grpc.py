@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from common.generated.eshop.product.v1 import product_pb2 as common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2
+from common.generated.eshop.product.v1 import product_pb2 as eshop_dot_product_dot_v1_dot_product__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -18,7 +18,7 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in common/generated/eshop/product/v1/product_pb2_grpc.py depends on'
+        + ' but the generated code in eshop/product/v1/product_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
@@ -38,58 +38,58 @@ class ProductServiceStub:
         """
         self.CreateProduct = channel.unary_unary(
                 '/eshop.product.v1.ProductService/CreateProduct',
-                request_serializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.CreateProductRequest.SerializeToString,
-                response_deserializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.Product.FromString,
+                request_serializer=eshop_dot_product_dot_v1_dot_product__pb2.CreateProductRequest.SerializeToString,
+                response_deserializer=eshop_dot_product_dot_v1_dot_product__pb2.Product.FromString,
                 _registered_method=True)
         self.GetProduct = channel.unary_unary(
                 '/eshop.product.v1.ProductService/GetProduct',
-                request_serializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.GetProductRequest.SerializeToString,
-                response_deserializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.Product.FromString,
+                request_serializer=eshop_dot_product_dot_v1_dot_product__pb2.GetProductRequest.SerializeToString,
+                response_deserializer=eshop_dot_product_dot_v1_dot_product__pb2.Product.FromString,
                 _registered_method=True)
         self.ListProducts = channel.unary_unary(
                 '/eshop.product.v1.ProductService/ListProducts',
-                request_serializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.ListProductsRequest.SerializeToString,
-                response_deserializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.ListProductsResponse.FromString,
+                request_serializer=eshop_dot_product_dot_v1_dot_product__pb2.ListProductsRequest.SerializeToString,
+                response_deserializer=eshop_dot_product_dot_v1_dot_product__pb2.ListProductsResponse.FromString,
                 _registered_method=True)
         self.BatchGetProducts = channel.unary_unary(
                 '/eshop.product.v1.ProductService/BatchGetProducts',
-                request_serializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.BatchGetProductsRequest.SerializeToString,
-                response_deserializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.BatchGetProductsResponse.FromString,
+                request_serializer=eshop_dot_product_dot_v1_dot_product__pb2.BatchGetProductsRequest.SerializeToString,
+                response_deserializer=eshop_dot_product_dot_v1_dot_product__pb2.BatchGetProductsResponse.FromString,
                 _registered_method=True)
         self.RestockProduct = channel.unary_unary(
                 '/eshop.product.v1.ProductService/RestockProduct',
-                request_serializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.RestockProductRequest.SerializeToString,
-                response_deserializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.Product.FromString,
+                request_serializer=eshop_dot_product_dot_v1_dot_product__pb2.RestockProductRequest.SerializeToString,
+                response_deserializer=eshop_dot_product_dot_v1_dot_product__pb2.Product.FromString,
                 _registered_method=True)
         self.UpdateProduct = channel.unary_unary(
                 '/eshop.product.v1.ProductService/UpdateProduct',
-                request_serializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.UpdateProductRequest.SerializeToString,
-                response_deserializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.Product.FromString,
+                request_serializer=eshop_dot_product_dot_v1_dot_product__pb2.UpdateProductRequest.SerializeToString,
+                response_deserializer=eshop_dot_product_dot_v1_dot_product__pb2.Product.FromString,
                 _registered_method=True)
         self.DeleteProduct = channel.unary_unary(
                 '/eshop.product.v1.ProductService/DeleteProduct',
-                request_serializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.DeleteProductRequest.SerializeToString,
-                response_deserializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.Product.FromString,
+                request_serializer=eshop_dot_product_dot_v1_dot_product__pb2.DeleteProductRequest.SerializeToString,
+                response_deserializer=eshop_dot_product_dot_v1_dot_product__pb2.Product.FromString,
                 _registered_method=True)
         self.UndeleteProduct = channel.unary_unary(
                 '/eshop.product.v1.ProductService/UndeleteProduct',
-                request_serializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.UndeleteProductRequest.SerializeToString,
-                response_deserializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.Product.FromString,
+                request_serializer=eshop_dot_product_dot_v1_dot_product__pb2.UndeleteProductRequest.SerializeToString,
+                response_deserializer=eshop_dot_product_dot_v1_dot_product__pb2.Product.FromString,
                 _registered_method=True)
         self.ReserveStock = channel.unary_unary(
                 '/eshop.product.v1.ProductService/ReserveStock',
-                request_serializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.ReserveStockRequest.SerializeToString,
-                response_deserializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.ReserveStockResponse.FromString,
+                request_serializer=eshop_dot_product_dot_v1_dot_product__pb2.ReserveStockRequest.SerializeToString,
+                response_deserializer=eshop_dot_product_dot_v1_dot_product__pb2.ReserveStockResponse.FromString,
                 _registered_method=True)
         self.ReleaseStock = channel.unary_unary(
                 '/eshop.product.v1.ProductService/ReleaseStock',
-                request_serializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.ReleaseStockRequest.SerializeToString,
-                response_deserializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.ReleaseStockResponse.FromString,
+                request_serializer=eshop_dot_product_dot_v1_dot_product__pb2.ReleaseStockRequest.SerializeToString,
+                response_deserializer=eshop_dot_product_dot_v1_dot_product__pb2.ReleaseStockResponse.FromString,
                 _registered_method=True)
         self.GetReservation = channel.unary_unary(
                 '/eshop.product.v1.ProductService/GetReservation',
-                request_serializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.GetReservationRequest.SerializeToString,
-                response_deserializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.Reservation.FromString,
+                request_serializer=eshop_dot_product_dot_v1_dot_product__pb2.GetReservationRequest.SerializeToString,
+                response_deserializer=eshop_dot_product_dot_v1_dot_product__pb2.Reservation.FromString,
                 _registered_method=True)
 
 
@@ -186,58 +186,58 @@ def add_ProductServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'CreateProduct': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateProduct,
-                    request_deserializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.CreateProductRequest.FromString,
-                    response_serializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.Product.SerializeToString,
+                    request_deserializer=eshop_dot_product_dot_v1_dot_product__pb2.CreateProductRequest.FromString,
+                    response_serializer=eshop_dot_product_dot_v1_dot_product__pb2.Product.SerializeToString,
             ),
             'GetProduct': grpc.unary_unary_rpc_method_handler(
                     servicer.GetProduct,
-                    request_deserializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.GetProductRequest.FromString,
-                    response_serializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.Product.SerializeToString,
+                    request_deserializer=eshop_dot_product_dot_v1_dot_product__pb2.GetProductRequest.FromString,
+                    response_serializer=eshop_dot_product_dot_v1_dot_product__pb2.Product.SerializeToString,
             ),
             'ListProducts': grpc.unary_unary_rpc_method_handler(
                     servicer.ListProducts,
-                    request_deserializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.ListProductsRequest.FromString,
-                    response_serializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.ListProductsResponse.SerializeToString,
+                    request_deserializer=eshop_dot_product_dot_v1_dot_product__pb2.ListProductsRequest.FromString,
+                    response_serializer=eshop_dot_product_dot_v1_dot_product__pb2.ListProductsResponse.SerializeToString,
             ),
             'BatchGetProducts': grpc.unary_unary_rpc_method_handler(
                     servicer.BatchGetProducts,
-                    request_deserializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.BatchGetProductsRequest.FromString,
-                    response_serializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.BatchGetProductsResponse.SerializeToString,
+                    request_deserializer=eshop_dot_product_dot_v1_dot_product__pb2.BatchGetProductsRequest.FromString,
+                    response_serializer=eshop_dot_product_dot_v1_dot_product__pb2.BatchGetProductsResponse.SerializeToString,
             ),
             'RestockProduct': grpc.unary_unary_rpc_method_handler(
                     servicer.RestockProduct,
-                    request_deserializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.RestockProductRequest.FromString,
-                    response_serializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.Product.SerializeToString,
+                    request_deserializer=eshop_dot_product_dot_v1_dot_product__pb2.RestockProductRequest.FromString,
+                    response_serializer=eshop_dot_product_dot_v1_dot_product__pb2.Product.SerializeToString,
             ),
             'UpdateProduct': grpc.unary_unary_rpc_method_handler(
                     servicer.UpdateProduct,
-                    request_deserializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.UpdateProductRequest.FromString,
-                    response_serializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.Product.SerializeToString,
+                    request_deserializer=eshop_dot_product_dot_v1_dot_product__pb2.UpdateProductRequest.FromString,
+                    response_serializer=eshop_dot_product_dot_v1_dot_product__pb2.Product.SerializeToString,
             ),
             'DeleteProduct': grpc.unary_unary_rpc_method_handler(
                     servicer.DeleteProduct,
-                    request_deserializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.DeleteProductRequest.FromString,
-                    response_serializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.Product.SerializeToString,
+                    request_deserializer=eshop_dot_product_dot_v1_dot_product__pb2.DeleteProductRequest.FromString,
+                    response_serializer=eshop_dot_product_dot_v1_dot_product__pb2.Product.SerializeToString,
             ),
             'UndeleteProduct': grpc.unary_unary_rpc_method_handler(
                     servicer.UndeleteProduct,
-                    request_deserializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.UndeleteProductRequest.FromString,
-                    response_serializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.Product.SerializeToString,
+                    request_deserializer=eshop_dot_product_dot_v1_dot_product__pb2.UndeleteProductRequest.FromString,
+                    response_serializer=eshop_dot_product_dot_v1_dot_product__pb2.Product.SerializeToString,
             ),
             'ReserveStock': grpc.unary_unary_rpc_method_handler(
                     servicer.ReserveStock,
-                    request_deserializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.ReserveStockRequest.FromString,
-                    response_serializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.ReserveStockResponse.SerializeToString,
+                    request_deserializer=eshop_dot_product_dot_v1_dot_product__pb2.ReserveStockRequest.FromString,
+                    response_serializer=eshop_dot_product_dot_v1_dot_product__pb2.ReserveStockResponse.SerializeToString,
             ),
             'ReleaseStock': grpc.unary_unary_rpc_method_handler(
                     servicer.ReleaseStock,
-                    request_deserializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.ReleaseStockRequest.FromString,
-                    response_serializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.ReleaseStockResponse.SerializeToString,
+                    request_deserializer=eshop_dot_product_dot_v1_dot_product__pb2.ReleaseStockRequest.FromString,
+                    response_serializer=eshop_dot_product_dot_v1_dot_product__pb2.ReleaseStockResponse.SerializeToString,
             ),
             'GetReservation': grpc.unary_unary_rpc_method_handler(
                     servicer.GetReservation,
-                    request_deserializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.GetReservationRequest.FromString,
-                    response_serializer=common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.Reservation.SerializeToString,
+                    request_deserializer=eshop_dot_product_dot_v1_dot_product__pb2.GetReservationRequest.FromString,
+                    response_serializer=eshop_dot_product_dot_v1_dot_product__pb2.Reservation.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -267,8 +267,8 @@ class ProductService:
             request,
             target,
             '/eshop.product.v1.ProductService/CreateProduct',
-            common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.CreateProductRequest.SerializeToString,
-            common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.Product.FromString,
+            eshop_dot_product_dot_v1_dot_product__pb2.CreateProductRequest.SerializeToString,
+            eshop_dot_product_dot_v1_dot_product__pb2.Product.FromString,
             options,
             channel_credentials,
             insecure,
@@ -294,8 +294,8 @@ class ProductService:
             request,
             target,
             '/eshop.product.v1.ProductService/GetProduct',
-            common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.GetProductRequest.SerializeToString,
-            common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.Product.FromString,
+            eshop_dot_product_dot_v1_dot_product__pb2.GetProductRequest.SerializeToString,
+            eshop_dot_product_dot_v1_dot_product__pb2.Product.FromString,
             options,
             channel_credentials,
             insecure,
@@ -321,8 +321,8 @@ class ProductService:
             request,
             target,
             '/eshop.product.v1.ProductService/ListProducts',
-            common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.ListProductsRequest.SerializeToString,
-            common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.ListProductsResponse.FromString,
+            eshop_dot_product_dot_v1_dot_product__pb2.ListProductsRequest.SerializeToString,
+            eshop_dot_product_dot_v1_dot_product__pb2.ListProductsResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -348,8 +348,8 @@ class ProductService:
             request,
             target,
             '/eshop.product.v1.ProductService/BatchGetProducts',
-            common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.BatchGetProductsRequest.SerializeToString,
-            common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.BatchGetProductsResponse.FromString,
+            eshop_dot_product_dot_v1_dot_product__pb2.BatchGetProductsRequest.SerializeToString,
+            eshop_dot_product_dot_v1_dot_product__pb2.BatchGetProductsResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -375,8 +375,8 @@ class ProductService:
             request,
             target,
             '/eshop.product.v1.ProductService/RestockProduct',
-            common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.RestockProductRequest.SerializeToString,
-            common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.Product.FromString,
+            eshop_dot_product_dot_v1_dot_product__pb2.RestockProductRequest.SerializeToString,
+            eshop_dot_product_dot_v1_dot_product__pb2.Product.FromString,
             options,
             channel_credentials,
             insecure,
@@ -402,8 +402,8 @@ class ProductService:
             request,
             target,
             '/eshop.product.v1.ProductService/UpdateProduct',
-            common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.UpdateProductRequest.SerializeToString,
-            common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.Product.FromString,
+            eshop_dot_product_dot_v1_dot_product__pb2.UpdateProductRequest.SerializeToString,
+            eshop_dot_product_dot_v1_dot_product__pb2.Product.FromString,
             options,
             channel_credentials,
             insecure,
@@ -429,8 +429,8 @@ class ProductService:
             request,
             target,
             '/eshop.product.v1.ProductService/DeleteProduct',
-            common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.DeleteProductRequest.SerializeToString,
-            common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.Product.FromString,
+            eshop_dot_product_dot_v1_dot_product__pb2.DeleteProductRequest.SerializeToString,
+            eshop_dot_product_dot_v1_dot_product__pb2.Product.FromString,
             options,
             channel_credentials,
             insecure,
@@ -456,8 +456,8 @@ class ProductService:
             request,
             target,
             '/eshop.product.v1.ProductService/UndeleteProduct',
-            common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.UndeleteProductRequest.SerializeToString,
-            common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.Product.FromString,
+            eshop_dot_product_dot_v1_dot_product__pb2.UndeleteProductRequest.SerializeToString,
+            eshop_dot_product_dot_v1_dot_product__pb2.Product.FromString,
             options,
             channel_credentials,
             insecure,
@@ -483,8 +483,8 @@ class ProductService:
             request,
             target,
             '/eshop.product.v1.ProductService/ReserveStock',
-            common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.ReserveStockRequest.SerializeToString,
-            common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.ReserveStockResponse.FromString,
+            eshop_dot_product_dot_v1_dot_product__pb2.ReserveStockRequest.SerializeToString,
+            eshop_dot_product_dot_v1_dot_product__pb2.ReserveStockResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -510,8 +510,8 @@ class ProductService:
             request,
             target,
             '/eshop.product.v1.ProductService/ReleaseStock',
-            common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.ReleaseStockRequest.SerializeToString,
-            common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.ReleaseStockResponse.FromString,
+            eshop_dot_product_dot_v1_dot_product__pb2.ReleaseStockRequest.SerializeToString,
+            eshop_dot_product_dot_v1_dot_product__pb2.ReleaseStockResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -537,8 +537,8 @@ class ProductService:
             request,
             target,
             '/eshop.product.v1.ProductService/GetReservation',
-            common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.GetReservationRequest.SerializeToString,
-            common_dot_generated_dot_eshop_dot_product_dot_v1_dot_product__pb2.Reservation.FromString,
+            eshop_dot_product_dot_v1_dot_product__pb2.GetReservationRequest.SerializeToString,
+            eshop_dot_product_dot_v1_dot_product__pb2.Reservation.FromString,
             options,
             channel_credentials,
             insecure,

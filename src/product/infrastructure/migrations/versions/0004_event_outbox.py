@@ -1,0 +1,24 @@
+"""The event outbox: integration events written with the product changes they come from, published by
+the outbox's delivery and kept for the retention once published.
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-12-07
+"""
+
+from __future__ import annotations
+
+from common.db.event_outbox_migration import create_event_outbox, drop_event_outbox
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    create_event_outbox()
+
+
+def downgrade() -> None:
+    drop_event_outbox()
