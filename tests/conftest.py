@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 import common
-from tests.rabbitmq_broker import PrivateRabbit
 from tests.support.backend import BACKENDS, backend
 from tests.support.postgres_cluster import PostgresServer, ThrowawayCluster, external_server
+from tests.support.rabbitmq_broker import PrivateRabbit
 
 # No Prometheus endpoint on the default ports: servers of parallel tests (and of a developer's own
 # `eshop up`) would clash. A test of the metrics sets an address (port 0) itself.
@@ -63,7 +63,7 @@ def make_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Callabl
 
 @pytest.fixture(scope="session")
 def rabbitmq() -> Iterator[PrivateRabbit]:
-    """A RabbitMQ node of this session (tests/rabbitmq_broker.py), started on first use."""
+    """A RabbitMQ node of this session (tests/support/rabbitmq_broker.py), started on first use."""
     broker = PrivateRabbit()
     try:
         yield broker

@@ -20,6 +20,7 @@ FEATURES = {
     "benchmarks",
     "catalogue",
     "cli",
+    "events",
     "observability",
     "orders",
     "reliability",

@@ -1,4 +1,4 @@
-"""Both services publishing to a private RabbitMQ (tests/rabbitmq_broker.py), each test on an exchange
+"""Both services publishing to a private RabbitMQ (tests/support/rabbitmq_broker.py), each test on an exchange
 of its own, read by an ``EventTap`` bound to it before anything is published."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from common.generated.eshop.order.v1 import order_pb2_grpc as opb_grpc
 from common.generated.eshop.product.v1 import product_pb2_grpc as ppb_grpc
 from order.settings import OrderSettings
 from product.settings import ProductSettings
-from tests.integration.events.tap import EventTap
-from tests.rabbitmq_broker import PrivateRabbit
+from tests.support.event_tap import EventTap
+from tests.support.rabbitmq_broker import PrivateRabbit
 from tests.support.servers import RunningServer, start_order, start_product
 
 # Fast background work, so the tests see publications within their patience.

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import NullPool, create_engine, text
 
-from tests.integration.events.tap import Received
+from tests.support.event_tap import Received
 
 
 @dataclass(frozen=True)
