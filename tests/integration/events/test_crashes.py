@@ -13,13 +13,13 @@ import grpc
 import pytest
 
 from common.generated.eshop.product.v1 import product_pb2 as pb
-from tests.integration.events.conftest import FAST_EVENTS
 from tests.support.event_ledger import (
     assert_delivered_exactly_what_committed,
     first_deliveries,
     rows,
     wait_all_published,
 )
+from tests.support.event_services import FAST_EVENTS
 from tests.support.event_tap import EventTap
 from tests.support.faults import CALL_TIMEOUT_S, Load
 from tests.support.helpers import create_product, wait_until

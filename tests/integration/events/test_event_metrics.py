@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from common.generated.eshop.product.v1 import product_pb2 as pb
-from tests.integration.events.conftest import Services
+from tests.support.event_services import Services
 from tests.support.event_tap import EventTap
 from tests.support.helpers import create_product
 from tests.support.prometheus_scrape import Scrape, scrape_until

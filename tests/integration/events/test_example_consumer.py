@@ -15,8 +15,8 @@ import aio_pika
 import pytest
 
 from common.generated.eshop.order.v1 import order_pb2 as opb
-from tests.integration.events.conftest import Services
 from tests.support.cli import cli_env
+from tests.support.event_services import Services
 from tests.support.event_tap import EventTap, Received
 from tests.support.helpers import create_product, new_id, order_request, wait_until
 from tests.support.rabbitmq_broker import PrivateRabbit

@@ -14,12 +14,12 @@ import pytest
 from common.generated.eshop.order.v1 import order_pb2 as opb
 from common.generated.eshop.product.v1 import events_pb2 as pev
 from common.generated.eshop.product.v1 import product_pb2 as pb
-from tests.integration.events.conftest import Services
 from tests.support.event_ledger import (
     assert_delivered_exactly_what_committed,
     first_deliveries,
     wait_all_published,
 )
+from tests.support.event_services import Services
 from tests.support.event_tap import EventTap
 from tests.support.helpers import create_product, new_id, order_request
 

@@ -13,8 +13,8 @@ import pytest
 
 from common.generated.eshop.product.v1 import product_pb2 as pb
 from tests.integration.cli.test_up import STOP_TIMEOUT_S, eshop_up
-from tests.integration.events.conftest import Services
 from tests.support.cli import cli_env, eshop_command
+from tests.support.event_services import Services
 from tests.support.helpers import create_product, new_id, order_request, wait_until
 from tests.support.ports import free_address
 from tests.support.rabbitmq_broker import PrivateRabbit
