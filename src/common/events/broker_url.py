@@ -7,7 +7,7 @@ from common.settings import ServerSettings
 
 
 def events_destination(settings: ServerSettings) -> str:
-    """"off", or the exchange on the broker."""
+    """Where it publishes: "off", or the exchange on the broker."""
     if not settings.events_broker_url:
         return "off"
     return f"exchange {settings.events_exchange} on {redacted(settings.events_broker_url)}"
