@@ -10,8 +10,8 @@ aio channels belong to it), the gRPC server with health and reflection, then the
 reconciler's first pass resolves what a crash left). Stopping goes in one order, whatever ends the run
 (a signal, or a start-up step that failed half-way): health NOT_SERVING and ``server.stop(grace)`` (the
 calls in flight get ``SHUTDOWN_GRACE_S``), the background workers (each finishes its step), the
-resources (the service's own, such as the Order service's channel, then the container's: the database),
-then metrics; tracing is flushed last, once the loop has ended.
+resources (the service's own, such as the Order service's channel and a broker's connection, then the
+container's: the database), then metrics; tracing is flushed last, once the loop has ended.
 
 Invalid configuration is one line per problem and exit status 2; a database that never answered, a
 schema to migrate first, or an address that cannot be bound, one line and exit status 1.
