@@ -1,4 +1,4 @@
-"""Lean references of CreateOrder/CancelOrder for the benchmark (issue 15, part 1).
+"""Lean references of CreateOrder/CancelOrder for the benchmark.
 
 Hand-written on bare ``grpc`` and ``sqlite3``/``psycopg``: no mediator, DI, pydantic, SQLAlchemy or
 loguru. They do the durable work the real services do, with the same statements and the same schema
