@@ -154,10 +154,15 @@ def test_no_tracker_issue_numbers(page: Path) -> None:
 
 
 def _project_text_files() -> Iterator[Path]:
-    """Every text file of the code, its tests, tools and deployment (what is not a docs page)."""
+    """Every text file of the code, its tests, tools and deployment (what is not a docs page): not what
+    tools leave inside those trees (CI's own virtualenv in .ci/.venv, caches, build metadata)."""
     for top in CODE_TREES:
         for path in sorted((ROOT / top).rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts and path.suffix in TEXT_SUFFIXES:
+            inside = path.relative_to(ROOT / top).parts
+            left_by_tools = any(
+                part.startswith(".") or part == "__pycache__" or part.endswith(".egg-info") for part in inside
+            )
+            if path.is_file() and not left_by_tools and path.suffix in TEXT_SUFFIXES:
                 yield path
     yield from (ROOT / name for name in ("pyproject.toml", "tox.ini", "constraints.txt"))
 
