@@ -12,6 +12,9 @@ import pytest
 from loguru import logger
 
 import common
+import eshop_cli
+import order
+import product
 from common import call_context
 from common.auth.principal import AuthMethod, Principal
 from common.call_context import Origin
@@ -87,10 +90,13 @@ def test_work_of_no_call_gets_an_origin_of_its_own() -> None:
 
 def test_no_module_but_call_context_defines_a_context_variable() -> None:
     """The variables that cross every layer are few and listed in one place (its docstring)."""
-    src = Path(str(common.__file__)).resolve().parents[1]
+    # The project's own packages only: under tox they sit in site-packages beside others.
+    roots = [Path(str(package.__file__)).resolve().parent for package in (common, eshop_cli, order, product)]
+    src = roots[0].parent
     defining = sorted(
         str(path.relative_to(src))
-        for path in src.rglob("*.py")
+        for root in roots
+        for path in root.rglob("*.py")
         if "generated" not in path.parts
         and any(
             isinstance(node, ast.Call)
