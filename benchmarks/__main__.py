@@ -19,7 +19,7 @@ import sqlalchemy
 from benchmarks import profile, report
 from benchmarks.runner import RunConfig, load_average, run
 from benchmarks.services import REPO_ROOT
-from common.db.urls import redacted
+from common.redaction import redacted
 
 RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
 FULL = {"duration": 10.0, "warmup": 2.0, "concurrency": [1, 16, 64], "products": 1000}

@@ -1,5 +1,5 @@
 """``python -m benchmarks.auth_cost``: the CPU an order costs the two services with authentication off and
-with it required (issue 16: at most 5 % more).
+with it required (the budget: at most 5 % more).
 
 Required means what a deployment runs: the customer sends the same token on every call (verified once,
 then found in the verified-token cache), the Order service presents its own token from its file, the key

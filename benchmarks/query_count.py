@@ -23,10 +23,8 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from common import service as common_service
 from common.grpc.handler_wrapping import Behaviour, Context, UnaryServerInterceptor
-from common.grpc.server import wait_for_termination
-from common.logging import configure_logging
-from common.settings import LogSettings
 
 _method: ContextVar[str | None] = ContextVar("bench_rpc_method", default=None)
 _SHAPE = re.compile(
@@ -121,19 +119,13 @@ class RpcNamingInterceptor(UnaryServerInterceptor):
 
 
 def serve(service: str) -> None:
-    """``serve_until_signalled`` with the counting interceptor, then the statistics file."""
-    logs = LogSettings()
-    configure_logging(service, logs.log_level, logs.log_json)
+    """The service's own ``serve`` with the counting interceptor, then the statistics file."""
     install_listeners()
-    if service == "product":
-        from product.server import start as start_product
+    from order.server import ORDER
+    from product.server import PRODUCT
 
-        running, _ = start_product(extra_interceptors=[RpcNamingInterceptor()])
-    else:
-        from order.server import start as start_order
-
-        running, _ = start_order(extra_interceptors=[RpcNamingInterceptor()])
-    wait_for_termination(running)
+    declared = PRODUCT if service == "product" else ORDER
+    common_service.serve(declared, extra_interceptors=[RpcNamingInterceptor()])
     out = Path(os.environ["BENCH_QUERY_LOG_DIR"]) / f"{service}.json"
     with _lock:
         methods = {name: stats.as_dict() for name, stats in sorted(_stats.items())}

@@ -10,7 +10,7 @@ should not (INTERNAL, UNKNOWN, a bad request answered otherwise) or the stock do
 
 The databases are two fresh ones on ``--server-url`` (a superuser URL such as
 ``postgresql+psycopg://postgres@db:5432/postgres``), or on a throwaway cluster started for the run
-(``tests/postgres_cluster.py``: needs the PostgreSQL server binaries).
+(``tests/support/postgres_cluster.py``: needs the PostgreSQL server binaries).
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from typing import Any
 
 import grpc
 import psycopg
-from tests.invariant import assert_stock_conserved, wait_for_quiescence
-from tests.postgres_cluster import PostgresServer, ThrowawayCluster, external_server
+from tests.support.invariant import assert_stock_conserved, wait_for_quiescence
+from tests.support.postgres_cluster import PostgresServer, ThrowawayCluster, external_server
 
 from benchmarks.services import REPO_ROOT
 from benchmarks.stack import EshopStack, seed_products, start_stack

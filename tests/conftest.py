@@ -2,7 +2,7 @@
 
 The backend is chosen with ESHOP_TEST_BACKEND: ``sqlite`` (default, a file per database) or ``postgres``
 (a database per call on ESHOP_TEST_POSTGRES_URL's server, or on a throwaway cluster started once per session;
-see tests/postgres_cluster.py). Asking for postgres and not getting it is an error, never a skip.
+see tests/support/postgres_cluster.py). Asking for postgres and not getting it is an error, never a skip.
 """
 
 from __future__ import annotations
@@ -14,18 +14,14 @@ from pathlib import Path
 import pytest
 
 import common
-from tests.postgres_cluster import PostgresServer, ThrowawayCluster, external_server
-from tests.rabbitmq_broker import PrivateRabbit
+from tests.support.backend import BACKENDS, backend
+from tests.support.postgres_cluster import PostgresServer, ThrowawayCluster, external_server
+from tests.support.rabbitmq_broker import PrivateRabbit
 
-BACKENDS = ("sqlite", "postgres")
 # No Prometheus endpoint on the default ports: servers of parallel tests (and of a developer's own
 # `eshop up`) would clash. A test of the metrics sets an address (port 0) itself.
 os.environ["PRODUCT_METRICS_ADDRESS"] = ""
 os.environ["ORDER_METRICS_ADDRESS"] = ""
-
-
-def backend() -> str:
-    return os.environ.get("ESHOP_TEST_BACKEND", "").strip().lower() or "sqlite"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -67,7 +63,7 @@ def make_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Callabl
 
 @pytest.fixture(scope="session")
 def rabbitmq() -> Iterator[PrivateRabbit]:
-    """A RabbitMQ node of this session (tests/rabbitmq_broker.py), started on first use."""
+    """A RabbitMQ node of this session (tests/support/rabbitmq_broker.py), started on first use."""
     broker = PrivateRabbit()
     try:
         yield broker

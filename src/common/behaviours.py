@@ -58,8 +58,8 @@ class UnitOfWorkBehaviour:
     async def __call__(self, message: Request[Any], handler: Handler, call_next: Next) -> Any:
         if isinstance(handler, OwnsTransactions):
             # grpc.aio cancels a call whose caller left; an owned sequence of transactions still runs to
-            # its own end (each step bounded by the caller's deadline), as on the thread-pool server,
-            # so it is never cut between a commit and the step that completes or compensates it.
+            # its own end (each step bounded by the caller's deadline), so it is never cut between a
+            # commit and the step that completes or compensates it.
             owned = asyncio.ensure_future(call_next())
             owned.add_done_callback(_retrieve)
             return await asyncio.shield(owned)

@@ -8,7 +8,6 @@ every problem at once; the traceback behind them is shown only at ``ESHOP_LOG_LE
 from __future__ import annotations
 
 import os
-import re
 import sys
 import traceback
 from collections.abc import Iterable
@@ -19,9 +18,10 @@ from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings
 
+from common.redaction import redacted
+
 EXIT_STATUS = 2
 _KINDS = {int: "an integer", float: "a number", bool: "true or false", str: "text"}
-_PASSWORD = re.compile(r"(://[^:/@]*:)[^@]*@")
 
 S = TypeVar("S", bound=BaseSettings)
 
@@ -44,7 +44,7 @@ def variable(settings: type[BaseModel] | BaseModel, field: str) -> str:
 
 def shown(value: object) -> str:
     """The value as given, quoted, with any password in a URL masked."""
-    return repr(_PASSWORD.sub(r"\1***@", str(value)))
+    return repr(redacted(str(value)))
 
 
 def problem(

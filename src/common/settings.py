@@ -60,7 +60,7 @@ class ServerSettings(BaseSettings):
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
     tls_client_ca_file: Path | None = None
-    # Authentication (issue 16): bearer JWTs verified against an identity provider's JWKS URL or a local
+    # Authentication: bearer JWTs verified against an identity provider's JWKS URL or a local
     # JWKS/PEM file; the audience defaults per service.
     auth_mode: Literal["off", "required"] = "off"
     auth_jwks_url: str | None = None

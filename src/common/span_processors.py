@@ -6,13 +6,14 @@ from __future__ import annotations
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
-from common import correlation
-from common.telemetry import CORRELATION_ATTRIBUTE
+from common import call_context
+
+CORRELATION_ATTRIBUTE = "eshop.correlation_id"
 
 
 class CorrelationIdSpanProcessor(SpanProcessor):
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        cid = correlation.current()
+        cid = call_context.correlation_id()
         if cid is not None:
             span.set_attribute(CORRELATION_ATTRIBUTE, cid)
 

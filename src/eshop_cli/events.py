@@ -15,10 +15,10 @@ from typing import Any
 from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
 
-from common.events.broker_url import redacted
 from common.generated.eshop.order.v1 import events_pb2 as order_events
 from common.generated.eshop.order.v1 import order_pb2
 from common.generated.eshop.product.v1 import events_pb2 as product_events
+from common.redaction import redacted
 from common.settings import ServerSettings
 from eshop_cli import exit_codes
 from eshop_cli.output import info

@@ -75,7 +75,7 @@ def _migrate(migrations: Migrations, settings_class: type[ServerSettings], *, sq
 
     from common import configuration
     from common.db.factory import open_database
-    from common.db.urls import redacted
+    from common.redaction import redacted
 
     try:
         [settings] = configuration.load(settings_class)

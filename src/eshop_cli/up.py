@@ -20,9 +20,8 @@ import grpc
 
 import common
 from common import configuration
-from common.db.urls import redacted
-from common.events.broker_url import redacted as redacted_broker
 from common.generated.eshop.product.v1 import product_pb2 as pb
+from common.redaction import redacted
 from eshop_cli import arguments, exit_codes, health, session, up_auth
 from eshop_cli.dev_token import DEV_KEYS_DIRECTORY
 from eshop_cli.output import info, report_failure
@@ -228,7 +227,7 @@ def _events_destination(service: str) -> str:
     if not url:
         return "off (--events-broker URL publishes them)"
     exchange = os.environ.get(f"{service.upper()}_EVENTS_EXCHANGE") or "eshop.events"
-    return f"exchange {exchange} at {redacted_broker(url)} (eshop events watch prints them)"
+    return f"exchange {exchange} at {redacted(url)} (eshop events watch prints them)"
 
 
 def _print_ready(children: list[Child], seeded: bool, products: list[pb.Product] | None, auth: bool) -> None:

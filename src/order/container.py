@@ -14,7 +14,7 @@ from common.events.metrics import EventMetrics
 from common.events.publication import EventPublication
 from common.events.recording import recorder_if_configured
 from common.grpc.service_token import ServiceToken
-from common.mediator import Mediator
+from common.mediator import Mediator, handler_table, register
 from common.outbox.backoff import lease_outlasting, outbox_backoff
 from common.outbox.worker import OutboxWorker
 from order.application import messages as m
@@ -62,7 +62,7 @@ class OrderContainer(containers.DeclarativeContainer):
         concurrent=settings.provided.max_workers,
     )
     clock = providers.Object(utcnow)
-    # order.server.start puts the service's meter here (metrics endpoint, OTLP); no-op until then.
+    # common.service gives the service's meter at start (metrics endpoint, OTLP); no-op otherwise.
     meter = providers.Object(NoOpMeter("eshop"))
     outcomes = providers.Singleton(OtelOrderOutcomes, meter=meter)
 
@@ -120,7 +120,7 @@ class OrderContainer(containers.DeclarativeContainer):
         wakeup=events_written,
     )
 
-    # An aio channel: made on the server's loop (the first use is there), closed by order.server.
+    # An aio channel: made on the server's loop (the first use is there), closed at stop (order.server).
     product_channel = providers.Singleton(
         open_channel,
         target=settings.provided.product_service_target,
@@ -188,22 +188,26 @@ class OrderContainer(containers.DeclarativeContainer):
     )
 
     # Message type -> handler factory; the mediator builds a fresh handler (and unit of work) per call.
-    handlers = providers.Dict(
-        {
-            m.CreateOrder: providers.Factory(
+    # ``register`` holds each handler to its message's type and result (mypy checks this table).
+    handlers = providers.Callable(
+        handler_table,
+        register(
+            m.CreateOrder,
+            providers.Factory(
                 CreateOrderHandler,
                 uow=uow,
                 products=product_client,
                 releases=releases,
                 clock=clock,
                 outcomes=outcomes,
-            ).provider,
-            m.CancelOrder: providers.Factory(
-                CancelOrderHandler, uow=uow, releases=releases, clock=clock, outcomes=outcomes
-            ).provider,
-            m.GetOrder: providers.Factory(GetOrderHandler, uow=read_uow).provider,
-            m.ListOrders: providers.Factory(ListOrdersHandler, uow=read_uow).provider,
-        }
+            ),
+        ),
+        register(
+            m.CancelOrder,
+            providers.Factory(CancelOrderHandler, uow=uow, releases=releases, clock=clock, outcomes=outcomes),
+        ),
+        register(m.GetOrder, providers.Factory(GetOrderHandler, uow=read_uow)),
+        register(m.ListOrders, providers.Factory(ListOrdersHandler, uow=read_uow)),
     )
     behaviours = providers.Callable(default_pipeline)
     mediator = providers.Singleton(Mediator, handlers=handlers, behaviours=behaviours)

@@ -13,7 +13,7 @@ from common.events.amqp import AmqpBroker
 from common.events.metrics import EventMetrics
 from common.events.publication import EventPublication
 from common.events.recording import recorder_if_configured
-from common.mediator import Mediator
+from common.mediator import Mediator, handler_table, register
 from common.outbox.backoff import lease_outlasting, outbox_backoff
 from common.outbox.worker import OutboxWorker
 from product.application import messages as m
@@ -49,7 +49,7 @@ class ProductContainer(containers.DeclarativeContainer):
         concurrent=settings.provided.max_workers,
     )
     clock = providers.Object(utcnow)
-    # product.server.start puts the service's meter here (metrics endpoint, OTLP); no-op until then.
+    # common.service gives the service's meter at start (metrics endpoint, OTLP); no-op otherwise.
     meter = providers.Object(NoOpMeter("eshop"))
     outcomes = providers.Singleton(OtelStockOutcomes, meter=meter)
     catalogue_outcomes = providers.Singleton(OtelCatalogueOutcomes, meter=meter)
@@ -109,30 +109,33 @@ class ProductContainer(containers.DeclarativeContainer):
     )
 
     # Message type -> handler factory; the mediator builds a fresh handler (and unit of work) per call.
-    handlers = providers.Dict(
-        {
-            m.CreateProduct: providers.Factory(CreateProductHandler, uow=uow, clock=clock).provider,
-            m.RestockProduct: providers.Factory(RestockProductHandler, uow=uow, clock=clock).provider,
-            m.UpdateProduct: providers.Factory(
-                UpdateProductHandler, uow=uow, clock=clock, outcomes=catalogue_outcomes
-            ).provider,
-            m.DeleteProduct: providers.Factory(
-                DeleteProductHandler, uow=uow, clock=clock, outcomes=catalogue_outcomes
-            ).provider,
-            m.UndeleteProduct: providers.Factory(
-                UndeleteProductHandler, uow=uow, clock=clock, outcomes=catalogue_outcomes
-            ).provider,
-            m.ReserveStock: providers.Factory(
-                ReserveStockHandler, uow=uow, clock=clock, outcomes=outcomes
-            ).provider,
-            m.ReleaseStock: providers.Factory(
-                ReleaseStockHandler, uow=uow, clock=clock, outcomes=outcomes
-            ).provider,
-            m.GetProduct: providers.Factory(GetProductHandler, uow=read_uow).provider,
-            m.ListProducts: providers.Factory(ListProductsHandler, uow=read_uow).provider,
-            m.BatchGetProducts: providers.Factory(BatchGetProductsHandler, uow=read_uow).provider,
-            m.GetReservation: providers.Factory(GetReservationHandler, uow=read_uow).provider,
-        }
+    # ``register`` holds each handler to its message's type and result (mypy checks this table).
+    handlers = providers.Callable(
+        handler_table,
+        register(m.CreateProduct, providers.Factory(CreateProductHandler, uow=uow, clock=clock)),
+        register(m.RestockProduct, providers.Factory(RestockProductHandler, uow=uow, clock=clock)),
+        register(
+            m.UpdateProduct,
+            providers.Factory(UpdateProductHandler, uow=uow, clock=clock, outcomes=catalogue_outcomes),
+        ),
+        register(
+            m.DeleteProduct,
+            providers.Factory(DeleteProductHandler, uow=uow, clock=clock, outcomes=catalogue_outcomes),
+        ),
+        register(
+            m.UndeleteProduct,
+            providers.Factory(UndeleteProductHandler, uow=uow, clock=clock, outcomes=catalogue_outcomes),
+        ),
+        register(
+            m.ReserveStock, providers.Factory(ReserveStockHandler, uow=uow, clock=clock, outcomes=outcomes)
+        ),
+        register(
+            m.ReleaseStock, providers.Factory(ReleaseStockHandler, uow=uow, clock=clock, outcomes=outcomes)
+        ),
+        register(m.GetProduct, providers.Factory(GetProductHandler, uow=read_uow)),
+        register(m.ListProducts, providers.Factory(ListProductsHandler, uow=read_uow)),
+        register(m.BatchGetProducts, providers.Factory(BatchGetProductsHandler, uow=read_uow)),
+        register(m.GetReservation, providers.Factory(GetReservationHandler, uow=read_uow)),
     )
     behaviours = providers.Callable(default_pipeline)
     mediator = providers.Singleton(Mediator, handlers=handlers, behaviours=behaviours)

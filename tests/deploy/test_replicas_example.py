@@ -18,7 +18,7 @@ import pytest
 
 from tests.deploy.podman import REPO, wait_for
 from tests.deploy.test_images import eshop, eshop_json
-from tests.ports import free_port
+from tests.support.ports import free_port
 
 HEADING = "## Replicas without containers"
 

@@ -1,5 +1,6 @@
-"""Real servers on 127.0.0.1 with an ephemeral port and a fresh database each. The Order service's
-tests reuse the product fixtures from here."""
+"""Real servers on 127.0.0.1 with an ephemeral port and a fresh database each: ``product_server`` /
+``product_stub``, ``order_server`` / ``order_stub`` wired to it, ``servers`` for as many of either as a
+test needs, and ``logs``, the lines the in-process services write."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ import grpc
 import pytest
 
 from common.generated.eshop.product.v1 import product_pb2_grpc as pb_grpc
-from common.grpc.server import RunningServer
-from product.server import start
 from product.settings import ProductSettings
+from tests.support.logs import LogLine, captured_logs
+from tests.support.servers import OrderStub, RunningServer, Servers
+from tests.support.servers import start_product as start
 
 
 @pytest.fixture
@@ -36,3 +38,29 @@ def product_channel(product_server: RunningServer) -> Iterator[grpc.Channel]:
 @pytest.fixture
 def product_stub(product_channel: grpc.Channel) -> pb_grpc.ProductServiceStub:
     return pb_grpc.ProductServiceStub(product_channel)
+
+
+@pytest.fixture
+def servers(make_database_url: Callable[[str], str]) -> Iterator[Servers]:
+    launched = Servers(make_database_url)
+    try:
+        yield launched
+    finally:
+        launched.close()
+
+
+@pytest.fixture
+def order_server(servers: Servers, product_server: RunningServer) -> RunningServer:
+    return servers.order(product_server.port)
+
+
+@pytest.fixture
+def order_stub(servers: Servers, order_server: RunningServer) -> OrderStub:
+    return servers.order_stub(order_server)
+
+
+@pytest.fixture
+def logs() -> Iterator[list[LogLine]]:
+    """Every loguru record written while the test runs, by either in-process service, on any thread."""
+    with captured_logs() as lines:
+        yield lines

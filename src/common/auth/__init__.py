@@ -1,4 +1,4 @@
-"""Authentication and authorization, independent of the gRPC server model (sync or aio).
+"""Authentication and authorization, apart from gRPC (``common.grpc.auth_interceptor`` applies them per call).
 
 ``principal`` (who is calling), ``tokens`` (bearer JWT verification), ``key_sources`` (where the
 verification keys come from), ``mtls`` (client-certificate identities), ``policy`` (who may call what),

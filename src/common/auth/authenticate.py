@@ -1,10 +1,10 @@
 """Per call: who is calling, from the ``authorization`` metadata and the verified client certificate.
 
-What an interceptor runs (sync or aio):
+What the auth interceptor runs, on the server's event loop:
     authorization = authorization_from(metadata)
     fetch = authenticator.pending_fetch(authorization)   # no I/O, never blocks
     if fetch is not None:
-        wait for it (bounded)                            # aio: without blocking the loop
+        await it (bounded)                               # without blocking the loop or holding a thread
     principal = authenticator.authenticate(authorization, context.auth_context())   # no I/O
     policy.decide(method, principal)
 """

@@ -151,8 +151,8 @@ class RemoteJwks:
         return len(key_set.keys)
 
     def _start(self) -> None:
-        """Under the lock: a fetch on a thread of its own (it may hang for its whole timeout; the pool
-        that runs calls and database work must not pay for that)."""
+        """Under the lock: a fetch on a thread of its own (it may hang for its whole timeout; neither
+        the event loop nor the threads that run database work may pay for that)."""
         fetch: Future[None] = Future()
         fetch.set_running_or_notify_cancel()
         self._in_flight, self._waiters = fetch, 0

@@ -1,4 +1,4 @@
-"""Client-certificate identities from a gRPC auth context (sync ``context.auth_context()`` and aio alike).
+"""Client-certificate identities from a gRPC call's auth context (``context.auth_context()``).
 
 gRPC only fills the x509 properties for a certificate it verified against the server's client CA.
 """

@@ -1,10 +1,8 @@
-"""Who is calling: the authenticated principal of the call being served, in a context variable."""
+"""Who is calling: an authenticated principal (the call being served holds its caller in
+``common.call_context``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import Enum
 
@@ -31,20 +29,3 @@ class Principal:
         return cls(
             subject=min(identities), scopes=frozenset(), method=AuthMethod.MTLS, peer_identities=identities
         )
-
-
-_current: ContextVar[Principal | None] = ContextVar("principal", default=None)
-
-
-def current() -> Principal | None:
-    return _current.get()
-
-
-@contextmanager
-def bound(principal: Principal | None) -> Iterator[Principal | None]:
-    """Make ``principal`` the current call's principal inside the block."""
-    token = _current.set(principal)
-    try:
-        yield principal
-    finally:
-        _current.reset(token)

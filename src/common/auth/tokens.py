@@ -1,7 +1,7 @@
 """Bearer JWT verification: ``authorization: Bearer <token>`` -> Principal, or Unauthenticated with a reason.
 
 ``verify`` does no I/O. When the token names a key the source does not hold yet, ``pending_fetch`` hands
-back the key fetch to wait for (never blocking itself); ``verify_blocking`` chains the two for a thread.
+back the key fetch to wait for (never blocking itself): the auth interceptor awaits it, then verifies.
 Error messages name what is wrong and never echo the token, its kid or any key.
 """
 
@@ -11,14 +11,14 @@ import binascii
 import contextlib
 import json
 import math
-from concurrent.futures import Future, wait
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
 from jwt.utils import base64url_decode
 
-from common.auth.key_sources import FETCH_TIMEOUT_S, KeySource
+from common.auth.key_sources import KeySource
 from common.auth.keys import ALLOWED_ALGORITHMS
 from common.auth.principal import AuthMethod, Principal
 from common.auth.verified_tokens import VerifiedTokens
@@ -83,13 +83,6 @@ class TokenVerifier:
         if header.algorithm not in ALLOWED_ALGORITHMS:
             return None
         return self._keys.fetch_for(header.kid)
-
-    def verify_blocking(self, authorization: str | None) -> Principal:
-        """For a thread (tools, tests): wait for the key fetch the token needs, then verify."""
-        fetch = self.pending_fetch(authorization)
-        if fetch is not None:
-            wait([fetch], timeout=FETCH_TIMEOUT_S)
-        return self.verify(authorization)
 
     def verify(self, authorization: str | None) -> Principal:
         """No I/O: the principal the token proves, or Unauthenticated naming the reason."""

@@ -23,8 +23,8 @@ from sqlalchemy.exc import DBAPIError
 
 from common.db.database import Fault
 from common.db.outage import Outage
-from common.db.urls import redacted
 from common.errors import Aborted, AppError, Unavailable
+from common.redaction import redacted
 
 
 class PooledDatabase(ABC):

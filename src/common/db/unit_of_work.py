@@ -20,7 +20,6 @@ from common.db.database import Database
 from common.transactions import AfterCommit
 
 T = TypeVar("T")
-_tracer = telemetry.tracer("eshop.db")
 
 
 class SqlUnitOfWork:
@@ -46,7 +45,7 @@ class SqlUnitOfWork:
         if not telemetry.installed():
             return await self._database.run(transaction, write=not self._read_only)
         # One span per transaction (OpenTelemetry's SQLAlchemy instrumentation is inert on SQLAlchemy 2.1).
-        with _tracer.start_as_current_span(
+        with telemetry.tracer("eshop.db").start_as_current_span(
             "db.transaction",
             kind=SpanKind.CLIENT,
             attributes={"db.system.name": self._database.system_name, "db.read_only": self._read_only},

@@ -27,9 +27,9 @@ from loguru import logger
 from pamqp.commands import Basic
 
 from common.backoff import Backoff
-from common.events.broker_url import redacted
 from common.events.outbox import PendingEvent
 from common.outbox.delivery import NotDelivered
+from common.redaction import redacted
 
 CONTENT_TYPE = "application/protobuf"
 SPEC_VERSION = "1.0"

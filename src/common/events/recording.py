@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from common import correlation, telemetry
+from common import call_context, correlation, telemetry
 from common.clock import Clock, utcnow
 from common.events.outbox import EncodedEvent, EventOutbox
 
@@ -38,7 +38,7 @@ class EventRecorder:
         for aggregate, event in raised:
             if count == 0:
                 # The call's ids, read once: background work (the reconciler) has its own bound.
-                cid = correlation.current() or correlation.new_id()
+                cid = call_context.correlation_id() or correlation.new_id()
                 trace_context = telemetry.current_trace_context()
             outbox.add(self._encode(aggregate, event), uuid.uuid4(), cid, trace_context, now)
             count += 1

@@ -1,11 +1,11 @@
-"""The server side of issue 16: who is calling, and may they call this method, before any handler runs.
+"""Authentication on the server: who is calling, and may they call this method, before any handler runs.
 
 Sits inside the correlation id, call logging and error mapping interceptors: a refusal is an AppError
 like any other, so it carries the caller's correlation id, gets a ``rpc … UNAUTHENTICATED`` call line and
 a status with a readable message. It also writes one line of its own naming the caller's subject (never
 the token), and counts every refusal, its own and the handlers' (another customer's order), in
 ``eshop.auth.refusals`` (``eshop_auth_refusals_total{grpc_method, grpc_status}`` in Prometheus). The
-principal is bound for the handler (``common.auth.principal.current()``), and its subject is on every
+principal is bound for the handler (``common.call_context.caller()``), and its subject is on every
 line the handler logs.
 """
 
@@ -20,10 +20,11 @@ from typing import Any
 from loguru import logger
 from opentelemetry.metrics import Meter
 
-from common.auth import principal as principals
+from common import call_context
 from common.auth.authenticate import Authenticator, authorization_from
 from common.auth.key_sources import FETCH_TIMEOUT_S
 from common.auth.policy import AccessPolicy
+from common.auth.principal import Principal
 from common.errors import AppError, PermissionDenied, Unauthenticated
 from common.grpc.handler_wrapping import Behaviour, Context, UnaryServerInterceptor
 from common.metrics import counter_from_zero, label_sets
@@ -64,7 +65,7 @@ class AuthInterceptor(UnaryServerInterceptor):
     async def around(self, behaviour: Behaviour, request: Any, context: Context, method: str) -> Any:
         if self._policy.is_public(method):
             return await behaviour(request, context)
-        caller: principals.Principal | None = None
+        caller: Principal | None = None
         try:
             authorization = authorization_from(context.invocation_metadata())
             fetch = self._authenticator.pending_fetch(authorization)
@@ -79,7 +80,7 @@ class AuthInterceptor(UnaryServerInterceptor):
         assert caller is not None  # decide() refuses a caller with no credentials
         # Every line the handler writes names the caller (a refusal the handler makes, e.g. another
         # customer's order, included).
-        with principals.bound(caller), logger.contextualize(subject=caller.subject):
+        with call_context.caller_bound(caller), logger.contextualize(subject=caller.subject):
             try:
                 return await behaviour(request, context)
             except (Unauthenticated, PermissionDenied) as refusal:
@@ -91,7 +92,7 @@ class AuthInterceptor(UnaryServerInterceptor):
             self._refusals.add(1, {"grpc.method": method.lstrip("/"), "grpc.status": refusal.code.value})
 
 
-def _log_refusal(method: str, caller: principals.Principal | None, refusal: AppError) -> None:
+def _log_refusal(method: str, caller: Principal | None, refusal: AppError) -> None:
     subject = caller.subject if caller is not None else ANONYMOUS
     logger.bind(subject=subject, grpc_method=method.lstrip("/"), grpc_code=refusal.code.value).warning(
         "refused {} for {}: {} {}", method, subject, refusal.code.value, refusal.message

@@ -2,7 +2,7 @@
 
 Not refusals: each has a legitimate use somewhere (a lab network, an operator who turns auth on later),
 so the service starts and says, once, what it is doing and how to say otherwise. Beside
-``common.grpc.exposure`` (auth off on a reachable address), and like it independent of the server model.
+``common.grpc.exposure`` (auth off on a reachable address); both run once, before the server starts.
 """
 
 from __future__ import annotations

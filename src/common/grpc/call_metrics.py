@@ -13,17 +13,15 @@ client application learns nothing about the attempts; the Product server counts 
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-import grpc
 from google.protobuf import descriptor_pool
 from opentelemetry.metrics import Meter
 
 from common.grpc.handler_wrapping import Behaviour, Context, UnaryServerInterceptor
-from common.grpc.tracing import code_of
+from common.grpc.status import ended_with
 from common.metrics import LATENCY_BUCKETS_S, counter_from_zero, label_sets
 
 # Codes that mean the server failed the call: OpenTelemetry's RPC conventions mark these (and only
@@ -92,19 +90,14 @@ class ServerMetricsInterceptor(UnaryServerInterceptor):
         if any(key == RETRY_HEADER for key, _ in context.invocation_metadata() or ()):
             self._retries.add(1, {"grpc.method": name})
         started = time.perf_counter()
-        code = grpc.StatusCode.OK
+        error: BaseException | None = None
         try:
             return await behaviour(request, context)
-        except grpc.aio.AbortError:
-            code = code_of(context)
-            raise
-        except asyncio.CancelledError:
-            code = grpc.StatusCode.CANCELLED
-            raise
-        except Exception:
-            code = grpc.StatusCode.UNKNOWN
+        except BaseException as raised:
+            error = raised
             raise
         finally:
+            code = ended_with(context, error)
             self._duration.record(
                 time.perf_counter() - started, {"grpc.method": name, "grpc.status": code.name}
             )

@@ -21,13 +21,12 @@ from opentelemetry import propagate
 from opentelemetry.metrics import Meter
 from opentelemetry.trace import SpanKind
 
-from common import correlation, telemetry
+from common import call_context, correlation, telemetry
 from common.grpc.call_logging import call_logger
 from common.grpc.tracing import end_span, rpc_attributes
 from common.metrics import LATENCY_BUCKETS_S, counter_from_zero, label_sets
 
 Continuation = Callable[[grpc.aio.ClientCallDetails, Any], Awaitable[Any]]
-_tracer = telemetry.tracer("eshop.grpc")
 # Schemes gRPC has a resolver for: a target that starts with one of them is canonical as it is.
 _RESOLVER_SCHEMES = ("dns", "ipv4", "ipv6", "unix", "unix-abstract", "vsock", "xds", "google-c2p")
 
@@ -79,9 +78,9 @@ class OutgoingCallInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
         metadata = grpc.aio.Metadata(
             *((k, v) for k, v in (client_call_details.metadata or ()) if k != correlation.HEADER)
         )
-        metadata.add(correlation.HEADER, correlation.current() or correlation.new_id())
+        metadata.add(correlation.HEADER, call_context.correlation_id() or correlation.new_id())
         if telemetry.installed():
-            with _tracer.start_as_current_span(
+            with telemetry.tracer("eshop.grpc").start_as_current_span(
                 name, kind=SpanKind.CLIENT, attributes=rpc_attributes(method)
             ) as span:
                 carrier: dict[str, str] = {}

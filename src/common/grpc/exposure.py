@@ -1,6 +1,5 @@
-"""The start-up warning for a service reachable from the network that lets anyone call it (issue 16).
-
-Server-model independent: the sync and the aio server call ``warn_if_exposed`` once, before serving.
+"""The start-up warning for a service reachable from the network that lets anyone call it:
+``warn_if_exposed`` runs once, before the server starts.
 """
 
 from __future__ import annotations

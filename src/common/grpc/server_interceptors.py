@@ -8,7 +8,6 @@ status the mapping is about to send.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -17,7 +16,7 @@ import grpc
 from loguru import logger
 from opentelemetry.metrics import Meter
 
-from common import correlation, deadline
+from common import call_context, correlation
 from common.errors import AppError, ErrorCode
 from common.grpc.call_logging import call_logger
 from common.grpc.call_metrics import ServerMetricsInterceptor
@@ -27,7 +26,7 @@ from common.grpc.handler_wrapping import (
     InterceptorChain,
     UnaryServerInterceptor,
 )
-from common.grpc.status import grpc_code, internal_status, to_grpc_status, with_trailer
+from common.grpc.status import ended_with, internal_status, to_grpc_status, with_trailer
 from common.grpc.tracing import TracingInterceptor
 
 _QUIET_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
@@ -39,13 +38,13 @@ async def _echo_correlation_id(context: Context) -> None:
     Sent only with responses that are not UNAVAILABLE: headers commit a call, and a committed call is
     never retried by the client's retry policy, so an UNAVAILABLE answer goes out trailers-only.
     """
-    cid = correlation.current()
+    cid = call_context.correlation_id()
     if cid is not None:
         await context.send_initial_metadata(((correlation.HEADER, cid),))
 
 
 def _with_correlation_id(status: grpc.Status) -> grpc.Status:
-    cid = correlation.current()
+    cid = call_context.correlation_id()
     return status if cid is None else with_trailer(status, correlation.HEADER, cid)
 
 
@@ -54,7 +53,7 @@ class CorrelationIdInterceptor(UnaryServerInterceptor):
 
     async def around(self, behaviour: Behaviour, request: Any, context: Context, method: str) -> Any:
         received = next((v for k, v in context.invocation_metadata() if k == correlation.HEADER), None)
-        with correlation.bound(correlation.accept_or_new(received)) as cid:
+        with call_context.correlation_bound(correlation.accept_or_new(received)) as cid:
             context.set_trailing_metadata(((correlation.HEADER, cid),))
             response = await behaviour(request, context)
             await _echo_correlation_id(context)
@@ -65,7 +64,7 @@ class DeadlineInterceptor(UnaryServerInterceptor):
     """Makes the caller's deadline known to the unit of work (no commit after it) and to clients."""
 
     async def around(self, behaviour: Behaviour, request: Any, context: Context, method: str) -> Any:
-        with deadline.bound(context.time_remaining()):
+        with call_context.deadline_bound(context.time_remaining()):
             return await behaviour(request, context)
 
 
@@ -74,22 +73,14 @@ class LoggingInterceptor(UnaryServerInterceptor):
 
     async def around(self, behaviour: Behaviour, request: Any, context: Context, method: str) -> Any:
         started = time.perf_counter()
-        code = grpc.StatusCode.OK
+        error: BaseException | None = None
         try:
             return await behaviour(request, context)
-        except AppError as error:
-            code = grpc_code(error)
-            raise
-        except grpc.aio.AbortError:
-            code = _aborted_code(context)
-            raise
-        except asyncio.CancelledError:
-            code = grpc.StatusCode.CANCELLED  # the caller left (or its deadline passed)
-            raise
-        except Exception:
-            code = grpc.StatusCode.INTERNAL  # what the error mapping answers
+        except BaseException as raised:
+            error = raised
             raise
         finally:
+            code = ended_with(context, error, unhandled=grpc.StatusCode.INTERNAL)  # the error mapping's
             elapsed_ms = (time.perf_counter() - started) * 1000
             level = "DEBUG" if method.startswith(_QUIET_PREFIXES) else "INFO"
             call_logger(method, code, elapsed_ms).log(
@@ -113,16 +104,8 @@ class ErrorMappingInterceptor(UnaryServerInterceptor):
             logger.exception("unexpected failure in {}", method)
             await _echo_correlation_id(context)
             await context.abort_with_status(
-                _with_correlation_id(internal_status(correlation.current() or "-"))
+                _with_correlation_id(internal_status(call_context.correlation_id() or "-"))
             )
-
-
-def _aborted_code(context: Context) -> grpc.StatusCode:
-    code = context.code()
-    if isinstance(code, grpc.StatusCode):
-        return code
-    # grpc.aio's context reports the aborted status as its integer value
-    return next((c for c in grpc.StatusCode if c.value[0] == code), grpc.StatusCode.UNKNOWN)
 
 
 def server_interceptors(

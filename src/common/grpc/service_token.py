@@ -1,4 +1,4 @@
-"""A service's own bearer token for its outgoing calls (issue 16): the Order service presents its token
+"""A service's own bearer token for its outgoing calls: the Order service presents its token
 to the Product service, never a customer's. The file is re-read when it changes; a file that turns
 unusable keeps the last good token (a rotation may be half done) and the Product service decides whether
 it still holds.

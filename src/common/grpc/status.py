@@ -1,11 +1,12 @@
-"""AppError -> gRPC status with google.rpc details (AIP-193).
-
-The details used are BadRequest, PreconditionFailure and ResourceInfo.
+"""gRPC status codes in one place: AppError -> its status with google.rpc details (AIP-193: BadRequest,
+PreconditionFailure and ResourceInfo), and the code a call ended with, as every interceptor around it
+sees it.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple, TypeVar
+import asyncio
+from typing import Any, NamedTuple, TypeVar
 
 import grpc
 from google.protobuf import any_pb2
@@ -17,6 +18,7 @@ from common.errors import AppError, FailedPrecondition, InvalidArgument, NotFoun
 from common.grpc.contract import PRECONDITION_TYPES, RESOURCE_TYPES
 
 GRPC_CODES: dict[str, grpc.StatusCode] = {code.name: code for code in grpc.StatusCode}
+_BY_NUMBER: dict[int, grpc.StatusCode] = {code.value[0]: code for code in grpc.StatusCode}
 
 # The message and details travel in trailers, and gRPC clients refuse trailers beyond ~8 KiB by
 # default (RESOURCE_EXHAUSTED "received metadata size exceeds ..."): a request with 100 bad lines, or
@@ -30,6 +32,34 @@ _ANY_OVERHEAD_BYTES = 64  # type URL and framing of one packed detail
 
 def grpc_code(error: AppError) -> grpc.StatusCode:
     return GRPC_CODES[error.code.value]
+
+
+def status_code(code: grpc.StatusCode | int | None) -> grpc.StatusCode:
+    """A status code as grpc.aio reports it: a ``StatusCode``, or (an aborted call's) its number."""
+    if isinstance(code, grpc.StatusCode):
+        return code
+    return _BY_NUMBER.get(code, grpc.StatusCode.UNKNOWN) if code is not None else grpc.StatusCode.UNKNOWN
+
+
+def ended_with(
+    context: grpc.aio.ServicerContext[Any, Any],
+    error: BaseException | None,
+    unhandled: grpc.StatusCode = grpc.StatusCode.UNKNOWN,
+) -> grpc.StatusCode:
+    """The code of a call that ended by returning (``error`` None) or by raising ``error``, as an
+    interceptor around it sees it: OK; the status sent, when the servicer or an inner interceptor
+    aborted; an AppError's own (the error mapping further out sends it); CANCELLED when the caller left
+    (or its deadline passed); else ``unhandled``: what the layer that answers an unexpected exception
+    sends (gRPC's UNKNOWN outside the error mapping, the mapping's INTERNAL inside it)."""
+    if error is None:
+        return grpc.StatusCode.OK
+    if isinstance(error, grpc.aio.AbortError):
+        return status_code(context.code())
+    if isinstance(error, AppError):
+        return grpc_code(error)
+    if isinstance(error, asyncio.CancelledError):
+        return grpc.StatusCode.CANCELLED
+    return unhandled
 
 
 def to_grpc_status(error: AppError) -> grpc.Status:

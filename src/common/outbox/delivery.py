@@ -13,7 +13,7 @@ from typing import Generic, Protocol, TypeVar
 
 from loguru import logger
 
-from common import correlation, telemetry
+from common import call_context, telemetry
 from common.backoff import Backoff
 from common.clock import Clock
 from common.transactions import UnitOfWork
@@ -141,7 +141,7 @@ class OutboxDelivery(Generic[U, E]):
         (and marked done). Never raises for an outage of the receiver."""
         name, attributes = self._delivery.span(entry)
         trace = telemetry.resumed(entry.trace_context, name, attributes, kind=self._delivery.span_kind)
-        with correlation.bound(entry.correlation_id), trace:
+        with call_context.correlation_bound(entry.correlation_id), trace:
             try:
                 await self._delivery.send(entry, within_s)
             except NotDelivered as failure:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from common import validation as check
 from common.auth.principal import Principal
+from common.call_context import Origin
 from common.mediator import Command, Query
 from order.application.results import OrderPage
 from order.domain.model import Order
@@ -26,6 +27,8 @@ class CreateOrder(Command[Order]):
     items: Sequence[Line] = field(default_factory=tuple)
     request_id: str = ""
     caller: Principal | None = None  # who asks (None: authentication is off)
+    # The call it comes from: the order keeps its trace, a release queued for it its correlation id too.
+    origin: Origin = field(default_factory=Origin.new)
 
     def validate(self) -> None:
         v = check.Violations()
@@ -40,6 +43,7 @@ class CancelOrder(Command[Order]):
     order_id: str
     reason: str = ""
     caller: Principal | None = None
+    origin: Origin = field(default_factory=Origin.new)  # the release it queues keeps it
 
     def validate(self) -> None:
         v = check.Violations()

@@ -9,9 +9,10 @@ from uuid import UUID, uuid4
 
 from loguru import logger
 
-from common import deadline, pagination
+from common import call_context, pagination
 from common.auth.principal import Principal
 from common.backoff import Backoff, Pauses
+from common.call_context import Origin
 from common.clock import Clock
 from common.errors import Aborted, AppError, DeadlineExceeded, Unavailable
 from common.transactions import OneTransaction, OwnsTransactions, commit_in_time
@@ -82,17 +83,25 @@ class CreateOrderHandler(OwnsTransactions):
         check_places_for(command.caller, command.customer_id)
         request_id = UUID(command.request_id) if command.request_id else None
         lines = tuple(OrderLine(UUID(i.product_id), i.quantity) for i in command.items)
-        order = Order.place(uuid4(), UUID(command.customer_id), lines, self.clock(), request_id)
+        origin = command.origin
+        order = Order.place(
+            uuid4(),
+            UUID(command.customer_id),
+            lines,
+            self.clock(),
+            request_id,
+            trace_context=origin.trace_context,
+        )
         if not await self.uow.run(self._place, order):
             # The customer's request_id is taken (a retry, or a concurrent twin that won): that order,
             # once final. Request ids are each customer's own, so it is an order the caller may see.
             assert order.request_id is not None
-            return await self._outcome_of(order.customer_id, order.request_id)
+            return await self._outcome_of(order.customer_id, order.request_id, call_context.time_remaining())
         try:
             outcome = await self.products.reserve(order.order_id, lines)
         except ProductServiceUnavailable as error:
-            raise await self._give_up(order, error) from None
-        return await self._record(order, outcome)
+            raise await self._give_up(order, error, origin) from None
+        return await self._record(order, outcome, origin)
 
     def _place(self, order: Order) -> bool:
         """Commit ``order`` as PENDING; False if its request_id is taken. Inserting first costs a
@@ -102,13 +111,13 @@ class CreateOrderHandler(OwnsTransactions):
         commit_in_time(self.uow)
         return True
 
-    async def _record(self, order: Order, outcome: ReservationOutcome) -> Order:
+    async def _record(self, order: Order, outcome: ReservationOutcome, origin: Origin) -> Order:
         """Commit the reservation's outcome: CONFIRMED or REJECTED, unless someone moved the order."""
         if isinstance(outcome, Reserved):
             resolved = order.confirm(outcome.items, self.clock())
         else:
             resolved = order.reject(outcome.reason, outcome.failed_product_ids, self.clock())
-        saved, resolved = await self.uow.run(self._save_outcome, resolved, outcome)
+        saved, resolved = await self.uow.run(self._save_outcome, resolved, outcome, origin)
         if saved:
             logger.bind(order_id=str(order.order_id)).info(
                 "order {} {}", order.order_id, resolved.status.value
@@ -119,17 +128,19 @@ class CreateOrderHandler(OwnsTransactions):
                 self.outcomes.order_resolved(REJECTED, outcome.kind)
         return resolved
 
-    def _save_outcome(self, resolved: Order, outcome: ReservationOutcome) -> tuple[bool, Order]:
+    def _save_outcome(
+        self, resolved: Order, outcome: ReservationOutcome, origin: Origin
+    ) -> tuple[bool, Order]:
         saved = self.uow.orders.save(resolved)
         if not saved:
-            resolved = self._lost_race(resolved.order_id, outcome)
+            resolved = self._lost_race(resolved.order_id, outcome, origin)
         commit_in_time(self.uow)
         return saved, resolved
 
-    async def _outcome_of(self, customer_id: UUID, request_id: UUID) -> Order:
-        """The first call's order once it is final; each read is its own transaction, so it sees the
-        first call's commit."""
-        left = deadline.remaining()
+    async def _outcome_of(self, customer_id: UUID, request_id: UUID, time_remaining_s: float | None) -> Order:
+        """The first call's order once it is final, waited for within the caller's ``time_remaining_s``
+        (None: no deadline); each read is its own transaction, so it sees the first call's commit."""
+        left = time_remaining_s
         give_up_at = time.monotonic() + (
             DUPLICATE_WAIT_WITHOUT_DEADLINE_S if left is None else left - DUPLICATE_ANSWER_MARGIN_S
         )
@@ -142,10 +153,11 @@ class CreateOrderHandler(OwnsTransactions):
             if not await pauses.wait():
                 raise Aborted(f"request {request_id} is still in progress, retry")
 
-    async def _give_up(self, order: Order, error: ProductServiceUnavailable) -> AppError:
+    async def _give_up(self, order: Order, error: ProductServiceUnavailable, origin: Origin) -> AppError:
         """The reservation may have happened: reject the order and queue a compensating release in one
         transaction, then tell the caller the truth (UNAVAILABLE / DEADLINE_EXCEEDED)."""
-        if await self.uow.run(self._reject_with_release, order.reject(UNAVAILABLE_REASON, (), self.clock())):
+        rejected = order.reject(UNAVAILABLE_REASON, (), self.clock())
+        if await self.uow.run(self._reject_with_release, rejected, origin):
             self.outcomes.order_resolved(REJECTED, PRODUCT_UNAVAILABLE)
         logger.bind(order_id=str(order.order_id)).warning(
             "order {} rejected: {} ({})", order.order_id, UNAVAILABLE_REASON, error
@@ -156,23 +168,23 @@ class CreateOrderHandler(OwnsTransactions):
         )
         return DeadlineExceeded(message) if error.deadline_exceeded else Unavailable(message)
 
-    def _reject_with_release(self, rejected: Order) -> bool:
+    def _reject_with_release(self, rejected: Order, origin: Origin) -> bool:
         """False when someone moved the order meanwhile (a cancel): their final status stands."""
         if not self.uow.orders.save(rejected):
             return False
-        self.releases.queue(self.uow, rejected.order_id, deliver_now=False)
+        self.releases.queue(self.uow, rejected.order_id, origin, deliver_now=False)
         # Committed even past the caller's deadline (the usual reason to be here): it records a
         # release the Product service may be owed, which must not be lost with the call.
         self.uow.commit()
         return True
 
-    def _lost_race(self, order_id: UUID, outcome: ReservationOutcome) -> Order:
+    def _lost_race(self, order_id: UUID, outcome: ReservationOutcome, origin: Origin) -> Order:
         """Someone moved the order while we reserved (a cancel): their state stands; if we took stock,
         a release is queued (a cancel queued one too; releases are idempotent)."""
         current = self.uow.orders.get(order_id)
         assert current is not None
         if isinstance(outcome, Reserved) and not current.holds_stock:
-            self.releases.queue(self.uow, order_id, deliver_now=False)
+            self.releases.queue(self.uow, order_id, origin, deliver_now=False)
         return current
 
 
@@ -198,16 +210,16 @@ class CancelOrderHandler(OwnsTransactions):
     async def handle(self, command: CancelOrder) -> Order:
         order_id = UUID(command.order_id)
         reason = command.reason.strip() or DEFAULT_CANCEL_REASON
-        cancelled, entry = await self.uow.run(self._cancel, order_id, reason, command.caller)
+        cancelled, entry = await self.uow.run(self._cancel, order_id, reason, command.caller, command.origin)
         if entry is None:
             return cancelled  # already cancelled: nothing to do, nothing to release again
         logger.bind(order_id=str(order_id)).info("order {} cancelled", order_id)
         self.outcomes.order_resolved(CANCELLED)
-        await self.releases.deliver_now(entry)
+        await self.releases.deliver_now(entry, call_context.time_remaining())
         return cancelled
 
     def _cancel(
-        self, order_id: UUID, reason: str, caller: Principal | None
+        self, order_id: UUID, reason: str, caller: Principal | None, origin: Origin
     ) -> tuple[Order, PendingRelease | None]:
         """The cancellation and its release in the outbox, as one transaction. A save refused because
         another call moved the order meanwhile (a concurrent cancel, its creation resolving it) reads
@@ -220,7 +232,7 @@ class CancelOrderHandler(OwnsTransactions):
             if cancelled is order:
                 return order, None
             if self.uow.orders.save(cancelled):
-                entry = self.releases.queue(self.uow, order_id, deliver_now=True)
+                entry = self.releases.queue(self.uow, order_id, origin, deliver_now=True)
                 commit_in_time(self.uow)
                 return cancelled, entry
         raise Aborted(f"order {order_id} changed while it was being cancelled; try again")

@@ -13,7 +13,8 @@ from datetime import timedelta
 
 from loguru import logger
 
-from common import correlation, telemetry
+from common import call_context, telemetry
+from common.call_context import Origin
 from common.clock import Clock
 from order.application.outcomes import (
     ABANDONED,
@@ -62,12 +63,13 @@ class PendingOrderReconciler:
 
     async def _resolve(self, order: Order) -> bool:
         with (
-            correlation.bound(f"reconcile:{order.order_id}"),
+            call_context.correlation_bound(f"reconcile:{order.order_id}") as cid,
             # In the trace of the CreateOrder that left the order PENDING (a trace of its own if unknown).
             telemetry.resumed(
                 order.trace_context or "", "eshop.reconciler.resolve", {"eshop.order_id": str(order.order_id)}
             ),
         ):
+            origin = Origin(cid, telemetry.current_trace_context())  # the release it may queue: this work
             try:
                 held = await self._client.held_reservation(order.order_id)
             except ProductServiceUnavailable as error:
@@ -82,7 +84,7 @@ class PendingOrderReconciler:
             else:
                 resolved = order.reject(ABANDONED_REASON, (), now)
             uow = self._uow_factory()
-            if not await uow.run(self._save, uow, resolved, held is None):
+            if not await uow.run(self._save, uow, resolved, None if held is not None else origin):
                 self._outcomes.reconciled(LOST_RACE)
                 return False  # another replica (or the original call) got there first
             self._outcomes.reconciled(CONFIRMED if held is not None else REJECTED)
@@ -97,11 +99,11 @@ class PendingOrderReconciler:
             )
             return True
 
-    def _save(self, uow: OrderUnitOfWork, resolved: Order, release: bool) -> bool:
-        """The resolution, with its release when nothing is held, as one transaction."""
+    def _save(self, uow: OrderUnitOfWork, resolved: Order, release: Origin | None) -> bool:
+        """The resolution, with its release (from ``release``) when nothing is held, as one transaction."""
         if not uow.orders.save(resolved):
             return False
-        if release:
-            self._releases.queue(uow, resolved.order_id, deliver_now=False)
+        if release is not None:
+            self._releases.queue(uow, resolved.order_id, release, deliver_now=False)
         uow.commit()
         return True

@@ -15,8 +15,9 @@ from uuid import UUID
 
 from loguru import logger
 
-from common import correlation, deadline
+from common import call_context
 from common.backoff import Backoff
+from common.call_context import Origin
 from common.clock import Clock
 from common.outbox.backoff import lease_outlasting, outbox_backoff
 from common.outbox.delivery import NotDelivered, OutboxDelivery, OutboxStats
@@ -73,18 +74,21 @@ class StockReleases:
             uow_factory, lambda uow: uow.outbox, self, clock, backoff=backoff, lease_s=lease_s
         )
 
-    def queue(self, uow: OrderUnitOfWork, order_id: UUID, *, deliver_now: bool) -> PendingRelease:
-        """Add a release to the caller's transaction. With ``deliver_now`` the caller will try it right
-        after committing, so the worker leaves it alone for a short lease."""
+    def queue(
+        self, uow: OrderUnitOfWork, order_id: UUID, origin: Origin, *, deliver_now: bool
+    ) -> PendingRelease:
+        """Add a release to the caller's transaction, to be delivered with ``origin``'s correlation id
+        and in its trace. With ``deliver_now`` the caller will try it right after committing, so the
+        worker leaves it alone for a short lease."""
         now = self._clock()
         first_attempt = now + self._immediate_lease if deliver_now else now
-        cid = correlation.current() or correlation.new_id()
-        return uow.outbox.add(order_id, cid, now, first_attempt)
+        return uow.outbox.add(order_id, origin, now, first_attempt)
 
-    async def deliver_now(self, entry: PendingRelease) -> bool:
-        """The attempt made on the caller's request path, right after its commit: a small budget (see
-        ``immediate_attempt_budget``); whatever does not finish in it is the outbox worker's."""
-        budget = immediate_attempt_budget(self._attempt_timeout_s, deadline.remaining())
+    async def deliver_now(self, entry: PendingRelease, time_remaining_s: float | None) -> bool:
+        """The attempt made on the caller's request path, right after its commit, for a caller with
+        ``time_remaining_s`` left (None: no deadline): a small budget (see ``immediate_attempt_budget``);
+        whatever does not finish in it is the outbox worker's."""
+        budget = immediate_attempt_budget(self._attempt_timeout_s, time_remaining_s)
         return await self._outbox.attempt(entry, budget)
 
     async def deliver(self, entry: PendingRelease, within_s: float | None = None) -> bool:
@@ -137,5 +141,5 @@ class StockReleases:
         if within_s is None:
             return await self._client.release(order_id)
         # A deadline of its own for this one call only: the caller's answer must not wait for it.
-        with deadline.bound(within_s):
+        with call_context.deadline_bound(within_s):
             return await self._client.release(order_id)

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
+from common.call_context import Origin
 from common.events.outbox import EventOutbox
 from common.outbox.delivery import OutboxStats
 from common.transactions import UnitOfWork
@@ -63,9 +64,10 @@ class OrderRepository(Protocol):
 
 class ReleaseOutbox(Protocol):
     def add(
-        self, order_id: UUID, correlation_id: str, now: datetime, first_attempt_at: datetime
+        self, order_id: UUID, origin: Origin, now: datetime, first_attempt_at: datetime
     ) -> PendingRelease:
-        """Queue a release; nobody delivers it before ``first_attempt_at``."""
+        """Queue a release, delivered later with ``origin``'s correlation id and in its trace; nobody
+        delivers it before ``first_attempt_at``."""
         ...
 
     def due(self, now: datetime, limit: int) -> list[PendingRelease]: ...

@@ -56,8 +56,8 @@ class Order:
     # The status the order had when it was read: saves are compare-and-set on it, so two callers that
     # race to move the same order cannot both win.
     loaded_status: OrderStatus | None = field(default=None, compare=False)
-    # Opaque to the domain: the trace context of the call that placed the order, as storage kept it,
-    # so that work resuming the order later (the reconciler) can join that call's trace.
+    # Opaque to the domain: the trace context (W3C traceparent) of the call that placed the order, kept
+    # with it so that work resuming the order later (the reconciler) can join that call's trace.
     trace_context: str | None = field(default=None, compare=False)
     # What its changes raised since it was read, for the unit of work to write with the change.
     events: tuple[OrderEvent, ...] = field(default=(), compare=False, repr=False)
@@ -69,8 +69,19 @@ class Order:
         lines: tuple[OrderLine, ...],
         now: datetime,
         request_id: UUID | None,
+        *,
+        trace_context: str | None = None,
     ) -> Order:
-        return Order(order_id, customer_id, OrderStatus.PENDING, lines, now, now, request_id=request_id)
+        return Order(
+            order_id,
+            customer_id,
+            OrderStatus.PENDING,
+            lines,
+            now,
+            now,
+            request_id=request_id,
+            trace_context=trace_context,
+        )
 
     @property
     def total_amount(self) -> Decimal:

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from sqlalchemy import Connection, Select, and_, bindparam, delete, func, or_, select, text, update
 
-from common import telemetry
+from common.call_context import Origin
 from common.db.types import UTCDateTime
 from common.db.upsert import insert_ignoring_conflict
 from common.money import from_cents, to_cents
@@ -261,8 +261,7 @@ def _order_row(order: Order) -> dict[str, Any]:
         "request_id": None if order.request_id is None else str(order.request_id),
         "create_time": order.create_time,
         "update_time": order.update_time,
-        # Written here, not by the domain: the W3C context of the call placing the order (None: no span).
-        "trace_context": telemetry.current_trace_context() or None,
+        "trace_context": order.trace_context or None,
     }
 
 
@@ -306,23 +305,22 @@ class SqlReleaseOutbox:
         self._conn = connection
 
     def add(
-        self, order_id: UUID, correlation_id: str, now: datetime, first_attempt_at: datetime
+        self, order_id: UUID, origin: Origin, now: datetime, first_attempt_at: datetime
     ) -> PendingRelease:
-        trace_context = telemetry.current_trace_context()
         result = self._conn().execute(
             release_outbox.insert().values(
                 order_id=str(order_id),
-                correlation_id=correlation_id,
+                correlation_id=origin.correlation_id,
                 attempts=0,
                 next_attempt_at=first_attempt_at,
                 created_at=now,
                 last_error="",
-                trace_context=trace_context,
+                trace_context=origin.trace_context,
             )
         )
         (entry_id,) = result.inserted_primary_key or (0,)
         return PendingRelease(
-            int(entry_id), order_id, correlation_id, 0, first_attempt_at, now, trace_context
+            int(entry_id), order_id, origin.correlation_id, 0, first_attempt_at, now, origin.trace_context
         )
 
     def due(self, now: datetime, limit: int) -> list[PendingRelease]:

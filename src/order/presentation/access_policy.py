@@ -1,4 +1,4 @@
-"""Who may call the Order service (issue 16): any authenticated caller reaches every method; which
+"""Who may call the Order service: any authenticated caller reaches every method; which
 customer's orders it may touch is decided per request by ``order.application.customer_access``."""
 
 from __future__ import annotations

@@ -1,15 +1,13 @@
 """The Product service's business metrics: the outcomes port as OpenTelemetry counters, and the
-low-stock gauge, refreshed by a background task every few seconds and read from a cache at scrape time."""
+low-stock gauge, refreshed by a periodic worker every few seconds and read from a cache at scrape time."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Callable
 
-from loguru import logger
 from opentelemetry.metrics import Meter
 
+from common.background import PeriodicWorker
 from common.events.metrics import EventMetrics
 from common.metrics import CachedValue, counter_from_zero, label_sets
 from product.application.outcomes import CATALOGUE_OPERATIONS, CATALOGUE_RESULTS, RESERVATION_RESULTS
@@ -66,9 +64,8 @@ class OtelCatalogueOutcomes:
         self._changes.add(1, {"operation": operation, "result": result})
 
 
-class ProductGauges:
-    """Products at or below their low-stock threshold, computed every ``interval_s`` by a task on the
-    server's loop (a background task of the server: started and stopped with it)."""
+class ProductGauges(PeriodicWorker):
+    """Products at or below their low-stock threshold, computed every ``interval_s`` on the server's loop."""
 
     def __init__(
         self,
@@ -77,10 +74,9 @@ class ProductGauges:
         events: EventMetrics | None = None,
         interval_s: float = GAUGE_REFRESH_S,
     ) -> None:
+        super().__init__("product-gauges", self.refresh, interval_s)
         self._uow_factory = uow_factory
         self._events = events
-        self._interval = interval_s
-        self._task: asyncio.Task[None] | None = None
         self.values = CachedValue()
         meter.create_observable_gauge(
             "eshop.products.low_stock",
@@ -94,20 +90,3 @@ class ProductGauges:
         self.values.set(low_stock=await uow.run(uow.products.count_low_stock))
         if self._events is not None:
             self._events.backlog(await uow.run(uow.events.stats))
-
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="product-gauges")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.refresh()
-            except Exception:  # a database outage must not end the task: the next tick tries again
-                logger.exception("product gauges not refreshed; retrying in {} s", self._interval)
-            await asyncio.sleep(self._interval)

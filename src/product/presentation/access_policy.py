@@ -1,4 +1,4 @@
-"""Who may call the Product service (issue 16).
+"""Who may call the Product service.
 
 Staff change the catalogue; only the Order service moves stock.
 """

@@ -1,4 +1,4 @@
-"""Every RPC of both services against every kind of credential, with the exact status (issue 16).
+"""Every RPC of both services against every kind of credential, with the exact status.
 
 Rows: the RPCs; columns: no token, malformed, bad signature, expired, wrong audience, unknown key,
 ``alg=none``, a valid token without the scope, a customer token on another customer's order, the right
@@ -16,7 +16,7 @@ import pytest
 
 from common.generated.eshop.order.v1 import order_pb2 as order_pb
 from common.generated.eshop.product.v1 import product_pb2 as product_pb
-from tests.integration.auth.conftest import (
+from tests.support.auth import (
     BOTH,
     TIMEOUT_S,
     AuthedServices,
@@ -26,7 +26,7 @@ from tests.integration.auth.conftest import (
     expired_claims,
     new_customer,
 )
-from tests.signing import ec_key, unsigned, valid_claims
+from tests.support.signing import ec_key, unsigned, valid_claims
 
 OK = grpc.StatusCode.OK
 UNAUTHENTICATED = grpc.StatusCode.UNAUTHENTICATED

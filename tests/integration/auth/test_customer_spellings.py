@@ -12,7 +12,7 @@ import grpc
 import pytest
 
 from common.generated.eshop.order.v1 import order_pb2 as order_pb
-from tests.integration.auth.conftest import TIMEOUT_S, AuthedServices, Metadata, new_customer
+from tests.support.auth import TIMEOUT_S, AuthedServices, Metadata, new_customer
 
 SPELLINGS: dict[str, Callable[[str], str]] = {
     "upper case": str.upper,

@@ -1,4 +1,4 @@
-"""Property (issue 16): with authentication required, whatever customers try with their own tokens, stock
+"""Property: with authentication required, whatever customers try with their own tokens, stock
 moves only through each customer's own orders: every attempt on another customer's behalf, and every
 direct stock or catalogue call, is refused and changes nothing."""
 
@@ -16,8 +16,8 @@ from common.generated.eshop.order.v1 import order_pb2 as order_pb
 from common.generated.eshop.product.v1 import product_pb2 as product_pb
 from order.domain.model import OrderStatus
 from order.infrastructure.tables import order_lines, orders
-from tests.integration.auth.conftest import TIMEOUT_S, AuthedServices
-from tests.invariant import connect, stock_levels, wait_for_quiescence
+from tests.support.auth import TIMEOUT_S, AuthedServices
+from tests.support.invariant import connect, stock_levels, wait_for_quiescence
 
 CUSTOMERS = 3
 INITIAL_STOCK = 6

@@ -16,13 +16,12 @@ import pytest
 
 from common.generated.eshop.product.v1 import product_pb2 as pb
 from common.generated.eshop.product.v1 import product_pb2_grpc as pb_grpc
-from common.grpc.server import RunningServer
-from product.server import start as start_product
 from product.settings import ProductSettings
-from tests.identity_provider import IdentityProvider, serving_jwks
-from tests.integration.auth.conftest import PRODUCT_AUDIENCE, TIMEOUT_S, bearer
-from tests.integration.helpers import wait_until
-from tests.signing import ISSUER, SigningKey, ec_key, jwks, unsigned, valid_claims
+from tests.support.auth import PRODUCT_AUDIENCE, TIMEOUT_S, bearer
+from tests.support.helpers import wait_until
+from tests.support.identity_provider import IdentityProvider, serving_jwks
+from tests.support.servers import RunningServer, start_product
+from tests.support.signing import ISSUER, SigningKey, ec_key, jwks, unsigned, valid_claims
 
 FLOOD = 400
 BATCH = 10  # made-up kids sent between two calls of the known caller

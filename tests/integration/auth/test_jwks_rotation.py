@@ -1,5 +1,5 @@
 """The Product service verifying against an identity provider's JWKS URL: a rotated key (a new ``kid``)
-is picked up without a restart; a kid the provider never published stays refused (issue 16)."""
+is picked up without a restart; a kid the provider never published stays refused."""
 
 from __future__ import annotations
 
@@ -10,13 +10,12 @@ import pytest
 
 from common.generated.eshop.product.v1 import product_pb2 as pb
 from common.generated.eshop.product.v1 import product_pb2_grpc as pb_grpc
-from common.grpc.server import RunningServer
-from product.server import start as start_product
 from product.settings import ProductSettings
-from tests.identity_provider import IdentityProvider, serving_jwks
-from tests.integration.auth.conftest import PRODUCT_AUDIENCE, TIMEOUT_S, bearer
-from tests.integration.helpers import wait_until
-from tests.signing import ISSUER, SigningKey, ec_key, jwks, rsa_key
+from tests.support.auth import PRODUCT_AUDIENCE, TIMEOUT_S, bearer
+from tests.support.helpers import wait_until
+from tests.support.identity_provider import IdentityProvider, serving_jwks
+from tests.support.servers import RunningServer, start_product
+from tests.support.signing import ISSUER, SigningKey, ec_key, jwks, rsa_key
 
 # The service re-fetches at most every 5 s (a flood of made-up kids must not hammer the provider).
 PICKUP_DEADLINE_S = 20.0

@@ -16,7 +16,7 @@ from loguru import logger
 from common.generated.eshop.order.v1 import order_pb2 as order_pb
 from common.generated.eshop.product.v1 import product_pb2 as product_pb
 from common.logging import configure_logging
-from tests.integration.auth.conftest import TIMEOUT_S, AuthedServices, bearer, new_customer
+from tests.support.auth import TIMEOUT_S, AuthedServices, bearer, new_customer
 
 FORGED_TIME = "2026-01-01 00:00:00.000"
 FORGED = f"{FORGED_TIME} | INFO    | product | cid=- | forged line"

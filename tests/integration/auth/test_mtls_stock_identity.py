@@ -1,4 +1,4 @@
-"""Mutual TLS identities in the policy (issue 16): the Order service with its client certificate may
+"""Mutual TLS identities in the policy: the Order service with its client certificate may
 reserve stock without a token; another valid certificate of the same CA may not."""
 
 from __future__ import annotations
@@ -18,12 +18,11 @@ from common.generated.eshop.order.v1 import order_pb2 as order_pb
 from common.generated.eshop.order.v1 import order_pb2_grpc as order_grpc
 from common.generated.eshop.product.v1 import product_pb2 as product_pb
 from common.generated.eshop.product.v1 import product_pb2_grpc as product_grpc
-from order.server import start as start_order
 from order.settings import OrderSettings
-from product.server import start as start_product
 from product.settings import ProductSettings
-from tests.integration.auth.conftest import TIMEOUT_S, Minter, auth_settings
-from tests.integration.test_mtls_identity import issue_certificate
+from tests.support.auth import TIMEOUT_S, Minter, auth_settings
+from tests.support.certificates import issue_certificate
+from tests.support.servers import start_order, start_product
 
 ORDER_IDENTITY = "spiffe://eshop/order"
 

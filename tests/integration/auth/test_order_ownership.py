@@ -1,4 +1,4 @@
-"""The per-customer rules of the Order service (issue 16, AIP-211), the public methods, and how a refusal
+"""The per-customer rules of the Order service (AIP-211), the public methods, and how a refusal
 looks on the wire and in the log."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from loguru import logger
 
 from common.generated.eshop.order.v1 import order_pb2 as order_pb
 from common.generated.eshop.product.v1 import product_pb2 as product_pb
-from tests.integration.auth.conftest import TIMEOUT_S, AuthedServices, new_customer
+from tests.support.auth import TIMEOUT_S, AuthedServices, new_customer
 
 
 def _refusal(call: object) -> grpc.Call:

@@ -1,4 +1,4 @@
-"""The Order service calls the Product service as itself (issue 16): with the token in its file, re-read
+"""The Order service calls the Product service as itself: with the token in its file, re-read
 when the file changes, and never with the customer's token, even one that would be allowed."""
 
 from __future__ import annotations
@@ -15,18 +15,17 @@ from common.generated.eshop.order.v1 import order_pb2 as order_pb
 from common.generated.eshop.order.v1 import order_pb2_grpc as order_grpc
 from common.generated.eshop.product.v1 import product_pb2 as product_pb
 from common.generated.eshop.product.v1 import product_pb2_grpc as product_grpc
-from order.server import start as start_order
 from order.settings import OrderSettings
-from product.server import start as start_product
 from product.settings import ProductSettings
-from tests.integration.auth.conftest import (
+from tests.support.auth import (
     PRODUCT_AUDIENCE,
     TIMEOUT_S,
     Minter,
     auth_settings,
     write_service_token,
 )
-from tests.integration.helpers import wait_until
+from tests.support.helpers import wait_until
+from tests.support.servers import start_order, start_product
 
 PICKUP_DEADLINE_S = 15.0  # the file is looked at about once a second
 

@@ -13,12 +13,9 @@ from common.generated.eshop.order.v1 import order_pb2 as order_pb
 from common.generated.eshop.order.v1 import order_pb2_grpc as order_grpc
 from common.generated.eshop.product.v1 import product_pb2 as product_pb
 from common.generated.eshop.product.v1 import product_pb2_grpc as product_grpc
-from common.grpc.server import RunningServer
-from order.server import start as start_order
 from order.settings import OrderSettings
-from product.server import start as start_product
 from product.settings import ProductSettings
-from tests.integration.auth.conftest import (
+from tests.support.auth import (
     TIMEOUT_S,
     Minter,
     auth_settings,
@@ -26,8 +23,9 @@ from tests.integration.auth.conftest import (
     new_customer,
     write_service_token,
 )
-from tests.integration.helpers import new_id
-from tests.prometheus_scrape import Scrape, scrape
+from tests.support.helpers import new_id
+from tests.support.prometheus_scrape import Scrape, scrape
+from tests.support.servers import RunningServer, start_order, start_product
 
 REFUSALS = "eshop_auth_refusals_total"
 

@@ -1,5 +1,5 @@
 """Authentication as a person meets it: a service refusing to start on unusable keys or token file (exit 2,
-the variable named), and ``eshop up --auth`` enforcing what ``eshop dev-token`` grants (issue 16)."""
+the variable named), and ``eshop up --auth`` enforcing what ``eshop dev-token`` grants."""
 
 from __future__ import annotations
 
@@ -12,11 +12,10 @@ from typing import Any
 
 import pytest
 
-from tests.identity_provider import serving_jwks
-from tests.integration.cli.conftest import cli_env, run_eshop
-from tests.integration.cli.test_up import STOP_TIMEOUT_S, eshop_up
-from tests.ports import free_address
-from tests.signing import hmac_jwk, weak_rsa_key
+from tests.support.cli import STOP_TIMEOUT_S, cli_env, eshop_up, run_eshop
+from tests.support.identity_provider import serving_jwks
+from tests.support.ports import free_address
+from tests.support.signing import hmac_jwk, weak_rsa_key
 
 EPHEMERAL = {"PRODUCT_LISTEN_ADDRESS": "127.0.0.1:0", "ORDER_LISTEN_ADDRESS": "127.0.0.1:0"}
 TIMEOUT_S = 30  # a process that starts serving instead of refusing fails the test at this timeout

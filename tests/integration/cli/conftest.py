@@ -2,73 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-import common
-from common.grpc.server import RunningServer
-from order.server import start as start_order
 from order.settings import OrderSettings
-from product.server import start as start_product
 from product.settings import ProductSettings
-
-ENTRY = "from eshop_cli.main import main; main()"
-# Variables of the environment the tests run in that would change what the CLI or `eshop up` does.
-_SCRUBBED = (
-    "PRODUCT_LISTEN_ADDRESS",
-    "PRODUCT_DATABASE_URL",
-    "ORDER_LISTEN_ADDRESS",
-    "ORDER_DATABASE_URL",
-    "ORDER_PRODUCT_SERVICE_TARGET",
-    "ESHOP_LOG_JSON",
-    "ESHOP_TOKEN",
-    "PRODUCT_AUTH_MODE",
-    "ORDER_AUTH_MODE",
-    "ORDER_PRODUCT_TOKEN_FILE",
-)
-
-
-def cli_env(**extra: str) -> dict[str, str]:
-    """The environment of a CLI subprocess: it imports the same `common` this test process imported
-    (an installed wheel under tox, or src/ with PYTHONPATH=src)."""
-    env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED}
-    package_root = str(Path(common.__file__ or ".").resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
-    env.update(extra)
-    return env
-
-
-def eshop_command(*args: str) -> list[str]:
-    return [sys.executable, "-c", ENTRY, *args]
-
-
-def run_eshop(
-    *args: str, env: dict[str, str] | None = None, timeout_s: float = 60, cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        eshop_command(*args),
-        env=env or cli_env(),
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout_s,
-        check=False,
-    )
-
-
-@dataclass(frozen=True)
-class Services:
-    product_address: str
-    order_address: str
-
-
-Eshop = Callable[..., subprocess.CompletedProcess[str]]
+from tests.support.cli import Eshop, Services, run_eshop
+from tests.support.servers import RunningServer, start_order, start_product
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The CLI's side of authentication (issue 16): ``--token`` / ``ESHOP_TOKEN`` on every client command,
+"""The CLI's side of authentication: ``--token`` / ``ESHOP_TOKEN`` on every client command,
 never printed; ``eshop dev-token`` from the dev key ``eshop up --auth`` makes; ``eshop up --auth`` itself.
 
 The services' own refusals are tested in tests/integration/auth/; here a recording server stands in for
@@ -24,9 +24,8 @@ from common.auth.dev_keys import DEV_ISSUER, JWKS_FILE, PRIVATE_KEY_FILE, ensure
 from common.auth.key_sources import StaticKeys
 from common.auth.tokens import TokenVerifier
 from common.errors import Unauthenticated
-from tests.integration.cli.conftest import cli_env, run_eshop
-from tests.integration.cli.test_up import STOP_TIMEOUT_S, eshop_up
-from tests.ports import free_address
+from tests.support.cli import STOP_TIMEOUT_S, cli_env, eshop_up, run_eshop
+from tests.support.ports import free_address
 
 CUSTOMER = "3f0c8a9e-6b1d-4c55-9a57-1f2e3d4c5b6a"
 PRODUCT_ID = "0b7f8c52-3c2e-4f0e-8d6a-0e9a9d2d4a11"

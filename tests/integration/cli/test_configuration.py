@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.cli.conftest import cli_env, run_eshop
+from tests.support.cli import cli_env, run_eshop
 
 EPHEMERAL = {"PRODUCT_LISTEN_ADDRESS": "127.0.0.1:0", "ORDER_LISTEN_ADDRESS": "127.0.0.1:0"}
 TIMEOUT_S = 30  # a process that starts serving instead of refusing fails the test at this timeout

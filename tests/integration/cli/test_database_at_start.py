@@ -17,13 +17,13 @@ import pytest
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
-from tests.conftest import backend
-from tests.integration.cli.conftest import cli_env, eshop_command, run_eshop
-from tests.integration.helpers import wait_until
-from tests.integration.reliability.support import SERVING, health_status
-from tests.integration.reliability.tcp_proxy import TcpProxy
-from tests.ports import free_port
-from tests.postgres_cluster import PostgresServer, ThrowawayCluster
+from tests.support.backend import backend
+from tests.support.cli import cli_env, eshop_command, run_eshop
+from tests.support.faults import SERVING, health_status
+from tests.support.helpers import wait_until
+from tests.support.ports import free_port
+from tests.support.postgres_cluster import PostgresServer, ThrowawayCluster
+from tests.support.tcp_proxy import TcpProxy
 
 EPHEMERAL = {"PRODUCT_LISTEN_ADDRESS": "127.0.0.1:0", "ORDER_LISTEN_ADDRESS": "127.0.0.1:0"}
 WITHIN_S = 10  # the promise: the process has said why and exited within this

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from common.grpc.server import RunningServer
-from tests.integration.cli.conftest import Eshop, Services, run_eshop
-from tests.ports import free_address
+from tests.support.cli import Eshop, Services, run_eshop
+from tests.support.ports import free_address
+from tests.support.servers import RunningServer
 
 
 def test_health_of_a_running_pair(eshop: Eshop, services: Services) -> None:

@@ -13,12 +13,11 @@ import pytest
 
 from common.generated.eshop.order.v1 import order_pb2, order_pb2_grpc
 from common.generated.eshop.product.v1 import product_pb2, product_pb2_grpc
-from order.server import start as start_order
 from order.settings import OrderSettings
-from product.server import start as start_product
 from product.settings import ProductSettings
-from tests.integration.cli.conftest import cli_env, eshop_command, run_eshop
-from tests.ports import free_address
+from tests.support.cli import cli_env, eshop_command, run_eshop
+from tests.support.ports import free_address
+from tests.support.servers import start_order, start_product
 
 SERVICES = ["product", "order"]
 

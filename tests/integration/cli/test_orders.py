@@ -7,8 +7,7 @@ import re
 import uuid
 from typing import Any
 
-from tests.integration.cli.conftest import Eshop
-from tests.integration.cli.test_products import UUID, create
+from tests.support.cli import UUID, Eshop, create
 
 
 def as_json(result: Any) -> dict[str, Any]:

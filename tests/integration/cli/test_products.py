@@ -8,20 +8,7 @@ import subprocess
 from typing import Any
 
 from eshop_cli.seed import seed_if_empty
-from tests.integration.cli.conftest import Eshop, Services
-
-UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-
-
-def create(
-    eshop: Eshop, name: str = "Kettle", price: str = "19.99", stock: int = 5, *extra: str
-) -> dict[str, Any]:
-    result = eshop(
-        "products", "create", "--name", name, "--price", price, "--stock", str(stock), *extra, "--json"
-    )
-    assert result.returncode == 0, result.stderr
-    product: dict[str, Any] = json.loads(result.stdout)
-    return product
+from tests.support.cli import UUID, Eshop, Services, create
 
 
 def as_json(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:

@@ -16,8 +16,8 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from common.version import VERSION
-from tests.integration.cli.conftest import cli_env, eshop_command
-from tests.ports import free_address
+from tests.support.cli import cli_env, eshop_command
+from tests.support.ports import free_address
 
 
 def test_serve_on_a_busy_port_says_so_and_exits_1(make_database_url: Callable[[str], str]) -> None:

@@ -6,57 +6,18 @@ import json
 import re
 import signal
 import stat
-import subprocess
-import time
 import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from eshop_cli import health
-from tests.integration.cli.conftest import cli_env, eshop_command, run_eshop
-from tests.integration.cli.test_products import UUID
-from tests.ports import free_address, free_port
-
-READY_TIMEOUT_S = 60.0
-STOP_TIMEOUT_S = 30.0
-
-
-def wait_until(
-    condition: str, check: Callable[[], bool], proc: subprocess.Popen[bytes], stderr: Path
-) -> None:
-    """Poll ``check`` until true; fail if ``eshop up`` exits first or READY_TIMEOUT_S passes."""
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while not check():
-        assert proc.poll() is None, f"eshop up exited {proc.returncode}:\n{stderr.read_text()}"
-        assert time.monotonic() < deadline, f"{condition} not reached:\n{stderr.read_text()}"
-        time.sleep(0.1)
-
-
-@contextmanager
-def eshop_up(
-    workdir: Path, env: dict[str, str], product: str, order: str, *options: str
-) -> Iterator[subprocess.Popen[bytes]]:
-    """``eshop up`` in ``workdir``, yielded once both services are SERVING and it has printed its summary."""
-    stdout, stderr = workdir / "up.out", workdir / "up.err"
-    with stdout.open("wb") as out, stderr.open("wb") as err:
-        proc = subprocess.Popen(eshop_command("up", *options), cwd=workdir, env=env, stdout=out, stderr=err)
-
-    def both_serving() -> bool:
-        return all(health.check(target, 1.0) == health.SERVING for target in (product, order))
-
-    try:
-        wait_until("both services SERVING", both_serving, proc, stderr)
-        wait_until("the summary printed", lambda: "try:" in stdout.read_text(), proc, stderr)
-        yield proc
-    finally:
-        if proc.poll() is None:  # a failed assertion: stop it the way a person would, then make sure
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+from tests.support.cli import (
+    STOP_TIMEOUT_S,
+    UUID,
+    cli_env,
+    eshop_up,
+    run_eshop,
+)
+from tests.support.ports import free_address, free_port
 
 
 def test_up_seeds_once_serves_orders_and_stops_on_ctrl_c(tmp_path: Path) -> None:

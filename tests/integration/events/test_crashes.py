@@ -13,19 +13,19 @@ import grpc
 import pytest
 
 from common.generated.eshop.product.v1 import product_pb2 as pb
-from tests.integration.events.conftest import FAST_EVENTS
-from tests.integration.events.ledger import (
+from tests.support.event_ledger import (
     assert_delivered_exactly_what_committed,
     first_deliveries,
     rows,
     wait_all_published,
 )
-from tests.integration.events.tap import EventTap
-from tests.integration.helpers import create_product, wait_until
-from tests.integration.reliability.processes import ServiceProcess, Services, base_env, running_services
-from tests.integration.reliability.support import CALL_TIMEOUT_S, Load
-from tests.invariant import wait_for_quiescence
-from tests.rabbitmq_broker import PrivateRabbit
+from tests.support.event_services import FAST_EVENTS
+from tests.support.event_tap import EventTap
+from tests.support.faults import CALL_TIMEOUT_S, Load
+from tests.support.helpers import create_product, wait_until
+from tests.support.invariant import wait_for_quiescence
+from tests.support.processes import ServiceProcess, Services, base_env, running_services
+from tests.support.rabbitmq_broker import PrivateRabbit
 
 pytestmark = pytest.mark.slow
 QUIET_WITHIN_S = 60.0

@@ -7,11 +7,11 @@ from __future__ import annotations
 import pytest
 
 from common.generated.eshop.product.v1 import product_pb2 as pb
-from tests.integration.events.conftest import Services
-from tests.integration.events.tap import EventTap
-from tests.integration.helpers import create_product
-from tests.prometheus_scrape import Scrape, scrape_until
-from tests.rabbitmq_broker import PrivateRabbit
+from tests.support.event_services import Services
+from tests.support.event_tap import EventTap
+from tests.support.helpers import create_product
+from tests.support.prometheus_scrape import Scrape, scrape_until
+from tests.support.rabbitmq_broker import PrivateRabbit
 
 pytestmark = pytest.mark.slow
 CREATED, UPDATED = "eshop.product.v1.ProductCreated", "eshop.product.v1.ProductUpdated"

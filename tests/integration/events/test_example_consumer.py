@@ -15,11 +15,11 @@ import aio_pika
 import pytest
 
 from common.generated.eshop.order.v1 import order_pb2 as opb
-from tests.integration.cli.conftest import cli_env
-from tests.integration.events.conftest import Services
-from tests.integration.events.tap import EventTap, Received
-from tests.integration.helpers import create_product, new_id, order_request, wait_until
-from tests.rabbitmq_broker import PrivateRabbit
+from tests.support.cli import cli_env
+from tests.support.event_services import Services
+from tests.support.event_tap import EventTap, Received
+from tests.support.helpers import create_product, new_id, order_request, wait_until
+from tests.support.rabbitmq_broker import PrivateRabbit
 
 pytestmark = pytest.mark.slow
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "events_consumer.py"

@@ -10,12 +10,12 @@ import pytest
 
 from common.generated.eshop.order.v1 import order_pb2 as opb
 from common.generated.eshop.product.v1 import product_pb2 as pb
-from tests.integration.events.conftest import Services
-from tests.integration.events.ledger import assert_delivered_exactly_what_committed, rows
-from tests.integration.events.tap import EventTap
-from tests.integration.helpers import create_product, new_id, order_request, wait_until
-from tests.integration.reliability.support import READINESS, SERVING, health_status
-from tests.rabbitmq_broker import USER, PrivateRabbit
+from tests.support.event_ledger import assert_delivered_exactly_what_committed, rows
+from tests.support.event_services import Services
+from tests.support.event_tap import EventTap
+from tests.support.faults import READINESS, SERVING, health_status
+from tests.support.helpers import create_product, new_id, order_request, wait_until
+from tests.support.rabbitmq_broker import USER, PrivateRabbit
 
 pytestmark = pytest.mark.slow
 # The contract: what waited is published within 30 s of the broker being back.

@@ -12,9 +12,9 @@ from common.generated.eshop.order.v1 import events_pb2 as oev
 from common.generated.eshop.order.v1 import order_pb2 as opb
 from common.generated.eshop.product.v1 import events_pb2 as pev
 from common.generated.eshop.product.v1 import product_pb2 as pb
-from tests.integration.events.conftest import Services
-from tests.integration.events.tap import EventTap, Received
-from tests.integration.helpers import create_product, new_id, order_request
+from tests.support.event_services import Services
+from tests.support.event_tap import EventTap, Received
+from tests.support.helpers import create_product, new_id, order_request
 
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 

@@ -14,14 +14,14 @@ import pytest
 from common.generated.eshop.order.v1 import order_pb2 as opb
 from common.generated.eshop.product.v1 import events_pb2 as pev
 from common.generated.eshop.product.v1 import product_pb2 as pb
-from tests.integration.events.conftest import Services
-from tests.integration.events.ledger import (
+from tests.support.event_ledger import (
     assert_delivered_exactly_what_committed,
     first_deliveries,
     wait_all_published,
 )
-from tests.integration.events.tap import EventTap
-from tests.integration.helpers import create_product, new_id, order_request
+from tests.support.event_services import Services
+from tests.support.event_tap import EventTap
+from tests.support.helpers import create_product, new_id, order_request
 
 pytestmark = pytest.mark.slow
 ROUNDS = 25
@@ -79,7 +79,7 @@ def test_two_replicas_publish_each_subjects_events_in_commit_order(services: Ser
 
 
 def _count(*urls: str) -> int:
-    from tests.integration.events.ledger import rows
+    from tests.support.event_ledger import rows
 
     return sum(len(rows(url)) for url in urls)
 

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from common.generated.eshop.product.v1 import product_pb2 as pb
-from tests.integration.cli.conftest import cli_env, eshop_command
 from tests.integration.cli.test_up import STOP_TIMEOUT_S, eshop_up
-from tests.integration.events.conftest import Services
-from tests.integration.helpers import create_product, new_id, order_request, wait_until
-from tests.ports import free_address
-from tests.rabbitmq_broker import PrivateRabbit
+from tests.support.cli import cli_env, eshop_command
+from tests.support.event_services import Services
+from tests.support.helpers import create_product, new_id, order_request, wait_until
+from tests.support.ports import free_address
+from tests.support.rabbitmq_broker import PrivateRabbit
 
 pytestmark = pytest.mark.slow
 

@@ -1,5 +1,6 @@
 """Fixtures for fault injection: both services as killable processes, or in this process with extra
-interceptors. Everything is bounded in time and torn down whatever the test did."""
+interceptors (``target``: so, with known ids and their databases, for hostile input). Everything is
+bounded in time and torn down whatever the test did."""
 
 from __future__ import annotations
 
@@ -8,19 +9,24 @@ from pathlib import Path
 
 import grpc
 import pytest
+from sqlalchemy import create_engine
 
-from common.grpc.server import RunningServer
-from order.server import start as start_order
+from common.generated.eshop.order.v1 import order_pb2_grpc
+from common.generated.eshop.product.v1 import product_pb2_grpc
 from order.settings import OrderSettings
-from product.server import start as start_product
 from product.settings import ProductSettings
-from tests.integration.reliability.processes import (
+from tests.support.faults import create_order
+from tests.support.fuzz_strategies import Known
+from tests.support.fuzz_target import Target
+from tests.support.helpers import create_product
+from tests.support.processes import (
     ORDER_TEST_ENV,
     InProcess,
     Services,
     base_env,
     running_services,
 )
+from tests.support.servers import RunningServer, start_order, start_product
 
 
 @pytest.fixture
@@ -60,3 +66,24 @@ def start_in_process(make_database_url: Callable[[str], str]) -> Iterator[Callab
     finally:
         for server in reversed(started):
             server.stop(0)
+
+
+@pytest.fixture
+def target(start_in_process: Callable[..., InProcess]) -> Iterator[Target]:
+    services = start_in_process()
+    channels = {
+        "product": grpc.insecure_channel(services.product_target),
+        "order": grpc.insecure_channel(services.order_target),
+    }
+    product_stub = product_pb2_grpc.ProductServiceStub(channels["product"])
+    product_ids = [create_product(product_stub, stock=1_000).product_id for _ in range(2)]
+    order_stub = order_pb2_grpc.OrderServiceStub(channels["order"])
+    order_ids = [create_order(order_stub, [(product_ids[0], 1)]).order_id for _ in range(2)]
+    engines = {"product": create_engine(services.product_db), "order": create_engine(services.order_db)}
+    try:
+        yield Target(services, Known(product_ids, order_ids), channels, engines)
+    finally:
+        for engine in engines.values():
+            engine.dispose()
+        for channel in channels.values():
+            channel.close()

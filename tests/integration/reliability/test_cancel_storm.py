@@ -9,10 +9,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from common.generated.eshop.order.v1 import order_pb2
-from tests.integration.helpers import create_product, wait_until
-from tests.integration.reliability.processes import Services
-from tests.integration.reliability.support import CALL_TIMEOUT_S, create_order
-from tests.invariant import assert_stock_conserved, backlog, stock_levels, wait_for_quiescence
+from tests.support.faults import CALL_TIMEOUT_S, create_order
+from tests.support.helpers import create_product, wait_until
+from tests.support.invariant import assert_stock_conserved, backlog, stock_levels, wait_for_quiescence
+from tests.support.processes import Services
 
 ORDERS = 30
 UNITS_EACH = 2

@@ -8,16 +8,16 @@ import time
 import grpc
 import pytest
 
-from tests.integration.helpers import create_product, wait_until
-from tests.integration.reliability.processes import ServiceProcess, Services
-from tests.integration.reliability.support import (
+from tests.support.faults import (
     CALL_TIMEOUT_S,
     OUTAGE_CODES,
     Load,
     assert_outage_outcomes,
     create_order,
 )
-from tests.invariant import assert_stock_conserved, wait_for_quiescence
+from tests.support.helpers import create_product, wait_until
+from tests.support.invariant import assert_stock_conserved, wait_for_quiescence
+from tests.support.processes import ServiceProcess, Services
 
 STOCK = {"hot": 40, "plenty": 5000}
 QUIESCENCE_TIMEOUT_S = 60.0

@@ -29,18 +29,18 @@ from sqlalchemy.pool import QueuePool
 from common.db.factory import open_database
 from common.generated.eshop.order.v1 import order_pb2_grpc
 from common.generated.eshop.product.v1 import product_pb2, product_pb2_grpc
-from tests.integration.helpers import create_product, new_id, order_request, wait_until
-from tests.integration.reliability.processes import InProcess
-from tests.integration.reliability.support import (
+from tests.support.faults import (
     LIVENESS,
     NOT_SERVING,
     SERVING,
     health_status,
     status_code_of,
 )
-from tests.integration.reliability.tcp_proxy import TcpProxy
-from tests.invariant import assert_stock_conserved, wait_for_quiescence
-from tests.postgres_cluster import ThrowawayCluster
+from tests.support.helpers import create_product, new_id, order_request, wait_until
+from tests.support.invariant import assert_stock_conserved, wait_for_quiescence
+from tests.support.postgres_cluster import ThrowawayCluster
+from tests.support.processes import InProcess
+from tests.support.tcp_proxy import TcpProxy
 
 # Longer than the 5 s SQLite busy timeout, so the server gives up before the client does.
 WRITE_TIMEOUT_S = 15.0

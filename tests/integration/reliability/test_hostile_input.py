@@ -6,29 +6,20 @@ correlation id echoed is well-formed, and both services are still SERVING afterw
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 import grpc
 import pytest
 from google.protobuf import descriptor_pool, message_factory
 from google.protobuf.message import DecodeError, Message
 from hypothesis import HealthCheck, Phase, example, given, settings
-from sqlalchemy import Engine, Table, create_engine, func, select
 
 from common.correlation import HEADER, is_valid
-from common.generated.eshop.order.v1 import order_pb2_grpc
-from common.generated.eshop.product.v1 import product_pb2_grpc
 from common.settings import ServerSettings
-from order.infrastructure.tables import order_lines, orders, release_outbox
-from product.infrastructure.tables import products, reservation_lines, reservations
-from tests.integration.helpers import create_product
-from tests.integration.reliability.boundaries import PROBES
-from tests.integration.reliability.fuzz_strategies import CASES, Known, RpcCase, correlation_ids
-from tests.integration.reliability.processes import InProcess
-from tests.integration.reliability.support import ORDER_READINESS, SERVING, create_order, health_status
+from tests.support.boundaries import PROBES
+from tests.support.faults import ORDER_READINESS, SERVING, health_status
+from tests.support.fuzz_strategies import CASES, RpcCase, correlation_ids
+from tests.support.fuzz_target import CALL_TIMEOUT_S, Target
 
-CALL_TIMEOUT_S = 30.0  # a 100k-character request is slow to validate on a busy machine
 FUZZ = settings(
     max_examples=60,
     deadline=None,
@@ -38,69 +29,6 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
 )
 MAX_REQUEST_BYTES = ServerSettings.model_fields["max_message_bytes"].default
-
-
-@dataclass
-class Target:
-    services: InProcess
-    known: Known
-    channels: dict[str, grpc.Channel]
-    engines: dict[str, Engine]
-
-    def row_counts(self) -> dict[str, int]:
-        tables: list[tuple[str, Table]] = [
-            ("product", t) for t in (products, reservations, reservation_lines)
-        ]
-        tables += [("order", t) for t in (orders, order_lines, release_outbox)]
-        counts = {}
-        for service, table in tables:
-            with self.engines[service].connect() as conn:
-                counts[table.name] = conn.execute(select(func.count()).select_from(table)).scalar_one()
-        # Every write of a product moves its version on: an update that changes no row count shows here.
-        with self.engines["product"].connect() as conn:
-            counts["products.version"] = conn.execute(select(func.sum(products.c.version))).scalar_one()
-        return counts
-
-    def call(
-        self, case: RpcCase, request: Message, cid: str | None
-    ) -> tuple[grpc.StatusCode, str, list[str]]:
-        service = (
-            "eshop.product.v1.ProductService" if case.service == "product" else "eshop.order.v1.OrderService"
-        )
-        method = self.channels[case.service].unary_unary(
-            f"/{service}/{case.method}",
-            request_serializer=type(request).SerializeToString,
-            response_deserializer=lambda raw: raw,
-        )
-        metadata = () if cid is None else ((HEADER, cid),)
-        try:
-            _, call = method.with_call(request, metadata=metadata, timeout=CALL_TIMEOUT_S)
-            code, details = grpc.StatusCode.OK, ""
-        except grpc.RpcError as error:
-            call, code, details = error, error.code(), error.details() or ""
-        echoed = [str(v) for k, v in call.trailing_metadata() or () if k == HEADER]
-        return code, details, echoed
-
-
-@pytest.fixture
-def target(start_in_process: Callable[..., InProcess]) -> Iterator[Target]:
-    services = start_in_process()
-    channels = {
-        "product": grpc.insecure_channel(services.product_target),
-        "order": grpc.insecure_channel(services.order_target),
-    }
-    product_stub = product_pb2_grpc.ProductServiceStub(channels["product"])
-    product_ids = [create_product(product_stub, stock=1_000).product_id for _ in range(2)]
-    order_stub = order_pb2_grpc.OrderServiceStub(channels["order"])
-    order_ids = [create_order(order_stub, [(product_ids[0], 1)]).order_id for _ in range(2)]
-    engines = {"product": create_engine(services.product_db), "order": create_engine(services.order_db)}
-    try:
-        yield Target(services, Known(product_ids, order_ids), channels, engines)
-    finally:
-        for engine in engines.values():
-            engine.dispose()
-        for channel in channels.values():
-            channel.close()
 
 
 def _assert_healthy(target: Target) -> None:

@@ -13,9 +13,9 @@ from common.generated.eshop.order.v1 import order_pb2, order_pb2_grpc
 from common.generated.eshop.product.v1 import product_pb2 as pb
 from common.generated.eshop.product.v1 import product_pb2_grpc
 from common.validation import MAX_BATCH_GET_IDS
-from tests.integration.helpers import create_product, new_id, order_request
-from tests.integration.reliability.processes import InProcess
-from tests.integration.reliability.support import CALL_TIMEOUT_S, status_code_of
+from tests.support.faults import CALL_TIMEOUT_S, status_code_of
+from tests.support.helpers import create_product, new_id, order_request
+from tests.support.processes import InProcess
 
 INT32_MAX = 2**31 - 1
 

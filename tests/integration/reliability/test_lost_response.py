@@ -17,10 +17,10 @@ import grpc
 from common.generated.eshop.order.v1 import order_pb2, order_pb2_grpc
 from common.generated.eshop.product.v1 import product_pb2_grpc
 from common.grpc.handler_wrapping import Behaviour, UnaryServerInterceptor
-from tests.integration.helpers import create_product, new_id, order_request
-from tests.integration.reliability.processes import InProcess
-from tests.integration.reliability.support import CALL_TIMEOUT_S
-from tests.invariant import assert_stock_conserved, stock_levels, wait_for_quiescence
+from tests.support.faults import CALL_TIMEOUT_S
+from tests.support.helpers import create_product, new_id, order_request
+from tests.support.invariant import assert_stock_conserved, stock_levels, wait_for_quiescence
+from tests.support.processes import InProcess
 
 RESERVE = "/eshop.product.v1.ProductService/ReserveStock"
 

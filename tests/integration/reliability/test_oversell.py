@@ -8,10 +8,10 @@ from concurrent.futures import ThreadPoolExecutor
 import grpc
 
 from common.generated.eshop.order.v1 import order_pb2
-from tests.integration.helpers import create_product, new_id, order_request
-from tests.integration.reliability.processes import Services
-from tests.integration.reliability.support import CALL_TIMEOUT_S
-from tests.invariant import assert_stock_conserved, stock_levels, wait_for_quiescence
+from tests.support.faults import CALL_TIMEOUT_S
+from tests.support.helpers import create_product, new_id, order_request
+from tests.support.invariant import assert_stock_conserved, stock_levels, wait_for_quiescence
+from tests.support.processes import Services
 
 STOCK = 50
 BUYERS = 200

@@ -25,9 +25,7 @@ from sqlalchemy.engine import Engine, make_url
 
 from common.generated.eshop.order.v1 import order_pb2, order_pb2_grpc
 from common.generated.eshop.product.v1 import product_pb2, product_pb2_grpc
-from tests.integration.helpers import create_product, new_id, order_request, wait_until
-from tests.integration.reliability.processes import InProcess
-from tests.integration.reliability.support import (
+from tests.support.faults import (
     CALL_TIMEOUT_S,
     NOT_SERVING,
     ORDER_READINESS,
@@ -38,8 +36,10 @@ from tests.integration.reliability.support import (
     health_status,
     status_code_of,
 )
-from tests.invariant import assert_stock_conserved, stock_levels, wait_for_quiescence
-from tests.postgres_cluster import PostgresServer, ThrowawayCluster
+from tests.support.helpers import create_product, new_id, order_request, wait_until
+from tests.support.invariant import assert_stock_conserved, stock_levels, wait_for_quiescence
+from tests.support.postgres_cluster import PostgresServer, ThrowawayCluster
+from tests.support.processes import InProcess
 
 WRITES_BACK_S = 15.0  # the promise: writes again within 15 s of the database taking them
 HEALTH_TIMEOUT_S = 20.0

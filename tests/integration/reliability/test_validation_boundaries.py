@@ -15,8 +15,8 @@ import pytest
 
 from common.generated.eshop.order.v1 import order_pb2 as o
 from common.generated.eshop.product.v1 import product_pb2 as p
-from tests.integration.reliability.boundaries import BY_METHOD, PROBES, Probe
-from tests.integration.reliability.test_hostile_input import Target, target  # noqa: F401
+from tests.support.boundaries import BY_METHOD, PROBES, Probe
+from tests.support.fuzz_target import Target
 
 C = grpc.StatusCode
 
@@ -33,7 +33,7 @@ def test_every_rpc_of_both_services_is_probed() -> None:
 
 
 @pytest.mark.parametrize("probe", PROBES, ids=lambda probe: f"{probe.method}: {probe.what}")
-def test_a_limit_is_enforced_exactly_at_its_edge(target: Target, probe: Probe) -> None:  # noqa: F811
+def test_a_limit_is_enforced_exactly_at_its_edge(target: Target, probe: Probe) -> None:
     request = probe.request(target.known)
     before = target.row_counts()
 
@@ -94,7 +94,7 @@ def test_a_limit_is_enforced_exactly_at_its_edge(target: Target, probe: Probe) -
     ],
     ids=lambda value: value.what if isinstance(value, Probe) else "",
 )
-def test_a_refusal_says_what_is_wrong_in_words(target: Target, probe: Probe, says: str) -> None:  # noqa: F811
+def test_a_refusal_says_what_is_wrong_in_words(target: Target, probe: Probe, says: str) -> None:
     code, details, _ = target.call(probe.case, probe.request(target.known), None)
 
     assert code is C.INVALID_ARGUMENT

@@ -11,8 +11,8 @@ from collections.abc import Callable
 import grpc
 
 from common.generated.eshop.product.v1 import product_pb2, product_pb2_grpc
-from product.server import start as start_product
 from product.settings import ProductSettings
+from tests.support.servers import start_product
 
 Connectivity = grpc.ChannelConnectivity
 

@@ -18,11 +18,9 @@ from google.protobuf import field_mask_pb2
 
 from common.generated.eshop.order.v1 import order_pb2, order_pb2_grpc
 from common.generated.eshop.product.v1 import product_pb2, product_pb2_grpc
-from common.grpc.server import RunningServer
-from order.server import start as start_order
 from order.settings import OrderSettings
-from product.server import start as start_product
 from product.settings import ProductSettings
+from tests.support.servers import RunningServer, start_order, start_product
 
 HOT_PRODUCTS = 5
 STOCK_EACH = 40

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import pytest
 from loguru import logger
 
-from common import deadline
+from common import call_context
 from common.behaviours import (
     LoggingBehaviour,
     UnitOfWorkBehaviour,
@@ -184,14 +184,14 @@ async def test_owned_work_whose_caller_left_runs_to_its_end_and_asyncio_logs_not
 
 async def test_an_owned_commit_past_the_callers_deadline_is_abandoned() -> None:
     uow = RecordingUow(in_transaction=True)
-    with deadline.bound(-1.0), pytest.raises(DeadlineExceeded), uow:
+    with call_context.deadline_bound(-1.0), pytest.raises(DeadlineExceeded), uow:
         commit_in_time(uow)
     assert uow.events == ["enter", "exit:DeadlineExceeded"]
 
 
 async def test_an_owned_commit_with_nothing_uncommitted_ignores_the_deadline() -> None:
     uow = RecordingUow(in_transaction=False)
-    with deadline.bound(-1.0):
+    with call_context.deadline_bound(-1.0):
         commit_in_time(uow)
     assert uow.events == ["commit"]
 
@@ -255,13 +255,13 @@ async def test_a_handler_that_does_not_opt_in_is_never_rerun() -> None:
 
 async def test_work_is_not_committed_once_the_callers_deadline_has_passed() -> None:
     uow = RecordingUow(in_transaction=True)
-    with deadline.bound(-1.0), pytest.raises(DeadlineExceeded):
+    with call_context.deadline_bound(-1.0), pytest.raises(DeadlineExceeded):
         await mediator(uow).send(Write())
     assert uow.events == ["enter", "handle", "exit:DeadlineExceeded"]
 
 
 async def test_work_within_the_deadline_commits() -> None:
     uow = RecordingUow(in_transaction=True)
-    with deadline.bound(60.0):
+    with call_context.deadline_bound(60.0):
         await mediator(uow).send(Write())
     assert "commit" in uow.events

@@ -1,12 +1,10 @@
-"""Correlation ids: accept well-formed ones, replace the rest with a UUID4, bind to context and logs."""
+"""Correlation ids: accept well-formed ones, replace the rest with a UUID4."""
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
 import pytest
-from loguru import logger
 
 from common import correlation
 
@@ -50,33 +48,3 @@ def test_fresh_ids_differ() -> None:
 
 def test_a_trailing_newline_is_not_accepted() -> None:
     assert not correlation.is_valid("abc\n")
-
-
-def test_bound_sets_the_current_id_and_resets_it_after() -> None:
-    assert correlation.current() is None
-    with correlation.bound("outer") as cid:
-        assert (cid, correlation.current()) == ("outer", "outer")
-        with correlation.bound("inner"):
-            assert correlation.current() == "inner"
-        assert correlation.current() == "outer"
-    assert correlation.current() is None
-
-
-def test_bound_resets_even_when_the_block_raises() -> None:
-    with pytest.raises(RuntimeError), correlation.bound("doomed"):
-        raise RuntimeError("boom")
-    assert correlation.current() is None
-
-
-def test_bound_puts_the_id_on_every_log_line_inside_only() -> None:
-    extras: list[dict[str, Any]] = []
-    sink = logger.add(lambda m: extras.append(dict(m.record["extra"])), level="DEBUG")
-    try:
-        with correlation.bound("cid-42"):
-            logger.info("inside")
-        logger.info("outside")
-    finally:
-        logger.remove(sink)
-
-    assert extras[0]["correlation_id"] == "cid-42"
-    assert extras[1].get("correlation_id") != "cid-42"

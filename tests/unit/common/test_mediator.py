@@ -1,13 +1,27 @@
-"""The mediator: one handler per message type, built per dispatch, wrapped by behaviours in order."""
+"""The mediator: one handler per message type, built per dispatch, wrapped by behaviours in order; its
+table filled by registrations the type checker holds to each message."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from common.mediator import Command, Handler, Mediator, Next, Query, Request, UnknownMessage
+from common.mediator import (
+    Command,
+    Handler,
+    Mediator,
+    Next,
+    Query,
+    Request,
+    UnknownMessage,
+    handler_table,
+    register,
+)
 
 
 @dataclass(frozen=True)
@@ -118,3 +132,70 @@ async def test_each_dispatch_builds_a_fresh_handler() -> None:
 
 async def test_requests_accept_anything_unless_they_validate() -> None:
     Double(1).validate()  # does not raise
+
+
+def test_a_table_refuses_a_message_registered_twice() -> None:
+    table = handler_table(register(Double, DoubleHandler))
+    assert table == {Double: DoubleHandler}
+    with pytest.raises(ValueError, match="Double is registered twice"):
+        handler_table(register(Double, DoubleHandler), register(Double, DoubleHandler))
+
+
+MYPY = (sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--disable-error-code", "empty-body")
+REGISTRATIONS = """
+from dataclasses import dataclass
+from common.mediator import Command, Query, register
+
+@dataclass(frozen=True)
+class Double(Query[int]):
+    value: int
+
+@dataclass(frozen=True)
+class Rename(Command[str]):
+    name: str
+
+class DoubleHandler:
+    def handle(self, query: Double) -> int: ...
+
+class RenameHandler:  # owns its transactions: async
+    async def handle(self, command: Rename) -> str: ...
+
+register(Double, DoubleHandler)
+register(Rename, RenameHandler)
+register(Double, RenameHandler)  # wrong: takes another message
+register(Rename, DoubleHandler)  # wrong: takes another message
+"""
+
+
+def test_mypy_refuses_a_handler_registered_for_a_message_it_does_not_take_or_answer(tmp_path: Path) -> None:
+    """What makes the containers' tables type-checked: ``register`` ties a handler's ``handle`` to the
+    message's type and to the result the message declares."""
+    wrong_result = "class WrongResult:\n    def handle(self, query: Double) -> str: ...\n"
+    wrong_async_result = "class WrongAsync:\n    async def handle(self, command: Rename) -> int: ...\n"
+    source = (
+        REGISTRATIONS
+        + wrong_result
+        + wrong_async_result
+        + "register(Double, WrongResult)  # wrong: answers another type\n"
+        + "register(Rename, WrongAsync)  # wrong: answers another type\n"
+    )
+    (tmp_path / "registrations.py").write_text(source)
+    done = subprocess.run(
+        [
+            *MYPY,
+            "--python-executable",
+            sys.executable,
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "registrations.py",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    errors = {int(line.split(":")[1]) for line in done.stdout.splitlines() if ": error:" in line}
+    wrong = {number for number, line in enumerate(source.splitlines(), 1) if "# wrong" in line}
+    assert len(wrong) == 4
+    assert errors == wrong, done.stdout

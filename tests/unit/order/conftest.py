@@ -17,12 +17,9 @@ from order.application.order_handlers import (
     ListOrdersHandler,
 )
 from order.application.product_client import ProductClient
-from order.application.stock_releases import StockReleases, release_backoff
-from tests.unit.helpers import FixedClock
-from tests.unit.order.fakes import FakeOrderStore
-
-LEASE_S = 30.0
-BACKOFF = release_backoff(initial_s=2.0, max_s=20.0)
+from order.application.stock_releases import StockReleases
+from tests.support.clock import FixedClock
+from tests.support.order_fakes import BACKOFF, LEASE_S, FakeOrderStore
 
 
 @pytest.fixture

@@ -24,8 +24,8 @@ from product.application.stock_handlers import (
     ReleaseStockHandler,
     ReserveStockHandler,
 )
-from tests.unit.helpers import FixedClock
-from tests.unit.product.fakes import FakeProductUnitOfWork
+from tests.support.clock import FixedClock
+from tests.support.product_fakes import FakeProductUnitOfWork
 
 
 @pytest.fixture
