@@ -43,8 +43,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--order-db-url", help="e.g. postgresql+psycopg://… (default: SQLite in a temp dir)")
     parser.add_argument(
         "--postgres", action="store_true",
-        help="PostgreSQL: a throwaway local cluster (tests/postgres_cluster.py), a fresh pair of databases "
-        "for each subject",
+        help="PostgreSQL: a throwaway local cluster (tests/support/postgres_cluster.py), a fresh pair of "
+        "databases for each subject",
     )  # fmt: skip
     parser.add_argument(
         "--lean", nargs="*", choices=LEAN_VARIANTS,
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
 def _cluster() -> Any:
     """A throwaway PostgreSQL cluster (fsync off, as the tests' own; needs the server binaries)."""
     sys.path.insert(0, str(REPO_ROOT))
-    from tests.postgres_cluster import ThrowawayCluster
+    from tests.support.postgres_cluster import ThrowawayCluster
 
     return ThrowawayCluster()
 

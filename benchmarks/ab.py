@@ -86,9 +86,9 @@ def compare(a: Side, b: Side) -> str:
 
 
 def _cluster() -> Any:
-    """A throwaway PostgreSQL cluster (tests/postgres_cluster.py: needs the server binaries)."""
+    """A throwaway PostgreSQL cluster (tests/support/postgres_cluster.py: needs the server binaries)."""
     sys.path.insert(0, str(REPO_ROOT))
-    from tests.postgres_cluster import ThrowawayCluster
+    from tests.support.postgres_cluster import ThrowawayCluster
 
     return ThrowawayCluster()
 

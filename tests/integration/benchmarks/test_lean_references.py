@@ -28,7 +28,7 @@ from common.generated.eshop.product.v1 import product_pb2 as product_pb
 from common.generated.eshop.product.v1 import product_pb2_grpc as product_grpc
 from order.infrastructure.schema import create_schema as create_order_schema
 from product.infrastructure.schema import create_schema as create_product_schema
-from tests.conftest import backend
+from tests.support.backend import backend
 
 CORRELATION_ID = "lean-check.1"
 
