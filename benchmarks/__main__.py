@@ -11,14 +11,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import grpc
 import sqlalchemy
 
 from benchmarks import profile, report
 from benchmarks.runner import RunConfig, load_average, run
-from benchmarks.services import REPO_ROOT
+from benchmarks.services import REPO_ROOT, throwaway_cluster
 from common.redaction import redacted
 
 RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
@@ -91,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         return plot.main(args.plot, args.out or RESULTS_DIR / f"plot-{stamp}.svg")
     out: Path = args.out or RESULTS_DIR / f"report-{stamp}.json"
     workdir = Path(tempfile.mkdtemp(prefix="eshop-bench-"))
-    cluster = _cluster() if args.postgres else None
+    cluster = throwaway_cluster() if args.postgres else None
     config = RunConfig(
         duration_s=args.duration, warmup_s=args.warmup, concurrencies=args.concurrency,
         hot_concurrency=args.hot_concurrency, products=args.products, cancel_ratio=args.cancel_ratio,
@@ -131,14 +130,6 @@ def main(argv: list[str] | None = None) -> int:
         print("\n" + (profiles["error"] if "error" in profiles else profile.render(profiles)))
     print(f"\nreport: {out}")
     return 0
-
-
-def _cluster() -> Any:
-    """A throwaway PostgreSQL cluster (fsync off, as the tests' own; needs the server binaries)."""
-    sys.path.insert(0, str(REPO_ROOT))
-    from tests.support.postgres_cluster import ThrowawayCluster
-
-    return ThrowawayCluster()
 
 
 def _redact(url: str | None) -> str:

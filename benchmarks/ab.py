@@ -25,7 +25,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks.services import REPO_ROOT
+from benchmarks.services import REPO_ROOT, throwaway_cluster
 
 DEFAULT_ARGS = ["--concurrency", "16", "--lean", "--duration", "6"]
 
@@ -85,14 +85,6 @@ def compare(a: Side, b: Side) -> str:
     return "\n".join(lines)
 
 
-def _cluster() -> Any:
-    """A throwaway PostgreSQL cluster (tests/support/postgres_cluster.py: needs the server binaries)."""
-    sys.path.insert(0, str(REPO_ROOT))
-    from tests.support.postgres_cluster import ThrowawayCluster
-
-    return ThrowawayCluster()
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.ab", description=__doc__)
     parser.add_argument("rev", help="the revision to compare with (A), e.g. main or a commit")
@@ -113,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(ours)
     bench_args = bench_args or DEFAULT_ARGS
     b_env = dict(item.split("=", 1) for item in args.b_env)
-    cluster = _cluster() if args.postgres else None
+    cluster = throwaway_cluster() if args.postgres else None
 
     def arguments(run: str) -> list[str]:
         if cluster is None:

@@ -15,6 +15,10 @@ from pathlib import Path
 
 import pytest
 from benchmarks.ab import compare, services
+from benchmarks.services import throwaway_cluster
+from sqlalchemy import create_engine, text
+
+from tests.support.backend import backend
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 PHASE_KEYS = {
@@ -102,3 +106,21 @@ def test_quick_benchmark_writes_a_complete_report_without_errors(tmp_path: Path)
         1,
     )
     assert reserve["round_trips_per_call"] == 5
+
+
+def test_the_postgres_option_runs_on_a_throwaway_cluster_of_its_own() -> None:
+    """``--postgres`` (of the benchmark and of its A/B): a cluster started for the run, a fresh database
+    for each subject, all gone at the end."""
+    if backend() != "postgres":
+        pytest.skip("needs PostgreSQL's server binaries (ESHOP_TEST_BACKEND=postgres)")
+    cluster = throwaway_cluster()
+    try:
+        first, second = cluster.create_database("product"), cluster.create_database("product")
+        assert first != second
+        engine = create_engine(first)
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT 1")).scalar() == 1
+        engine.dispose()
+    finally:
+        cluster.stop()
+    assert not Path(cluster._root).exists()
