@@ -54,6 +54,9 @@ def start_stack(
             **extra,
             **env,
             f"{prefix}_LISTEN_ADDRESS": address,
+            # The Prometheus endpoint on, as deployed, but on a free port: the defaults (9464, 9465) are
+            # one per machine, and a test or another run may hold them.
+            f"{prefix}_METRICS_ADDRESS": f"127.0.0.1:{free_port()}",
             f"{prefix}_DATABASE_URL": db_url or f"sqlite:///{workdir / f'{service}.db'}",
         }
         return spawn(service, template.format(service=service), env, address, workdir)

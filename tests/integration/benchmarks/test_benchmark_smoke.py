@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 from benchmarks.ab import compare, services
 from benchmarks.services import throwaway_cluster
+from benchmarks.stack import start_stack
 from sqlalchemy import create_engine, text
 
 from tests.support.backend import backend
@@ -124,3 +126,28 @@ def test_the_postgres_option_runs_on_a_throwaway_cluster_of_its_own() -> None:
     finally:
         cluster.stop()
     assert not Path(cluster._root).exists()
+
+
+def test_the_measured_services_serve_while_the_default_metrics_ports_are_taken(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Runs and tests share a machine: the services the benchmark starts keep their Prometheus endpoints
+    on, as deployed, each on a free port, not on the one-per-machine defaults."""
+    for variable in ("PRODUCT_METRICS_ADDRESS", "ORDER_METRICS_ADDRESS"):
+        monkeypatch.delenv(variable)  # the tests' own setting (off) would hide the defaults
+    held = []
+    for port in (9464, 9465):
+        holder = socket.socket()
+        try:
+            holder.bind(("127.0.0.1", port))
+            holder.listen()
+        except OSError:  # another process holds it: the same situation
+            holder.close()
+            continue
+        held.append(holder)
+    try:
+        stack = start_stack(tmp_path)
+        stack.stop()
+    finally:
+        for holder in held:
+            holder.close()
