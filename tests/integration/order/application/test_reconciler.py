@@ -1,6 +1,7 @@
 """The reconciler resolves an abandoned order in the trace of the CreateOrder that left it PENDING:
 the order keeps that call's traceparent (placed with it; stored by migration 0003's column) on the
-configured backend (SQLite or PostgreSQL), and the resolution's span resumes it."""
+configured backend (SQLite or PostgreSQL), and the resolution's span resumes it. The event the
+resolution raises carries the correlation id the reconciler's work logs with."""
 
 from __future__ import annotations
 
@@ -18,12 +19,15 @@ from common.backoff import Backoff
 from common.clock import utcnow
 from common.db.database import Database
 from common.db.factory import open_database
+from common.events.recording import EventRecorder
 from order.application.product_client import ReservationOutcome, Reserved
 from order.application.reconciler import PendingOrderReconciler
 from order.application.stock_releases import StockReleases
 from order.domain.model import Order, OrderLine, OrderStatus
 from order.infrastructure.schema import create_schema
 from order.infrastructure.unit_of_work import SqlOrderUnitOfWork
+from order.presentation import events
+from tests.support.logs import LogLine
 
 
 @pytest.fixture
@@ -97,3 +101,28 @@ def test_an_order_placed_without_a_trace_keeps_no_trace_context(database: Databa
     with SqlOrderUnitOfWork(database) as uow:
         stored = uow.orders.get(order.order_id)
     assert stored is not None and stored.trace_context is None
+
+
+async def test_the_event_the_reconciler_causes_carries_the_id_its_work_logs_with(
+    database: Database, logs: list[LogLine]
+) -> None:
+    """Background work has no caller's x-correlation-id: its event carries the id the reconciler binds
+    to its log lines (the contract: never empty), not one made up at commit nor none."""
+    order = Order.place(uuid4(), uuid4(), (OrderLine(uuid4(), 1),), utcnow() - timedelta(seconds=60), None)
+    uow = SqlOrderUnitOfWork(database)
+    assert await uow.run(_place, uow, order)
+    recorder = EventRecorder(events.encode)
+
+    def publishing_uow() -> SqlOrderUnitOfWork:
+        return SqlOrderUnitOfWork(database, events=recorder)
+
+    client = NothingHeld()
+    releases = StockReleases(publishing_uow, client, utcnow, Backoff(), 5.0)
+    assert await PendingOrderReconciler(publishing_uow, client, releases, utcnow, 30.0).run_once() == 1
+
+    with SqlOrderUnitOfWork(database) as reader:
+        (event,) = reader.events.due(utcnow(), 10)
+    resolved = [line for line in logs if "resolved as" in line.message]
+    assert event.event_type == "eshop.order.v1.OrderRejected"
+    assert event.correlation_id == f"reconcile:{order.order_id}"
+    assert [line.correlation_id for line in resolved] == [event.correlation_id]
