@@ -1,4 +1,5 @@
-"""AUTH_* settings on both services: defaults, per-service audience, and refusals of incomplete setups."""
+"""AUTH_* settings on both services: defaults, per-service audience, and refusals of incomplete setups;
+the events settings' defaults."""
 
 from __future__ import annotations
 
@@ -28,6 +29,13 @@ def test_auth_is_off_by_default_with_an_audience_per_service() -> None:
     assert product.auth_clock_skew_s == order.auth_clock_skew_s == 30.0
     assert product.auth_stock_client_ids == frozenset()
     assert order.product_token_file is None
+
+
+def test_events_go_nowhere_by_default_and_to_the_eshop_events_exchange_once_a_broker_is_set() -> None:
+    product, order = ProductSettings(), OrderSettings()
+
+    assert (product.events_broker_url, order.events_broker_url) == ("", "")
+    assert (product.events_exchange, order.events_exchange) == ("eshop.events", "eshop.events")
 
 
 def test_the_variables_are_read_with_each_service_prefix(
