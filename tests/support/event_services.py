@@ -24,9 +24,18 @@ FAST_EVENTS: dict[str, Any] = {
 
 
 class Services:
-    def __init__(self, make_database_url: Callable[[str], str], broker_url: str, exchange: str) -> None:
+    def __init__(
+        self,
+        make_database_url: Callable[[str], str],
+        broker_url: str,
+        exchange: str,
+        *,
+        fast_events: bool = True,
+    ) -> None:
+        """``fast_events=False``: the events settings' defaults (what the contract's 30 s is promised for)."""
         self._make_database_url = make_database_url
         self.broker_url, self.exchange = broker_url, exchange
+        self._events = FAST_EVENTS if fast_events else {}
         self._running: list[tuple[str, RunningServer]] = []
         self._channels: list[grpc.Channel] = []
 
@@ -37,7 +46,7 @@ class Services:
             shutdown_grace_s=0,
             events_broker_url=self.broker_url,
             events_exchange=self.exchange,
-            **{**FAST_EVENTS, **overrides},
+            **{**self._events, **overrides},
         )
         running, _ = start_product(settings)
         self._running.append(("product", running))
@@ -54,7 +63,7 @@ class Services:
             outbox_poll_interval_s=0.05,
             outbox_initial_backoff_s=0.05,
             outbox_max_backoff_s=0.2,
-            **{**FAST_EVENTS, **overrides},
+            **{**self._events, **overrides},
         )
         running, _ = start_order(settings)
         self._running.append(("order", running))

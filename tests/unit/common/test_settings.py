@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from common import configuration
+from common.outbox.backoff import outbox_backoff
 from order.settings import OrderSettings
 from product.settings import ProductSettings
 
@@ -36,6 +37,19 @@ def test_events_go_nowhere_by_default_and_to_the_eshop_events_exchange_once_a_br
 
     assert (product.events_broker_url, order.events_broker_url) == ("", "")
     assert (product.events_exchange, order.events_exchange) == ("eshop.events", "eshop.events")
+
+
+def test_the_default_event_settings_publish_what_waited_within_30_s_of_the_broker_being_back() -> None:
+    """Once the broker is back, the publisher's next connection attempt comes at most one (capped)
+    backoff later, then a poll and a publication's confirmation: the contract's 30 s, by default.
+    tests/integration/events/test_outages.py sees it happen with these defaults."""
+    for settings in (ProductSettings(), OrderSettings()):
+        worst = 0.0
+        for failures in range(1, 30):
+            backoff = outbox_backoff(settings.events_initial_backoff_s, settings.events_max_backoff_s)
+            worst = max(worst, backoff.delay(failures))
+        worst += settings.events_poll_interval_s + settings.events_publish_timeout_s
+        assert worst <= 30.0
 
 
 def test_the_variables_are_read_with_each_service_prefix(
