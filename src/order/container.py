@@ -12,7 +12,7 @@ from common.db.factory import database_resource
 from common.events.container import EventsContainer
 from common.grpc.service_token import ServiceToken
 from common.mediator import Mediator, handler_table, register
-from common.outbox.backoff import lease_outlasting
+from common.outbox.backoff import lease_outlasting, outbox_backoff
 from common.outbox.worker import OutboxWorker
 from order.application import messages as m
 from order.application.order_handlers import (
@@ -22,7 +22,7 @@ from order.application.order_handlers import (
     ListOrdersHandler,
 )
 from order.application.reconciler import PendingOrderReconciler
-from order.application.stock_releases import StockReleases, release_backoff
+from order.application.stock_releases import StockReleases
 from order.infrastructure.grpc_product_client import (
     ChannelSecurity,
     GrpcProductClient,
@@ -117,7 +117,7 @@ class OrderContainer(containers.DeclarativeContainer):
         product_client=product_client,
         clock=clock,
         backoff=providers.Factory(
-            release_backoff,
+            outbox_backoff,
             initial_s=settings.provided.outbox_initial_backoff_s,
             max_s=settings.provided.outbox_max_backoff_s,
         ),
@@ -132,6 +132,9 @@ class OrderContainer(containers.DeclarativeContainer):
         OutboxWorker,
         outbox=releases,
         poll_interval_s=settings.provided.outbox_poll_interval_s,
+        name="release-outbox",
+        entries="releases",
+        receiver="product service",
         connected=providers.Callable(connection_check, product_channel),
     )
     reconciler = providers.Singleton(
