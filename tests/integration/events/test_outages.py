@@ -13,11 +13,12 @@ import pytest
 from common.generated.eshop.order.v1 import order_pb2 as opb
 from common.generated.eshop.product.v1 import product_pb2 as pb
 from tests.support.event_ledger import assert_delivered_exactly_what_committed, rows
-from tests.support.event_services import Services
+from tests.support.event_services import publishing_servers
 from tests.support.event_tap import EventTap
 from tests.support.faults import READINESS, SERVING, health_status
 from tests.support.helpers import create_product, new_id, order_request, wait_until
 from tests.support.rabbitmq_broker import USER, PrivateRabbit
+from tests.support.servers import Servers
 
 pytestmark = pytest.mark.slow
 # The contract: what waited is published within 30 s of the broker being back.
@@ -70,7 +71,7 @@ class Traffic:
             self.calls += 1
 
 
-def _both(services: Services) -> tuple[object, object, str, list[str]]:
+def _both(services: Servers) -> tuple[object, object, str, list[str]]:
     product_url, order_url = services.database_url("product"), services.database_url("order")
     product_server = services.product(database_url=product_url)
     order_server = services.order(product_server.port, database_url=order_url)
@@ -87,10 +88,10 @@ def _all_delivered(tap: EventTap, database_urls: list[str]) -> bool:
 @pytest.fixture
 def services_as_configured_by_default(
     make_database_url: Callable[[str], str], rabbitmq: PrivateRabbit, exchange: str
-) -> Iterator[Services]:
+) -> Iterator[Servers]:
     """The events settings left at their defaults: the 30 s is promised for those, not the tests' fast
     ones (the reconnect backoff grows to its default cap while the broker is down)."""
-    started = Services(make_database_url, rabbitmq.url, exchange, fast_events=False)
+    started = publishing_servers(make_database_url, rabbitmq.url, exchange, fast_events=False)
     try:
         yield started
     finally:
@@ -98,7 +99,7 @@ def services_as_configured_by_default(
 
 
 def test_calls_go_on_while_the_broker_is_down_and_what_waited_is_published_once_it_is_back(
-    services_as_configured_by_default: Services, tap: EventTap, rabbitmq: PrivateRabbit
+    services_as_configured_by_default: Servers, tap: EventTap, rabbitmq: PrivateRabbit
 ) -> None:
     products, orders, pid, urls = _both(services_as_configured_by_default)
     with Traffic(products, orders, pid) as traffic:
@@ -117,7 +118,7 @@ def test_calls_go_on_while_the_broker_is_down_and_what_waited_is_published_once_
 
 
 def test_a_broker_that_closes_connections_mid_publish_loses_nothing_and_keeps_the_order(
-    services: Services, tap: EventTap, rabbitmq: PrivateRabbit
+    services: Servers, tap: EventTap, rabbitmq: PrivateRabbit
 ) -> None:
     products, orders, pid, urls = _both(services)
     with Traffic(products, orders, pid) as traffic:
@@ -131,7 +132,7 @@ def test_a_broker_that_closes_connections_mid_publish_loses_nothing_and_keeps_th
 
 
 def test_a_broker_that_refuses_holds_the_events_until_it_accepts_them(
-    services: Services, tap: EventTap, rabbitmq: PrivateRabbit
+    services: Servers, tap: EventTap, rabbitmq: PrivateRabbit
 ) -> None:
     products, orders, pid, urls = _both(services)
     rabbitmq.ctl("clear_permissions", "-p", "/", USER)
@@ -148,7 +149,7 @@ def test_a_broker_that_refuses_holds_the_events_until_it_accepts_them(
 
 
 def test_a_service_started_while_the_broker_is_away_serves_and_publishes_after_a_restart(
-    services: Services, tap: EventTap, rabbitmq: PrivateRabbit
+    services: Servers, tap: EventTap, rabbitmq: PrivateRabbit
 ) -> None:
     product_url = services.database_url("product")
     rabbitmq.stop_app()

@@ -16,11 +16,12 @@ from common.generated.eshop.order.v1 import events_pb2 as oev
 from common.generated.eshop.order.v1 import order_pb2 as opb
 from common.generated.eshop.product.v1 import events_pb2 as pev
 from common.generated.eshop.product.v1 import product_pb2 as pb
-from tests.support.event_services import Services
+from tests.support.event_services import publishing_servers
 from tests.support.event_tap import EventTap, Received
 from tests.support.helpers import create_product, new_id, order_request, wait_until
 from tests.support.ports import free_port
 from tests.support.rabbitmq_broker import PrivateRabbit
+from tests.support.servers import Servers
 
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
@@ -49,7 +50,7 @@ def _check_envelope(message: Received, *, source: str, app_id: str, correlation_
 
 
 def test_every_change_is_published_with_the_contracts_properties_in_order(
-    services: Services, tap: EventTap
+    services: Servers, tap: EventTap
 ) -> None:
     product_server = services.product()
     products = services.product_stub(product_server)
@@ -114,7 +115,7 @@ def test_every_change_is_published_with_the_contracts_properties_in_order(
 
 
 def test_restocks_releases_and_threshold_updates_publish_no_stock_low(
-    services: Services, tap: EventTap
+    services: Servers, tap: EventTap
 ) -> None:
     product_server = services.product()
     products = services.product_stub(product_server)
@@ -156,7 +157,7 @@ def test_each_service_declares_the_exchange_when_it_starts(
     later): a durable topic exchange with no arguments. Nothing else declares these exchanges here."""
     for service in ("product", "order"):
         exchange = f"eshop.events.declared-by-{service}-{uuid4().hex[:8]}"
-        services = Services(make_database_url, rabbitmq.url, exchange)
+        services = publishing_servers(make_database_url, rabbitmq.url, exchange)
         try:
             if service == "product":
                 services.product()
