@@ -150,6 +150,7 @@ def _exchanges(rabbitmq: PrivateRabbit) -> dict[str, dict[str, object]]:
 
 
 @pytest.mark.slow
+@pytest.mark.once  # about the broker, not the interpreter or the database
 def test_each_service_declares_the_exchange_when_it_starts(
     make_database_url: Callable[[str], str], rabbitmq: PrivateRabbit
 ) -> None:
