@@ -148,7 +148,12 @@ FAST_OUTBOX: dict[str, Any] = {
 
 @dataclass
 class Servers:
+    """Servers a test starts as it needs them, each on a fresh database, stopped at its end (Order
+    servers first). ``settings``: what every server of both services is given besides (e.g. a broker,
+    tests/support/event_services.py)."""
+
     make_database_url: Callable[[str], str]
+    settings: dict[str, Any] = field(default_factory=dict)
     _running: list[tuple[str, RunningServer]] = field(default_factory=list)
     _channels: list[grpc.Channel] = field(default_factory=list)
     # Set at teardown before any server stops, so handlers blocked in a test interceptor return.
@@ -161,11 +166,13 @@ class Servers:
         interceptors: tuple[grpc.aio.ServerInterceptor, ...] = (),
         port: int = 0,
         database_url: str | None = None,
+        **overrides: Any,
     ) -> RunningServer:
         settings = ProductSettings(
             listen_address=f"127.0.0.1:{port}",
             database_url=database_url or self.database_url("product"),
             shutdown_grace_s=0,
+            **{**self.settings, **overrides},
         )
         running, _ = start_product(settings, extra_interceptors=interceptors)
         self._running.append(("product", running))
@@ -184,7 +191,7 @@ class Servers:
             database_url=database_url or self.database_url("order"),
             product_service_target=f"127.0.0.1:{product_port}",
             shutdown_grace_s=0,
-            **{**FAST_OUTBOX, **overrides},
+            **{**FAST_OUTBOX, **self.settings, **overrides},
         )
         running, _ = start_order(settings, extra_interceptors=interceptors)
         self._running.append(("order", running))

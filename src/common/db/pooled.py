@@ -6,9 +6,11 @@ What differs between SQLite and PostgreSQL (where a transaction runs, what BEGIN
 mean what, how a connection is kept or pooled) is each class's own: ``common.db.sqlite``,
 ``common.db.postgres``.
 
-The pool hands out the connection returned last (LIFO). On SQLite that is the one whose page cache is
-still valid, since a connection drops its cache whenever another one has written; under light load
-the rest sit idle (and PostgreSQL may time them out) instead of being cycled through.
+The pool hands out the connection returned last (LIFO): under light load the same few connections
+serve and the rest sit idle (PostgreSQL may time them out) instead of being cycled through. A serving
+SQLite database hardly uses its pool (it keeps one connection between transactions, see
+``common.db.sqlite``); before that (migrations, tools) LIFO hands out the connection whose page cache
+is still valid, since a connection drops its cache whenever another one has written.
 """
 
 from __future__ import annotations

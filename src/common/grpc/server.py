@@ -23,6 +23,7 @@ from common.grpc.call_metrics import unary_methods
 from common.grpc.exposure import warn_if_exposed
 from common.grpc.response_size import CLIENT_RECEIVE_LIMIT_BYTES
 from common.grpc.server_interceptors import server_interceptors
+from common.host_port import HostPort, split_host_port
 from common.metrics import CachedValue, ServiceMetrics, start_metrics
 from common.settings import ServerSettings
 
@@ -60,8 +61,8 @@ class GrpcServer:
     @property
     def address(self) -> str:
         """Where it listens, with the port the OS chose when the configured one was 0."""
-        host = self.listen_address.rsplit(":", 1)[0]
-        return f"{host}:{self.port}"
+        host, _ = split_host_port(self.listen_address)
+        return str(HostPort(host, self.port))
 
     async def stop(self, grace_s: float) -> None:
         """NOT_SERVING first (load balancers drain), then the calls in flight get ``grace_s`` to finish."""

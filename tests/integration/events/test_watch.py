@@ -14,10 +14,10 @@ import pytest
 from common.generated.eshop.product.v1 import product_pb2 as pb
 from tests.integration.cli.test_up import STOP_TIMEOUT_S, eshop_up
 from tests.support.cli import cli_env, eshop_command
-from tests.support.event_services import Services
 from tests.support.helpers import create_product, new_id, order_request, wait_until
 from tests.support.ports import free_address
 from tests.support.rabbitmq_broker import PrivateRabbit
+from tests.support.servers import Servers
 
 pytestmark = pytest.mark.slow
 
@@ -50,7 +50,7 @@ def _watch(watchers: list[subprocess.Popen[str]], *args: str) -> subprocess.Pope
 
 
 def test_watch_prints_each_event_as_it_arrives(
-    services: Services, rabbitmq: PrivateRabbit, exchange: str, watchers: list[subprocess.Popen[str]]
+    services: Servers, rabbitmq: PrivateRabbit, exchange: str, watchers: list[subprocess.Popen[str]]
 ) -> None:
     as_json = _watch(watchers, "--broker", rabbitmq.url, "--exchange", exchange, "--json", "--limit", "3")
     low_only = _watch(
@@ -115,7 +115,7 @@ def test_watch_without_a_broker_is_a_usage_error_and_an_unreachable_one_is_worth
 
 
 def test_a_watcher_started_later_sees_only_what_comes_after(
-    services: Services, rabbitmq: PrivateRabbit, exchange: str, watchers: list[subprocess.Popen[str]]
+    services: Servers, rabbitmq: PrivateRabbit, exchange: str, watchers: list[subprocess.Popen[str]]
 ) -> None:
     products = services.product_stub(services.product())
     before = create_product(products).product_id
