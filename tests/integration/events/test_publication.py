@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from uuid import UUID
 
+import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
 
 from common.generated.eshop.order.v1 import events_pb2 as oev
@@ -16,6 +17,7 @@ from tests.support.event_services import Services
 from tests.support.event_tap import EventTap, Received
 from tests.support.helpers import create_product, new_id, order_request
 
+pytestmark = pytest.mark.slow  # a RabbitMQ node: run once per backend, on py311 (tox.ini)
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 
