@@ -11,7 +11,8 @@ reconciler's first pass resolves what a crash left). Stopping goes in one order,
 (a signal, or a start-up step that failed half-way): health NOT_SERVING and ``server.stop(grace)`` (the
 calls in flight get ``SHUTDOWN_GRACE_S``), the background workers (each finishes its step), the
 resources (the service's own, such as the Order service's channel and a broker's connection, then the
-container's: the database), then metrics; tracing is flushed last, once the loop has ended.
+container's: the database), then metrics, then the key source (a JWKS fetch in flight is waited for);
+tracing is flushed last, once the loop has ended.
 
 Invalid configuration is one line per problem and exit status 2; a database that never answered, a
 schema to migrate first, or an address that cannot be bound, one line and exit status 1.
@@ -148,7 +149,11 @@ async def start(
         for check in service.checks:
             check(settings)
         warn_about_auth_settings(settings, *service.warnings(settings))
-        authenticator = authenticator_from(settings)  # an unusable key file: a ConfigurationError
+        # An unusable key file is a ConfigurationError; a JWKS URL is fetched once, not on the loop.
+        authenticator = await asyncio.to_thread(authenticator_from, settings)
+        if authenticator is not None:
+            # Last of all (after the server): no key fetch outlives the service.
+            stack.push_async_callback(asyncio.to_thread, authenticator.close)
         metrics = start_service_metrics(f"eshop-{service.name}", settings)
         stack.callback(metrics.shutdown)
         container = service.container(
