@@ -233,6 +233,8 @@ class PostgresDatabase(PooledDatabase):
             try:
                 with engine.connect() as conn:
                     return bool(conn.execute(_TAKES_WRITES).scalar())
+            except PoolTimeout:
+                return None  # no pooled connection freed up within pool_timeout: no answer in time
             except DBAPIError as error:
                 if self.fault(error) is not Fault.OUTAGE:
                     return None
