@@ -146,6 +146,7 @@ class PostgresDatabase(PooledDatabase):
     # Transactions.
 
     async def run(self, transaction: Callable[[], T], *, write: bool) -> T:
+        self._check_open()  # never a new thread pool behind the stop
         if self._threads is None:
             self._threads = ThreadPoolExecutor(self._thread_count, thread_name_prefix="db")
         context = contextvars.copy_context()
