@@ -9,7 +9,8 @@ no log call can forget it. JSON lines need nothing more: JSON escapes control ch
 
 Libraries that log with the standard library (aiormq and aio-pika, alembic, grpc) are routed into the
 same sink by one handler on the root logger, so a service's log is in one format whatever wrote the
-line; the library's logger name is the field ``logger``. aiormq's chatter stops at WARNING.
+line; the library's logger name is the field ``logger``. aiormq's and alembic's chatter stops at
+WARNING.
 """
 
 from __future__ import annotations
@@ -119,8 +120,9 @@ class _ToLoguru(logging.Handler):
         logger.bind(logger=record.name).opt(exception=record.exc_info).log(level, record.getMessage())
 
 
-# Libraries that log every frame or state change at INFO or DEBUG: only their warnings are of use.
-QUIETED_LIBRARIES = ("aiormq",)
+# Libraries that log every frame or state change at INFO or DEBUG: only their warnings are of use
+# (alembic's "Context impl", "Will assume transactional DDL": the migrations log their own line).
+QUIETED_LIBRARIES = ("aiormq", "alembic")
 
 
 def _route_standard_logging(level: str) -> None:

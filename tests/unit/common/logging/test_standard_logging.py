@@ -33,14 +33,15 @@ def test_a_library_line_is_a_text_line_with_its_logger_name_and_escaped(
     assert lines[0].endswith("| logger=some.library")
 
 
-def test_library_debug_lines_follow_the_level_and_aiormq_only_warns(
+def test_library_debug_lines_follow_the_level_and_aiormq_and_alembic_only_warn(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     configure_logging("order", "DEBUG")
     logging.getLogger("some.library").debug("detail")
     logging.getLogger("aiormq.connection").info("a frame")
     logging.getLogger("aiormq.connection").warning("blocked")
+    logging.getLogger("alembic.runtime.migration").info("Context impl SQLiteImpl.")
 
     err = capsys.readouterr().err
     assert "detail" in err and "blocked" in err
-    assert "a frame" not in err
+    assert "a frame" not in err and "Context impl" not in err
