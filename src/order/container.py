@@ -163,7 +163,7 @@ class OrderContainer(containers.DeclarativeContainer):
         outcomes=outcomes,
     )
     order_gauges = providers.Singleton(
-        OrderGauges, meter=meter, uow_factory=uow.provider, releases=releases, events=event_metrics
+        OrderGauges, meter=meter, uow_factory=read_uow.provider, events=event_metrics
     )
     outbox_worker = providers.Singleton(
         OutboxWorker,
