@@ -14,7 +14,7 @@ from common.events.amqp import AmqpBroker
 from tests.support.helpers import wait_until
 from tests.support.rabbitmq_broker import PrivateRabbit
 
-pytestmark = pytest.mark.slow  # a RabbitMQ node
+pytestmark = [pytest.mark.slow, pytest.mark.once]  # a RabbitMQ node; the backend plays no part
 
 
 def _connections(rabbitmq: PrivateRabbit) -> int:
