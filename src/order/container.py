@@ -6,7 +6,7 @@ from dependency_injector import containers, providers
 from opentelemetry.metrics import NoOpMeter
 
 from common.background import PeriodicWorker
-from common.behaviours import default_pipeline
+from common.behaviours import OwnedWork, default_pipeline
 from common.clock import utcnow
 from common.db.factory import database_resource
 from common.events.container import EventsContainer
@@ -126,7 +126,7 @@ class OrderContainer(containers.DeclarativeContainer):
         outcomes=outcomes,
     )
     order_gauges = providers.Singleton(
-        OrderGauges, meter=meter, uow_factory=uow.provider, releases=releases, events=events.metrics
+        OrderGauges, meter=meter, uow_factory=read_uow.provider, events=events.metrics
     )
     outbox_worker = providers.Singleton(
         OutboxWorker,
@@ -175,6 +175,8 @@ class OrderContainer(containers.DeclarativeContainer):
         register(m.GetOrder, providers.Factory(GetOrderHandler, uow=read_uow)),
         register(m.ListOrders, providers.Factory(ListOrdersHandler, uow=read_uow)),
     )
-    behaviours = providers.Callable(default_pipeline)
+    # The handlers' work that outlives its call (shielded); the service drains it at stop.
+    owned_work = providers.Singleton(OwnedWork)
+    behaviours = providers.Callable(default_pipeline, owned=owned_work)
     mediator = providers.Singleton(Mediator, handlers=handlers, behaviours=behaviours)
     servicer = providers.Singleton(OrderServicer, mediator=mediator)

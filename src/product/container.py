@@ -5,7 +5,7 @@ from __future__ import annotations
 from dependency_injector import containers, providers
 from opentelemetry.metrics import NoOpMeter
 
-from common.behaviours import default_pipeline
+from common.behaviours import OwnedWork, default_pipeline
 from common.clock import utcnow
 from common.db.factory import database_resource
 from common.events.container import EventsContainer
@@ -97,7 +97,9 @@ class ProductContainer(containers.DeclarativeContainer):
         register(m.BatchGetProducts, providers.Factory(BatchGetProductsHandler, uow=read_uow)),
         register(m.GetReservation, providers.Factory(GetReservationHandler, uow=read_uow)),
     )
-    behaviours = providers.Callable(default_pipeline)
+    # The handlers' work that outlives its call (shielded); the service drains it at stop.
+    owned_work = providers.Singleton(OwnedWork)
+    behaviours = providers.Callable(default_pipeline, owned=owned_work)
     mediator = providers.Singleton(Mediator, handlers=handlers, behaviours=behaviours)
     servicer = providers.Singleton(ProductServicer, mediator=mediator)
     product_gauges = providers.Singleton(

@@ -42,7 +42,8 @@ class ServerLoop:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
 
     def close(self) -> None:
-        """Cancel what is still running on the loop (as ``asyncio.run`` does), then stop and close it."""
+        """Cancel what is still running on the loop and shut its default executor down (as
+        ``asyncio.run`` does), then stop and close it."""
         self.call(_cancel_remaining_tasks())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join()
@@ -56,6 +57,7 @@ async def _cancel_remaining_tasks() -> None:
         task.cancel()
     await asyncio.gather(*remaining, return_exceptions=True)
     await asyncio.get_running_loop().shutdown_asyncgens()
+    await asyncio.get_running_loop().shutdown_default_executor()  # its threads end with the loop
 
 
 class RunningServer(Generic[C]):

@@ -23,7 +23,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
-from common.db.database import Fault
+from common.db.database import DatabaseClosed, Fault
 from common.db.outage import Outage
 from common.errors import Aborted, AppError, Unavailable
 from common.redaction import redacted
@@ -39,6 +39,11 @@ class PooledDatabase(ABC):
         self.outage = Outage(redacted(url))
         # The outage generation each transaction in progress began in (by its connection's id).
         self._began_in: dict[int, int] = {}
+        self._disposed = False
+
+    def _check_open(self) -> None:
+        if self._disposed:
+            raise DatabaseClosed(self.redacted_url())
 
     def redacted_url(self) -> str:
         return redacted(self.url)
@@ -156,6 +161,7 @@ class PooledDatabase(ABC):
         self.engine.dispose()
 
     def dispose(self) -> None:
+        self._disposed = True
         self.close_connections()
 
 

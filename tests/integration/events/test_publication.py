@@ -23,6 +23,7 @@ from tests.support.ports import free_port
 from tests.support.rabbitmq_broker import PrivateRabbit
 from tests.support.servers import Servers
 
+pytestmark = pytest.mark.slow  # a RabbitMQ node: run once per backend, on py311 (tox.ini)
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 

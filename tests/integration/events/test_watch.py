@@ -32,9 +32,12 @@ def watchers() -> Iterator[list[subprocess.Popen[str]]]:
         process.wait(10)
 
 
-def _watch(watchers: list[subprocess.Popen[str]], *args: str) -> subprocess.Popen[str]:
+def _watch(
+    watchers: list[subprocess.Popen[str]], *args: str, before: tuple[str, ...] = ()
+) -> subprocess.Popen[str]:
+    """``eshop [before] events watch [args]``."""
     process = subprocess.Popen(
-        eshop_command("events", "watch", *args),
+        eshop_command(*before, "events", "watch", *args),
         env=cli_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -52,10 +55,12 @@ def _watch(watchers: list[subprocess.Popen[str]], *args: str) -> subprocess.Pope
 def test_watch_prints_each_event_as_it_arrives(
     services: Servers, rabbitmq: PrivateRabbit, exchange: str, watchers: list[subprocess.Popen[str]]
 ) -> None:
-    as_json = _watch(watchers, "--broker", rabbitmq.url, "--exchange", exchange, "--json", "--limit", "3")
-    low_only = _watch(
-        watchers, "--broker", rabbitmq.url, "--exchange", exchange, "--type", "StockLow", "--limit", "1"
+    # The global --json, given before the command, as `eshop --json products list` takes it.
+    as_json = _watch(
+        watchers, "--broker", rabbitmq.url, "--exchange", exchange, "--limit", "3", before=("--json",)
     )
+    asked = ("--type", "StockLow", "eshop.order.v1.OrderConfirmed")  # several types after one --type
+    low_only = _watch(watchers, "--broker", rabbitmq.url, "--exchange", exchange, *asked, "--limit", "2")
     product_server = services.product()
     products = services.product_stub(product_server)
     orders = services.order_stub(services.order(product_server.port))
@@ -82,8 +87,10 @@ def test_watch_prints_each_event_as_it_arrives(
 
     text, _ = low_only.communicate(timeout=30)
     assert low_only.returncode == 0
-    [line] = text.splitlines()
-    assert "StockLow" in line and product.product_id in line and "stock 1 (threshold 1)" in line
+    [low] = [line for line in text.splitlines() if "StockLow" in line]
+    assert product.product_id in low and "stock 1 (threshold 1)" in low
+    [confirmed_line] = [line for line in text.splitlines() if "OrderConfirmed" in line]
+    assert order.order_id in confirmed_line
 
 
 def test_watch_without_a_broker_is_a_usage_error_and_an_unreachable_one_is_worth_retrying() -> None:
