@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
 from common.db.database import DatabaseClosed, Fault
-from common.db.outage import Outage
+from common.db.outage import Generation, Outage
 from common.errors import Aborted, AppError, Unavailable
 from common.redaction import redacted
 
@@ -38,7 +38,7 @@ class PooledDatabase(ABC):
         self.engine = engine
         self.outage = Outage(redacted(url))
         # The outage generation each transaction in progress began in (by its connection's id).
-        self._began_in: dict[int, int] = {}
+        self._began_in: dict[int, Generation] = {}
         self._disposed = False
 
     def _check_open(self) -> None:
@@ -86,7 +86,7 @@ class PooledDatabase(ABC):
             elif commit:
                 conn.commit()
                 if write:
-                    self._writes_work()
+                    self._writes_work(began_in)
             else:
                 self._roll_back(conn, began_in)
         except Exception as error:
@@ -95,7 +95,7 @@ class PooledDatabase(ABC):
         finally:
             self._give_back(conn)
 
-    def _roll_back(self, conn: Connection, began_in: int | None) -> None:
+    def _roll_back(self, conn: Connection, began_in: Generation | None) -> None:
         try:
             conn.rollback()
         except DBAPIError as error:
@@ -111,7 +111,7 @@ class PooledDatabase(ABC):
         return conn
 
     def _discard_if_lost(
-        self, conn: Connection | None, error: BaseException, began_in: int | None = None
+        self, conn: Connection | None, error: BaseException, began_in: Generation | None = None
     ) -> bool:
         """If ``error`` is an outage: invalidate ``conn`` (never pooled again) and start the episode,
         unless it is one that ended after the transaction began (see ``Outage.begin``); True if so."""
@@ -143,8 +143,8 @@ class PooledDatabase(ABC):
         """True when the database answers and, during an outage, takes writes again; never blocks the
         loop."""
 
-    def _writes_work(self) -> None:
-        if self.outage.end():
+    def _writes_work(self, began_in: Generation | None = None) -> None:
+        if self.outage.end(began_in):
             # Connections opened during the outage go; new ones open afresh.
             self.close_connections()
 
