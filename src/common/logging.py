@@ -104,6 +104,12 @@ def _json_sink(message: Message) -> None:
     sys.stderr.write(_json_line(message.record) + "\n")
 
 
+def _text_sink(message: Message) -> None:
+    # sys.stderr as it is at each line, not as it was when logging was configured (a test's captured
+    # stream, closed since, would refuse every later line).
+    sys.stderr.write(message)
+
+
 def _json_format(record: Record) -> str:
     # A callable format keeps loguru from rendering the exception into the message a second time.
     return "{message}"
@@ -144,4 +150,11 @@ def configure_logging(service: str, level: str = "INFO", json_lines: bool = Fals
     if json_lines:
         logger.add(_json_sink, level=level.upper(), format=_json_format, backtrace=False, diagnose=False)
     else:
-        logger.add(sys.stderr, level=level.upper(), format=_text_format, backtrace=False, diagnose=False)
+        logger.add(
+            _text_sink,
+            level=level.upper(),
+            format=_text_format,
+            colorize=sys.stderr.isatty(),
+            backtrace=False,
+            diagnose=False,
+        )
