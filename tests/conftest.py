@@ -15,6 +15,7 @@ import pytest
 
 import common
 from tests.support.backend import BACKENDS, backend
+from tests.support.logs import LogLine, captured_logs
 from tests.support.postgres_cluster import PostgresServer, ThrowawayCluster, external_server
 from tests.support.rabbitmq_broker import PrivateRabbit
 
@@ -69,3 +70,11 @@ def rabbitmq() -> Iterator[PrivateRabbit]:
         yield broker
     finally:
         broker.stop()
+
+
+@pytest.fixture
+def logs() -> Iterator[list[LogLine]]:
+    """Every loguru record written while the test runs (by the code under test or an in-process service,
+    on any thread), with its level and bound correlation id."""
+    with captured_logs() as lines:
+        yield lines

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable
 from typing import Any
 
 from loguru import logger
@@ -52,17 +53,16 @@ class UnitOfWorkBehaviour:
     ABORTED. ``OwnsTransactions`` handlers run as they are; a handler of neither kind is refused.
     """
 
-    def __init__(self, conflict_attempts: int = 3) -> None:
+    def __init__(self, conflict_attempts: int = 3, owned: OwnedWork | None = None) -> None:
         self._conflict_attempts = conflict_attempts
+        self._owned = OwnedWork() if owned is None else owned
 
     async def __call__(self, message: Request[Any], handler: Handler, call_next: Next) -> Any:
         if isinstance(handler, OwnsTransactions):
             # grpc.aio cancels a call whose caller left; an owned sequence of transactions still runs to
             # its own end (each step bounded by the caller's deadline), so it is never cut between a
             # commit and the step that completes or compensates it.
-            owned = asyncio.ensure_future(call_next())
-            owned.add_done_callback(_retrieve)
-            return await asyncio.shield(owned)
+            return await asyncio.shield(self._owned.start(call_next()))
         if not isinstance(handler, OneTransaction):
             raise UndeclaredTransaction(
                 f"{type(handler).__name__} (for {type(message).__name__}) must derive from OneTransaction "
@@ -90,12 +90,45 @@ class UnitOfWorkBehaviour:
         raise AssertionError("unreachable")
 
 
+class OwnedWork:
+    """The handlers' work shielded from their callers' cancellation: it outlives its call, not the
+    server. ``drain`` at stop, after the server's own grace, before the database closes."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Future[Any]] = set()
+
+    @property
+    def running(self) -> int:
+        return len(self._tasks)
+
+    def start(self, work: Awaitable[Any]) -> asyncio.Future[Any]:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(_retrieve)
+        return task
+
+    async def drain(self, timeout_s: float) -> None:
+        """Wait up to ``timeout_s`` for the work still running, then cancel the rest: what that leaves
+        half done is what a crash would, and the reconciler resolves it."""
+        if not self._tasks:
+            return
+        _, left = await asyncio.wait(set(self._tasks), timeout=timeout_s)
+        if not left:
+            return
+        logger.warning("{} handler task(s) still running at stop: cancelled", len(left))
+        for task in left:
+            task.cancel()
+        await asyncio.wait(left)
+
+
 def _retrieve(task: asyncio.Future[Any]) -> None:
     """The outcome of owned work whose caller left goes nowhere (it was logged): no asyncio warning."""
     if not task.cancelled():
         task.exception()
 
 
-def default_pipeline() -> list[Any]:
-    """Outermost first: log every message, refuse malformed ones, run the rest in a unit of work."""
-    return [LoggingBehaviour(), ValidationBehaviour(), UnitOfWorkBehaviour()]
+def default_pipeline(owned: OwnedWork | None = None) -> list[Any]:
+    """Outermost first: log every message, refuse malformed ones, run the rest in a unit of work
+    (handlers' owned work kept in ``owned``, for the server to drain at stop)."""
+    return [LoggingBehaviour(), ValidationBehaviour(), UnitOfWorkBehaviour(owned=owned)]

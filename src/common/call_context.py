@@ -1,6 +1,6 @@
 """What the call being served carries across every layer, in context variables: its correlation id, its
-deadline, its caller, and (with no tracer installed) its trace headers. This module is the only one that
-defines context variables.
+deadline, its caller, and (with no tracer installed) its trace headers. This module is the only one of the
+services that defines context variables (the query-counting benchmark keeps one of its own, outside them).
 
 The server interceptors bind them, outermost first, for the whole call (``common.grpc``): the correlation
 id (``x-correlation-id``, or a new one), the caller (once authenticated) and the deadline (the caller's
@@ -9,9 +9,10 @@ transaction (``Database.run`` runs it in the call's context). Background work bi
 correlation id (the outbox worker, the id of the call that queued a release; the reconciler,
 ``reconcile:<order id>``). Nothing else is ambient: the application gets the caller and the call's
 ``Origin`` in its messages and passes them on, and reads the deadline only where the rule it enforces
-crosses every layer (no commit past it, no outgoing call longer than it). The trace headers are
-``common.telemetry``'s: with no tracer installed, the caller's W3C headers are passed on as they came
-(OpenTelemetry keeps the current span in a context of its own).
+crosses every layer (no commit past it, no outgoing call longer than it); the event recorder reads the
+correlation id at commit (``common.events.recording``: aggregates raise events knowing no call). The
+trace headers are ``common.telemetry``'s: with no tracer installed, the caller's W3C headers are passed
+on as they came (OpenTelemetry keeps the current span in a context of its own).
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """``host:port`` addresses as operators write them (``127.0.0.1:9464``, ``[::1]:9464``,
-``0.0.0.0:9464``, ``metrics.local:9464``), checked before anything tries to bind them."""
+``0.0.0.0:9464``, ``metrics.local:9464``), checked before anything tries to bind them
+(``parse_host_port``), or only split, where gRPC checks them itself (``split_host_port``)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,17 @@ class HostPort:
 
     def __str__(self) -> str:
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+def split_host_port(address: str) -> tuple[str, str]:
+    """``host:port``, ``[v6]:port`` or ``:port`` as its host (an IPv6 address without its brackets; ""
+    when none is written) and its port, neither checked; a ValueError when there is no port."""
+    host, colon, port = address.rpartition(":")
+    if not colon:
+        raise ValueError(f"{address!r} is not host:port")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    return host, port
 
 
 def parse_host_port(value: str) -> HostPort:

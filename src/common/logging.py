@@ -6,11 +6,17 @@ them as ``| key=value``. Tracebacks never show local variable values (they may h
 The text sink writes every value escaped (``common.printable``), the message, the extras and the
 traceback alike: a subject, a name or a reason a caller chose can add no line to the log (CWE-117), and
 no log call can forget it. JSON lines need nothing more: JSON escapes control characters itself.
+
+Libraries that log with the standard library (aiormq and aio-pika, alembic, grpc) are routed into the
+same sink by one handler on the root logger, so a service's log is in one format whatever wrote the
+line; the library's logger name is the field ``logger``. aiormq's and alembic's chatter stops at
+WARNING.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import traceback
 from typing import TYPE_CHECKING, Any
@@ -98,16 +104,57 @@ def _json_sink(message: Message) -> None:
     sys.stderr.write(_json_line(message.record) + "\n")
 
 
+def _text_sink(message: Message) -> None:
+    # sys.stderr as it is at each line, not as it was when logging was configured (a test's captured
+    # stream, closed since, would refuse every later line).
+    sys.stderr.write(message)
+
+
 def _json_format(record: Record) -> str:
     # A callable format keeps loguru from rendering the exception into the message a second time.
     return "{message}"
 
 
+class _ToLoguru(logging.Handler):
+    """A standard-library record as a loguru event: its level, message, exception and logger name."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            level: str | int = logger.level(record.levelname).name
+        except ValueError:  # a level of the library's own
+            level = record.levelno
+        logger.bind(logger=record.name).opt(exception=record.exc_info).log(level, record.getMessage())
+
+
+# Libraries that log every frame or state change at INFO or DEBUG: only their warnings are of use
+# (alembic's "Context impl", "Will assume transactional DDL": the migrations log their own line).
+QUIETED_LIBRARIES = ("aiormq", "alembic")
+
+
+def _route_standard_logging(level: str) -> None:
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if isinstance(h, _ToLoguru)]:
+        root.removeHandler(handler)  # called again: one handler, never two copies of each line
+    root.addHandler(_ToLoguru())
+    root.setLevel(logger.level(level.upper()).no)  # loguru's numbers are the standard library's
+    for name in QUIETED_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def configure_logging(service: str, level: str = "INFO", json_lines: bool = False) -> None:
-    """Replace loguru's default sink. Safe to call again (tests, ``eshop up``)."""
+    """Replace loguru's default sink, and route the standard library's logging into it. Safe to call
+    again (tests, ``eshop up``)."""
+    _route_standard_logging(level)
     logger.remove()
     logger.configure(extra={"service": service, "correlation_id": "-"}, patcher=_patch)
     if json_lines:
         logger.add(_json_sink, level=level.upper(), format=_json_format, backtrace=False, diagnose=False)
     else:
-        logger.add(sys.stderr, level=level.upper(), format=_text_format, backtrace=False, diagnose=False)
+        logger.add(
+            _text_sink,
+            level=level.upper(),
+            format=_text_format,
+            colorize=sys.stderr.isatty(),
+            backtrace=False,
+            diagnose=False,
+        )

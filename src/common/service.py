@@ -9,9 +9,11 @@ database (opened, migrated or checked), the servicer and the background workers 
 aio channels belong to it), the gRPC server with health and reflection, then the workers (the
 reconciler's first pass resolves what a crash left). Stopping goes in one order, whatever ends the run
 (a signal, or a start-up step that failed half-way): health NOT_SERVING and ``server.stop(grace)`` (the
-calls in flight get ``SHUTDOWN_GRACE_S``), the background workers (each finishes its step), the
-resources (the service's own, such as the Order service's channel and a broker's connection, then the
-container's: the database), then metrics; tracing is flushed last, once the loop has ended.
+calls in flight get ``SHUTDOWN_GRACE_S``), the handlers' work that outlived its call (shielded from
+the caller's cancellation: ``SHUTDOWN_GRACE_S`` more, then cancelled), the background workers (each
+finishes its step), the resources (the service's own, such as the Order service's channel and a
+broker's connection, then the container's: the database), then metrics, then the key source (a JWKS
+fetch in flight is waited for); tracing is flushed last, once the loop has ended.
 
 Invalid configuration is one line per problem and exit status 2; a database that never answered, a
 schema to migrate first, or an address that cannot be bound, one line and exit status 1.
@@ -33,6 +35,7 @@ from loguru import logger
 from common import configuration, telemetry
 from common.auth.authenticate import authenticator_from
 from common.auth.policy import AccessPolicy
+from common.behaviours import OwnedWork
 from common.db.database import Database, DatabaseUnreachable, DatabaseUnusable
 from common.db.migrations import SchemaNotCurrent
 from common.events.broker_url import events_destination
@@ -67,6 +70,8 @@ class ServiceContainer(Protocol):
     def database(self) -> Callable[[], Database]: ...
     @property
     def servicer(self) -> Callable[[], object]: ...
+    @property
+    def owned_work(self) -> Callable[[], OwnedWork]: ...
     def init_resources(self) -> object: ...
     def shutdown_resources(self) -> object: ...
 
@@ -148,7 +153,11 @@ async def start(
         for check in service.checks:
             check(settings)
         warn_about_auth_settings(settings, *service.warnings(settings))
-        authenticator = authenticator_from(settings)  # an unusable key file: a ConfigurationError
+        # An unusable key file is a ConfigurationError; a JWKS URL is fetched once, not on the loop.
+        authenticator = await asyncio.to_thread(authenticator_from, settings)
+        if authenticator is not None:
+            # Last of all (after the server): no key fetch outlives the service.
+            stack.push_async_callback(asyncio.to_thread, authenticator.close)
         metrics = start_service_metrics(f"eshop-{service.name}", settings)
         stack.callback(metrics.shutdown)
         container = service.container(
@@ -178,6 +187,8 @@ async def start(
         for worker in workers:
             worker.start()
             stack.push_async_callback(worker.stop)
+        # Right after the server: handler work that outlived its call gets the grace too, then ends.
+        stack.push_async_callback(lambda: container.owned_work().drain(started.grace_s))
         stack.push_async_callback(lambda: server.stop(started.grace_s))
     except BaseException:
         await stack.aclose()

@@ -19,7 +19,7 @@ MAX_DESCRIPTION_LENGTH = 2000
 # BatchGetProducts answers every id at once, so it takes no more ids than its largest answer fits in
 # the 3 MiB response budget (common.grpc.response_size): a product with a 200-character name and a
 # 2000-character description, each character 4 bytes of UTF-8, weighs 8,901 bytes on the wire, and
-# 3 MiB / 8,901 = 353. (tests/unit/product/test_response_size.py redoes the arithmetic.)
+# 3 MiB / 8,901 = 353. (tests/unit/common/grpc/test_response_size.py redoes the arithmetic.)
 MAX_BATCH_GET_IDS = 350
 MAX_PRICE = Decimal("1000000")
 MAX_STOCK = 2**31 - 1

@@ -34,8 +34,19 @@ MESSAGES: dict[str, type[Message]] = {
 }
 
 
+def _add_json(parser: argparse.ArgumentParser) -> None:
+    # Unset unless given here: ``eshop --json events watch`` keeps the global option's value.
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="one JSON object per line (for scripts)",
+    )
+
+
 def add_command(subparsers: Any) -> None:
     events = subparsers.add_parser("events", help="integration events published to RabbitMQ")
+    _add_json(events)
     commands = events.add_subparsers(dest="events_command", metavar="COMMAND", required=True)
     watch = commands.add_parser(
         "watch",
@@ -58,13 +69,14 @@ def add_command(subparsers: Any) -> None:
     watch.add_argument(
         "--type",
         dest="types",
-        action="append",
+        action="extend",
+        nargs="+",
         metavar="T",
         type=_event_type,
-        help="only this type, by full or short name (eshop.order.v1.OrderConfirmed, OrderConfirmed); "
-        "repeat for several; default: every type",
+        help="only these types, by full or short name (eshop.order.v1.OrderConfirmed, OrderConfirmed): "
+        "--type A B, or --type A --type B; default: every type",
     )
-    watch.add_argument("--json", action="store_true", help="one JSON object per line (for scripts)")
+    _add_json(watch)
     watch.add_argument(
         "--limit", type=int, metavar="N", default=0, help="stop after N events (default: run until Ctrl-C)"
     )

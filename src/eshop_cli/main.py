@@ -6,8 +6,10 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from common import correlation
+from common.redaction import redacted
 from common.version import VERSION
 from eshop_cli import (
     arguments,
@@ -96,8 +98,17 @@ def _tls(parser: argparse.ArgumentParser, args: argparse.Namespace) -> session.T
     return session.Tls(**paths, server_name=getattr(args, "server_name", None))
 
 
+class _Parser(argparse.ArgumentParser):
+    """A usage error may echo what was typed, a broker or database URL with its password among it:
+    the password is masked, whichever command or option the error is about (subcommands' parsers are
+    of this class too)."""
+
+    def error(self, message: str) -> NoReturn:
+        super().error(redacted(message))
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="eshop",
         description="Run the eshop services and talk to them.",
         epilog="Exit codes: 0 ok, 1 failed (up/health), 2 usage, 3 NOT_FOUND, "

@@ -12,6 +12,7 @@ import grpc
 import jwt
 
 from common import correlation
+from common.host_port import HostPort, split_host_port
 
 DEFAULT_PRODUCT_ADDRESS = "127.0.0.1:50051"
 DEFAULT_ORDER_ADDRESS = "127.0.0.1:50052"
@@ -19,15 +20,18 @@ DEFAULT_TIMEOUT_S = 10.0
 TOKEN_VARIABLE = "ESHOP_TOKEN"
 
 # A server bound to every interface is reached on loopback.
-_WILDCARD_HOSTS = {"0.0.0.0": "127.0.0.1", "[::]": "[::1]", "": "127.0.0.1"}
+_WILDCARD_HOSTS = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
 
 
 def connectable(listen_address: str) -> str:
     """The target a client on this host dials to reach a server listening on ``listen_address``."""
-    host, sep, port = listen_address.rpartition(":")
-    if not sep:
+    try:
+        host, port = split_host_port(listen_address)
+    except ValueError:
         return listen_address
-    return f"{_WILDCARD_HOSTS.get(host, host)}:{port}"
+    if not port.isdigit():  # gRPC says what is wrong with it
+        return listen_address
+    return str(HostPort(_WILDCARD_HOSTS.get(host, host), int(port)))
 
 
 def product_address() -> str:

@@ -5,14 +5,11 @@ from __future__ import annotations
 from dependency_injector import containers, providers
 from opentelemetry.metrics import NoOpMeter
 
-from common.background import PeriodicWorker, Wakeup
-from common.behaviours import default_pipeline
+from common.background import PeriodicWorker
+from common.behaviours import OwnedWork, default_pipeline
 from common.clock import utcnow
 from common.db.factory import database_resource
-from common.events.amqp import AmqpBroker
-from common.events.metrics import EventMetrics
-from common.events.publication import EventPublication
-from common.events.recording import recorder_if_configured
+from common.events.container import EventsContainer
 from common.grpc.service_token import ServiceToken
 from common.mediator import Mediator, handler_table, register
 from common.outbox.backoff import lease_outlasting, outbox_backoff
@@ -25,7 +22,7 @@ from order.application.order_handlers import (
     ListOrdersHandler,
 )
 from order.application.reconciler import PendingOrderReconciler
-from order.application.stock_releases import StockReleases, release_backoff
+from order.application.stock_releases import StockReleases
 from order.infrastructure.grpc_product_client import (
     ChannelSecurity,
     GrpcProductClient,
@@ -36,8 +33,9 @@ from order.infrastructure.grpc_product_client import (
 )
 from order.infrastructure.metrics import OrderGauges, OtelOrderOutcomes
 from order.infrastructure.schema import MIGRATIONS
+from order.infrastructure.tables import event_outbox
 from order.infrastructure.unit_of_work import SqlOrderUnitOfWork
-from order.presentation import events
+from order.presentation import events as wire_events
 from order.presentation.servicer import OrderServicer
 from order.settings import OrderSettings
 
@@ -66,59 +64,24 @@ class OrderContainer(containers.DeclarativeContainer):
     meter = providers.Object(NoOpMeter("eshop"))
     outcomes = providers.Singleton(OtelOrderOutcomes, meter=meter)
 
-    # Integration events (docs/events.md): with a broker configured, each unit of work writes the events
-    # its orders raised to the event outbox, and the event worker publishes them; without, neither.
-    event_metrics = providers.Singleton(EventMetrics, meter=meter, event_types=events.EVENT_TYPES)
-    broker = providers.Singleton(
-        AmqpBroker,
-        url=settings.provided.events_broker_url,
-        exchange=settings.provided.events_exchange,
-        app_id="eshop-order",
-        source="/eshop/order",
-        timeout_s=settings.provided.events_publish_timeout_s,
-        reconnect=providers.Factory(
-            outbox_backoff,
-            initial_s=settings.provided.events_initial_backoff_s,
-            max_s=settings.provided.events_max_backoff_s,
-        ),
-    )
-    # Set by each commit that wrote events: the event worker publishes them at once.
-    events_written = providers.Singleton(Wakeup)
-    event_recorder = providers.Singleton(
-        recorder_if_configured,
-        broker_url=settings.provided.events_broker_url,
-        encode=providers.Object(events.encode),
-        wakeup=events_written.provided.set,
-    )
-
-    uow = providers.Factory(SqlOrderUnitOfWork, database=database, events=event_recorder)
-    read_uow = providers.Factory(SqlOrderUnitOfWork, database=database, read_only=True)
-
-    event_publication = providers.Singleton(
-        EventPublication,
-        uow_factory=uow.provider,
-        broker=broker,
+    # Integration events (docs/events.md, common.events.container): with a broker configured, each unit
+    # of work writes the events its orders raised to the event outbox, and the event worker publishes
+    # them; without, neither.
+    events = providers.Container(
+        EventsContainer,
+        settings=settings,
+        database=database,
+        event_table=providers.Object(event_outbox),
         clock=clock,
-        backoff=providers.Factory(
-            outbox_backoff,
-            initial_s=settings.provided.events_initial_backoff_s,
-            max_s=settings.provided.events_max_backoff_s,
-        ),
-        lease_s=providers.Callable(lease_outlasting, settings.provided.events_publish_timeout_s),
-        retention_s=settings.provided.events_retention_s,
-        published=event_metrics.provided.published,
+        meter=meter,
+        encode=providers.Object(wire_events.encode),
+        event_types=providers.Object(wire_events.EVENT_TYPES),
+        app_id=providers.Object("eshop-order"),
+        source=providers.Object("/eshop/order"),
     )
-    event_worker = providers.Singleton(
-        OutboxWorker,
-        outbox=event_publication,
-        poll_interval_s=settings.provided.events_poll_interval_s,
-        name="event-outbox",
-        entries="events",
-        receiver="events broker",
-        connected=event_publication.provided.connected,
-        pause_while_disconnected=True,
-        wakeup=events_written,
-    )
+
+    uow = providers.Factory(SqlOrderUnitOfWork, database=database, events=events.recorder)
+    read_uow = providers.Factory(SqlOrderUnitOfWork, database=database, read_only=True)
 
     # An aio channel: made on the server's loop (the first use is there), closed at stop (order.server).
     product_channel = providers.Singleton(
@@ -154,7 +117,7 @@ class OrderContainer(containers.DeclarativeContainer):
         product_client=product_client,
         clock=clock,
         backoff=providers.Factory(
-            release_backoff,
+            outbox_backoff,
             initial_s=settings.provided.outbox_initial_backoff_s,
             max_s=settings.provided.outbox_max_backoff_s,
         ),
@@ -163,12 +126,15 @@ class OrderContainer(containers.DeclarativeContainer):
         outcomes=outcomes,
     )
     order_gauges = providers.Singleton(
-        OrderGauges, meter=meter, uow_factory=uow.provider, releases=releases, events=event_metrics
+        OrderGauges, meter=meter, uow_factory=read_uow.provider, events=events.metrics
     )
     outbox_worker = providers.Singleton(
         OutboxWorker,
         outbox=releases,
         poll_interval_s=settings.provided.outbox_poll_interval_s,
+        name="release-outbox",
+        entries="releases",
+        receiver="product service",
         connected=providers.Callable(connection_check, product_channel),
     )
     reconciler = providers.Singleton(
@@ -209,6 +175,8 @@ class OrderContainer(containers.DeclarativeContainer):
         register(m.GetOrder, providers.Factory(GetOrderHandler, uow=read_uow)),
         register(m.ListOrders, providers.Factory(ListOrdersHandler, uow=read_uow)),
     )
-    behaviours = providers.Callable(default_pipeline)
+    # The handlers' work that outlives its call (shielded); the service drains it at stop.
+    owned_work = providers.Singleton(OwnedWork)
+    behaviours = providers.Callable(default_pipeline, owned=owned_work)
     mediator = providers.Singleton(Mediator, handlers=handlers, behaviours=behaviours)
     servicer = providers.Singleton(OrderServicer, mediator=mediator)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from common import configuration, service
 from common.auth.token_file import TokenFile
-from common.events.wiring import event_closing, event_workers
+from common.events import container as events
 from common.generated.eshop.order.v1 import order_pb2_grpc as pb_grpc
 from order.container import OrderContainer
 from order.presentation.access_policy import ORDER_ACCESS_POLICY
@@ -35,13 +35,13 @@ ORDER = service.Service(
     # pass runs at start, resolving what a crash left PENDING.
     workers=lambda container: [
         container.outbox_worker(),
-        *event_workers(container),
+        *events.workers(container.events()),
         container.reconciler_worker(),
         container.order_gauges(),
     ],
     # The events' counters too, broker or not.
-    outcomes=lambda container: [container.outcomes(), container.event_metrics()],
-    closing=lambda container: [container.product_channel().close, *event_closing(container)],
+    outcomes=lambda container: [container.outcomes(), container.events.metrics()],
+    closing=lambda container: [container.product_channel().close, *events.closing(container.events())],
     checks=[check_token_file],
     describe=lambda settings: [f"product service {settings.product_service_target}"],
 )

@@ -5,17 +5,11 @@ from __future__ import annotations
 from dependency_injector import containers, providers
 from opentelemetry.metrics import NoOpMeter
 
-from common.background import Wakeup
-from common.behaviours import default_pipeline
+from common.behaviours import OwnedWork, default_pipeline
 from common.clock import utcnow
 from common.db.factory import database_resource
-from common.events.amqp import AmqpBroker
-from common.events.metrics import EventMetrics
-from common.events.publication import EventPublication
-from common.events.recording import recorder_if_configured
+from common.events.container import EventsContainer
 from common.mediator import Mediator, handler_table, register
-from common.outbox.backoff import lease_outlasting, outbox_backoff
-from common.outbox.worker import OutboxWorker
 from product.application import messages as m
 from product.application.change_handlers import (
     DeleteProductHandler,
@@ -32,8 +26,9 @@ from product.application.product_handlers import (
 from product.application.stock_handlers import GetReservationHandler, ReleaseStockHandler, ReserveStockHandler
 from product.infrastructure.metrics import OtelCatalogueOutcomes, OtelStockOutcomes, ProductGauges
 from product.infrastructure.schema import MIGRATIONS
+from product.infrastructure.tables import event_outbox
 from product.infrastructure.unit_of_work import SqlProductUnitOfWork
-from product.presentation import events
+from product.presentation import events as wire_events
 from product.presentation.servicer import ProductServicer
 from product.settings import ProductSettings
 
@@ -54,59 +49,24 @@ class ProductContainer(containers.DeclarativeContainer):
     outcomes = providers.Singleton(OtelStockOutcomes, meter=meter)
     catalogue_outcomes = providers.Singleton(OtelCatalogueOutcomes, meter=meter)
 
-    # Integration events (docs/events.md): with a broker configured, each unit of work writes the events
-    # its products raised to the event outbox, and the event worker publishes them; without, neither.
-    event_metrics = providers.Singleton(EventMetrics, meter=meter, event_types=events.EVENT_TYPES)
-    broker = providers.Singleton(
-        AmqpBroker,
-        url=settings.provided.events_broker_url,
-        exchange=settings.provided.events_exchange,
-        app_id="eshop-product",
-        source="/eshop/product",
-        timeout_s=settings.provided.events_publish_timeout_s,
-        reconnect=providers.Factory(
-            outbox_backoff,
-            initial_s=settings.provided.events_initial_backoff_s,
-            max_s=settings.provided.events_max_backoff_s,
-        ),
-    )
-    # Set by each commit that wrote events: the event worker publishes them at once.
-    events_written = providers.Singleton(Wakeup)
-    event_recorder = providers.Singleton(
-        recorder_if_configured,
-        broker_url=settings.provided.events_broker_url,
-        encode=providers.Object(events.encode),
-        wakeup=events_written.provided.set,
-    )
-
-    uow = providers.Factory(SqlProductUnitOfWork, database=database, events=event_recorder)
-    read_uow = providers.Factory(SqlProductUnitOfWork, database=database, read_only=True)
-
-    event_publication = providers.Singleton(
-        EventPublication,
-        uow_factory=uow.provider,
-        broker=broker,
+    # Integration events (docs/events.md, common.events.container): with a broker configured, each unit
+    # of work writes the events its products raised to the event outbox, and the event worker publishes
+    # them; without, neither.
+    events = providers.Container(
+        EventsContainer,
+        settings=settings,
+        database=database,
+        event_table=providers.Object(event_outbox),
         clock=clock,
-        backoff=providers.Factory(
-            outbox_backoff,
-            initial_s=settings.provided.events_initial_backoff_s,
-            max_s=settings.provided.events_max_backoff_s,
-        ),
-        lease_s=providers.Callable(lease_outlasting, settings.provided.events_publish_timeout_s),
-        retention_s=settings.provided.events_retention_s,
-        published=event_metrics.provided.published,
+        meter=meter,
+        encode=providers.Object(wire_events.encode),
+        event_types=providers.Object(wire_events.EVENT_TYPES),
+        app_id=providers.Object("eshop-product"),
+        source=providers.Object("/eshop/product"),
     )
-    event_worker = providers.Singleton(
-        OutboxWorker,
-        outbox=event_publication,
-        poll_interval_s=settings.provided.events_poll_interval_s,
-        name="event-outbox",
-        entries="events",
-        receiver="events broker",
-        connected=event_publication.provided.connected,
-        pause_while_disconnected=True,
-        wakeup=events_written,
-    )
+
+    uow = providers.Factory(SqlProductUnitOfWork, database=database, events=events.recorder)
+    read_uow = providers.Factory(SqlProductUnitOfWork, database=database, read_only=True)
 
     # Message type -> handler factory; the mediator builds a fresh handler (and unit of work) per call.
     # ``register`` holds each handler to its message's type and result (mypy checks this table).
@@ -137,9 +97,11 @@ class ProductContainer(containers.DeclarativeContainer):
         register(m.BatchGetProducts, providers.Factory(BatchGetProductsHandler, uow=read_uow)),
         register(m.GetReservation, providers.Factory(GetReservationHandler, uow=read_uow)),
     )
-    behaviours = providers.Callable(default_pipeline)
+    # The handlers' work that outlives its call (shielded); the service drains it at stop.
+    owned_work = providers.Singleton(OwnedWork)
+    behaviours = providers.Callable(default_pipeline, owned=owned_work)
     mediator = providers.Singleton(Mediator, handlers=handlers, behaviours=behaviours)
     servicer = providers.Singleton(ProductServicer, mediator=mediator)
     product_gauges = providers.Singleton(
-        ProductGauges, meter=meter, uow_factory=read_uow.provider, events=event_metrics
+        ProductGauges, meter=meter, uow_factory=read_uow.provider, events=events.metrics
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from common import service
 from common.configuration import variable
-from common.events.wiring import event_closing, event_workers
+from common.events import container as events
 from common.generated.eshop.product.v1 import product_pb2_grpc as pb_grpc
 from product.container import ProductContainer
 from product.presentation.access_policy import product_access_policy
@@ -31,14 +31,14 @@ PRODUCT = service.Service(
     add_servicer=pb_grpc.add_ProductServiceServicer_to_server,
     service_names=[SERVICE_NAME],
     access_policy=lambda settings: product_access_policy(settings.auth_stock_client_ids),
-    workers=lambda container: [*event_workers(container), container.product_gauges()],
+    workers=lambda container: [*events.workers(container.events()), container.product_gauges()],
     # The events' counters too, broker or not.
     outcomes=lambda container: [
         container.outcomes(),
         container.catalogue_outcomes(),
-        container.event_metrics(),
+        container.events.metrics(),
     ],
-    closing=event_closing,
+    closing=lambda container: events.closing(container.events()),
     warnings=stock_client_warnings,
 )
 

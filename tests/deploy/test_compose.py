@@ -17,9 +17,13 @@ from typing import Any
 import pytest
 import yaml
 
+from order.settings import OrderSettings
+from product.settings import ProductSettings
 from tests.deploy.podman import COMPOSE_FILE, POSTGRES_IMAGE, REPO, Podman, timed, wait_for
 from tests.deploy.report import REPORT
 from tests.deploy.test_images import eshop, eshop_json
+
+EVENTS_COMPOSE_FILE = COMPOSE_FILE.with_name("docker-compose.events.yml")
 
 
 def compose_file() -> dict[str, Any]:
@@ -200,3 +204,26 @@ def test_the_compose_file_publishes_on_loopback_only() -> None:
     for name, spec in compose_file()["services"].items():
         for port in spec.get("ports", []):
             assert str(port).startswith("127.0.0.1:"), (name, port)
+
+
+def test_the_events_override_adds_a_broker_every_replica_publishes_to() -> None:
+    """deploy/docker-compose.events.yml (docs/deployment.md): a RabbitMQ whose user is the one both
+    services' URLs name, on the compose network, published on loopback only, and URLs the services take.
+    Not run: no registry serves RabbitMQ's image to the test machines."""
+    override: dict[str, Any] = yaml.safe_load(EVENTS_COMPOSE_FILE.read_text())
+    broker = override["services"]["rabbitmq"]
+    user, password = (broker["environment"][f"RABBITMQ_DEFAULT_{k}"] for k in ("USER", "PASS"))
+    expected = f"amqp://{user}:{password}@rabbitmq:5672/"
+    assert all(str(port).startswith("127.0.0.1:") for port in broker["ports"])
+    urls = {
+        name: override["services"][name]["environment"][f"{name.upper()}_EVENTS_BROKER_URL"]
+        for name in ("product", "order")
+    }
+    assert urls == {"product": expected, "order": expected}
+    assert ProductSettings(events_broker_url=urls["product"]).events_broker_url == expected
+    assert OrderSettings(events_broker_url=urls["order"]).events_broker_url == expected
+    # It adds to the base file's services and changes nothing else of theirs.
+    assert set(override["services"]) - {"rabbitmq"} <= set(compose_file()["services"])
+    assert all(
+        set(spec) == {"environment"} for name, spec in override["services"].items() if name != "rabbitmq"
+    )

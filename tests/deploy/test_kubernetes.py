@@ -87,6 +87,7 @@ def test_the_kustomization_renders_every_resource_in_its_namespace(manifests: li
             ("Namespace", NAMESPACE),
             ("ConfigMap", "eshop-config"),
             ("Secret", "eshop-database"),
+            ("Secret", "eshop-events"),
             ("Job", "eshop-migrate"),
             ("Deployment", "product"),
             ("Deployment", "order"),
@@ -189,7 +190,7 @@ def test_two_replicas_each_with_grpc_startup_liveness_and_readiness_probes(
     assert container["readinessProbe"]["grpc"] == {"port": port, "service": READINESS[service]}
     assert container["startupProbe"]["failureThreshold"] * container["startupProbe"]["periodSeconds"] >= 30
     env_from = [next(iter(source.values()))["name"] for source in container["envFrom"]]
-    assert env_from == ["eshop-config", "eshop-database"]
+    assert env_from == ["eshop-config", "eshop-database", "eshop-events"]
 
 
 def test_every_pod_runs_unprivileged_on_a_read_only_root(manifests: list[dict[str, Any]]) -> None:
@@ -248,6 +249,20 @@ def test_the_migration_job_migrates_both_databases_and_the_replicas_only_check_t
     assert config["PRODUCT_MIGRATE_ON_START"] == config["ORDER_MIGRATE_ON_START"] == "false"
     secret = find(manifests, "Secret", "eshop-database")["stringData"]
     assert set(secret) == {"PRODUCT_DATABASE_URL", "ORDER_DATABASE_URL"}
+
+
+def test_the_replicas_take_the_events_broker_from_a_secret_empty_until_set(
+    manifests: list[dict[str, Any]],
+) -> None:
+    """docs/deployment.md: the broker's URL (a password in it) is a Secret's, empty by default (no events
+    written or published); the migration Job has no use for it."""
+    secret = find(manifests, "Secret", "eshop-events")["stringData"]
+    assert secret == {"PRODUCT_EVENTS_BROKER_URL": "", "ORDER_EVENTS_BROKER_URL": ""}
+    for service in ("product", "order"):
+        (container,) = find(manifests, "Deployment", service)["spec"]["template"]["spec"]["containers"]
+        assert {"secretRef": {"name": "eshop-events"}} in container["envFrom"], service
+        config = find(manifests, "ConfigMap", "eshop-config")["data"]
+        assert not any("EVENTS_BROKER" in name for name in config)
 
 
 @pytest.mark.parametrize("service", ["product", "order"])

@@ -1,6 +1,7 @@
 """Real servers on 127.0.0.1 with an ephemeral port and a fresh database each: ``product_server`` /
 ``product_stub``, ``order_server`` / ``order_stub`` wired to it, ``servers`` for as many of either as a
-test needs, and ``logs``, the lines the in-process services write."""
+test needs; ``order_database`` and ``product_database``, a fresh database with a service's schema, for
+the tests of its storage (``logs`` is every test's: tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,12 @@ from collections.abc import Callable, Iterator
 import grpc
 import pytest
 
+from common.db.database import Database
 from common.generated.eshop.product.v1 import product_pb2_grpc as pb_grpc
+from order.infrastructure.schema import create_schema as create_order_schema
+from product.infrastructure.schema import create_schema as create_product_schema
 from product.settings import ProductSettings
-from tests.support.logs import LogLine, captured_logs
+from tests.support.databases import schema_database
 from tests.support.servers import OrderStub, RunningServer, Servers
 from tests.support.servers import start_product as start
 
@@ -60,7 +64,12 @@ def order_stub(servers: Servers, order_server: RunningServer) -> OrderStub:
 
 
 @pytest.fixture
-def logs() -> Iterator[list[LogLine]]:
-    """Every loguru record written while the test runs, by either in-process service, on any thread."""
-    with captured_logs() as lines:
-        yield lines
+def order_database(make_database_url: Callable[[str], str]) -> Iterator[Database]:
+    with schema_database(make_database_url("order"), create_order_schema) as database:
+        yield database
+
+
+@pytest.fixture
+def product_database(make_database_url: Callable[[str], str]) -> Iterator[Database]:
+    with schema_database(make_database_url("product"), create_product_schema) as database:
+        yield database

@@ -1,7 +1,7 @@
 """README and docs/ keep their promises: README stays a short guide that leads to every page, every link
 leads somewhere (files and ``#anchors``, as GitHub computes them), every test or file a page names exists
-(so "every promise names a test that would fail" stays true when tests move), and the project speaks of
-itself, not of its tracker."""
+(so "every promise names a test that would fail" stays true when tests move), and so does every test the
+code, the deployment and the tools name; and the project speaks of itself, not of its tracker."""
 
 from __future__ import annotations
 
@@ -182,6 +182,29 @@ def test_no_tracker_issue_numbers_in_the_code_tests_or_tools() -> None:
         if TRACKER.search(line)
     ]
     assert found == []
+
+
+TEST_PATH = re.compile(r"(?<![\w/.-])tests/[\w/]+\.py(?:::(?P<test>\w+))?")
+
+
+def test_every_test_the_code_deployment_and_tools_name_exists() -> None:
+    """Comments and docstrings outside docs/ (src/, deploy/, benchmarks/, tools/, examples/, CI and
+    packaging files) that point at a test point at one that is there: the same rule as for the pages."""
+    files = [p for p in _project_text_files() if p.relative_to(ROOT).parts[0] != "tests"]
+    files += sorted((ROOT / "examples").rglob("*.py"))
+    named = [
+        (path, match)
+        for path in files
+        for match in TEST_PATH.finditer(path.read_text(encoding="utf-8", errors="replace"))
+    ]
+    assert len(named) > 5  # the pattern finds what is there
+    missing = [
+        f"{path.relative_to(ROOT)}: {match[0]}"
+        for path, match in named
+        if not (ROOT / match[0].split("::")[0]).is_file()
+        or (match["test"] and match["test"] not in _test_names(ROOT / match[0].split("::")[0]))
+    ]
+    assert missing == []
 
 
 @pytest.mark.parametrize("page", PAGES, ids=_ids(PAGES))

@@ -15,8 +15,8 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from common.call_context import Origin
+from common.outbox.backoff import outbox_backoff
 from common.transactions import AfterCommit
-from order.application.stock_releases import release_backoff
 from order.application.storage import (
     OrderRepository,
     OutboxStats,
@@ -28,7 +28,7 @@ from order.domain.model import Order, OrderStatus
 
 # The release outbox's settings in the unit tests: a lease and a backoff a FixedClock steps through.
 LEASE_S = 30.0
-BACKOFF = release_backoff(initial_s=2.0, max_s=20.0)
+BACKOFF = outbox_backoff(initial_s=2.0, max_s=20.0)
 
 T = TypeVar("T")
 

@@ -42,7 +42,8 @@ class ServerLoop:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
 
     def close(self) -> None:
-        """Cancel what is still running on the loop (as ``asyncio.run`` does), then stop and close it."""
+        """Cancel what is still running on the loop and shut its default executor down (as
+        ``asyncio.run`` does), then stop and close it."""
         self.call(_cancel_remaining_tasks())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join()
@@ -56,6 +57,7 @@ async def _cancel_remaining_tasks() -> None:
         task.cancel()
     await asyncio.gather(*remaining, return_exceptions=True)
     await asyncio.get_running_loop().shutdown_asyncgens()
+    await asyncio.get_running_loop().shutdown_default_executor()  # its threads end with the loop
 
 
 class RunningServer(Generic[C]):
@@ -148,7 +150,12 @@ FAST_OUTBOX: dict[str, Any] = {
 
 @dataclass
 class Servers:
+    """Servers a test starts as it needs them, each on a fresh database, stopped at its end (Order
+    servers first). ``settings``: what every server of both services is given besides (e.g. a broker,
+    tests/support/event_services.py)."""
+
     make_database_url: Callable[[str], str]
+    settings: dict[str, Any] = field(default_factory=dict)
     _running: list[tuple[str, RunningServer]] = field(default_factory=list)
     _channels: list[grpc.Channel] = field(default_factory=list)
     # Set at teardown before any server stops, so handlers blocked in a test interceptor return.
@@ -161,11 +168,13 @@ class Servers:
         interceptors: tuple[grpc.aio.ServerInterceptor, ...] = (),
         port: int = 0,
         database_url: str | None = None,
+        **overrides: Any,
     ) -> RunningServer:
         settings = ProductSettings(
             listen_address=f"127.0.0.1:{port}",
             database_url=database_url or self.database_url("product"),
             shutdown_grace_s=0,
+            **{**self.settings, **overrides},
         )
         running, _ = start_product(settings, extra_interceptors=interceptors)
         self._running.append(("product", running))
@@ -184,7 +193,7 @@ class Servers:
             database_url=database_url or self.database_url("order"),
             product_service_target=f"127.0.0.1:{product_port}",
             shutdown_grace_s=0,
-            **{**FAST_OUTBOX, **overrides},
+            **{**FAST_OUTBOX, **self.settings, **overrides},
         )
         running, _ = start_order(settings, extra_interceptors=interceptors)
         self._running.append(("order", running))

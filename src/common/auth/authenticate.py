@@ -43,6 +43,10 @@ class Authenticator:
         """The key fetch this call's token should wait for (see ``TokenVerifier.pending_fetch``)."""
         return None if authorization is None else self._verifier.pending_fetch(authorization)
 
+    def close(self) -> None:
+        """Blocking (a key fetch in flight is waited for): once the server has stopped."""
+        self._verifier.close()
+
     def authenticate(
         self, authorization: str | None, auth_context: Mapping[str, Iterable[bytes]]
     ) -> Principal | None:
@@ -80,7 +84,8 @@ def key_source_from(settings: ServerSettings) -> KeySource:
 
 
 def authenticator_from(settings: ServerSettings) -> Authenticator | None:
-    """None when ``auth_mode`` is off. Reads a key file here (startup), never per call."""
+    """None when ``auth_mode`` is off. Reads a key file here (startup), never per call; blocking (a JWKS
+    URL is fetched once): off the event loop."""
     if settings.auth_mode == "off":
         return None
     verifier = TokenVerifier(

@@ -48,6 +48,9 @@ class KeySource(Protocol):
         """No I/O, never blocks: the fetch a call with ``kid`` should wait for before it decides, or
         None when it should decide now with the keys known (its key is known, or no fetch may help)."""
 
+    def close(self) -> None:
+        """No fetch starts any more; one in flight is waited for (at most its timeout)."""
+
 
 def lookup(keys: KeyMap, kid: str | None) -> VerificationKey | None:
     found = keys.get(kid or "")
@@ -76,6 +79,9 @@ class StaticKeys:
 
     def fetch_for(self, kid: str | None) -> Future[None] | None:
         return None
+
+    def close(self) -> None:
+        pass
 
 
 class RemoteJwks:
@@ -110,6 +116,8 @@ class RemoteJwks:
         self._attempted_at: float | None = None  # end of the last attempt, whatever its outcome
         self._in_flight: Future[None] | None = None
         self._waiters = 0  # calls waiting on the fetch in flight
+        self._thread: threading.Thread | None = None  # the last fetch's
+        self._closed = False
 
     def key(self, kid: str | None) -> VerificationKey | None:
         return lookup(self._keys, kid)
@@ -117,6 +125,8 @@ class RemoteJwks:
     def fetch_for(self, kid: str | None) -> Future[None] | None:
         known = self.key(kid) is not None
         with self._lock:
+            if self._closed:
+                return None
             if known:
                 if self._in_flight is None and self._stale() and self._allowed():
                     self._start()  # refreshed behind the call, which goes on with the key it has
@@ -129,6 +139,14 @@ class RemoteJwks:
                 return None
             self._waiters += 1
             return self._in_flight
+
+    def close(self) -> None:
+        """The server has stopped: no fetch outlives it (one in flight ends within its timeout)."""
+        with self._lock:
+            self._closed = True
+            thread = self._thread
+        if thread is not None:
+            thread.join(self._timeout + 1.0)
 
     def load_at_start(self) -> int:
         """Blocking, once before serving: the provider's keys, so that a URL serving no usable key
@@ -156,7 +174,8 @@ class RemoteJwks:
         fetch: Future[None] = Future()
         fetch.set_running_or_notify_cancel()
         self._in_flight, self._waiters = fetch, 0
-        threading.Thread(target=self._fetch, args=(fetch,), name="jwks-fetch", daemon=True).start()
+        self._thread = threading.Thread(target=self._fetch, args=(fetch,), name="jwks-fetch", daemon=True)
+        self._thread.start()
 
     def _fetch(self, fetch: Future[None]) -> None:
         try:

@@ -84,6 +84,10 @@ class TokenVerifier:
             return None
         return self._keys.fetch_for(header.kid)
 
+    def close(self) -> None:
+        """The key source stops fetching (see ``KeySource.close``)."""
+        self._keys.close()
+
     def verify(self, authorization: str | None) -> Principal:
         """No I/O: the principal the token proves, or Unauthenticated naming the reason."""
         cached = self._cached(authorization)

@@ -44,6 +44,14 @@ class DatabaseUnreachable(Exception):
     down or not up yet, or the address may be wrong."""
 
 
+class DatabaseClosed(RuntimeError):
+    """A transaction asked of a database after ``dispose``: its service has stopped, and whatever
+    still runs must not reopen it (a pool, threads) behind the stop."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(f"the database {url} is closed: its service has stopped, no transaction runs now")
+
+
 class Database(Protocol):
     engine: Engine
 
@@ -54,7 +62,8 @@ class Database(Protocol):
 
     async def run(self, transaction: Callable[[], T], *, write: bool) -> T:
         """Run ``transaction`` (synchronous, opening and ending its own transaction) where this backend
-        runs transactions; the caller's context variables (deadline, correlation id) go with it."""
+        runs transactions; the caller's context variables (deadline, correlation id) go with it.
+        DatabaseClosed once disposed."""
         ...
 
     def begin(self, *, write: bool) -> Connection:

@@ -10,7 +10,6 @@ whichever replica publishes.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -18,7 +17,7 @@ from uuid import UUID
 from sqlalchemy import (
     BigInteger,
     Column,
-    Connection,
+    ColumnElement,
     Index,
     Integer,
     LargeBinary,
@@ -31,14 +30,13 @@ from sqlalchemy import (
     bindparam,
     delete,
     exists,
-    func,
     select,
     update,
 )
 
+from common.db.outbox_table import ConnectionSource, SqlOutboxTable
 from common.db.types import UTCDateTime
 from common.events.outbox import EncodedEvent, PendingEvent
-from common.outbox.delivery import OutboxStats
 
 TABLE = "event_outbox"
 # SQLite's rowid alias must be INTEGER PRIMARY KEY to count up by itself.
@@ -71,9 +69,6 @@ def event_outbox_table(metadata: MetaData) -> Table:
     return table
 
 
-ConnectionSource = Callable[[], Connection]
-
-
 @functools.cache
 def _due_statement(table: Table) -> Select[Any]:
     """Of each subject only the earliest unpublished event, if it is due; built once per table (a unit
@@ -95,10 +90,14 @@ def _due_statement(table: Table) -> Select[Any]:
     )
 
 
-class SqlEventOutbox:
+class SqlEventOutbox(SqlOutboxTable):
+    """A published event's row stays (``published_at`` set) until the retention prunes it."""
+
     def __init__(self, connection: ConnectionSource, table: Table) -> None:
-        self._conn = connection
-        self._t = table
+        super().__init__(connection, table, key="seq")
+
+    def _waiting(self) -> ColumnElement[bool]:
+        return self._t.c.published_at.is_(None)
 
     def add(
         self, event: EncodedEvent, event_id: UUID, correlation_id: str, trace_context: str, now: datetime
@@ -139,53 +138,9 @@ class SqlEventOutbox:
             for r in rows
         ]
 
-    def claim(self, entry: PendingEvent, until: datetime) -> bool:
-        # Compare-and-set on the time we saw: of several workers (replicas) only one moves it.
-        t = self._t
-        result = self._conn().execute(
-            update(t)
-            .where(
-                t.c.seq == entry.entry_id,
-                t.c.next_attempt_at == entry.next_attempt_at,
-                t.c.published_at.is_(None),
-            )
-            .values(next_attempt_at=until)
-        )
-        return result.rowcount == 1
-
     def done(self, entry_id: int, now: datetime) -> None:
         t = self._t
         self._conn().execute(update(t).where(t.c.seq == entry_id).values(published_at=now, last_error=""))
-
-    def retry_later(self, entry_id: int, attempts: int, at: datetime, error: str) -> None:
-        t = self._t
-        self._conn().execute(
-            update(t)
-            .where(t.c.seq == entry_id, t.c.published_at.is_(None))
-            .values(attempts=attempts, next_attempt_at=at, last_error=error[:1000])
-        )
-
-    def retry_now(self, now: datetime) -> int:
-        t = self._t
-        result = self._conn().execute(
-            update(t)
-            .where(t.c.published_at.is_(None), t.c.attempts > 0, t.c.next_attempt_at > now)
-            .values(next_attempt_at=now)
-        )
-        return int(result.rowcount)
-
-    def stats(self) -> OutboxStats:
-        t = self._t
-        count, oldest = (
-            self._conn()
-            .execute(
-                select(func.count(), func.min(t.c.created_at, type_=UTCDateTime)).where(
-                    t.c.published_at.is_(None)
-                )
-            )
-            .one()
-        )
-        return OutboxStats(int(count), oldest)
 
     def prune(self, published_before: datetime, limit: int) -> int:
         t = self._t

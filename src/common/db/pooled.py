@@ -6,9 +6,11 @@ What differs between SQLite and PostgreSQL (where a transaction runs, what BEGIN
 mean what, how a connection is kept or pooled) is each class's own: ``common.db.sqlite``,
 ``common.db.postgres``.
 
-The pool hands out the connection returned last (LIFO). On SQLite that is the one whose page cache is
-still valid, since a connection drops its cache whenever another one has written; under light load
-the rest sit idle (and PostgreSQL may time them out) instead of being cycled through.
+The pool hands out the connection returned last (LIFO): under light load the same few connections
+serve and the rest sit idle (PostgreSQL may time them out) instead of being cycled through. A serving
+SQLite database hardly uses its pool (it keeps one connection between transactions, see
+``common.db.sqlite``); before that (migrations, tools) LIFO hands out the connection whose page cache
+is still valid, since a connection drops its cache whenever another one has written.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ from sqlalchemy import Connection, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
-from common.db.database import Fault
-from common.db.outage import Outage
+from common.db.database import DatabaseClosed, Fault
+from common.db.outage import Generation, Outage
 from common.errors import Aborted, AppError, Unavailable
 from common.redaction import redacted
 
@@ -37,7 +39,12 @@ class PooledDatabase(ABC):
         self.engine = engine
         self.outage = Outage(redacted(url))
         # The outage generation each transaction in progress began in (by its connection's id).
-        self._began_in: dict[int, int] = {}
+        self._began_in: dict[int, Generation] = {}
+        self._disposed = False
+
+    def _check_open(self) -> None:
+        if self._disposed:
+            raise DatabaseClosed(self.redacted_url())
 
     def redacted_url(self) -> str:
         return redacted(self.url)
@@ -80,7 +87,7 @@ class PooledDatabase(ABC):
             elif commit:
                 conn.commit()
                 if write:
-                    self._writes_work()
+                    self._writes_work(began_in)
             else:
                 self._roll_back(conn, began_in)
         except Exception as error:
@@ -89,7 +96,7 @@ class PooledDatabase(ABC):
         finally:
             self._give_back(conn)
 
-    def _roll_back(self, conn: Connection, began_in: int | None) -> None:
+    def _roll_back(self, conn: Connection, began_in: Generation | None) -> None:
         try:
             conn.rollback()
         except DBAPIError as error:
@@ -105,7 +112,7 @@ class PooledDatabase(ABC):
         return conn
 
     def _discard_if_lost(
-        self, conn: Connection | None, error: BaseException, began_in: int | None = None
+        self, conn: Connection | None, error: BaseException, began_in: Generation | None = None
     ) -> bool:
         """If ``error`` is an outage: invalidate ``conn`` (never pooled again) and start the episode,
         unless it is one that ended after the transaction began (see ``Outage.begin``); True if so."""
@@ -137,8 +144,8 @@ class PooledDatabase(ABC):
         """True when the database answers and, during an outage, takes writes again; never blocks the
         loop."""
 
-    def _writes_work(self) -> None:
-        if self.outage.end():
+    def _writes_work(self, began_in: Generation | None = None) -> None:
+        if self.outage.end(began_in):
             # Connections opened during the outage go; new ones open afresh.
             self.close_connections()
 
@@ -155,6 +162,7 @@ class PooledDatabase(ABC):
         self.engine.dispose()
 
     def dispose(self) -> None:
+        self._disposed = True
         self.close_connections()
 
 

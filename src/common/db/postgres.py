@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import re
 import time
 import zlib
@@ -47,9 +48,15 @@ from common.db.pooled import PooledDatabase, say_begin_on_the_driver
 # this long, unless the URL says otherwise (``?connect_timeout=``): libpq's default is to wait forever.
 CONNECT_TIMEOUT_S = 5
 # At start, a server that does not answer yet (starting together with the service) is tried again for
-# this long before the service gives up (exit 1); one that answers and refuses is not (exit 2).
+# this long before the service gives up (exit 1); one that answers and refuses is not (exit 2). Each
+# attempt's connect_timeout is cut to the time left (libpq waits at least 2 s), and none starts with
+# less than a second left: the wait ends within START_WAIT_S + 1 s.
 START_WAIT_S = 5.0
 START_BACKOFF = Backoff(initial_s=0.1, max_s=1.0)
+_LIBPQ_MIN_TIMEOUT_S = 2
+_LAST_ATTEMPT_S = 1.0
+# A host name that does not resolve (not a DNS server that is slow or down): no use waiting for it.
+_UNKNOWN_HOST = re.compile(r"Name or service not known|nodename nor servname|No address associated")
 
 # SQLSTATEs (PostgreSQL's appendix "Error Codes") and what they mean here.
 _CONFLICT = {"40001", "40P01"}  # serialization_failure, deadlock_detected
@@ -80,9 +87,10 @@ class PostgresDatabase(PooledDatabase):
         self, url: str, *, pool_size: int = 10, max_overflow: int = 5, concurrent: int | None = None
     ) -> None:
         """``concurrent``: transactions in progress at once (default ``pool_size``)."""
-        connect_args = (
+        connect_args: dict[str, Any] = (
             {} if "connect_timeout" in make_url(url).query else {"connect_timeout": CONNECT_TIMEOUT_S}
         )
+        self._connect_args = connect_args
         super().__init__(
             url,
             create_engine(
@@ -122,21 +130,29 @@ class PostgresDatabase(PooledDatabase):
             raise DatabaseUnusable(f"cannot migrate it: {_reason(error)}") from error
 
     def _wait_until_reachable(self) -> None:
-        pauses = Pauses(START_BACKOFF, time.monotonic() + START_WAIT_S)
-        while True:
-            try:
-                with self.engine.connect():
-                    return
-            except DBAPIError as error:
-                refused = _refused_by_server(error)
-                if refused is not None and not _NOT_NOW.search(refused):
-                    raise DatabaseUnusable(
-                        f"the database server refused the connection: {refused}"
-                    ) from error
-                if not pauses.wait_blocking():
-                    raise DatabaseUnreachable(
-                        f"no database server answered within {START_WAIT_S:g} s: {_reason(error)}"
-                    ) from error
+        give_up_at = time.monotonic() + START_WAIT_S
+        pauses = Pauses(START_BACKOFF, give_up_at)
+        engine = create_engine(self.url, poolclass=NullPool, connect_args=self._connect_args)
+        event.listen(engine, "do_connect", _cut_connect_timeout(give_up_at))
+        try:
+            while True:
+                try:
+                    with engine.connect():
+                        return
+                except DBAPIError as error:
+                    refused = _refused_by_server(error)
+                    if refused is not None and not _NOT_NOW.search(refused):
+                        raise DatabaseUnusable(
+                            f"the database server refused the connection: {refused}"
+                        ) from error
+                    if _UNKNOWN_HOST.search(_reason(error)):
+                        raise DatabaseUnreachable(f"unknown database host: {_reason(error)}") from error
+                    if not pauses.wait_blocking() or give_up_at - time.monotonic() < _LAST_ATTEMPT_S:
+                        raise DatabaseUnreachable(
+                            f"no database server answered within {START_WAIT_S:g} s: {_reason(error)}"
+                        ) from error
+        finally:
+            engine.dispose()
 
     @contextmanager
     def schema_change(self, name: str) -> Iterator[Connection]:
@@ -159,9 +175,11 @@ class PostgresDatabase(PooledDatabase):
     # Transactions.
 
     async def run(self, transaction: Callable[[], T], *, write: bool) -> T:
+        self._check_open()  # never a pool reopened behind the stop
         if self._turns is None:
             self._turns = asyncio.Semaphore(self._concurrent)
         async with self._turns:
+            self._check_open()  # a turn that came after the stop
             # The greenlet runs in the task's context: the deadline and correlation id go with it.
             return await greenlet_spawn(transaction)
 
@@ -259,6 +277,8 @@ class PostgresDatabase(PooledDatabase):
             try:
                 with engine.connect() as conn:
                     return bool(conn.execute(_TAKES_WRITES).scalar())
+            except PoolTimeout:
+                return None  # no pooled connection freed up within pool_timeout: no answer in time
             except DBAPIError as error:
                 if self.fault(error) is not Fault.OUTAGE:
                     return None
@@ -333,6 +353,17 @@ def _loop_engine(url: str, *, pool_size: int, max_overflow: int) -> Engine:
 
     dialect.do_begin, dialect.do_close = do_begin, do_close
     return engine
+
+
+def _cut_connect_timeout(give_up_at: float) -> Callable[..., None]:
+    """A ``do_connect`` hook: the attempt's connect_timeout (the URL's, or ours) cut to the time left."""
+
+    def cut(_dialect: Any, _record: Any, _args: Any, params: dict[str, Any]) -> None:
+        left = math.ceil(give_up_at - time.monotonic())
+        configured = int(params.get("connect_timeout", CONNECT_TIMEOUT_S))
+        params["connect_timeout"] = max(_LIBPQ_MIN_TIMEOUT_S, min(configured, left))
+
+    return cut
 
 
 def _reason(error: DBAPIError) -> str:

@@ -129,6 +129,7 @@ class SqliteDatabase(PooledDatabase):
     # Transactions.
 
     async def run(self, transaction: Callable[[], T], *, write: bool) -> T:
+        self._check_open()
         if not write:
             return await self._retry_while_busy(transaction)
         if self._write_lock is None:
@@ -207,7 +208,7 @@ class SqliteDatabase(PooledDatabase):
 
     def dispose(self) -> None:
         self._keep = False
-        self.close_connections()
+        super().dispose()
 
     # Readiness.
 

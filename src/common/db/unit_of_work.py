@@ -4,6 +4,11 @@
 inside this unit of work's block (inline on the loop for SQLite, in a greenlet on it for PostgreSQL); ``body``
 commits (``commit_in_time``) or leaves, which rolls back. Between two ``run``s a handler may await
 another service with no lock or connection held.
+
+Every service's database has an event outbox (``events``). At commit, before the COMMIT and in its
+transaction, the events the transaction's aggregates raised (``_raised``: the service's unit of work
+knows its repositories) are written to it by the ``EventRecorder``; with no recorder (no broker
+configured) nothing is written. The event publisher uses this class as it is: it raises nothing.
 """
 
 from __future__ import annotations
@@ -13,21 +18,34 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from opentelemetry.trace import SpanKind
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Table
 
 from common import telemetry
 from common.db.database import Database
+from common.db.event_outbox import SqlEventOutbox
+from common.events.recording import EventRecorder
 from common.transactions import AfterCommit
 
 T = TypeVar("T")
 
 
 class SqlUnitOfWork:
-    def __init__(self, database: Database, *, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        database: Database,
+        event_table: Table,
+        *,
+        read_only: bool = False,
+        events: EventRecorder | None = None,
+    ) -> None:
+        """``event_table``: the service's event outbox; ``events``: None when no broker is configured
+        (events are neither written nor published)."""
         self._database = database
         self._read_only = read_only
         self._conn: Connection | None = None
         self._after_commit = AfterCommit()
+        self.events = SqlEventOutbox(lambda: self.connection, event_table)
+        self._recorder = events
 
     @property
     def connection(self) -> Connection:
@@ -76,7 +94,15 @@ class SqlUnitOfWork:
 
     def _write_events(self) -> None:
         """Before the commit, in its transaction: the events the transaction's aggregates raised, into
-        the event outbox (the service's unit of work knows where both are)."""
+        the event outbox; the publisher is woken once the commit is done."""
+        raised = self._raised()
+        if raised and self._recorder is not None and self._recorder.record(self.events, raised):
+            self.after_commit(self._recorder.written)
+
+    def _raised(self) -> list[tuple[Any, Any]]:
+        """(aggregate as stored, event it raised) of the current transaction; the service's unit of work
+        takes them from its repositories."""
+        return []
 
     def _transaction_ended(self) -> None:
         """After a commit or a rollback: what the transaction's repositories remember is forgotten."""

@@ -120,7 +120,6 @@ class AmqpBroker:
             try:
                 await asyncio.wait_for(self._connect(), self._timeout_s)
             except Exception as error:  # whatever the broker or network did: try later
-                await self._drop()
                 self._failed(error)
                 return False
             if self._failures:
@@ -157,20 +156,24 @@ class AmqpBroker:
         await self._drop()
 
     async def _connect(self) -> None:
+        """The connection, its channel and the exchange, kept only all together: a connection made but
+        not usable (the channel or the exchange refused, the time up) is closed here, not left open on
+        the broker."""
         connection = await aio_pika.connect(self._url, timeout=self._timeout_s)
-        self._connection = connection
-        channel = await connection.channel(publisher_confirms=True)
-        self._channel = channel
-        self._exchange = await channel.declare_exchange(
-            self._exchange_name, aio_pika.ExchangeType.TOPIC, durable=True
-        )
+        try:
+            channel = await connection.channel(publisher_confirms=True)
+            exchange = await channel.declare_exchange(
+                self._exchange_name, aio_pika.ExchangeType.TOPIC, durable=True
+            )
+        except BaseException:
+            await _close(connection)
+            raise
+        self._connection, self._channel, self._exchange = connection, channel, exchange
 
     async def _drop(self) -> None:
         connection, self._connection, self._channel, self._exchange = self._connection, None, None, None
-        if connection is not None and not connection.is_closed:
-            # A broker that vanished may never answer the close: not waited for past a second.
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(connection.close(), 1.0)
+        if connection is not None:
+            await _close(connection)
 
     def _failed(self, error: BaseException) -> None:
         self._failures += 1
@@ -188,6 +191,13 @@ class AmqpBroker:
             logger.debug(
                 "events broker still not reachable ({}); next attempt in {:.1f} s", _said(error), delay
             )
+
+
+async def _close(connection: AbstractConnection) -> None:
+    if not connection.is_closed:
+        # A broker that vanished may never answer the close: not waited for past a second.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(connection.close(), 1.0)
 
 
 def _said(error: BaseException) -> str:

@@ -3,9 +3,15 @@
 A unit of work collects the events its repositories' aggregates raised and, at commit, hands them to
 an ``EventRecorder``: each is encoded by the service (the aggregate as it is right after the change,
 serialized as the contract's message), stamped with a fresh id (the ``message_id`` of every delivery),
-the correlation id and trace context of the call, and added to the outbox before the commit, so an event
-exists if and only if its change committed. With no broker configured the unit of work has no recorder
-and writes nothing: nothing is published, and nothing grows.
+and added to the outbox before the commit, so an event exists if and only if its change committed.
+With no broker configured the unit of work has no recorder and writes nothing: nothing is published,
+and nothing grows.
+
+The correlation id and trace context an event carries are read here, at commit, from the context
+(``common.call_context``, ``common.telemetry``), not passed in an ``Origin`` as a release's are: the
+aggregates raise events without knowing the call. Inside a call they are the call's; in background
+work, what that work bound (the reconciler's ``reconcile:<order id>``); with neither, a fresh id, so
+the contract's ``correlation_id`` is never empty.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ import ipaddress
 from loguru import logger
 
 from common.configuration import variable
+from common.host_port import split_host_port
 from common.settings import ServerSettings
 
 LOOPBACK_NAMES = frozenset({"localhost", "ip6-localhost"})
@@ -17,7 +18,10 @@ LOOPBACK_NAMES = frozenset({"localhost", "ip6-localhost"})
 def is_loopback(listen_address: str) -> bool:
     """Whether ``host:port`` (``[v6]:port`` too) accepts connections from this machine only.
     ``0.0.0.0``, ``[::]``, an empty host or any name other than localhost count as reachable."""
-    host = listen_address.rpartition(":")[0].strip("[]").lower()
+    try:
+        host = split_host_port(listen_address)[0].lower()
+    except ValueError:
+        return False
     if host in LOOPBACK_NAMES:
         return True
     try:

@@ -23,6 +23,7 @@ from common.grpc.call_metrics import unary_methods
 from common.grpc.exposure import warn_if_exposed
 from common.grpc.response_size import CLIENT_RECEIVE_LIMIT_BYTES
 from common.grpc.server_interceptors import server_interceptors
+from common.host_port import HostPort, split_host_port
 from common.metrics import CachedValue, ServiceMetrics, start_metrics
 from common.settings import ServerSettings
 
@@ -60,8 +61,8 @@ class GrpcServer:
     @property
     def address(self) -> str:
         """Where it listens, with the port the OS chose when the configured one was 0."""
-        host = self.listen_address.rsplit(":", 1)[0]
-        return f"{host}:{self.port}"
+        host, _ = split_host_port(self.listen_address)
+        return str(HostPort(host, self.port))
 
     async def stop(self, grace_s: float) -> None:
         """NOT_SERVING first (load balancers drain), then the calls in flight get ``grace_s`` to finish."""
@@ -184,16 +185,32 @@ async def _start_health_probe(
         for name in service_names:
             await health_servicer.set(name, status)
 
+    failing = False  # the probe raised last time (said once per episode, not every second)
+
+    async def answer() -> bool:
+        """The database's readiness; a probe that raises (a driver's or a pool's failure nobody
+        classified) is NOT_SERVING, never the end of the probe loop."""
+        nonlocal failing
+        try:
+            ok = await is_ready()
+        except Exception:
+            if not failing:
+                logger.opt(exception=True).warning("readiness probe failed; NOT_SERVING until it answers")
+            failing = True
+            return False
+        failing = False
+        return ok
+
     async def probe(last: bool) -> None:
         while True:
             await asyncio.sleep(HEALTH_PROBE_INTERVAL_S)
-            ok = await is_ready()
+            ok = await answer()
             if ok != last:
                 logger.warning("readiness changed: {}", "SERVING" if ok else "NOT_SERVING (database down)")
                 await set_ready(ok)
                 last = ok
 
     await health_servicer.set(LIVENESS, health_pb2.HealthCheckResponse.SERVING)
-    first = await is_ready()
+    first = await answer()
     await set_ready(first)
     return asyncio.get_running_loop().create_task(probe(first), name="health-probe")

@@ -41,14 +41,16 @@ class OutboxWorker(PeriodicWorker):
         outbox: Drainable,
         poll_interval_s: float,
         *,
-        name: str = "release-outbox",
-        entries: str = "releases",
-        receiver: str = "product service",
+        name: str,
+        entries: str,
+        receiver: str,
         connected: Connected = lambda: True,
         pause_while_disconnected: bool = False,
         wakeup: Wakeup | None = None,
     ) -> None:
-        """``connected``: whether the receiver can be reached now (it may try to connect);
+        """``name``: the worker's (``release-outbox``), in its logs; ``entries`` and ``receiver`` name
+        what it delivers and to whom (``releases``, ``product service``) in what it logs;
+        ``connected``: whether the receiver can be reached now (it may try to connect);
         ``pause_while_disconnected``: make no attempt meanwhile (each would only fail and back off)."""
         super().__init__(name, self._tick, poll_interval_s, wakeup)
         self._outbox = outbox

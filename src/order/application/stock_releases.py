@@ -19,13 +19,11 @@ from common import call_context
 from common.backoff import Backoff
 from common.call_context import Origin
 from common.clock import Clock
-from common.outbox.backoff import lease_outlasting, outbox_backoff
+from common.outbox.backoff import lease_outlasting
 from common.outbox.delivery import NotDelivered, OutboxDelivery, OutboxStats
 from order.application.outcomes import ACKNOWLEDGED, FAILED, NO_OUTCOMES, OrderOutcomes
 from order.application.product_client import ProductClient, ProductServiceUnavailable
 from order.application.storage import OrderUnitOfWork, PendingRelease
-
-__all__ = ["StockReleases", "immediate_attempt_budget", "lease_outlasting", "release_backoff"]
 
 # The immediate attempt never takes more than this share of what its caller still waits for, so the
 # caller's answer (written already) is not lost to a slow Product service.
@@ -38,11 +36,6 @@ def immediate_attempt_budget(attempt_timeout_s: float, remaining_s: float | None
     if remaining_s is None:
         return attempt_timeout_s
     return max(0.0, min(attempt_timeout_s, remaining_s * IMMEDIATE_SHARE_OF_REMAINING))
-
-
-def release_backoff(initial_s: float, max_s: float) -> Backoff:
-    """The release outbox's delays between attempts (the outbox's: capped, 50-100 % jitter)."""
-    return outbox_backoff(initial_s, max_s)
 
 
 class StockReleases:
@@ -90,11 +83,6 @@ class StockReleases:
         whatever does not finish in it is the outbox worker's."""
         budget = immediate_attempt_budget(self._attempt_timeout_s, time_remaining_s)
         return await self._outbox.attempt(entry, budget)
-
-    async def deliver(self, entry: PendingRelease, within_s: float | None = None) -> bool:
-        """One attempt, of at most ``within_s`` (None: the client's own timeout); True when the Product
-        service acknowledged. Never raises for an outage."""
-        return await self._outbox.attempt(entry, within_s)
 
     async def deliver_due(self, limit: int = 50) -> int:
         """Deliver every release that is due and not leased by another worker; returns how many landed."""

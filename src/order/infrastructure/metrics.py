@@ -13,7 +13,6 @@ from common.background import PeriodicWorker
 from common.events.metrics import EventMetrics
 from common.metrics import CachedValue, counter_from_zero, label_sets
 from order.application.outcomes import DELIVERY_RESULTS, ORDER_OUTCOMES, RECONCILER_RESULTS
-from order.application.stock_releases import StockReleases
 from order.application.storage import OrderUnitOfWork
 
 GAUGE_REFRESH_S = 5.0
@@ -63,13 +62,13 @@ class OrderGauges(PeriodicWorker):
         self,
         meter: Meter,
         uow_factory: Callable[[], OrderUnitOfWork],
-        releases: StockReleases,
         events: EventMetrics | None = None,
         interval_s: float = GAUGE_REFRESH_S,
     ) -> None:
+        """``uow_factory``: read-only units of work (the gauges only count; on SQLite a write one would
+        queue behind every writer for the process's write lock)."""
         super().__init__("order-gauges", self.refresh, interval_s)
         self._uow_factory = uow_factory
-        self._releases = releases
         self._events = events
         self.values = CachedValue()
         meter.create_observable_gauge(
@@ -100,7 +99,7 @@ class OrderGauges(PeriodicWorker):
     async def refresh(self) -> None:
         uow = self._uow_factory()
         pending = await uow.run(uow.orders.pending_stats)
-        stats = await self._releases.stats()
+        stats = await uow.run(uow.outbox.stats)
         if self._events is not None:
             self._events.backlog(await uow.run(uow.events.stats))
         self.values.set(

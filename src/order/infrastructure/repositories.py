@@ -10,10 +10,10 @@ from uuid import UUID
 from sqlalchemy import Connection, Select, and_, bindparam, delete, func, or_, select, text, update
 
 from common.call_context import Origin
+from common.db.outbox_table import SqlOutboxTable
 from common.db.types import UTCDateTime
 from common.db.upsert import insert_ignoring_conflict
 from common.money import from_cents, to_cents
-from common.outbox.delivery import OutboxStats
 from order.application.storage import PendingRelease, PendingStats
 from order.domain.events import OrderEvent
 from order.domain.model import Order, OrderItem, OrderLine, OrderStatus
@@ -300,9 +300,11 @@ def _order(head: Any, lines: list[Any]) -> Order:
     )
 
 
-class SqlReleaseOutbox:
+class SqlReleaseOutbox(SqlOutboxTable):
+    """An acknowledged release's row is deleted: every row waits."""
+
     def __init__(self, connection: ConnectionSource) -> None:
-        self._conn = connection
+        super().__init__(connection, release_outbox, key="entry_id")
 
     def add(
         self, order_id: UUID, origin: Origin, now: datetime, first_attempt_at: datetime
@@ -343,40 +345,5 @@ class SqlReleaseOutbox:
             for r in rows
         ]
 
-    def claim(self, entry: PendingRelease, until: datetime) -> bool:
-        # Compare-and-set on the time we saw: of several workers (replicas) only one moves it.
-        result = self._conn().execute(
-            update(release_outbox)
-            .where(
-                release_outbox.c.entry_id == entry.entry_id,
-                release_outbox.c.next_attempt_at == entry.next_attempt_at,
-            )
-            .values(next_attempt_at=until)
-        )
-        return result.rowcount == 1
-
     def done(self, entry_id: int, now: datetime) -> None:
         self._conn().execute(delete(release_outbox).where(release_outbox.c.entry_id == entry_id))
-
-    def retry_later(self, entry_id: int, attempts: int, at: datetime, error: str) -> None:
-        self._conn().execute(
-            update(release_outbox)
-            .where(release_outbox.c.entry_id == entry_id)
-            .values(attempts=attempts, next_attempt_at=at, last_error=error[:1000])
-        )
-
-    def retry_now(self, now: datetime) -> int:
-        result = self._conn().execute(
-            update(release_outbox)
-            .where(release_outbox.c.attempts > 0, release_outbox.c.next_attempt_at > now)
-            .values(next_attempt_at=now)
-        )
-        return int(result.rowcount)
-
-    def stats(self) -> OutboxStats:
-        count, oldest = (
-            self._conn()
-            .execute(select(func.count(), func.min(release_outbox.c.created_at, type_=UTCDateTime)))
-            .one()
-        )
-        return OutboxStats(int(count), oldest)

@@ -32,7 +32,7 @@ class ProductNotFound(NotFound):
         self.product_ids = list(product_ids)
 
 
-class ProductDeleted(FailedPrecondition):
+class ProductIsDeleted(FailedPrecondition):
     """A change only a live product takes (update, restock, delete) asked of a deleted one."""
 
     def __init__(self, product_id: UUID, action: str) -> None:

@@ -10,15 +10,15 @@ from enum import Enum
 from uuid import UUID
 
 from product.domain.changes import ProductChanges
-from product.domain.errors import ProductDeleted, ProductNotDeleted, StaleEtag
+from product.domain.errors import ProductIsDeleted, ProductNotDeleted, StaleEtag
 from product.domain.events import (
     ProductCreated,
+    ProductDeleted,
     ProductEvent,
     ProductUndeleted,
     ProductUpdated,
     StockLow,
 )
-from product.domain.events import ProductDeleted as ProductWasDeleted
 
 
 @dataclass
@@ -89,7 +89,7 @@ class Product:
     def update(self, changes: ProductChanges, now: datetime, *, etag: str = "") -> None:
         """Set the fields of the changes' mask (stock moves only by restocks and reservations)."""
         if self.deleted:
-            raise ProductDeleted(self.product_id, "updated")
+            raise ProductIsDeleted(self.product_id, "updated")
         self.require_etag(etag)
         if changes.name is not None:
             self.name = changes.name
@@ -107,18 +107,18 @@ class Product:
 
     def restock(self, quantity: int, now: datetime) -> None:
         if self.deleted:
-            raise ProductDeleted(self.product_id, "restocked")
+            raise ProductIsDeleted(self.product_id, "restocked")
         self.stock_quantity += quantity
         self.update_time = now
 
     def delete(self, now: datetime, *, etag: str = "") -> None:
         """Soft delete: kept, readable, but no longer listed or reservable until undeleted."""
         if self.deleted:
-            raise ProductDeleted(self.product_id, "deleted again")
+            raise ProductIsDeleted(self.product_id, "deleted again")
         self.require_etag(etag)
         self.delete_time = now
         self.update_time = now
-        self.events.append(ProductWasDeleted())
+        self.events.append(ProductDeleted())
 
     def undelete(self, now: datetime, *, etag: str = "") -> None:
         if not self.deleted:

@@ -4,9 +4,10 @@ it writes the events the written products raised to the event outbox, in the sam
 from __future__ import annotations
 
 from common.db.database import Database
-from common.db.event_outbox import SqlEventOutbox
 from common.db.unit_of_work import SqlUnitOfWork
 from common.events.recording import EventRecorder
+from product.domain.events import ProductEvent
+from product.domain.model import Product
 from product.infrastructure.repositories import SqlProductRepository, SqlReservationRepository
 from product.infrastructure.tables import event_outbox
 
@@ -16,7 +17,7 @@ class SqlProductUnitOfWork(SqlUnitOfWork):
         self, database: Database, *, read_only: bool = False, events: EventRecorder | None = None
     ) -> None:
         """``events``: None when no broker is configured (events are neither written nor published)."""
-        super().__init__(database, read_only=read_only)
+        super().__init__(database, event_outbox, read_only=read_only, events=events)
         # Repositories ask for the connection per statement: after a commit they use the next transaction.
         self.products = SqlProductRepository(lambda: self.connection)
         self.reservations = SqlReservationRepository(
@@ -24,16 +25,12 @@ class SqlProductUnitOfWork(SqlUnitOfWork):
             self.products,
             writes_in_one_statement=database.writes_in_one_statement,
         )
-        self.events = SqlEventOutbox(lambda: self.connection, event_outbox)
-        self._recorder = events
 
     def __enter__(self) -> SqlProductUnitOfWork:
         return self
 
-    def _write_events(self) -> None:
-        raised = self.products.take_raised()
-        if raised and self._recorder is not None and self._recorder.record(self.events, raised):
-            self.after_commit(self._recorder.written)
+    def _raised(self) -> list[tuple[Product, ProductEvent]]:
+        return self.products.take_raised()
 
     def _transaction_ended(self) -> None:
         self.products.forget()

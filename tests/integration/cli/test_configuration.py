@@ -29,6 +29,8 @@ def serve(service: str, **variables: str) -> tuple[int, list[str]]:
         ("order", "ORDER_METRICS_ADDRESS", "http://127.0.0.1:9465", "must be host:port, without a scheme"),
         ("product", "PRODUCT_METRICS_ADDRESS", "999.1.1.1:9464", "'999.1.1.1' is not an IPv4 address"),
         ("order", "ORDER_METRICS_ADDRESS", "::1:9465", "an IPv6 address goes in brackets"),
+        ("product", "PRODUCT_EVENTS_BROKER_URL", "http://broker:5672", "must be a RabbitMQ URL"),
+        ("order", "ORDER_EVENTS_EXCHANGE", "amq.topic", "must be 1-255 of letters, digits"),
     ],
 )
 def test_a_bad_value_is_one_line_naming_the_variable_and_exit_2(

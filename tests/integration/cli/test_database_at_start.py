@@ -137,6 +137,21 @@ def test_a_host_that_never_answers_is_given_up_on_in_time(silent_listener: int) 
     assert "Traceback" not in stderr
 
 
+@pytest.mark.usefixtures("on_postgres")
+def test_a_host_name_that_does_not_resolve_is_one_line_and_exit_1_without_waiting() -> None:
+    url = "postgresql+psycopg://eshop:pw@db.invalid/eshop"  # .invalid never resolves (RFC 2606)
+
+    code, lines, stderr = serve("product", url)
+
+    assert code == 1
+    assert len(lines) == 1
+    assert lines[0].startswith(
+        "PRODUCT_DATABASE_URL='postgresql+psycopg://eshop:***@db.invalid/eshop': unknown database host: "
+    )
+    assert "db.invalid" in lines[0].split("unknown database host: ", 1)[1]
+    assert "Traceback" not in stderr
+
+
 def test_a_database_that_comes_up_during_the_wait_is_served(server: PostgresServer) -> None:
     """What the wait is for: a server started together with the service answers a moment later."""
     target = make_url(server.create_database("late"))

@@ -13,6 +13,7 @@ from typing import Any
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from sqlalchemy import NullPool, create_engine, text
 
 from common import service
 from common.configuration import ConfigurationError
@@ -22,9 +23,9 @@ from common.service import Service
 from product.container import ProductContainer
 from product.server import PRODUCT
 from product.settings import ProductSettings
-from tests.support.helpers import wait_until
-from tests.support.interceptors import Block
-from tests.support.servers import ServerLoop, start_in_thread
+from tests.support.helpers import create_product, new_id, order_request, wait_until
+from tests.support.interceptors import Block, BlockReserve
+from tests.support.servers import ServerLoop, Servers, start_in_thread
 
 READINESS = "eshop.product.v1.ProductService"
 
@@ -166,3 +167,41 @@ def test_a_call_in_flight_when_the_stop_begins_finishes_within_the_grace_period(
 
         assert list(call.result(timeout=30).products) == []
         stopping.result(timeout=30)
+
+
+def _statuses(database_url: str) -> list[str]:
+    engine = create_engine(database_url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            return [row[0] for row in conn.execute(text("SELECT status FROM orders"))]
+    finally:
+        engine.dispose()
+
+
+def test_handler_work_whose_caller_left_gets_the_grace_before_the_channel_and_database_close(
+    servers: Servers,
+) -> None:
+    """CreateOrder's own work goes on when its caller leaves (it must not stop between a commit and
+    the step that completes it); the stop gives it the grace too, before it closes the channel to the
+    Product service and the database under it (then cancels it, as a crash would end it)."""
+    reserve = BlockReserve()
+    servers.unblock.append(reserve.release)
+    product = servers.product(interceptors=(reserve,))
+    order_url = servers.database_url("order")
+    order = servers.order(product.port, database_url=order_url, product_call_timeout_s=30)
+    lamp = create_product(servers.product_stub(product), stock=5)
+    call = servers.order_stub(order).CreateOrder.future(
+        order_request(new_id(), (lamp.product_id, 1)), timeout=30
+    )
+    assert reserve.arrived.wait(10)
+    call.cancel()  # the caller leaves; the order's own work waits on for the reservation
+    steps = Steps()
+    steps.address = order.address
+
+    with ThreadPoolExecutor(1) as pool:
+        stopping = pool.submit(order.call, order.service.stop(20.0))
+        wait_until(lambda: steps.readiness() == "UNAVAILABLE", 10, "the order server to stop taking calls")
+        reserve.release.set()
+        stopping.result(timeout=30)
+
+    assert _statuses(order_url) == ["CONFIRMED"]

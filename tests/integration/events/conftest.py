@@ -8,9 +8,10 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.support.event_services import Services
+from tests.support.event_services import publishing_servers
 from tests.support.event_tap import EventTap
 from tests.support.rabbitmq_broker import PrivateRabbit
+from tests.support.servers import Servers
 
 
 @pytest.fixture
@@ -30,8 +31,8 @@ def tap(rabbitmq: PrivateRabbit, exchange: str) -> Iterator[EventTap]:
 @pytest.fixture
 def services(
     make_database_url: Callable[[str], str], rabbitmq: PrivateRabbit, exchange: str
-) -> Iterator[Services]:
-    started = Services(make_database_url, rabbitmq.url, exchange)
+) -> Iterator[Servers]:
+    started = publishing_servers(make_database_url, rabbitmq.url, exchange)
     try:
         yield started
     finally:

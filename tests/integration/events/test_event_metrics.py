@@ -7,11 +7,11 @@ from __future__ import annotations
 import pytest
 
 from common.generated.eshop.product.v1 import product_pb2 as pb
-from tests.support.event_services import Services
 from tests.support.event_tap import EventTap
 from tests.support.helpers import create_product
 from tests.support.prometheus_scrape import Scrape, scrape_until
 from tests.support.rabbitmq_broker import PrivateRabbit
+from tests.support.servers import Servers
 
 pytestmark = pytest.mark.slow
 CREATED, UPDATED = "eshop.product.v1.ProductCreated", "eshop.product.v1.ProductUpdated"
@@ -23,7 +23,7 @@ def _published(scraped: Scrape, event_type: str) -> float:
 
 
 def test_published_counts_and_the_backlog_gauges_follow_the_broker(
-    services: Services, tap: EventTap, rabbitmq: PrivateRabbit
+    services: Servers, tap: EventTap, rabbitmq: PrivateRabbit
 ) -> None:
     server = services.product(metrics_address="127.0.0.1:0")
     assert server.metrics_address is not None

@@ -16,10 +16,10 @@ import pytest
 
 from common.generated.eshop.order.v1 import order_pb2 as opb
 from tests.support.cli import cli_env
-from tests.support.event_services import Services
 from tests.support.event_tap import EventTap, Received
 from tests.support.helpers import create_product, new_id, order_request, wait_until
 from tests.support.rabbitmq_broker import PrivateRabbit
+from tests.support.servers import Servers
 
 pytestmark = pytest.mark.slow
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "events_consumer.py"
@@ -98,7 +98,7 @@ def _publish_again(url: str, exchange: str, original: Received) -> None:
 
 
 def test_the_example_consumer_processes_each_event_once(
-    services: Services, tap: EventTap, consumer: Consumer, rabbitmq: PrivateRabbit, exchange: str
+    services: Servers, tap: EventTap, consumer: Consumer, rabbitmq: PrivateRabbit, exchange: str
 ) -> None:
     product_server = services.product()
     products = services.product_stub(product_server)

@@ -1,9 +1,11 @@
 """A broker that is down, refuses or vanishes mid-publish never fails or holds up a call; what waited is
-published once it is back (within 30 s), across restarts; a service starts and is ready without it."""
+published once it is back (within 30 s with the default settings), across restarts; a service starts
+and is ready without it."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
 
 import grpc
 import pytest
@@ -11,11 +13,12 @@ import pytest
 from common.generated.eshop.order.v1 import order_pb2 as opb
 from common.generated.eshop.product.v1 import product_pb2 as pb
 from tests.support.event_ledger import assert_delivered_exactly_what_committed, rows
-from tests.support.event_services import Services
+from tests.support.event_services import publishing_servers
 from tests.support.event_tap import EventTap
 from tests.support.faults import READINESS, SERVING, health_status
 from tests.support.helpers import create_product, new_id, order_request, wait_until
 from tests.support.rabbitmq_broker import USER, PrivateRabbit
+from tests.support.servers import Servers
 
 pytestmark = pytest.mark.slow
 # The contract: what waited is published within 30 s of the broker being back.
@@ -68,7 +71,7 @@ class Traffic:
             self.calls += 1
 
 
-def _both(services: Services) -> tuple[object, object, str, list[str]]:
+def _both(services: Servers) -> tuple[object, object, str, list[str]]:
     product_url, order_url = services.database_url("product"), services.database_url("order")
     product_server = services.product(database_url=product_url)
     order_server = services.order(product_server.port, database_url=order_url)
@@ -82,10 +85,23 @@ def _all_delivered(tap: EventTap, database_urls: list[str]) -> bool:
     return committed <= {m.message_id for m in tap.received()}
 
 
+@pytest.fixture
+def services_as_configured_by_default(
+    make_database_url: Callable[[str], str], rabbitmq: PrivateRabbit, exchange: str
+) -> Iterator[Servers]:
+    """The events settings left at their defaults: the 30 s is promised for those, not the tests' fast
+    ones (the reconnect backoff grows to its default cap while the broker is down)."""
+    started = publishing_servers(make_database_url, rabbitmq.url, exchange, fast_events=False)
+    try:
+        yield started
+    finally:
+        started.close()
+
+
 def test_calls_go_on_while_the_broker_is_down_and_what_waited_is_published_once_it_is_back(
-    services: Services, tap: EventTap, rabbitmq: PrivateRabbit
+    services_as_configured_by_default: Servers, tap: EventTap, rabbitmq: PrivateRabbit
 ) -> None:
-    products, orders, pid, urls = _both(services)
+    products, orders, pid, urls = _both(services_as_configured_by_default)
     with Traffic(products, orders, pid) as traffic:
         traffic.wait_calls(5)
         rabbitmq.stop_app()
@@ -102,7 +118,7 @@ def test_calls_go_on_while_the_broker_is_down_and_what_waited_is_published_once_
 
 
 def test_a_broker_that_closes_connections_mid_publish_loses_nothing_and_keeps_the_order(
-    services: Services, tap: EventTap, rabbitmq: PrivateRabbit
+    services: Servers, tap: EventTap, rabbitmq: PrivateRabbit
 ) -> None:
     products, orders, pid, urls = _both(services)
     with Traffic(products, orders, pid) as traffic:
@@ -116,7 +132,7 @@ def test_a_broker_that_closes_connections_mid_publish_loses_nothing_and_keeps_th
 
 
 def test_a_broker_that_refuses_holds_the_events_until_it_accepts_them(
-    services: Services, tap: EventTap, rabbitmq: PrivateRabbit
+    services: Servers, tap: EventTap, rabbitmq: PrivateRabbit
 ) -> None:
     products, orders, pid, urls = _both(services)
     rabbitmq.ctl("clear_permissions", "-p", "/", USER)
@@ -133,7 +149,7 @@ def test_a_broker_that_refuses_holds_the_events_until_it_accepts_them(
 
 
 def test_a_service_started_while_the_broker_is_away_serves_and_publishes_after_a_restart(
-    services: Services, tap: EventTap, rabbitmq: PrivateRabbit
+    services: Servers, tap: EventTap, rabbitmq: PrivateRabbit
 ) -> None:
     product_url = services.database_url("product")
     rabbitmq.stop_app()

@@ -1,21 +1,29 @@
 """What the services publish: one message per change the contract names, with the contract's AMQP
-properties and CloudEvents headers, the resource as it is right after the change, in commit order."""
+properties and CloudEvents headers, the resource as it is right after the change, in commit order; and
+the exchange each service declares when it starts."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from uuid import UUID
+from uuid import UUID, uuid4
 
+import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
 
 from common.generated.eshop.order.v1 import events_pb2 as oev
 from common.generated.eshop.order.v1 import order_pb2 as opb
 from common.generated.eshop.product.v1 import events_pb2 as pev
 from common.generated.eshop.product.v1 import product_pb2 as pb
-from tests.support.event_services import Services
+from tests.support.event_services import publishing_servers
 from tests.support.event_tap import EventTap, Received
-from tests.support.helpers import create_product, new_id, order_request
+from tests.support.helpers import create_product, new_id, order_request, wait_until
+from tests.support.ports import free_port
+from tests.support.rabbitmq_broker import PrivateRabbit
+from tests.support.servers import Servers
 
+pytestmark = pytest.mark.slow  # a RabbitMQ node: run once per backend, on py311 (tox.ini)
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 
@@ -43,7 +51,7 @@ def _check_envelope(message: Received, *, source: str, app_id: str, correlation_
 
 
 def test_every_change_is_published_with_the_contracts_properties_in_order(
-    services: Services, tap: EventTap
+    services: Servers, tap: EventTap
 ) -> None:
     product_server = services.product()
     products = services.product_stub(product_server)
@@ -108,7 +116,7 @@ def test_every_change_is_published_with_the_contracts_properties_in_order(
 
 
 def test_restocks_releases_and_threshold_updates_publish_no_stock_low(
-    services: Services, tap: EventTap
+    services: Servers, tap: EventTap
 ) -> None:
     product_server = services.product()
     products = services.product_stub(product_server)
@@ -135,3 +143,32 @@ def test_restocks_releases_and_threshold_updates_publish_no_stock_low(
         "ProductDeleted",
     ]
     assert _types([r for r in got if r.subject == order.order_id]) == ["OrderConfirmed", "OrderCancelled"]
+
+
+def _exchanges(rabbitmq: PrivateRabbit) -> dict[str, dict[str, object]]:
+    listed = rabbitmq.ctl("list_exchanges", "name", "type", "durable", "arguments", "--formatter", "json")
+    return {exchange["name"]: exchange for exchange in json.loads(listed)}
+
+
+@pytest.mark.slow
+@pytest.mark.once  # about the broker, not the interpreter or the database
+def test_each_service_declares_the_exchange_when_it_starts(
+    make_database_url: Callable[[str], str], rabbitmq: PrivateRabbit
+) -> None:
+    """Before publishing anything (a consumer binds its queue to the exchange and may start first or
+    later): a durable topic exchange with no arguments. Nothing else declares these exchanges here."""
+    for service in ("product", "order"):
+        exchange = f"eshop.events.declared-by-{service}-{uuid4().hex[:8]}"
+        services = publishing_servers(make_database_url, rabbitmq.url, exchange)
+        try:
+            if service == "product":
+                services.product()
+            else:
+                services.order(free_port())  # no Product service: the exchange does not wait for one
+            wait_until(
+                lambda name=exchange: name in _exchanges(rabbitmq), 30, f"the {service} service's exchange"
+            )
+        finally:
+            services.close()
+        declared = _exchanges(rabbitmq)[exchange]
+        assert (declared["type"], declared["durable"], declared["arguments"]) == ("topic", True, []), service

@@ -19,16 +19,16 @@ from tests.support.event_ledger import (
     first_deliveries,
     wait_all_published,
 )
-from tests.support.event_services import Services
 from tests.support.event_tap import EventTap
 from tests.support.helpers import create_product, new_id, order_request
+from tests.support.servers import Servers
 
 pytestmark = pytest.mark.slow
 ROUNDS = 25
 THREADS = 4
 
 
-def test_two_replicas_publish_each_subjects_events_in_commit_order(services: Services, tap: EventTap) -> None:
+def test_two_replicas_publish_each_subjects_events_in_commit_order(services: Servers, tap: EventTap) -> None:
     product_url, order_url = services.database_url("product"), services.database_url("order")
     product_servers = [services.product(database_url=product_url) for _ in range(2)]
     order_servers = [services.order(p.port, database_url=order_url) for p in product_servers]

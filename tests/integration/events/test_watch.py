@@ -14,10 +14,10 @@ import pytest
 from common.generated.eshop.product.v1 import product_pb2 as pb
 from tests.integration.cli.test_up import STOP_TIMEOUT_S, eshop_up
 from tests.support.cli import cli_env, eshop_command
-from tests.support.event_services import Services
 from tests.support.helpers import create_product, new_id, order_request, wait_until
 from tests.support.ports import free_address
 from tests.support.rabbitmq_broker import PrivateRabbit
+from tests.support.servers import Servers
 
 pytestmark = pytest.mark.slow
 
@@ -32,9 +32,12 @@ def watchers() -> Iterator[list[subprocess.Popen[str]]]:
         process.wait(10)
 
 
-def _watch(watchers: list[subprocess.Popen[str]], *args: str) -> subprocess.Popen[str]:
+def _watch(
+    watchers: list[subprocess.Popen[str]], *args: str, before: tuple[str, ...] = ()
+) -> subprocess.Popen[str]:
+    """``eshop [before] events watch [args]``."""
     process = subprocess.Popen(
-        eshop_command("events", "watch", *args),
+        eshop_command(*before, "events", "watch", *args),
         env=cli_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -50,12 +53,14 @@ def _watch(watchers: list[subprocess.Popen[str]], *args: str) -> subprocess.Pope
 
 
 def test_watch_prints_each_event_as_it_arrives(
-    services: Services, rabbitmq: PrivateRabbit, exchange: str, watchers: list[subprocess.Popen[str]]
+    services: Servers, rabbitmq: PrivateRabbit, exchange: str, watchers: list[subprocess.Popen[str]]
 ) -> None:
-    as_json = _watch(watchers, "--broker", rabbitmq.url, "--exchange", exchange, "--json", "--limit", "3")
-    low_only = _watch(
-        watchers, "--broker", rabbitmq.url, "--exchange", exchange, "--type", "StockLow", "--limit", "1"
+    # The global --json, given before the command, as `eshop --json products list` takes it.
+    as_json = _watch(
+        watchers, "--broker", rabbitmq.url, "--exchange", exchange, "--limit", "3", before=("--json",)
     )
+    asked = ("--type", "StockLow", "eshop.order.v1.OrderConfirmed")  # several types after one --type
+    low_only = _watch(watchers, "--broker", rabbitmq.url, "--exchange", exchange, *asked, "--limit", "2")
     product_server = services.product()
     products = services.product_stub(product_server)
     orders = services.order_stub(services.order(product_server.port))
@@ -82,8 +87,10 @@ def test_watch_prints_each_event_as_it_arrives(
 
     text, _ = low_only.communicate(timeout=30)
     assert low_only.returncode == 0
-    [line] = text.splitlines()
-    assert "StockLow" in line and product.product_id in line and "stock 1 (threshold 1)" in line
+    [low] = [line for line in text.splitlines() if "StockLow" in line]
+    assert product.product_id in low and "stock 1 (threshold 1)" in low
+    [confirmed_line] = [line for line in text.splitlines() if "OrderConfirmed" in line]
+    assert order.order_id in confirmed_line
 
 
 def test_watch_without_a_broker_is_a_usage_error_and_an_unreachable_one_is_worth_retrying() -> None:
@@ -115,7 +122,7 @@ def test_watch_without_a_broker_is_a_usage_error_and_an_unreachable_one_is_worth
 
 
 def test_a_watcher_started_later_sees_only_what_comes_after(
-    services: Services, rabbitmq: PrivateRabbit, exchange: str, watchers: list[subprocess.Popen[str]]
+    services: Servers, rabbitmq: PrivateRabbit, exchange: str, watchers: list[subprocess.Popen[str]]
 ) -> None:
     products = services.product_stub(services.product())
     before = create_product(products).product_id

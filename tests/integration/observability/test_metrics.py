@@ -356,3 +356,16 @@ def test_catalogue_changes_are_counted_by_operation_and_result(pair: Pair) -> No
         ("delete", "failed_precondition"): 1,
         ("undelete", "changed"): 1,
     }
+
+
+def test_the_event_gauges_are_exported_at_zero_with_no_broker_configured(pair: Pair) -> None:
+    """A dashboard or alert on the event backlog reads 0 from a service that publishes nothing, rather
+    than no series at all (these services have no broker configured)."""
+    for server in (pair.product, pair.order):
+        assert server.metrics_address is not None
+        scraped = scrape_until(
+            server.metrics_address,
+            lambda s: {"eshop_events_pending", "eshop_events_oldest_age_seconds"} <= s.names(),
+        )
+        assert scraped.value("eshop_events_pending") == 0
+        assert scraped.value("eshop_events_oldest_age_seconds") == 0

@@ -15,6 +15,7 @@ from loguru import logger
 from common import call_context
 from common.behaviours import (
     LoggingBehaviour,
+    OwnedWork,
     UnitOfWorkBehaviour,
     ValidationBehaviour,
     default_pipeline,
@@ -180,6 +181,33 @@ async def test_owned_work_whose_caller_left_runs_to_its_end_and_asyncio_logs_not
 
     assert uow.events == ["finished"]
     assert [r.getMessage() for r in caplog.records if r.name == "asyncio"] == []
+
+
+async def test_owned_work_whose_caller_left_is_waited_for_at_stop_then_cancelled() -> None:
+    owned = OwnedWork()
+    finishing, hanging = asyncio.Event(), asyncio.Event()
+    ended: list[str] = []
+
+    class Owner(OwnsTransactions):
+        async def handle(self, message: Any) -> str:
+            await (finishing if isinstance(message, Write) else hanging).wait()
+            ended.append("finished")
+            return "owned"
+
+    pipeline = default_pipeline(owned)
+    calls = [asyncio.ensure_future(Mediator({Write: Owner}, pipeline).send(Write())) for _ in range(2)]
+    calls.append(asyncio.ensure_future(Mediator({Read: Owner}, pipeline).send(Read())))
+    await asyncio.sleep(0)
+    for call in calls:
+        call.cancel()  # the callers left; their work goes on
+    await asyncio.gather(*calls, return_exceptions=True)
+    assert owned.running == 3
+
+    asyncio.get_running_loop().call_soon(finishing.set)
+    await owned.drain(timeout_s=0.5)  # the two that end within it end; the one that hangs is cancelled
+
+    assert ended == ["finished", "finished"]
+    assert owned.running == 0
 
 
 async def test_an_owned_commit_past_the_callers_deadline_is_abandoned() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from common.host_port import HostPort, parse_host_port
+from common.host_port import HostPort, parse_host_port, split_host_port
 from order.settings import OrderSettings
 
 
@@ -55,3 +55,24 @@ def test_the_settings_refuse_a_bad_metrics_address_and_take_an_empty_one() -> No
         OrderSettings(metrics_address="http://127.0.0.1:9465")
     assert OrderSettings(metrics_address="").metrics_address == ""
     assert OrderSettings(metrics_address="[::1]:9465").metrics_address == "[::1]:9465"
+
+
+@pytest.mark.parametrize(
+    ("address", "split"),
+    [
+        ("127.0.0.1:50051", ("127.0.0.1", "50051")),
+        ("[::1]:0", ("::1", "0")),
+        ("[::]:50051", ("::", "50051")),
+        (":50051", ("", "50051")),
+        ("shop.example:x", ("shop.example", "x")),  # unchecked: gRPC checks a listen address itself
+    ],
+)
+def test_an_address_splits_into_its_host_without_brackets_and_its_port(
+    address: str, split: tuple[str, str]
+) -> None:
+    assert split_host_port(address) == split
+
+
+def test_an_address_without_a_port_does_not_split() -> None:
+    with pytest.raises(ValueError, match="not host:port"):
+        split_host_port("localhost")

@@ -1,4 +1,5 @@
-"""AUTH_* settings on both services: defaults, per-service audience, and refusals of incomplete setups."""
+"""AUTH_* settings on both services: defaults, per-service audience, and refusals of incomplete setups;
+the events settings' defaults."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from common import configuration
+from common.outbox.backoff import outbox_backoff
 from order.settings import OrderSettings
 from product.settings import ProductSettings
 
@@ -28,6 +30,26 @@ def test_auth_is_off_by_default_with_an_audience_per_service() -> None:
     assert product.auth_clock_skew_s == order.auth_clock_skew_s == 30.0
     assert product.auth_stock_client_ids == frozenset()
     assert order.product_token_file is None
+
+
+def test_events_go_nowhere_by_default_and_to_the_eshop_events_exchange_once_a_broker_is_set() -> None:
+    product, order = ProductSettings(), OrderSettings()
+
+    assert (product.events_broker_url, order.events_broker_url) == ("", "")
+    assert (product.events_exchange, order.events_exchange) == ("eshop.events", "eshop.events")
+
+
+def test_the_default_event_settings_publish_what_waited_within_30_s_of_the_broker_being_back() -> None:
+    """Once the broker is back, the publisher's next connection attempt comes at most one (capped)
+    backoff later, then a poll and a publication's confirmation: the contract's 30 s, by default.
+    tests/integration/events/test_outages.py sees it happen with these defaults."""
+    for settings in (ProductSettings(), OrderSettings()):
+        worst = 0.0
+        for failures in range(1, 30):
+            backoff = outbox_backoff(settings.events_initial_backoff_s, settings.events_max_backoff_s)
+            worst = max(worst, backoff.delay(failures))
+        worst += settings.events_poll_interval_s + settings.events_publish_timeout_s
+        assert worst <= 30.0
 
 
 def test_the_variables_are_read_with_each_service_prefix(

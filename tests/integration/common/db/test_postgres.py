@@ -1,6 +1,7 @@
-"""PostgreSQL's transactions on the event loop (``PostgresDatabase.run``: a greenlet on an asyncio engine on
-asyncpg), on a real server: BEGIN is said at once, and at most ``concurrent`` transactions are in
-progress together."""
+"""PostgreSQL's database class on a real server: its transactions on the event loop (``run``: a greenlet
+on an asyncio engine on asyncpg) say BEGIN at once and are at most ``concurrent`` in progress together;
+its readiness when every pooled connection is taken is no answer in time, so NOT ready (the health
+probe says NOT_SERVING), never an exception out of the probe."""
 
 from __future__ import annotations
 
@@ -15,11 +16,13 @@ from sqlalchemy.engine import make_url
 from common.db.postgres import PostgresDatabase
 from tests.support.backend import backend
 
+pytestmark = pytest.mark.skipif(
+    backend() != "postgres", reason="PostgreSQL's database class (ESHOP_TEST_BACKEND=postgres)"
+)
+
 
 @pytest.fixture
 def url(make_database_url: Callable[[str], str]) -> str:
-    if backend() != "postgres":
-        pytest.skip("PostgreSQL's transactions (ESHOP_TEST_BACKEND=postgres)")
     return make_database_url("loop")
 
 
@@ -28,6 +31,22 @@ def database(url: str) -> Iterator[PostgresDatabase]:
     database = PostgresDatabase(url, pool_size=4, max_overflow=4, concurrent=2)
     yield database
     database.dispose()
+
+
+def test_a_pool_with_no_connection_free_is_not_ready_and_raises_nothing(
+    make_database_url: Callable[[str], str],
+) -> None:
+    database = PostgresDatabase(make_database_url("ready"), pool_size=1, max_overflow=0)
+    try:
+        assert asyncio.run(database.is_ready()) is True
+        held = database.engine.connect()  # the pool's one connection, until pool_timeout and past it
+        try:
+            assert asyncio.run(database.is_ready()) is False
+        finally:
+            held.close()
+        assert asyncio.run(database.is_ready()) is True
+    finally:
+        database.dispose()
 
 
 def _session_state(url: str, pid: int) -> str:

@@ -4,32 +4,20 @@ itself filters what the fakes filter: only stale PENDING orders, only due and un
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
 from uuid import UUID, uuid4
 
-import pytest
 from sqlalchemy import select
 
 from common.call_context import Origin
 from common.clock import utcnow
 from common.db.database import Database
-from common.db.factory import open_database
 from common.outbox.delivery import OutboxStats
 from order.application.storage import PendingStats
 from order.domain.model import Order, OrderItem, OrderLine, OrderStatus
-from order.infrastructure.schema import create_schema
 from order.infrastructure.tables import release_outbox
 from order.infrastructure.unit_of_work import SqlOrderUnitOfWork
-
-
-@pytest.fixture
-def database(make_database_url: Callable[[str], str]) -> Iterator[Database]:
-    database = open_database(make_database_url("order"))
-    create_schema(database)
-    yield database
-    database.dispose()
 
 
 def _placed(uow: SqlOrderUnitOfWork, age_s: float) -> Order:
@@ -39,8 +27,10 @@ def _placed(uow: SqlOrderUnitOfWork, age_s: float) -> Order:
     return order
 
 
-def test_pending_since_before_returns_only_pending_orders_older_than_the_cutoff(database: Database) -> None:
-    uow = SqlOrderUnitOfWork(database)
+def test_pending_since_before_returns_only_pending_orders_older_than_the_cutoff(
+    order_database: Database,
+) -> None:
+    uow = SqlOrderUnitOfWork(order_database)
     with uow:
         old_pending = _placed(uow, age_s=600)
         _placed(uow, age_s=1)  # young: its CreateOrder may still be running
@@ -60,8 +50,8 @@ def test_pending_since_before_returns_only_pending_orders_older_than_the_cutoff(
     assert stale[0].lines == old_pending.lines
 
 
-def test_pending_stats_count_the_pending_orders_and_the_oldest_of_them(database: Database) -> None:
-    uow = SqlOrderUnitOfWork(database)
+def test_pending_stats_count_the_pending_orders_and_the_oldest_of_them(order_database: Database) -> None:
+    uow = SqlOrderUnitOfWork(order_database)
     with uow:
         assert uow.orders.pending_stats() == PendingStats(0, None)
         young, old = _placed(uow, age_s=5), _placed(uow, age_s=300)
@@ -77,8 +67,8 @@ def test_pending_stats_count_the_pending_orders_and_the_oldest_of_them(database:
     assert young.update_time > old.update_time
 
 
-def test_pending_since_before_returns_the_oldest_first_up_to_the_limit(database: Database) -> None:
-    uow = SqlOrderUnitOfWork(database)
+def test_pending_since_before_returns_the_oldest_first_up_to_the_limit(order_database: Database) -> None:
+    uow = SqlOrderUnitOfWork(order_database)
     with uow:
         ages = [300, 900, 600]
         placed = [_placed(uow, age_s=a) for a in ages]
@@ -90,9 +80,9 @@ def test_pending_since_before_returns_the_oldest_first_up_to_the_limit(database:
     assert [o.order_id for o in stale] == [placed[1].order_id, placed[2].order_id]
 
 
-def test_due_returns_only_releases_whose_time_has_come(database: Database) -> None:
+def test_due_returns_only_releases_whose_time_has_come(order_database: Database) -> None:
     now = utcnow()
-    uow = SqlOrderUnitOfWork(database)
+    uow = SqlOrderUnitOfWork(order_database)
     with uow:
         due = uow.outbox.add(uuid4(), Origin("cid-due"), now, now - timedelta(seconds=1))
         uow.outbox.add(uuid4(), Origin("cid-later"), now, now + timedelta(seconds=60))
@@ -106,9 +96,9 @@ def test_due_returns_only_releases_whose_time_has_come(database: Database) -> No
     ]
 
 
-def test_claim_moves_an_entry_once_and_hides_it_until_the_lease_ends(database: Database) -> None:
+def test_claim_moves_an_entry_once_and_hides_it_until_the_lease_ends(order_database: Database) -> None:
     now = utcnow()
-    uow = SqlOrderUnitOfWork(database)
+    uow = SqlOrderUnitOfWork(order_database)
     with uow:
         uow.outbox.add(uuid4(), Origin("cid"), now, now)
         uow.commit()
@@ -125,8 +115,10 @@ def test_claim_moves_an_entry_once_and_hides_it_until_the_lease_ends(database: D
         assert len(uow.outbox.due(now + timedelta(seconds=30), 10)) == 1
 
 
-def test_pending_since_before_excludes_an_order_updated_exactly_at_the_cutoff(database: Database) -> None:
-    uow = SqlOrderUnitOfWork(database)
+def test_pending_since_before_excludes_an_order_updated_exactly_at_the_cutoff(
+    order_database: Database,
+) -> None:
+    uow = SqlOrderUnitOfWork(order_database)
     with uow:
         order = _placed(uow, age_s=600)
         uow.commit()
@@ -136,12 +128,12 @@ def test_pending_since_before_excludes_an_order_updated_exactly_at_the_cutoff(da
         assert len(uow.orders.pending_since_before(order.update_time + timedelta(microseconds=1), 10)) == 1
 
 
-def test_an_order_reads_back_as_it_was_stored_through_each_status(database: Database) -> None:
+def test_an_order_reads_back_as_it_was_stored_through_each_status(order_database: Database) -> None:
     t0 = utcnow()
     lines = (OrderLine(uuid4(), 2), OrderLine(uuid4(), 1))
     request_id = uuid4()
     placed = Order.place(uuid4(), uuid4(), lines, t0, request_id)
-    uow = SqlOrderUnitOfWork(database)
+    uow = SqlOrderUnitOfWork(order_database)
     with uow:
         assert uow.orders.add(placed)
         uow.commit()
@@ -173,8 +165,8 @@ def test_an_order_reads_back_as_it_was_stored_through_each_status(database: Data
         assert uow.orders.get(placed.order_id) == cancelled
 
 
-def test_a_rejected_order_keeps_its_reason_and_every_failed_product(database: Database) -> None:
-    uow = SqlOrderUnitOfWork(database)
+def test_a_rejected_order_keeps_its_reason_and_every_failed_product(order_database: Database) -> None:
+    uow = SqlOrderUnitOfWork(order_database)
     with uow:
         placed = _placed(uow, age_s=0)
         failed = (uuid4(), uuid4())
@@ -185,11 +177,13 @@ def test_a_rejected_order_keeps_its_reason_and_every_failed_product(database: Da
         assert uow.orders.get(placed.order_id) == rejected
 
 
-def test_a_second_order_with_the_same_request_id_is_refused_and_writes_nothing(database: Database) -> None:
+def test_a_second_order_with_the_same_request_id_is_refused_and_writes_nothing(
+    order_database: Database,
+) -> None:
     request_id, customer_id = uuid4(), uuid4()
     first = Order.place(uuid4(), customer_id, (OrderLine(uuid4(), 1),), utcnow(), request_id)
     second = Order.place(uuid4(), customer_id, (OrderLine(uuid4(), 3),), utcnow(), request_id)
-    uow = SqlOrderUnitOfWork(database)
+    uow = SqlOrderUnitOfWork(order_database)
     with uow:
         assert uow.orders.add(first) is True
         assert uow.orders.add(second) is False
@@ -199,11 +193,11 @@ def test_a_second_order_with_the_same_request_id_is_refused_and_writes_nothing(d
         assert uow.orders.get(second.order_id) is None
 
 
-def test_request_ids_are_unique_per_customer_only(database: Database) -> None:
+def test_request_ids_are_unique_per_customer_only(order_database: Database) -> None:
     request_id = uuid4()
     one = Order.place(uuid4(), uuid4(), (OrderLine(uuid4(), 1),), utcnow(), request_id)
     another = Order.place(uuid4(), uuid4(), (OrderLine(uuid4(), 3),), utcnow(), request_id)
-    uow = SqlOrderUnitOfWork(database)
+    uow = SqlOrderUnitOfWork(order_database)
     with uow:
         assert uow.orders.add(one) is True
         assert uow.orders.add(another) is True
@@ -214,8 +208,8 @@ def test_request_ids_are_unique_per_customer_only(database: Database) -> None:
         assert uow.orders.get_by_request_id(uuid4(), request_id) is None
 
 
-def test_a_save_over_a_status_changed_meanwhile_is_refused(database: Database) -> None:
-    uow = SqlOrderUnitOfWork(database)
+def test_a_save_over_a_status_changed_meanwhile_is_refused(order_database: Database) -> None:
+    uow = SqlOrderUnitOfWork(order_database)
     with uow:
         _placed(uow, age_s=0)
         uow.commit()
@@ -230,11 +224,11 @@ def test_a_save_over_a_status_changed_meanwhile_is_refused(database: Database) -
 
 
 def test_a_confirmation_over_an_order_cancelled_meanwhile_writes_neither_it_nor_its_prices(
-    database: Database,
+    order_database: Database,
 ) -> None:
     # On PostgreSQL the status and the priced lines are one statement: refused whole, lines included.
     placed = Order.place(uuid4(), uuid4(), (OrderLine(uuid4(), 2),), utcnow(), None)
-    uow = SqlOrderUnitOfWork(database)
+    uow = SqlOrderUnitOfWork(order_database)
     with uow:
         assert uow.orders.add(placed)
         assert uow.orders.save(placed.cancel("first", utcnow()))
@@ -248,7 +242,7 @@ def test_a_confirmation_over_an_order_cancelled_meanwhile_writes_neither_it_nor_
     assert stored is not None and stored.status is OrderStatus.CANCELLED and stored.items == ()
 
 
-def test_list_newest_first_pages_by_create_time_then_id_per_customer(database: Database) -> None:
+def test_list_newest_first_pages_by_create_time_then_id_per_customer(order_database: Database) -> None:
     t0 = utcnow().replace(microsecond=0)
     customer, other = uuid4(), uuid4()
 
@@ -262,7 +256,7 @@ def test_list_newest_first_pages_by_create_time_then_id_per_customer(database: D
     older = order(customer, t0 - timedelta(seconds=5))
     newer = order(customer, t0 + timedelta(seconds=5), UUID(int=1))
     others = order(other, t0)
-    uow = SqlOrderUnitOfWork(database)
+    uow = SqlOrderUnitOfWork(order_database)
     with uow:
         for o in [older, *tied, others, newer]:
             assert uow.orders.add(o)
@@ -281,10 +275,10 @@ def test_list_newest_first_pages_by_create_time_then_id_per_customer(database: D
 
 
 def test_an_outbox_entry_reads_back_as_it_was_added_and_due_returns_the_oldest_first(
-    database: Database,
+    order_database: Database,
 ) -> None:
     now = utcnow()
-    uow = SqlOrderUnitOfWork(database)
+    uow = SqlOrderUnitOfWork(order_database)
     with uow:
         late = uow.outbox.add(uuid4(), Origin("cid-late"), now, now - timedelta(seconds=1))
         early = uow.outbox.add(uuid4(), Origin("cid-early"), now, now - timedelta(seconds=9))
@@ -303,9 +297,9 @@ def test_an_outbox_entry_reads_back_as_it_was_added_and_due_returns_the_oldest_f
         assert uow.outbox.due(now, 10)[-1] == late
 
 
-def test_claim_moves_only_the_entry_claimed(database: Database) -> None:
+def test_claim_moves_only_the_entry_claimed(order_database: Database) -> None:
     now = utcnow()
-    uow = SqlOrderUnitOfWork(database)
+    uow = SqlOrderUnitOfWork(order_database)
     with uow:
         first = uow.outbox.add(uuid4(), Origin("cid-1"), now, now)
         second = uow.outbox.add(uuid4(), Origin("cid-2"), now, now)  # the same next_attempt_at
@@ -317,15 +311,15 @@ def test_claim_moves_only_the_entry_claimed(database: Database) -> None:
         assert uow.outbox.due(now, 10) == [second]
 
 
-def test_retry_later_reschedules_and_done_removes_an_entry(database: Database) -> None:
+def test_retry_later_reschedules_and_done_removes_an_entry(order_database: Database) -> None:
     now = utcnow()
-    uow = SqlOrderUnitOfWork(database)
+    uow = SqlOrderUnitOfWork(order_database)
     with uow:
         assert uow.outbox.stats() == OutboxStats(0, None)
         kept = uow.outbox.add(uuid4(), Origin("cid-kept"), now - timedelta(seconds=7), now)
         gone = uow.outbox.add(uuid4(), Origin("cid-gone"), now - timedelta(seconds=3), now)
         uow.commit()
-    with database.engine.connect() as conn:
+    with order_database.engine.connect() as conn:
         assert list(conn.scalars(select(release_outbox.c.last_error))) == ["", ""]
     with uow:
         assert uow.outbox.stats() == OutboxStats(2, now - timedelta(seconds=7))
@@ -342,14 +336,14 @@ def test_retry_later_reschedules_and_done_removes_an_entry(database: Database) -
         3,
         now + timedelta(seconds=20),
     )
-    with database.engine.connect() as conn:
+    with order_database.engine.connect() as conn:
         [(error,)] = conn.execute(select(release_outbox.c.last_error))
     assert error == "x" * 1000
 
 
-def test_retry_now_makes_failed_entries_due_and_leaves_the_others(database: Database) -> None:
+def test_retry_now_makes_failed_entries_due_and_leaves_the_others(order_database: Database) -> None:
     now = utcnow()
-    uow = SqlOrderUnitOfWork(database)
+    uow = SqlOrderUnitOfWork(order_database)
     with uow:
         failed = uow.outbox.add(uuid4(), Origin("cid-failed"), now - timedelta(seconds=60), now)
         failed_and_due = uow.outbox.add(uuid4(), Origin("cid-due"), now - timedelta(seconds=50), now)

@@ -7,7 +7,6 @@ every reservation into a conflict, so each outcome is checked both ways.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
@@ -21,7 +20,6 @@ from common import call_context
 from common.behaviours import default_pipeline
 from common.clock import utcnow
 from common.db.database import Database
-from common.db.factory import open_database
 from common.errors import DeadlineExceeded
 from common.mediator import Mediator
 from product.application.messages import ReserveStock, StockLine
@@ -29,23 +27,14 @@ from product.application.outcomes import NoOutcomes
 from product.application.stock_handlers import ReserveStockHandler
 from product.domain.model import Product, ReservationStatus, ReservedLine, StockRequest
 from product.infrastructure.repositories import list_query
-from product.infrastructure.schema import create_schema
 from product.infrastructure.tables import reservations
 from product.infrastructure.unit_of_work import SqlProductUnitOfWork
 from tests.support.product_fakes import make_product
 
 
-@pytest.fixture
-def database(make_database_url: Callable[[str], str]) -> Iterator[Database]:
-    database = open_database(make_database_url("product"))
-    create_schema(database)
-    yield database
-    database.dispose()
-
-
-def test_try_open_claims_an_order_id_once(database: Database) -> None:
+def test_try_open_claims_an_order_id_once(product_database: Database) -> None:
     order_id = uuid4()
-    uow = SqlProductUnitOfWork(database)
+    uow = SqlProductUnitOfWork(product_database)
     with uow:
         assert uow.reservations.try_open(order_id, utcnow()) is True
         assert uow.reservations.try_open(order_id, utcnow()) is False
@@ -55,7 +44,9 @@ def test_try_open_claims_an_order_id_once(database: Database) -> None:
         assert uow.reservations.add_released_marker(order_id, utcnow()) is False
 
 
-def test_open_and_take_claims_takes_and_records_the_lines_in_request_order(database: Database) -> None:
+def test_open_and_take_claims_takes_and_records_the_lines_in_request_order(
+    product_database: Database,
+) -> None:
     # On PostgreSQL one statement (claim, decrements, lines), on SQLite one after the other: the same.
     cup, pen = make_product(name="Cup", price="2.50", stock=5), make_product(name="Pen", price="1.00")
     order_id, now = uuid4(), utcnow()
@@ -63,7 +54,7 @@ def test_open_and_take_claims_takes_and_records_the_lines_in_request_order(datab
         [StockRequest(cup.product_id, 2), StockRequest(pen.product_id, 1)], key=lambda r: r.product_id
     )
     requests.reverse()  # not in product-id order: the lines keep the request's
-    uow = SqlProductUnitOfWork(database)
+    uow = SqlProductUnitOfWork(product_database)
     with uow:
         uow.products.add(cup)
         uow.products.add(pen)
@@ -83,11 +74,11 @@ def test_open_and_take_claims_takes_and_records_the_lines_in_request_order(datab
     assert {line.name: line.unit_price for line in reservation.lines} == {"Cup": Decimal("2.50"), "Pen": 1}
 
 
-def test_open_and_take_leaves_out_what_it_could_not_take(database: Database) -> None:
+def test_open_and_take_leaves_out_what_it_could_not_take(product_database: Database) -> None:
     short, deleted, fine = make_product(stock=1), make_product(deleted=utcnow()), make_product()
     requests = [StockRequest(short.product_id, 2), StockRequest(deleted.product_id, 1),
                 StockRequest(fine.product_id, 1), StockRequest(uuid4(), 1)]  # fmt: skip
-    uow = SqlProductUnitOfWork(database)
+    uow = SqlProductUnitOfWork(product_database)
     with uow:
         for product in (short, deleted, fine):
             uow.products.add(product)
@@ -97,18 +88,18 @@ def test_open_and_take_leaves_out_what_it_could_not_take(database: Database) -> 
         assert uow.products.get(deleted.product_id) == deleted
 
 
-def test_a_released_marker_is_written_once(database: Database) -> None:
+def test_a_released_marker_is_written_once(product_database: Database) -> None:
     order_id = uuid4()
-    uow = SqlProductUnitOfWork(database)
+    uow = SqlProductUnitOfWork(product_database)
     with uow:
         assert uow.reservations.add_released_marker(order_id, utcnow()) is True
         assert uow.reservations.add_released_marker(order_id, utcnow()) is False
         assert uow.reservations.try_release(order_id, utcnow()) is False
 
 
-def test_try_take_takes_only_what_is_there(database: Database) -> None:
+def test_try_take_takes_only_what_is_there(product_database: Database) -> None:
     product = make_product(stock=3)
-    uow = SqlProductUnitOfWork(database)
+    uow = SqlProductUnitOfWork(product_database)
     with uow:
         uow.products.add(product)
         assert uow.products.try_take(product.product_id, 4, utcnow()) is None
@@ -122,10 +113,10 @@ def test_try_take_takes_only_what_is_there(database: Database) -> None:
 
 
 def test_try_take_refuses_a_deleted_product_and_put_back_still_returns_stock_to_it(
-    database: Database,
+    product_database: Database,
 ) -> None:
     product = make_product(stock=5, deleted=utcnow())
-    uow = SqlProductUnitOfWork(database)
+    uow = SqlProductUnitOfWork(product_database)
     with uow:
         uow.products.add(product)
         assert uow.products.try_take(product.product_id, 1, utcnow()) is None
@@ -135,10 +126,10 @@ def test_try_take_refuses_a_deleted_product_and_put_back_still_returns_stock_to_
     assert (returned.stock_quantity, returned.version, returned.deleted) == (7, 2, True)
 
 
-def test_every_write_of_a_product_moves_its_version_on(database: Database) -> None:
+def test_every_write_of_a_product_moves_its_version_on(product_database: Database) -> None:
     # The etag: stock moves (reservations, releases, restocks) change it as much as catalogue changes.
     product = make_product(stock=5)
-    uow = SqlProductUnitOfWork(database)
+    uow = SqlProductUnitOfWork(product_database)
     versions = []
     with uow:
         uow.products.add(product)
@@ -160,9 +151,11 @@ def test_every_write_of_a_product_moves_its_version_on(database: Database) -> No
     assert versions == [1, 2, 3, 4]
 
 
-def test_save_is_compare_and_set_on_the_version_and_never_writes_the_stock(database: Database) -> None:
+def test_save_is_compare_and_set_on_the_version_and_never_writes_the_stock(
+    product_database: Database,
+) -> None:
     product = make_product(stock=5, category="mugs")
-    uow = SqlProductUnitOfWork(database)
+    uow = SqlProductUnitOfWork(product_database)
     with uow:
         uow.products.add(product)
         uow.commit()
@@ -204,10 +197,10 @@ def _reserve(uow: SqlProductUnitOfWork, lines: list[tuple[Product, int]], *, rel
         assert uow.reservations.try_release(order_id, utcnow())
 
 
-def test_held_quantity_sums_the_active_reservations_of_that_product_only(database: Database) -> None:
+def test_held_quantity_sums_the_active_reservations_of_that_product_only(product_database: Database) -> None:
     # RestockProduct's ceiling (stock + held <= 2**31 - 1) rests on this sum.
     mug, pen, idle = make_product(name="Mug"), make_product(name="Pen"), make_product(name="Idle")
-    uow = SqlProductUnitOfWork(database)
+    uow = SqlProductUnitOfWork(product_database)
     with uow:
         for product in (mug, pen, idle):
             uow.products.add(product)
@@ -224,7 +217,7 @@ def test_held_quantity_sums_the_active_reservations_of_that_product_only(databas
 
 
 @pytest.mark.parametrize("deleted", [False, True], ids=["live", "deleted"])
-def test_a_product_reads_back_as_it_was_added(database: Database, deleted: bool) -> None:
+def test_a_product_reads_back_as_it_was_added(product_database: Database, deleted: bool) -> None:
     product = Product(
         uuid4(),
         "Mug",
@@ -238,7 +231,7 @@ def test_a_product_reads_back_as_it_was_added(database: Database, deleted: bool)
         delete_time=utcnow() + timedelta(seconds=2) if deleted else None,
         version=7,
     )
-    uow = SqlProductUnitOfWork(database)
+    uow = SqlProductUnitOfWork(product_database)
     with uow:
         uow.products.add(product)
         uow.commit()
@@ -248,7 +241,7 @@ def test_a_product_reads_back_as_it_was_added(database: Database, deleted: bool)
         assert uow.products.get_many([product.product_id]) == {product.product_id: product}
 
 
-def test_list_after_pages_by_create_time_then_id(database: Database) -> None:
+def test_list_after_pages_by_create_time_then_id(product_database: Database) -> None:
     # Three products share a create time: the id breaks the tie, and the keyset resumes inside it. They
     # are stored in the reverse of the order expected, so no table or index order gives it for free;
     # the earlier product has the largest id, which a keyset that forgot the tie's time would let back in.
@@ -256,7 +249,7 @@ def test_list_after_pages_by_create_time_then_id(database: Database) -> None:
     tied = sorted((make_product(created=t0) for _ in range(3)), key=lambda p: str(p.product_id))
     earlier = replace(make_product(created=t0 - timedelta(seconds=5)), product_id=UUID(int=2**128 - 1))
     later = make_product(created=t0 + timedelta(seconds=5))
-    uow = SqlProductUnitOfWork(database)
+    uow = SqlProductUnitOfWork(product_database)
     with uow:
         for product in [later, *reversed(tied), earlier]:
             uow.products.add(product)
@@ -275,7 +268,7 @@ def test_list_after_pages_by_create_time_then_id(database: Database) -> None:
 
 
 def test_list_after_filters_by_exact_category_and_leaves_deleted_products_out_unless_asked(
-    database: Database,
+    product_database: Database,
 ) -> None:
     t0 = utcnow().replace(microsecond=0)
     mugs = [make_product(created=t0 + timedelta(seconds=i), category="mugs") for i in range(4)]
@@ -285,7 +278,7 @@ def test_list_after_filters_by_exact_category_and_leaves_deleted_products_out_un
         make_product(created=t0, category="cups"),
         make_product(created=t0),
     ]
-    uow = SqlProductUnitOfWork(database)
+    uow = SqlProductUnitOfWork(product_database)
     with uow:
         for product in [*others, *mugs]:
             uow.products.add(product)
@@ -307,14 +300,14 @@ def test_list_after_filters_by_exact_category_and_leaves_deleted_products_out_un
         assert uow.products.list_after(None, 10, category="mug") == []
 
 
-def test_listing_by_category_is_served_by_the_category_index(database: Database) -> None:
+def test_listing_by_category_is_served_by_the_category_index(product_database: Database) -> None:
     # The equality and the keyset order both come from ix_products_category_create_time: no scan of the
     # other categories, no sort. (PostgreSQL is told to avoid a sequential scan, which it would rightly
     # prefer on a table this small.)
     after = (utcnow(), uuid4())
     statement = list_query(after, 51, category="mugs")
-    with database.engine.connect() as conn:
-        if database.system_name == "sqlite":
+    with product_database.engine.connect() as conn:
+        if product_database.system_name == "sqlite":
             sql = str(statement.compile(conn, compile_kwargs={"literal_binds": True}))
             plan = " ".join(str(row[-1]) for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}"))
             assert "USING INDEX ix_products_category_create_time (category=?" in plan, plan
@@ -327,14 +320,14 @@ def test_listing_by_category_is_served_by_the_category_index(database: Database)
             assert "Sort" not in plan, plan
 
 
-def test_a_reservation_records_when_it_was_released(database: Database) -> None:
+def test_a_reservation_records_when_it_was_released(product_database: Database) -> None:
     opened, marked, t0, t1 = uuid4(), uuid4(), utcnow(), utcnow() + timedelta(seconds=3)
-    uow = SqlProductUnitOfWork(database)
+    uow = SqlProductUnitOfWork(product_database)
     with uow:
         assert uow.reservations.try_open(opened, t0)
         assert uow.reservations.add_released_marker(marked, t0)
         uow.commit()
-    with database.engine.connect() as conn:
+    with product_database.engine.connect() as conn:
         rows = conn.execute(select(reservations.c.order_id, reservations.c.release_time))
         times = {row.order_id: row.release_time for row in rows}
     assert times == {str(opened): None, str(marked): t0}
@@ -342,7 +335,7 @@ def test_a_reservation_records_when_it_was_released(database: Database) -> None:
     with uow:
         assert uow.reservations.try_release(opened, t1)
         uow.commit()
-    with database.engine.connect() as conn:
+    with product_database.engine.connect() as conn:
         released = conn.scalar(
             select(reservations.c.release_time).where(reservations.c.order_id == str(opened))
         )
@@ -350,13 +343,13 @@ def test_a_reservation_records_when_it_was_released(database: Database) -> None:
 
 
 def test_after_commit_actions_run_once_the_transaction_commits_and_never_after_a_rollback(
-    database: Database,
+    product_database: Database,
 ) -> None:
     # What the stock counters rely on: a reservation rolled back (past its deadline, rerun after a
     # conflict, lost to an outage) reports nothing; a committed one reports once.
     ran: list[str] = []
     product = make_product(stock=3)
-    uow = SqlProductUnitOfWork(database)
+    uow = SqlProductUnitOfWork(product_database)
     with uow:
         uow.products.add(product)
         uow.after_commit(lambda: ran.append("rolled back"))
@@ -374,13 +367,13 @@ def test_after_commit_actions_run_once_the_transaction_commits_and_never_after_a
 
 
 def test_a_failing_after_commit_action_leaves_the_commit_and_the_other_actions_standing(
-    database: Database,
+    product_database: Database,
 ) -> None:
     errors: list[str] = []
     sink = logger.add(lambda m: errors.append(m.record["message"]), level="ERROR", format="{message}")
     ran: list[str] = []
     product = make_product(stock=3)
-    uow = SqlProductUnitOfWork(database)
+    uow = SqlProductUnitOfWork(product_database)
 
     def broken() -> None:
         raise RuntimeError("metrics exporter broke")
@@ -400,7 +393,7 @@ def test_a_failing_after_commit_action_leaves_the_commit_and_the_other_actions_s
     assert errors == ["an action after a commit failed; the commit stands"]
 
 
-async def test_a_replay_refused_at_commit_by_the_deadline_is_not_counted(database: Database) -> None:
+async def test_a_replay_refused_at_commit_by_the_deadline_is_not_counted(product_database: Database) -> None:
     # A replay writes nothing, yet its transaction (the reads) still ends at the deadline check: past
     # it the caller gets DEADLINE_EXCEEDED and the replay is not counted.
     counted: list[tuple[str, int]] = []
@@ -409,7 +402,7 @@ async def test_a_replay_refused_at_commit_by_the_deadline_is_not_counted(databas
         def reservation(self, result: str, units: int = 0) -> None:
             counted.append((result, units))
 
-    uow = SqlProductUnitOfWork(database)
+    uow = SqlProductUnitOfWork(product_database)
     mediator = Mediator(
         {ReserveStock: lambda: ReserveStockHandler(uow, utcnow, outcomes=Recorded())}, default_pipeline()
     )
@@ -427,9 +420,9 @@ async def test_a_replay_refused_at_commit_by_the_deadline_is_not_counted(databas
     assert counted == [("reserved", 2), ("replayed", 0)]
 
 
-def test_count_low_stock_counts_products_at_or_below_their_threshold(database: Database) -> None:
+def test_count_low_stock_counts_products_at_or_below_their_threshold(product_database: Database) -> None:
     # What the eshop.products.low_stock gauge reads (threshold 2 for make_product's products).
-    uow = SqlProductUnitOfWork(database)
+    uow = SqlProductUnitOfWork(product_database)
     with uow:
         assert uow.products.count_low_stock() == 0
         for stock in (0, 2, 3, 10):
@@ -439,12 +432,12 @@ def test_count_low_stock_counts_products_at_or_below_their_threshold(database: D
         assert uow.products.count_low_stock() == 2  # a deleted product is not sold: no alert
 
 
-def test_reservations_of_two_products_in_either_order_never_deadlock(database: Database) -> None:
+def test_reservations_of_two_products_in_either_order_never_deadlock(product_database: Database) -> None:
     # The row locks are taken in product-id order whatever the request's: two reservations of the same
     # two products, asked in opposite orders, wait for each other instead of deadlocking (PostgreSQL
     # would end one with 40P01, seen without the ordered locks at this count; SQLite serialises its writers).
     first, second = make_product(stock=10_000), make_product(stock=10_000)
-    with SqlProductUnitOfWork(database) as uow:
+    with SqlProductUnitOfWork(product_database) as uow:
         uow.products.add(first)
         uow.products.add(second)
         uow.commit()
@@ -457,7 +450,7 @@ def test_reservations_of_two_products_in_either_order_never_deadlock(database: D
     def reserve_many(requests: list[StockRequest]) -> None:
         for _ in range(400):
             try:
-                with SqlProductUnitOfWork(database) as uow:
+                with SqlProductUnitOfWork(product_database) as uow:
                     assert uow.reservations.open_and_take(uuid4(), requests, utcnow())
                     uow.commit()
             except BaseException as error:
@@ -469,6 +462,6 @@ def test_reservations_of_two_products_in_either_order_never_deadlock(database: D
     for thread in threads:
         thread.join(timeout=120)
     assert failures == []
-    with SqlProductUnitOfWork(database) as uow:
+    with SqlProductUnitOfWork(product_database) as uow:
         left = (uow.products.get(first.product_id), uow.products.get(second.product_id))
     assert [p.stock_quantity for p in left if p is not None] == [10_000 - 2400] * 2

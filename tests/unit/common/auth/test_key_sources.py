@@ -311,3 +311,16 @@ def test_a_provider_down_at_start_is_a_warning_and_fetched_on_the_first_token(
 def test_only_http_urls_are_fetched() -> None:
     with pytest.raises(ValueError, match="http"):
         RemoteJwks("file:///etc/passwd")
+
+
+def test_once_closed_no_fetch_starts(idp: IdentityProvider, clock: Clock) -> None:
+    known = ec_key()
+    idp.document = jwks(known)
+    verifier, _ = _verifier(idp, clock)
+    verify_waiting(verifier, bearer(known.sign()))
+
+    verifier.close()
+    clock.now += MAX_AGE_S
+    assert verifier.pending_fetch(bearer(known.sign(kid="rotated"))) is None
+    assert verifier.pending_fetch(bearer(known.sign())) is None  # stale: no refresh behind it either
+    assert idp.requests == 1

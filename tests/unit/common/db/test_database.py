@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy.exc import DBAPIError, IntegrityError, InternalError, OperationalError, PendingRollbackError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from common.db.database import Fault
+from common.db.database import DatabaseClosed, Fault
 from common.db.postgres import PostgresDatabase
 from common.db.sqlite import DatabaseBusy, SqliteDatabase
 from common.errors import Aborted, Unavailable
@@ -179,3 +179,18 @@ def test_a_busy_sqlite_file_is_told_as_busy_so_that_the_transaction_is_tried_aga
         sqlite.refusal(IntegrityError("INSERT …", None, sqlite3.IntegrityError("UNIQUE constraint failed")))
         is None
     )
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+async def test_a_transaction_after_dispose_is_a_clear_error_and_reopens_nothing(
+    kind: str, request: pytest.FixtureRequest
+) -> None:
+    database: SqliteDatabase | PostgresDatabase = request.getfixturevalue(kind)
+    database.dispose()
+    ran: list[str] = []
+
+    with pytest.raises(DatabaseClosed, match="closed: its service has stopped"):
+        await database.run(lambda: ran.append("ran"), write=True)
+    assert ran == []
+    assert database.engine.pool.checkedout() == 0
+    assert getattr(database, "_threads", None) is None  # PostgreSQL's pool of threads not made again

@@ -52,3 +52,15 @@ def test_a_late_failure_of_a_transaction_begun_before_the_episode_ended_starts_n
     assert outage.ongoing
     assert len(lines) == 3, lines  # started, ended, started: the late failure logged nothing
     assert "failing (ConnectionError: terminated again)" in lines[2]
+
+
+def test_a_write_of_a_transaction_begun_before_the_episode_started_ends_none(lines: list[str]) -> None:
+    outage = Outage("postgresql://db/x")
+    before = outage.generation  # a transaction begins
+    outage.begin(ConnectionError("terminated"))  # the server goes; another transaction meets it
+
+    assert not outage.end(began_in=before)  # the first one's commit had landed just before
+    assert outage.ongoing
+
+    assert outage.end(began_in=outage.generation)  # one begun since writes: the episode ends
+    assert len(lines) == 2, lines  # started, ended: one episode, as the restart was

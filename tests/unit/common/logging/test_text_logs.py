@@ -3,6 +3,7 @@ a line break, a carriage return or a terminal escape cannot make a line that rea
 
 from __future__ import annotations
 
+import io
 import re
 import sys
 from collections.abc import Iterator
@@ -71,3 +72,16 @@ def test_a_traceback_is_indented_below_its_event_whatever_its_message_says(
 )
 def test_printable_escapes_every_character_that_is_not(text: str, shown: str) -> None:
     assert printable(text) == shown
+
+
+def test_lines_go_to_standard_error_as_it_is_when_they_are_written(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not to the stream that was standard error when logging was configured (a test's captured one,
+    closed since, refused every later line)."""
+    earlier, now = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(sys, "stderr", earlier)
+    with text_logging():
+        monkeypatch.setattr(sys, "stderr", now)
+        earlier.close()
+        logger.info("after the swap")
+
+    assert "| after the swap" in now.getvalue()

@@ -13,6 +13,9 @@ from common.outbox.delivery import OutboxStats
 from common.outbox.worker import OutboxWorker
 from order.application.stock_releases import StockReleases
 
+# How the Order service names its release worker (order.container).
+AS_RELEASES = {"name": "release-outbox", "entries": "releases", "receiver": "product service"}
+
 
 @pytest.fixture
 def lines() -> Iterator[list[str]]:
@@ -26,7 +29,7 @@ def _worker(stats: OutboxStats) -> tuple[OutboxWorker, MagicMock]:
     releases = MagicMock(spec=StockReleases)
     releases.stats.return_value = stats
     releases.deliver_due.return_value = 0
-    return OutboxWorker(releases, poll_interval_s=0.1), releases
+    return OutboxWorker(releases, poll_interval_s=0.1, **AS_RELEASES), releases
 
 
 async def test_a_non_empty_outbox_is_reported_with_its_oldest_entry(lines: list[str]) -> None:
@@ -55,7 +58,7 @@ async def test_whatever_waits_is_tried_at_once_when_the_connection_comes_back(li
     releases.deliver_due.return_value = 0
     releases.deliver_due.return_value = 0
     connected = [True, False, False, True, True]
-    worker = OutboxWorker(releases, poll_interval_s=0.1, connected=lambda: connected.pop(0))
+    worker = OutboxWorker(releases, poll_interval_s=0.1, **AS_RELEASES, connected=lambda: connected.pop(0))
 
     for _ in range(5):
         await worker._tick()

@@ -11,14 +11,11 @@ from pytest_mock import MockerFixture
 
 from common import call_context
 from common.call_context import Origin
+from common.outbox.backoff import lease_outlasting
 from common.outbox.delivery import OutboxStats
 from order.application.outcomes import NoOutcomes
 from order.application.product_client import ProductServiceUnavailable
-from order.application.stock_releases import (
-    StockReleases,
-    immediate_attempt_budget,
-    lease_outlasting,
-)
+from order.application.stock_releases import StockReleases, immediate_attempt_budget
 from order.application.storage import PendingRelease
 from tests.support.clock import FixedClock
 from tests.support.order_fakes import BACKOFF, LEASE_S, FakeOrderStore

@@ -24,7 +24,7 @@ from product.application.change_handlers import (
 )
 from product.application.outcomes import NoOutcomes
 from product.application.stock_handlers import ReserveStockHandler
-from product.domain.errors import ProductDeleted, ProductNotDeleted, ProductNotFound, StaleEtag
+from product.domain.errors import ProductIsDeleted, ProductNotDeleted, ProductNotFound, StaleEtag
 from product.domain.model import Product
 from tests.support.clock import T0, FixedClock
 from tests.support.product_fakes import FakeProductRepository, FakeProductUnitOfWork, make_product
@@ -147,7 +147,7 @@ async def test_a_deleted_product_refuses_what_only_a_live_one_takes(
     product = seeded(uow, deleted=T0)
     before = dict(uow.committed_products)
 
-    with pytest.raises(ProductDeleted) as raised:
+    with pytest.raises(ProductIsDeleted) as raised:
         await mediator.send(command(str(product.product_id)))
 
     assert isinstance(raised.value, FailedPrecondition)

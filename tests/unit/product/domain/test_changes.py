@@ -12,7 +12,7 @@ import pytest
 
 from common.errors import ErrorCode, PreconditionType
 from product.domain.changes import UPDATABLE_FIELDS, ProductChanges, effective_mask
-from product.domain.errors import ProductDeleted, ProductNotDeleted, StaleEtag
+from product.domain.errors import ProductIsDeleted, ProductNotDeleted, StaleEtag
 from product.domain.model import Product
 from tests.support.clock import T0
 from tests.support.product_fakes import make_product
@@ -66,7 +66,7 @@ def test_a_deleted_product_cannot_be_updated_restocked_or_deleted_again() -> Non
         lambda: product.delete(LATER),
     ]
     for change in changes:
-        with pytest.raises(ProductDeleted) as raised:
+        with pytest.raises(ProductIsDeleted) as raised:
             change()
         assert raised.value.code is ErrorCode.FAILED_PRECONDITION
         assert [(v.type, v.subject) for v in raised.value.violations] == [
@@ -132,7 +132,7 @@ def test_a_change_the_state_refuses_is_refused_as_such_whatever_the_etag() -> No
         lambda: product.delete(LATER, etag=sent),
         lambda: product.update(ProductChanges(("name",), name="New"), LATER, etag=sent),
     ):
-        with pytest.raises(ProductDeleted):
+        with pytest.raises(ProductIsDeleted):
             change()
     with pytest.raises(ProductNotDeleted):
         make_product().undelete(LATER, etag="stale")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NoReturn
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -101,3 +102,21 @@ def test_graceful_shutdown_turns_liveness_and_readiness_not_serving(
         server.call(server.health.enter_graceful_shutdown())
 
         assert (status(server, LIVENESS), status(server, READINESS)) == (NOT_SERVING, NOT_SERVING)
+
+
+def test_a_readiness_probe_that_raises_is_not_serving_and_the_probe_goes_on(
+    make_database_url: Callable[[str], str],
+) -> None:
+    with product_on(make_database_url("product")) as (server, container):
+        engine = container.database().engine
+
+        def broken(*_args: object, **_kwargs: object) -> NoReturn:
+            raise RuntimeError("a failure no database class classifies")
+
+        engine.connect = broken  # type: ignore[method-assign]
+        try:
+            wait_until(lambda: status(server, READINESS) == NOT_SERVING, HEALTH_TIMEOUT_S, "NOT_SERVING")
+            assert status(server, LIVENESS) == SERVING
+        finally:
+            del engine.connect  # the class's own again
+        wait_until(lambda: status(server, READINESS) == SERVING, HEALTH_TIMEOUT_S, "SERVING again")
