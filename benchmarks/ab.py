@@ -9,6 +9,8 @@ Arguments after ``--`` go to both runs (default ``--concurrency 16 --lean --dura
 revision must understand them. ``--b-env NAME=VALUE`` (repeatable) sets a variable for B's runs only,
 which its services inherit: ``python -m benchmarks.ab HEAD --b-env ORDER_EVENTS_BROKER_URL=amqp://…
 --b-env PRODUCT_EVENTS_BROKER_URL=amqp://…`` measures this tree without and with a broker.
+``--postgres`` runs both on PostgreSQL: a throwaway cluster, a fresh pair of databases for each run (so
+no run works on another's rows), whatever the revision.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks.services import REPO_ROOT
+from benchmarks.services import REPO_ROOT, throwaway_cluster
 
 DEFAULT_ARGS = ["--concurrency", "16", "--lean", "--duration", "6"]
 
@@ -90,6 +92,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--b-env", action="append", default=[], metavar="NAME=VALUE", help="a variable for B's runs only"
     )
+    parser.add_argument(
+        "--postgres", action="store_true",
+        help="on PostgreSQL: a throwaway cluster, a fresh pair of databases for each run (passed to both "
+        "revisions as --product-db-url and --order-db-url)",
+    )  # fmt: skip
     parser.epilog = "arguments after -- go to both runs of python -m benchmarks"
     argv = sys.argv[1:] if argv is None else argv
     ours, bench_args = (
@@ -98,6 +105,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(ours)
     bench_args = bench_args or DEFAULT_ARGS
     b_env = dict(item.split("=", 1) for item in args.b_env)
+    cluster = throwaway_cluster() if args.postgres else None
+
+    def arguments(run: str) -> list[str]:
+        if cluster is None:
+            return bench_args
+        urls = [cluster.create_database(f"ab-{run}-{service}") for service in ("product", "order")]
+        return [*bench_args, "--product-db-url", urls[0], "--order-db-url", urls[1]]
+
     with tempfile.TemporaryDirectory(prefix="eshop-ab-") as scratch:
         base = Path(scratch) / "a"
         subprocess.run(
@@ -108,16 +123,24 @@ def main(argv: list[str] | None = None) -> int:
         try:
             reports: dict[str, list[dict[str, Any]]] = {"a": [], "b": []}
             for i in range(args.rounds):
-                reports["a"].append(_run(base, bench_args, Path(scratch) / f"a{i}.json"))
-                reports["b"].append(_run(REPO_ROOT, bench_args, Path(scratch) / f"b{i}.json", b_env))
-                print(f"round {i + 1}/{args.rounds} done", file=sys.stderr)
+                reports["a"].append(_run(base, arguments(f"a{i}"), Path(scratch) / f"a{i}.json"))
+                reports["b"].append(_run(REPO_ROOT, arguments(f"b{i}"), Path(scratch) / f"b{i}.json", b_env))
+                loads = [r["meta"]["load_average_before"][0] for r in (reports["a"][-1], reports["b"][-1])]
+                print(f"round {i + 1}/{args.rounds} done (load average {loads})", file=sys.stderr)
         finally:
             subprocess.run(
                 ["git", "-C", str(REPO_ROOT), "worktree", "remove", "--force", str(base)], check=False
             )
+            if cluster is not None:
+                cluster.stop()
     b_is = "this tree" + (f" with {', '.join(sorted(b_env))}" if b_env else "")
-    print(f"A = {args.rev}, B = {b_is}; medians of {args.rounds} alternating rounds ({' '.join(bench_args)})")
-    for workload in ("spread", "lean-aio", "lean-sync"):
+    where = " on PostgreSQL (fresh databases per run)" if cluster is not None else ""
+    loads = [r["meta"]["load_average_before"][0] for side in reports.values() for r in side]
+    print(
+        f"A = {args.rev}, B = {b_is}; medians of {args.rounds} alternating rounds{where} "
+        f"({' '.join(bench_args)}); load average at each run's start {min(loads)}-{max(loads)}"
+    )
+    for workload in ("spread", "lean-aio", "lean-sync", "lean-aio-asyncpg", "lean-aio-psycopg"):
         a = [services(r, workload) for r in reports["a"]]
         b = [services(r, workload) for r in reports["b"]]
         if any(a) and any(b):

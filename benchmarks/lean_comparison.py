@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-LABELS = {"echo": "echo chain", "spread": "services", "lean-sync": "lean sync", "lean-aio": "lean aio"}
+LABELS = {
+    "echo": "echo chain",
+    "spread": "services",
+    "spread-asyncpg": "services asyncpg",  # the measurement that moved them (reports of that time)
+    "lean-sync": "lean sync",
+    "lean-aio": "lean aio",
+    "lean-aio-psycopg": "lean aio psycopg async",
+    "lean-aio-asyncpg": "lean aio asyncpg",
+}
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
@@ -54,12 +62,12 @@ def build(phases: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def render(rows: list[dict[str, Any]]) -> str:
     lines = [
         "Against the chain and the best lean reference (x: ratio of throughput, p99, CPU per call):",
-        f"{'c':>3} {'subject':<11} {'calls/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'cpu ms':>7} "
+        f"{'c':>3} {'subject':<22} {'calls/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'cpu ms':>7} "
         f"{'x chain':>8} {'x lean':>7} {'p99 x':>6} {'cpu x':>6}",
     ]
     for r in rows:
         lines.append(
-            f"{r['concurrency']:>3} {LABELS[r['subject']]:<11} {r['per_s']:>9.1f} {r['p50_ms']:>8.2f} "
+            f"{r['concurrency']:>3} {LABELS[r['subject']]:<22} {r['per_s']:>9.1f} {r['p50_ms']:>8.2f} "
             f"{r['p95_ms']:>8.2f} {r['p99_ms']:>8.2f} {_fmt(r['cpu_ms']):>7} "
             f"{_fmt(r['throughput_vs_chain']):>8} "
             f"{_fmt(r.get('throughput_vs_best_lean')):>7} {_fmt(r.get('p99_vs_best_lean')):>6} "

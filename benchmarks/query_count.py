@@ -92,19 +92,52 @@ def _count(kind: str, key: str) -> None:
             stats.rollbacks += 1
 
 
-def install_listeners() -> None:
-    # SQLAlchemy's before_cursor_execute signature, positional by contract.
-    def on_execute(conn: Any, cursor: Any, sql: str, params: Any, context: Any, many: bool) -> None:  # noqa: PLR0917
-        _count("statement", statement_shape(sql) + (" (executemany)" if many else ""))
-        compiled = getattr(context, "compiled", None)
-        if compiled is not None:
-            hit = getattr(context, "cache_hit", None)
-            _count("cache", getattr(hit, "name", str(hit)))
+# SQLAlchemy's before_cursor_execute signature, positional by contract.
+def _on_execute(conn: Any, cursor: Any, sql: str, params: Any, context: Any, many: bool) -> None:  # noqa: PLR0917
+    _count("statement", statement_shape(sql) + (" (executemany)" if many else ""))
+    compiled = getattr(context, "compiled", None)
+    if compiled is not None:
+        hit = getattr(context, "cache_hit", None)
+        _count("cache", getattr(hit, "name", str(hit)))
 
-    event.listen(Engine, "before_cursor_execute", on_execute)
-    event.listen(Engine, "begin", lambda conn: _count("begin", ""))
-    event.listen(Engine, "commit", lambda conn: _count("commit", ""))
-    event.listen(Engine, "rollback", lambda conn: _count("rollback", ""))
+
+def _on_begin(conn: Any) -> None:
+    _count("begin", "")
+
+
+def _on_commit(conn: Any) -> None:
+    _count("commit", "")
+
+
+def _on_rollback(conn: Any) -> None:
+    _count("rollback", "")
+
+
+_LISTENERS = (
+    ("before_cursor_execute", _on_execute),
+    ("begin", _on_begin),
+    ("commit", _on_commit),
+    ("rollback", _on_rollback),
+)
+
+
+def install_listeners() -> None:
+    """Count from now on, from zero, on every engine of the process."""
+    with _lock:
+        _stats.clear()
+    for name, listener in _LISTENERS:
+        event.listen(Engine, name, listener)
+
+
+def remove_listeners() -> None:
+    for name, listener in _LISTENERS:
+        event.remove(Engine, name, listener)
+
+
+def counted() -> dict[str, dict[str, Any]]:
+    """The figures so far, by RPC method (as the statistics file has them)."""
+    with _lock:
+        return {name: stats.as_dict() for name, stats in sorted(_stats.items())}
 
 
 class RpcNamingInterceptor(UnaryServerInterceptor):
@@ -127,6 +160,4 @@ def serve(service: str) -> None:
     declared = PRODUCT if service == "product" else ORDER
     common_service.serve(declared, extra_interceptors=[RpcNamingInterceptor()])
     out = Path(os.environ["BENCH_QUERY_LOG_DIR"]) / f"{service}.json"
-    with _lock:
-        methods = {name: stats.as_dict() for name, stats in sorted(_stats.items())}
-    out.write_text(json.dumps({"service": service, "methods": methods}, indent=2))
+    out.write_text(json.dumps({"service": service, "methods": counted()}, indent=2))

@@ -7,7 +7,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,14 @@ class RunConfig:
     profile: bool = False
     count_queries: bool = False
     lean: tuple[str, ...] = ("sync", "aio")  # lean references to run (benchmarks.lean)
+    # A fresh database of that name on a PostgreSQL server for each subject, instead of the URLs above.
+    fresh_database: Callable[[str], str] | None = None
+
+    def urls(self, subject: str) -> tuple[str | None, str | None]:
+        """The Product and Order databases of ``subject``."""
+        if self.fresh_database is None:
+            return self.product_db_url, self.order_db_url
+        return self.fresh_database(f"{subject}-product"), self.fresh_database(f"{subject}-order")
 
 
 @dataclass
@@ -89,7 +97,7 @@ def _echo_phases(state: Run) -> None:
 
 def _order_phases(state: Run) -> None:
     c = state.config
-    stack = start_stack(c.workdir, c.product_db_url, c.order_db_url)
+    stack = start_stack(c.workdir, *c.urls("services"))
     try:
         products = seed_products(stack.product.address, c.products)
         target = stack.order.address
@@ -112,7 +120,7 @@ def _order_phases(state: Run) -> None:
 def _lean_phases(state: Run, variant: str) -> None:
     """The spread workload at each concurrency on a lean reference, seeded with the same catalogue."""
     c = state.config
-    stack = start_lean_stack(c.workdir, variant, c.product_db_url, c.order_db_url)
+    stack = start_lean_stack(c.workdir, variant, *c.urls(f"lean-{variant}"))
     try:
         products = seed_products(stack.product.address, c.products)
         for n in c.concurrencies:
@@ -144,7 +152,7 @@ def _count_queries(config: RunConfig) -> dict[str, Any]:
     """SQL statements, transactions and compiled-cache hits per RPC, from a short sequential run."""
     out = config.workdir / "queries"
     out.mkdir(exist_ok=True)
-    stack = start_stack(out, config.product_db_url, config.order_db_url, count_queries_to=out)
+    stack = start_stack(out, *config.urls("count-queries"), count_queries_to=out)
     try:
         products = seed_products(stack.product.address, QUERY_COUNT_PRODUCTS)
         spec = LoadSpec("order", stack.order.address, 1, QUERY_COUNT_DURATION_S, 0.5, products, 0.5)

@@ -11,7 +11,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -19,6 +19,15 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SRC = REPO_ROOT / "src"
 STOP_TIMEOUT_S = 10.0
+
+
+def throwaway_cluster() -> Any:
+    """A throwaway PostgreSQL cluster (tests/support/postgres_cluster.py: the server binaries, fsync off,
+    as the tests' own), for ``--postgres``."""
+    sys.path.insert(0, str(REPO_ROOT))
+    from tests.support.postgres_cluster import ThrowawayCluster
+
+    return ThrowawayCluster()
 
 
 def free_port() -> int:

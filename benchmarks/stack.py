@@ -17,7 +17,7 @@ from common.generated.eshop.product.v1 import product_pb2_grpc as pb_grpc
 SEED_STOCK = 1_000_000  # far more than any run can order: stock must never run out mid-run
 SERVE = "from {service}.server import serve; serve()"
 SERVE_COUNTING = "from benchmarks.query_count import serve; serve({service!r})"
-SERVE_LEAN = "from benchmarks.lean.{variant}_servers import serve; serve({service!r})"
+SERVE_LEAN = "from benchmarks.lean.{model}_servers import serve; serve({service!r}, {driver!r})"
 
 
 @dataclass
@@ -54,6 +54,9 @@ def start_stack(
             **extra,
             **env,
             f"{prefix}_LISTEN_ADDRESS": address,
+            # The Prometheus endpoint on, as deployed, but on a free port: the defaults (9464, 9465) are
+            # one per machine, and a test or another run may hold them.
+            f"{prefix}_METRICS_ADDRESS": f"127.0.0.1:{free_port()}",
             f"{prefix}_DATABASE_URL": db_url or f"sqlite:///{workdir / f'{service}.db'}",
         }
         return spawn(service, template.format(service=service), env, address, workdir)
@@ -67,7 +70,9 @@ def start_stack(
 def start_lean_stack(
     workdir: Path, variant: str, product_db_url: str | None = None, order_db_url: str | None = None
 ) -> EshopStack:
-    """The lean reference ``variant`` ("sync" or "aio", see ``benchmarks.lean``) as two subprocesses.
+    """The lean reference ``variant`` as two subprocesses: ``sync`` or ``aio`` (the server model, see
+    ``benchmarks.lean``), for ``aio`` with an asynchronous driver after a dash (``aio-psycopg``,
+    ``aio-asyncpg``: PostgreSQL only).
 
     Their SQLite files and logs go to ``workdir/lean-<variant>``; on PostgreSQL they use the given
     databases, each in a schema of their own (``eshop_lean_order``, ``eshop_lean_product``), made afresh.
@@ -82,7 +87,9 @@ def start_lean_stack(
             "LEAN_LISTEN_ADDRESS": address,
             "LEAN_DATABASE_URL": db_url or f"sqlite:///{home / f'{service}.db'}",
         }
-        return spawn(service, SERVE_LEAN.format(variant=variant, service=service), env, address, home)
+        model, _, driver = variant.partition("-")
+        code = SERVE_LEAN.format(model=model, service=service, driver=driver)
+        return spawn(service, code, env, address, home)
 
     return _start_pair(
         lambda: start("product", product_db_url, {}),

@@ -1,8 +1,11 @@
-"""Lean Order and Product servers on ``grpc.aio``, SQLite called inline on the event loop.
+"""Lean Order and Product servers on ``grpc.aio``.
 
-A transaction is a short synchronous function (no ``await`` inside) that ``Transactions`` runs: on
-SQLite inline, on the process's one connection; on PostgreSQL on a small thread pool. Only the
-outgoing gRPC calls are awaited. Run one as ``sync_servers`` says, with ``aio_servers``.
+Where a transaction runs is what the variants differ in (``Transactions``): on SQLite inline on the
+event loop, on the process's one connection, driven to its end at once (a synchronous driver never
+suspends); on PostgreSQL with ``psycopg``, on a small thread pool (``driver=""``: the services' model);
+or on the loop with an asynchronous driver (``driver="psycopg"``: ``AsyncConnection``; ``"asyncpg"``),
+each statement awaited. Only the statements and the outgoing gRPC calls are awaited. Run one as
+``sync_servers`` says, with ``aio_servers`` and ``serve(service, driver)``.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NoReturn, TypeVar
 
@@ -19,7 +22,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from benchmarks.lean import order_work as orders
 from benchmarks.lean import product_work as products
-from benchmarks.lean.db import Database, Tx
+from benchmarks.lean.db import AsyncDatabase, Database, Tx, finish
 from benchmarks.lean.sync_servers import now, open_database
 from benchmarks.lean.wire import (
     CHANNEL_OPTIONS,
@@ -40,6 +43,7 @@ Reply = TypeVar("Reply")
 T = TypeVar("T")
 POSTGRES_THREADS = 4  # a connection each
 Context = Any  # grpc.aio.ServicerContext; grpc has no type hints
+Work = Callable[[Tx], Coroutine[Any, Any, T]]  # a transaction's statements
 
 
 def _begin(context: Context) -> str:
@@ -61,26 +65,33 @@ async def _refuse(context: Context, cid: str, refusal: Refusal) -> NoReturn:
 
 
 class Transactions:
-    """Runs a transaction, a short synchronous function of a ``Tx``: inline on the event loop for
-    SQLite (nothing else runs meanwhile, so they never interleave); on a small thread pool for
-    PostgreSQL, whose round trips to another process would stall the loop."""
+    """Runs a transaction, a coroutine of a ``Tx``: inline on the event loop for SQLite (nothing else
+    runs meanwhile, so they never interleave); on a small thread pool for PostgreSQL on ``psycopg``,
+    whose round trips to another process would stall the loop; awaited on the loop on an asynchronous
+    driver."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database | AsyncDatabase) -> None:
         self._db = db
-        self._pool = ThreadPoolExecutor(POSTGRES_THREADS) if db.postgres else None
+        self._pool = (
+            ThreadPoolExecutor(POSTGRES_THREADS) if isinstance(db, Database) and db.postgres else None
+        )
 
-    async def __call__(self, work: Callable[[Tx], T]) -> T:
+    async def __call__(self, work: Work[T]) -> T:
+        if isinstance(self._db, AsyncDatabase):
+            async with self._db.transaction() as tx:
+                return await work(tx)
         if self._pool is None:
-            return self._run(work)
-        return await asyncio.get_running_loop().run_in_executor(self._pool, self._run, work)
+            return self._run(self._db, work)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self._run, self._db, work)
 
-    def _run(self, work: Callable[[Tx], T]) -> T:
-        with self._db.transaction() as tx:
-            return work(tx)
+    @staticmethod
+    def _run(db: Database, work: Work[T]) -> T:
+        with db.transaction() as tx:
+            return finish(work(tx))
 
 
 class OrderServicer(pb_grpc.OrderServiceServicer):
-    def __init__(self, db: Database, product_target: str) -> None:
+    def __init__(self, db: Database | AsyncDatabase, product_target: str) -> None:
         self._db, self._tx = db, Transactions(db)
         channel = grpc.aio.insecure_channel(product_target, options=CHANNEL_OPTIONS)
         stub = product_grpc.ProductServiceStub(channel)
@@ -146,7 +157,7 @@ class OrderServicer(pb_grpc.OrderServiceServicer):
 
 
 class ProductServicer(product_grpc.ProductServiceServicer):
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database | AsyncDatabase) -> None:
         self._db, self._tx = db, Transactions(db)
 
     async def ReserveStock(
@@ -194,8 +205,13 @@ class ProductServicer(product_grpc.ProductServiceServicer):
             await _refuse(context, correlation_id(None), refusal)
 
 
-async def _serve(service: str) -> None:
-    db = open_database(service)
+async def _serve(service: str, driver: str) -> None:
+    db: Database | AsyncDatabase = open_database(service)
+    if driver:
+        if not db.postgres:
+            raise ValueError(f"the {driver!r} driver is for PostgreSQL")
+        db = AsyncDatabase(os.environ["LEAN_DATABASE_URL"], driver, f"eshop_lean_{service}")
+        await db.open()
     server = grpc.aio.server()
     # The lean servicers implement only what the benchmark calls; the other RPCs answer UNIMPLEMENTED.
     if service == "order":
@@ -218,6 +234,7 @@ async def _serve(service: str) -> None:
     await server.stop(1)
 
 
-def serve(service: str) -> None:
-    """Entry point of a lean aio server subprocess: runs until SIGTERM/SIGINT."""
-    asyncio.run(_serve(service))
+def serve(service: str, driver: str = "") -> None:
+    """Entry point of a lean aio server subprocess: runs until SIGTERM/SIGINT. ``driver``: "" (SQLite, or
+    ``psycopg`` on a thread pool), "psycopg" or "asyncpg" (asynchronous, PostgreSQL only)."""
+    asyncio.run(_serve(service, driver))

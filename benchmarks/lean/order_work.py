@@ -1,6 +1,7 @@
 """The Order service's transactions and answers, as the real one runs them (same statements, same order).
 
-Each function runs inside the caller's transaction and raises ``Refusal`` to roll it back.
+Each function runs inside the caller's transaction (a coroutine of its ``Tx``, see ``db``) and raises
+``Refusal`` to roll it back.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 import grpc
 from google.rpc import error_details_pb2
 
-from benchmarks.lean.db import Database, Tx
+from benchmarks.lean.db import Stamps, Tx
 from benchmarks.lean.wire import CALL_TIMEOUT_S, CENT, Refusal, cents, check_lines, details_of, is_uuid, money
 from benchmarks.lean.wire import timestamp as ts
 from common.generated.eshop.order.v1 import order_pb2 as pb
@@ -42,6 +43,24 @@ _SAVE = (
 _PRICE_LINE = (
     "UPDATE order_lines SET product_id = ?, quantity = ?, product_name = ?, unit_price_cents = ? "
     "WHERE order_id = ? AND line_no = ?"
+)
+# PostgreSQL: the order with its lines, and the confirmation with the prices, each one statement (as
+# the services: data-modifying WITH, the lines as arrays); row counts are the lines written.
+_LINE_ARRAYS = "unnest(CAST(? AS INTEGER[]), CAST(? AS VARCHAR[]), CAST(? AS INTEGER[]){})"
+_PLACE_WITH_LINES = (
+    f"WITH placed AS ({_INSERT_ORDER} RETURNING order_id) "
+    "INSERT INTO order_lines (order_id, line_no, product_id, quantity) "
+    "SELECT placed.order_id, line.line_no, line.product_id, line.quantity FROM placed, "
+    + _LINE_ARRAYS.format("")
+    + " AS line (line_no, product_id, quantity)"
+)
+_SAVE_WITH_LINES = (
+    f"WITH saved AS ({_SAVE} RETURNING order_id) "
+    "UPDATE order_lines SET product_id = line.product_id, quantity = line.quantity, "
+    "product_name = line.name, unit_price_cents = line.price FROM saved, "
+    + _LINE_ARRAYS.format(", CAST(? AS VARCHAR[]), CAST(? AS BIGINT[])")
+    + " AS line (line_no, product_id, quantity, name, price) "
+    "WHERE order_lines.order_id = saved.order_id AND order_lines.line_no = line.line_no"
 )
 _ORDER_BY = f"SELECT {_COLUMNS} FROM orders WHERE {{}}"
 _LINES = (
@@ -102,14 +121,23 @@ def place(request: pb.CreateOrderRequest, now: datetime) -> Order:
     return Order(str(uuid.uuid4()), request.customer_id.lower(), PENDING, lines, now, now)
 
 
-def insert_pending(db: Database, tx: Tx, order: Order, request_id: str) -> Order | None:
+async def insert_pending(db: Stamps, tx: Tx, order: Order, request_id: str) -> Order | None:
     """Stores the PENDING order; when the customer's ``request_id`` is taken, returns the order that
     took it instead (request ids are each customer's own)."""
     stamp = db.stamp(order.create_time)
     row = (order.order_id, order.customer_id, PENDING, "", "", stamp, stamp, request_id.lower() or None)
-    if tx.run(_INSERT_ORDER, row) == 0:
-        return load(db, tx, order.customer_id, request_id.lower(), by="customer_id = ? AND request_id = ?")
-    tx.many(_INSERT_LINES, [(order.order_id, i, p, q) for i, (p, q) in enumerate(order.lines)])
+    if db.postgres:
+        lines = (list(range(len(order.lines))), [p for p, _ in order.lines], [q for _, q in order.lines])
+        if await tx.run(_PLACE_WITH_LINES, (*row, *lines)) > 0:
+            return None
+        return await load(
+            db, tx, order.customer_id, request_id.lower(), by="customer_id = ? AND request_id = ?"
+        )
+    if await tx.run(_INSERT_ORDER, row) == 0:
+        return await load(
+            db, tx, order.customer_id, request_id.lower(), by="customer_id = ? AND request_id = ?"
+        )
+    await tx.many(_INSERT_LINES, [(order.order_id, i, p, q) for i, (p, q) in enumerate(order.lines)])
     return None
 
 
@@ -166,60 +194,69 @@ def confirmed(order: Order, reply: product_pb.ReserveStockResponse, now: datetim
     return replace(order, status=CONFIRMED, items=items, update_time=now)
 
 
-def save(db: Database, tx: Tx, order: Order, expected: str) -> bool:
+async def save(db: Stamps, tx: Tx, order: Order, expected: str) -> bool:
     """Writes the order's new status (and prices) if it still has the ``expected`` one."""
     row = (order.status, order.reason, ",".join(order.failed), db.stamp(order.update_time), order.order_id,
            expected)  # fmt: skip
-    if tx.run(_SAVE, row) != 1:
+    if order.items and db.postgres:
+        items = order.items
+        lines = (list(range(len(items))), [p for p, _, _, _ in items], [q for _, _, _, q in items],
+                 [n for _, n, _, _ in items], [cents(str(u)) for _, _, u, _ in items])  # fmt: skip
+        return await tx.run(_SAVE_WITH_LINES, (*row, *lines)) > 0
+    if await tx.run(_SAVE, row) != 1:
         return False
     if order.items:
-        tx.many(_PRICE_LINE, [(p, q, n, cents(str(u)), order.order_id, i)
+        await tx.many(_PRICE_LINE, [(p, q, n, cents(str(u)), order.order_id, i)
                               for i, (p, n, u, q) in enumerate(order.items)])  # fmt: skip
     return True
 
 
-def queue_release(db: Database, tx: Tx, order_id: str, cid: str, now: datetime, *, deliver_now: bool) -> int:
+async def queue_release(
+    db: Stamps, tx: Tx, order_id: str, cid: str, now: datetime, *, deliver_now: bool
+) -> int:
     """A release in the outbox, in the caller's transaction; its entry id."""
     first_attempt = now + LEASE if deliver_now else now
-    row = tx.one(_ADD_RELEASE, (order_id, cid, db.stamp(first_attempt), db.stamp(now)))
+    row = await tx.one(_ADD_RELEASE, (order_id, cid, db.stamp(first_attempt), db.stamp(now)))
     assert row is not None
     return int(row[0])
 
 
-def give_up(db: Database, tx: Tx, order: Order, outcome: Unavailable, *, cid: str, now: datetime) -> Refusal:
+async def give_up(
+    db: Stamps, tx: Tx, order: Order, outcome: Unavailable, *, cid: str, now: datetime
+) -> Refusal:
     """The reservation may have happened: REJECTED with a compensating release queued, in one
     transaction; what the caller then hears is the truth (UNAVAILABLE or DEADLINE_EXCEEDED)."""
-    if save(db, tx, _rejected(order, UNAVAILABLE_REASON, (), now), expected=PENDING):
-        queue_release(db, tx, order.order_id, cid, now, deliver_now=False)
+    if await save(db, tx, _rejected(order, UNAVAILABLE_REASON, (), now), expected=PENDING):
+        await queue_release(db, tx, order.order_id, cid, now, deliver_now=False)
     code = grpc.StatusCode.DEADLINE_EXCEEDED if outcome.deadline_exceeded else grpc.StatusCode.UNAVAILABLE
     return Refusal(code, f"{UNAVAILABLE_REASON}: order {order.order_id} was rejected ({outcome.message})")
 
 
-def release_done(tx: Tx, entry_id: int) -> None:
-    tx.run(_RELEASE_DONE, (entry_id,))
+async def release_done(tx: Tx, entry_id: int) -> None:
+    await tx.run(_RELEASE_DONE, (entry_id,))
 
 
-def settle(db: Database, tx: Tx, resolved: Order, cid: str, now: datetime) -> Order:
+async def settle(db: Stamps, tx: Tx, resolved: Order, cid: str, now: datetime) -> Order:
     """Writes the outcome of the reservation, unless the order moved meanwhile (``lost_race``)."""
-    if save(db, tx, resolved, expected=PENDING):
+    if await save(db, tx, resolved, expected=PENDING):
         return resolved
-    return lost_race(db, tx, resolved.order_id, reserved=resolved.status == CONFIRMED, cid=cid, now=now)
+    return await lost_race(db, tx, resolved.order_id, reserved=resolved.status == CONFIRMED, cid=cid, now=now)
 
 
-def lost_race(db: Database, tx: Tx, order_id: str, *, reserved: bool, cid: str, now: datetime) -> Order:
+async def lost_race(db: Stamps, tx: Tx, order_id: str, *, reserved: bool, cid: str, now: datetime) -> Order:
     """Someone moved the order while we reserved (a cancel): theirs stands; stock we took goes back."""
-    current = load(db, tx, order_id)
+    current = await load(db, tx, order_id)
     assert current is not None
     if reserved and current.status not in (PENDING, CONFIRMED):
-        queue_release(db, tx, order_id, cid, now, deliver_now=False)
+        await queue_release(db, tx, order_id, cid, now, deliver_now=False)
     return current
 
 
-def cancel(
-    db: Database, tx: Tx, order_id: str, reason: str, *, cid: str, now: datetime
+async def cancel(
+    db: Stamps, tx: Tx, order_id: str, reason: str, *, cid: str, now: datetime
 ) -> tuple[Order, int | None]:
     """CANCELLED with its release in the outbox; the entry id to deliver (None: nothing to release)."""
-    order = load(db, tx, order_id)
+    order = await load(db, tx, order_id)
     if order is None:
         raise Refusal(grpc.StatusCode.NOT_FOUND, f"order not found: {order_id}")
     if order.status == CANCELLED:
@@ -232,17 +269,17 @@ def cancel(
         order, status=CANCELLED, reason=reason.strip() or DEFAULT_CANCEL_REASON, update_time=now
     )
     # (The real service writes the priced lines again here; they do not change.)
-    if not save(db, tx, replace(cancelled, items=()), expected=order.status):
+    if not await save(db, tx, replace(cancelled, items=()), expected=order.status):
         raise Refusal(grpc.StatusCode.ABORTED, f"order {order_id} changed while it was being cancelled")
-    return cancelled, queue_release(db, tx, order_id, cid, now, deliver_now=True)
+    return cancelled, await queue_release(db, tx, order_id, cid, now, deliver_now=True)
 
 
-def load(db: Database, tx: Tx, *keys: str, by: str = "order_id = ?") -> Order | None:
-    head = tx.one(_ORDER_BY.format(by), keys)
+async def load(db: Stamps, tx: Tx, *keys: str, by: str = "order_id = ?") -> Order | None:
+    head = await tx.one(_ORDER_BY.format(by), keys)
     if head is None:
         return None
     order_id, customer_id, status, reason, failed, created, updated = head
-    rows: list[Any] = tx.all(_LINES, (order_id,))
+    rows: list[Any] = await tx.all(_LINES, (order_id,))
     priced = bool(rows) and all(r[3] is not None for r in rows)
     items = tuple((p, n, Decimal(money(c)), q) for p, q, n, c in rows) if priced else ()
     return Order(order_id, customer_id, status, tuple((r[0], r[1]) for r in rows), db.moment(created),

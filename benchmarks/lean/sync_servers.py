@@ -1,4 +1,4 @@
-"""Lean Order and Product servers on the sync gRPC server with a thread pool (today's server model).
+"""Lean Order and Product servers on the sync gRPC server with a thread pool.
 
 Run one: ``python -c "from benchmarks.lean.sync_servers import serve; serve('order')"`` with
 ``LEAN_LISTEN_ADDRESS``, ``LEAN_DATABASE_URL`` and, for the Order server, ``LEAN_PRODUCT_TARGET``.
@@ -18,7 +18,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from benchmarks.lean import order_work as orders
 from benchmarks.lean import product_work as products
-from benchmarks.lean.db import Database
+from benchmarks.lean.db import Database, finish
 from benchmarks.lean.schema import ddl
 from benchmarks.lean.wire import (
     CHANNEL_OPTIONS,
@@ -79,7 +79,7 @@ class OrderServicer(pb_grpc.OrderServiceServicer):
             raise invalid(problems)
         db, order = self._db, orders.place(request, now())
         with db.transaction() as tx:
-            earlier = orders.insert_pending(db, tx, order, request.request_id)
+            earlier = finish(orders.insert_pending(db, tx, order, request.request_id))
         if earlier is not None:  # a repeated request_id: the order the first call made
             return earlier.to_pb()
         try:
@@ -93,11 +93,11 @@ class OrderServicer(pb_grpc.OrderServiceServicer):
             outcome = orders.outcome(order, error, now())
             if isinstance(outcome, orders.Unavailable):
                 with db.transaction() as tx:
-                    refusal = orders.give_up(db, tx, order, outcome, cid=cid, now=now())
+                    refusal = finish(orders.give_up(db, tx, order, outcome, cid=cid, now=now()))
                 raise refusal from None
             resolved = outcome
         with db.transaction() as tx:
-            settled = orders.settle(db, tx, resolved, cid, now())
+            settled = finish(orders.settle(db, tx, resolved, cid, now()))
         return settled.to_pb()
 
     def CancelOrder(self, request: pb.CancelOrderRequest, context: grpc.ServicerContext) -> pb.Order:
@@ -107,7 +107,7 @@ class OrderServicer(pb_grpc.OrderServiceServicer):
                 raise invalid(problems)
             db, order_id = self._db, request.order_id.lower()
             with db.transaction() as tx:
-                cancelled, entry = orders.cancel(db, tx, order_id, request.reason, cid=cid, now=now())
+                cancelled, entry = finish(orders.cancel(db, tx, order_id, request.reason, cid=cid, now=now()))
             if entry is not None:
                 self._deliver(order_id, entry, context, cid)
             return _answer(context, cid, cancelled.to_pb())
@@ -122,7 +122,7 @@ class OrderServicer(pb_grpc.OrderServiceServicer):
         except grpc.RpcError:
             return
         with self._db.transaction() as tx:
-            orders.release_done(tx, entry)
+            finish(orders.release_done(tx, entry))
 
 
 class ProductServicer(product_grpc.ProductServiceServicer):
@@ -139,7 +139,7 @@ class ProductServicer(product_grpc.ProductServiceServicer):
                 raise invalid(problems)
             lines = [(i.product_id.lower(), i.quantity) for i in request.items]
             with self._db.transaction() as tx:
-                reply = products.reserve(self._db, tx, request.order_id.lower(), lines, now())
+                reply = finish(products.reserve(self._db, tx, request.order_id.lower(), lines, now()))
             return _answer(context, cid, reply)
         except Refusal as refusal:
             _refuse(context, cid, refusal)
@@ -153,7 +153,7 @@ class ProductServicer(product_grpc.ProductServiceServicer):
                 raise invalid(["order_id: must be a UUID"])
             order_id = request.order_id.lower()
             with self._db.transaction() as tx:
-                released = products.release(self._db, tx, order_id, now())
+                released = finish(products.release(self._db, tx, order_id, now()))
             return _answer(
                 context, cid, product_pb.ReleaseStockResponse(order_id=order_id, released=released)
             )
@@ -165,7 +165,7 @@ class ProductServicer(product_grpc.ProductServiceServicer):
     ) -> product_pb.Product:
         try:
             with self._db.transaction() as tx:
-                return products.create_product(self._db, tx, request, now())
+                return finish(products.create_product(self._db, tx, request, now()))
         except Refusal as refusal:
             _refuse(context, correlation_id(None), refusal)
 
@@ -174,7 +174,7 @@ class ProductServicer(product_grpc.ProductServiceServicer):
     ) -> product_pb.Product:
         try:
             with self._db.transaction() as tx:
-                return products.get_product(self._db, tx, request.product_id.lower())
+                return finish(products.get_product(self._db, tx, request.product_id.lower()))
         except Refusal as refusal:
             _refuse(context, correlation_id(None), refusal)
 
@@ -185,8 +185,11 @@ def open_database(service: str) -> Database:
     return db
 
 
-def serve(service: str) -> None:
-    """Entry point of a lean server subprocess: runs until SIGTERM/SIGINT."""
+def serve(service: str, driver: str = "") -> None:
+    """Entry point of a lean server subprocess: runs until SIGTERM/SIGINT (on the synchronous drivers
+    only: ``driver`` must be "")."""
+    if driver:
+        raise ValueError(f"the sync lean servers have no {driver!r} driver")
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=WORKERS))
     db = open_database(service)
     # The lean servicers implement only what the benchmark calls; the other RPCs answer UNIMPLEMENTED.

@@ -5,7 +5,7 @@ services that defines context variables (the query-counting benchmark keeps one 
 The server interceptors bind them, outermost first, for the whole call (``common.grpc``): the correlation
 id (``x-correlation-id``, or a new one), the caller (once authenticated) and the deadline (the caller's
 ``timeout``). Each task the call starts sees them (asyncio copies the context), and so does a
-transaction run on a thread (``Database.run`` carries the context over). Background work binds its own
+transaction (``Database.run`` runs it in the call's context). Background work binds its own
 correlation id (the outbox worker, the id of the call that queued a release; the reconciler,
 ``reconcile:<order id>``). Nothing else is ambient: the application gets the caller and the call's
 ``Origin`` in its messages and passes them on, and reads the deadline only where the rule it enforces

@@ -1,13 +1,13 @@
 """Who owns a handler's transactions, said by its type so the pipeline never guesses.
 
 A transaction is a short synchronous function (no ``await`` inside), run by the unit of work's
-``run``: the database adapter decides where (inline on the event loop for SQLite, on a thread for
-PostgreSQL). Every handler is one of two kinds. A ``OneTransaction`` handler's ``handle`` is such a
-function, plain ``def``: ``UnitOfWorkBehaviour`` has the adapter run it and (for a command) commits;
-the handler never commits. An ``OwnsTransactions`` handler is ``async`` because it awaits another
-service between transactions: it runs each one itself (``await self.uow.run(self._place, order)``)
-and ends it with ``commit_in_time``. A handler of neither kind is refused at dispatch
-(``UndeclaredTransaction``) instead of running without a transaction.
+``run``: the database adapter decides how (inline on the event loop for SQLite, in a greenlet on the
+loop for PostgreSQL, each round trip awaited). Every handler is one of two kinds. A ``OneTransaction``
+handler's ``handle`` is such a function, plain ``def``: ``UnitOfWorkBehaviour`` has the adapter run it
+and (for a command) commits; the handler never commits. An ``OwnsTransactions`` handler is ``async``
+because it awaits another service between transactions: it runs each one itself
+(``await self.uow.run(self._place, order)``) and ends it with ``commit_in_time``. A handler of neither
+kind is refused at dispatch (``UndeclaredTransaction``) instead of running without a transaction.
 """
 
 from __future__ import annotations

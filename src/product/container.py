@@ -41,7 +41,7 @@ class ProductContainer(containers.DeclarativeContainer):
         pool_size=settings.provided.db_pool_size,
         max_overflow=settings.provided.db_max_overflow,
         migrate=providers.Callable(MIGRATIONS.on_start, settings.provided.migrate_on_start),
-        threads=settings.provided.max_workers,
+        concurrent=settings.provided.max_workers,
     )
     clock = providers.Object(utcnow)
     # common.service gives the service's meter at start (metrics endpoint, OTLP); no-op otherwise.

@@ -16,7 +16,14 @@ from uuid import UUID, uuid4
 
 from common.transactions import AfterCommit
 from product.application.storage import ProductRepository, ReservationRepository
-from product.domain.model import Product, Reservation, ReservationStatus, ReservedLine
+from product.domain.model import (
+    Product,
+    Reservation,
+    ReservationStatus,
+    ReservedLine,
+    StockRequest,
+    reserved_lines,
+)
 from tests.support.clock import T0
 
 T = TypeVar("T")
@@ -109,8 +116,24 @@ class FakeProductRepository:
 
 
 class FakeReservationRepository:
-    def __init__(self, rows: dict[UUID, Reservation]) -> None:
+    def __init__(self, rows: dict[UUID, Reservation], products: ProductRepository) -> None:
         self.rows = rows
+        self._products = products
+
+    def open_and_take(
+        self, order_id: UUID, requests: Sequence[StockRequest], now: datetime
+    ) -> dict[UUID, Product] | None:
+        """As SQLite's: the claim, each take in product-id order, the lines once all are taken."""
+        if not self.try_open(order_id, now):
+            return None
+        taken = {}
+        for r in sorted(requests, key=lambda r: r.product_id):
+            product = self._products.try_take(r.product_id, r.quantity, now)
+            if product is not None:
+                taken[r.product_id] = product
+        if len(taken) == len(requests):
+            self.add_lines(order_id, reserved_lines(requests, taken))
+        return taken
 
     def get(self, order_id: UUID) -> Reservation | None:
         return self.rows.get(order_id)
@@ -176,7 +199,7 @@ class FakeProductUnitOfWork:
         self._working_products = dict(self.committed_products)
         self._working_reservations = dict(self.committed_reservations)
         self.products = self._products_class(self._working_products)
-        self.reservations = FakeReservationRepository(self._working_reservations)
+        self.reservations = FakeReservationRepository(self._working_reservations, self.products)
 
     @property
     def in_transaction(self) -> bool:

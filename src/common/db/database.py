@@ -105,6 +105,12 @@ class Database(Protocol):
         ...
 
     @property
+    def writes_in_one_statement(self) -> bool:
+        """Whether one statement may write several tables (data-modifying ``WITH`` clauses): a write of
+        several rows and tables is then one round trip instead of one per statement."""
+        ...
+
+    @property
     def concurrent_transactions(self) -> bool:
         """Whether transactions overlap on several pooled connections: only then does a count of the
         connections in use say anything (a metric of it is exported)."""

@@ -12,13 +12,14 @@ from common.db.sqlite import SqliteDatabase
 
 
 def open_database(
-    url: str, *, pool_size: int = 10, max_overflow: int = 5, threads: int | None = None
+    url: str, *, pool_size: int = 10, max_overflow: int = 5, concurrent: int | None = None
 ) -> Database:
-    """``sqlite:///…`` -> SqliteDatabase, ``postgresql+psycopg://…`` -> PostgresDatabase (``threads``:
-    how many transactions run at once; SQLite runs them inline on the loop). Connects to nothing."""
+    """``sqlite:///…`` -> SqliteDatabase, ``postgresql+psycopg://…`` -> PostgresDatabase (``concurrent``:
+    how many transactions are in progress at once; SQLite runs them one at a time, inline on the loop).
+    Connects to nothing."""
     if make_url(url).get_backend_name() == "sqlite":
         return SqliteDatabase(url, pool_size=pool_size, max_overflow=max_overflow)
-    return PostgresDatabase(url, pool_size=pool_size, max_overflow=max_overflow, threads=threads)
+    return PostgresDatabase(url, pool_size=pool_size, max_overflow=max_overflow, concurrent=concurrent)
 
 
 def database_resource(
@@ -26,10 +27,10 @@ def database_resource(
     pool_size: int,
     max_overflow: int,
     migrate: Callable[[Database], None],
-    threads: int | None = None,
+    concurrent: int | None = None,
 ) -> Iterator[Database]:
     """A dependency-injector Resource: open, bring the schema up to date, dispose on shutdown."""
-    database = open_database(url, pool_size=pool_size, max_overflow=max_overflow, threads=threads)
+    database = open_database(url, pool_size=pool_size, max_overflow=max_overflow, concurrent=concurrent)
     try:
         database.prepare(migrate)
     except BaseException:

@@ -32,6 +32,7 @@ from common.redaction import redacted
 class PooledDatabase(ABC):
     system_name: ClassVar[str]  # OpenTelemetry's db.system.name
     concurrent_transactions: ClassVar[bool]  # see Database.concurrent_transactions
+    writes_in_one_statement: ClassVar[bool]  # see Database.writes_in_one_statement
 
     def __init__(self, url: str, engine: Engine) -> None:
         self.url = url

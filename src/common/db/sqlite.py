@@ -65,6 +65,8 @@ class SqliteDatabase(PooledDatabase):
     system_name = "sqlite"
     # One transaction at a time, inline on the event loop: a scrape would nearly always count 0.
     concurrent_transactions = False
+    # No data-modifying WITH; its statements are calls into the library, not round trips.
+    writes_in_one_statement = False
 
     def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 5) -> None:
         parsed = make_url(url)

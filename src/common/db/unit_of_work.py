@@ -1,7 +1,7 @@
 """A unit of work over a ``Database``: one transaction at a time, opened lazily on first use.
 
 ``run(body, *args)`` is how a transaction runs: the database adapter runs the synchronous ``body``
-inside this unit of work's block (inline on the loop for SQLite, on a thread for PostgreSQL); ``body``
+inside this unit of work's block (inline on the loop for SQLite, in a greenlet on it for PostgreSQL); ``body``
 commits (``commit_in_time``) or leaves, which rolls back. Between two ``run``s a handler may await
 another service with no lock or connection held.
 

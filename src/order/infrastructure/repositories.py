@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, Select, and_, bindparam, delete, func, or_, select, update
+from sqlalchemy import Connection, Select, and_, bindparam, delete, func, or_, select, text, update
 
 from common.call_context import Origin
 from common.db.outbox_table import SqlOutboxTable
@@ -56,10 +56,49 @@ _PRICE_LINE = (
     )
 )
 
+# PostgreSQL writes an order with its lines in one statement (data-modifying WITH), a round trip each
+# instead of two; the lines travel as arrays, so the statement is the same for any number of them.
+# Its row count is the lines written: 0 when the order row was not (every order has a line).
+_LINE_ARRAYS = (
+    "unnest(CAST(:line_nos AS INTEGER[]), CAST(:product_ids AS VARCHAR[]), CAST(:quantities AS INTEGER[]){})"
+)
+_PLACE_WITH_LINES = (
+    text(
+        "WITH placed AS (INSERT INTO orders (order_id, customer_id, status, status_reason, "
+        "failed_product_ids, request_id, create_time, update_time, trace_context) "
+        "VALUES (:order_id, :customer_id, :status, "
+        ":status_reason, :failed_product_ids, :request_id, :create_time, :update_time, :trace_context) "
+        "ON CONFLICT (customer_id, request_id) DO NOTHING RETURNING order_id) "
+        "INSERT INTO order_lines (order_id, line_no, product_id, quantity) "
+        "SELECT placed.order_id, line.line_no, line.product_id, line.quantity FROM placed, "
+        + _LINE_ARRAYS.format("")
+        + " AS line (line_no, product_id, quantity)"
+    )
+    .bindparams(bindparam("create_time", type_=UTCDateTime()), bindparam("update_time", type_=UTCDateTime()))
+    .execution_options(preserve_rowcount=True)
+)
+# The compare-and-set of ``_SAVE_ORDER`` and the priced lines, in one statement.
+_SAVE_WITH_LINES = (
+    text(
+        "WITH saved AS (UPDATE orders SET status = :p_status, status_reason = :p_reason, "
+        "failed_product_ids = :p_failed, update_time = :p_now "
+        "WHERE order_id = :p_order_id AND status = :p_expected RETURNING order_id) "
+        "UPDATE order_lines SET product_id = line.product_id, quantity = line.quantity, "
+        "product_name = line.name, unit_price_cents = line.price FROM saved, "
+        + _LINE_ARRAYS.format(", CAST(:names AS VARCHAR[]), CAST(:prices AS BIGINT[])")
+        + " AS line (line_no, product_id, quantity, name, price) "
+        "WHERE order_lines.order_id = saved.order_id AND order_lines.line_no = line.line_no"
+    )
+    .bindparams(bindparam("p_now", type_=UTCDateTime()))
+    .execution_options(preserve_rowcount=True)
+)
+
 
 class SqlOrderRepository:
-    def __init__(self, connection: ConnectionSource) -> None:
+    def __init__(self, connection: ConnectionSource, *, writes_in_one_statement: bool = False) -> None:
+        """``writes_in_one_statement``: the database takes an order and its lines in one statement."""
         self._conn = connection
+        self._one_statement = writes_in_one_statement
         # The orders saved in the current transaction, for their events (``take_raised``).
         self._saved: list[Order] = []
 
@@ -75,6 +114,13 @@ class SqlOrderRepository:
     def add(self, order: Order) -> bool:
         conn = self._conn()
         row = _order_row(order)
+        if self._one_statement:
+            lines = {
+                "line_nos": list(range(len(order.lines))),
+                "product_ids": [str(line.product_id) for line in order.lines],
+                "quantities": [line.quantity for line in order.lines],
+            }
+            return conn.execute(_PLACE_WITH_LINES, {**row, **lines}).rowcount > 0
         if order.request_id is not None:
             if insert_ignoring_conflict(conn, orders, row, ["customer_id", "request_id"]) == 0:
                 return False
@@ -105,18 +151,28 @@ class SqlOrderRepository:
     def save(self, order: Order) -> bool:
         expected = order.loaded_status or OrderStatus.PENDING
         conn = self._conn()
-        result = conn.execute(
-            _SAVE_ORDER,
-            {
-                "p_order_id": str(order.order_id),
-                "p_expected": expected.value,
-                "p_status": order.status.value,
-                "p_reason": order.status_reason,
-                "p_failed": _encode_ids(order.failed_product_ids),
-                "p_now": order.update_time,
-            },
-        )
-        if result.rowcount != 1:
+        head = {
+            "p_order_id": str(order.order_id),
+            "p_expected": expected.value,
+            "p_status": order.status.value,
+            "p_reason": order.status_reason,
+            "p_failed": _encode_ids(order.failed_product_ids),
+            "p_now": order.update_time,
+        }
+        if order.items and self._one_statement:
+            items = order.items
+            lines = {
+                "line_nos": list(range(len(items))),
+                "product_ids": [str(item.product_id) for item in items],
+                "quantities": [item.quantity for item in items],
+                "names": [item.product_name for item in items],
+                "prices": [to_cents(item.unit_price) for item in items],
+            }
+            saved = conn.execute(_SAVE_WITH_LINES, {**head, **lines}).rowcount > 0
+            if saved and order.events:
+                self._saved.append(order)
+            return saved
+        if conn.execute(_SAVE_ORDER, head).rowcount != 1:
             return False
         if order.events:
             self._saved.append(order)

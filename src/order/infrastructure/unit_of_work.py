@@ -18,7 +18,9 @@ class SqlOrderUnitOfWork(SqlUnitOfWork):
     ) -> None:
         """``events``: None when no broker is configured (events are neither written nor published)."""
         super().__init__(database, event_outbox, read_only=read_only, events=events)
-        self.orders = SqlOrderRepository(lambda: self.connection)
+        self.orders = SqlOrderRepository(
+            lambda: self.connection, writes_in_one_statement=database.writes_in_one_statement
+        )
         self.outbox = SqlReleaseOutbox(lambda: self.connection)
 
     def __enter__(self) -> SqlOrderUnitOfWork:

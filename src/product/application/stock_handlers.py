@@ -27,12 +27,11 @@ from product.domain.errors import (
     ReservationReleased,
 )
 from product.domain.model import (
-    Product,
     Reservation,
     ReservationStatus,
-    ReservedLine,
     Shortage,
     StockRequest,
+    reserved_lines,
 )
 
 
@@ -52,36 +51,28 @@ class ReserveStockHandler(OneTransaction[ProductUnitOfWork]):
         order_id = UUID(command.order_id)
         requested = command.requests()
         now = self.clock()
-        if not self.uow.reservations.try_open(order_id, now):
+        # The claim first (it saves every new reservation a lookup), then conditional decrements in one
+        # fixed order, so that concurrent multi-line reservations cannot deadlock. Each returns the
+        # product as its decrement left it, so the name and price reserved are those of the same moment
+        # as the stock taken: a change committed before it is seen, one after is not.
+        taken = self.uow.reservations.open_and_take(order_id, requested, now)
+        if taken is None:
             # The order id is taken (the key is unique): this is a retry, or the twin of a concurrent
             # call that got there first. On PostgreSQL the insert waited for that call to commit, so
-            # its reservation is visible now. (Claiming first saves every new reservation a lookup.)
+            # its reservation is visible now.
             winner = self.uow.reservations.get(order_id)
-            assert winner is not None, "try_open lost to a reservation that is not there"
+            assert winner is not None, "the claim lost to a reservation that is not there"
             replayed = _replay(winner, requested)
             self.uow.after_commit(lambda: self.outcomes.reservation(REPLAYED))
             return replayed
 
-        # Conditional decrements in one fixed order: concurrent multi-line reservations cannot deadlock.
-        # Each returns the product as its decrement left it, so the name and price reserved are those of
-        # the same moment as the stock taken: a change committed before it is seen, one after is not.
-        taken: dict[UUID, Product] = {}
-        refused: list[StockRequest] = []
-        for r in sorted(requested, key=lambda r: r.product_id):
-            product = self.uow.products.try_take(r.product_id, r.quantity, now)
-            if product is None:
-                refused.append(r)
-            else:
-                product.took(r.quantity)  # StockLow, if this took it to its threshold
-                taken[r.product_id] = product
+        refused = [r for r in sorted(requested, key=lambda r: r.product_id) if r.product_id not in taken]
         if refused:
             self._refuse(requested, refused)
+        for r in requested:
+            taken[r.product_id].took(r.quantity)  # StockLow, if this took it to its threshold
 
-        lines = tuple(
-            ReservedLine(r.product_id, taken[r.product_id].name, taken[r.product_id].price, r.quantity)
-            for r in requested
-        )
-        self.uow.reservations.add_lines(order_id, lines)
+        lines = reserved_lines(requested, taken)
         units = sum(r.quantity for r in requested)
         # Counted once committed: a rerun after a conflict, or a commit refused past the deadline,
         # must not count units that were never taken. Refusals roll back and end the call: counted now.

@@ -10,7 +10,7 @@ from uuid import UUID
 
 from common.events.outbox import EventOutbox
 from common.transactions import UnitOfWork
-from product.domain.model import Product, Reservation, ReservedLine
+from product.domain.model import Product, Reservation, ReservedLine, StockRequest
 
 
 class ProductRepository(Protocol):
@@ -62,6 +62,15 @@ class ReservationRepository(Protocol):
         ...
 
     def add_lines(self, order_id: UUID, lines: Sequence[ReservedLine]) -> None: ...
+    def open_and_take(
+        self, order_id: UUID, requests: Sequence[StockRequest], now: datetime
+    ) -> dict[UUID, Product] | None:
+        """Claim ``order_id`` (``try_open``) and take each request's quantity from its product
+        (``try_take``, in product-id order), recording the lines once all are taken: the products taken,
+        as their decrements left them, by id (a request missing from it was not taken: the caller rolls
+        back); None if the order id was taken already, and nothing done."""
+        ...
+
     def try_release(self, order_id: UUID, now: datetime) -> bool:
         """Mark an ACTIVE reservation RELEASED; False if it is not ACTIVE (released, or never made)."""
         ...

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -150,6 +150,17 @@ class ReservedLine:
     name: str
     unit_price: Decimal
     quantity: int
+
+
+def reserved_lines(
+    requests: Sequence[StockRequest], taken: Mapping[UUID, Product]
+) -> tuple[ReservedLine, ...]:
+    """A reservation's lines, in request order, with the name and price of each product as its
+    decrement left it (``taken``, by id)."""
+    return tuple(
+        ReservedLine(r.product_id, taken[r.product_id].name, taken[r.product_id].price, r.quantity)
+        for r in requests
+    )
 
 
 class ReservationStatus(str, Enum):

@@ -2,18 +2,37 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import BindParameter, Connection, Select, and_, bindparam, func, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    column,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
 
+from common.db.types import UTCDateTime
 from common.db.upsert import insert_ignoring_conflict
 from common.money import from_cents, to_cents
 from product.domain.events import ProductEvent
-from product.domain.model import Product, Reservation, ReservationStatus, ReservedLine
+from product.domain.model import (
+    Product,
+    Reservation,
+    ReservationStatus,
+    ReservedLine,
+    StockRequest,
+    reserved_lines,
+)
 from product.infrastructure.tables import products, reservation_lines, reservations
 
 ConnectionSource = Callable[[], Connection]
@@ -83,15 +102,39 @@ _RELEASE = (
     .values(status=ReservationStatus.RELEASED.value, release_time=bindparam("p_now"))
 )
 
+# PostgreSQL opens a reservation in one statement (data-modifying WITH): the claim of the order id, each
+# line's conditional decrement and the lines recorded, a round trip instead of two plus one per line. The
+# rows are locked first in product-id order (``locked``: an uncorrelated subquery runs before the update,
+# and ORDER BY comes before FOR UPDATE), the one global order that keeps concurrent multi-line
+# reservations from deadlocking, as the statements per line in that order do elsewhere. A line whose
+# stock is short is missing from what it returns, its line recorded for none: the caller rolls back.
+# No claim (the order id taken), nothing is taken: ``claimed`` is 0.
+_OPEN_AND_TAKE = (
+    text(
+        "WITH claim AS (INSERT INTO reservations (order_id, status, reserve_time, release_time) "
+        "VALUES (:p_order_id, :p_active, :p_now, NULL) "
+        "ON CONFLICT (order_id) DO NOTHING RETURNING order_id), "
+        "wanted AS (SELECT * FROM unnest(CAST(:line_nos AS INTEGER[]), CAST(:product_ids AS VARCHAR[]), "
+        "CAST(:quantities AS INTEGER[])) AS w (line_no, product_id, quantity)), "
+        "locked AS MATERIALIZED (SELECT product_id FROM products "
+        "WHERE product_id = ANY(CAST(:product_ids AS VARCHAR[])) ORDER BY product_id FOR UPDATE), "
+        "taken AS (UPDATE products SET stock_quantity = products.stock_quantity - wanted.quantity, "
+        "update_time = :p_now, version = products.version + 1 FROM claim, wanted "
+        "WHERE products.product_id = wanted.product_id AND products.stock_quantity >= wanted.quantity "
+        "AND products.delete_time IS NULL AND (SELECT count(*) FROM locked) >= 0 "
+        "RETURNING products.*, wanted.line_no, wanted.quantity AS taken_quantity), "
+        "recorded AS (INSERT INTO reservation_lines "
+        "(order_id, product_id, line_no, product_name, unit_price_cents, quantity) "
+        "SELECT :p_order_id, product_id, line_no, name, price_cents, taken_quantity FROM taken) "
+        "SELECT claimed.n AS claimed, taken.* FROM (SELECT count(*) AS n FROM claim) AS claimed "
+        "LEFT JOIN taken ON true"
+    )
+    .bindparams(bindparam("p_now", type_=UTCDateTime()))
+    .columns(column("claimed", Integer), *products.c)
+)
 
-@functools.cache
-def _products_by_ids(count: int) -> Select[Any]:
-    """``… WHERE product_id IN (:p_id0, …)`` with ``count`` parameters, built once per count: an
-    ``expanding`` parameter would have SQLAlchemy render the statement's text again at every execution
-    (12 us of the lookup's 23 in a micro-benchmark). Counts are bounded by validation: 100 lines per order,
-    350 ids per BatchGetProducts."""
-    keys: list[BindParameter[str]] = [bindparam(f"p_id{i}") for i in range(count)]
-    return select(products).where(products.c.product_id.in_(keys))
+
+_PRODUCTS_BY_IDS = select(products).where(products.c.product_id.in_(bindparam("p_ids", expanding=True)))
 
 
 class SqlProductRepository:
@@ -111,6 +154,10 @@ class SqlProductRepository:
 
     def forget(self) -> None:
         self._written = []
+
+    def note_written(self, product: Product) -> None:
+        """``product`` was written in this transaction (by another repository's statement)."""
+        self._written.append(product)
 
     def add(self, product: Product) -> None:
         self._written.append(product)
@@ -172,9 +219,7 @@ class SqlProductRepository:
         if not product_ids:
             return {}
         keys = sorted({str(p) for p in product_ids})
-        rows = self._conn().execute(
-            _products_by_ids(len(keys)), {f"p_id{i}": key for i, key in enumerate(keys)}
-        )
+        rows = self._conn().execute(_PRODUCTS_BY_IDS, {"p_ids": keys})
         return {UUID(row.product_id): _product(row._mapping) for row in rows}
 
     def list_after(
@@ -227,8 +272,61 @@ def list_query(
 
 
 class SqlReservationRepository:
-    def __init__(self, connection: ConnectionSource) -> None:
+    def __init__(
+        self,
+        connection: ConnectionSource,
+        products: SqlProductRepository,
+        *,
+        writes_in_one_statement: bool = False,
+    ) -> None:
+        """``writes_in_one_statement``: the database opens a reservation, stock taken, in one statement."""
         self._conn = connection
+        self._products = products
+        self._one_statement = writes_in_one_statement
+
+    def open_and_take(
+        self, order_id: UUID, requests: Sequence[StockRequest], now: datetime
+    ) -> dict[UUID, Product] | None:
+        if not self._one_statement:
+            return self._open_then_take(order_id, requests, now)
+        rows = list(
+            self._conn().execute(
+                _OPEN_AND_TAKE,
+                {
+                    "p_order_id": str(order_id),
+                    "p_active": ReservationStatus.ACTIVE.value,
+                    "p_now": now,
+                    "line_nos": list(range(len(requests))),
+                    "product_ids": [str(r.product_id) for r in requests],
+                    "quantities": [r.quantity for r in requests],
+                },
+            )
+        )
+        if not rows[0].claimed:
+            return None
+        taken = {}
+        for row in rows:
+            if row.product_id is not None:
+                product = _product(row._mapping)
+                self._products.note_written(product)
+                taken[product.product_id] = product
+        return taken
+
+    def _open_then_take(
+        self, order_id: UUID, requests: Sequence[StockRequest], now: datetime
+    ) -> dict[UUID, Product] | None:
+        """One statement after the other: the claim, each line's decrement in product-id order (the one
+        global order of row locks), the lines once all are taken."""
+        if not self.try_open(order_id, now):
+            return None
+        taken = {}
+        for r in sorted(requests, key=lambda r: r.product_id):
+            product = self._products.try_take(r.product_id, r.quantity, now)
+            if product is not None:
+                taken[r.product_id] = product
+        if len(taken) == len(requests):
+            self.add_lines(order_id, reserved_lines(requests, taken))
+        return taken
 
     def get(self, order_id: UUID) -> Reservation | None:
         conn = self._conn()

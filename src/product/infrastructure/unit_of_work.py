@@ -20,7 +20,11 @@ class SqlProductUnitOfWork(SqlUnitOfWork):
         super().__init__(database, event_outbox, read_only=read_only, events=events)
         # Repositories ask for the connection per statement: after a commit they use the next transaction.
         self.products = SqlProductRepository(lambda: self.connection)
-        self.reservations = SqlReservationRepository(lambda: self.connection)
+        self.reservations = SqlReservationRepository(
+            lambda: self.connection,
+            self.products,
+            writes_in_one_statement=database.writes_in_one_statement,
+        )
 
     def __enter__(self) -> SqlProductUnitOfWork:
         return self

@@ -9,12 +9,18 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from benchmarks.ab import compare, services
+from benchmarks.services import throwaway_cluster
+from benchmarks.stack import start_stack
+from sqlalchemy import create_engine, text
+
+from tests.support.backend import backend
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 PHASE_KEYS = {
@@ -75,6 +81,17 @@ def test_quick_benchmark_writes_a_complete_report_without_errors(tmp_path: Path)
     table = compare([figures], [figures]).splitlines()
     assert len(table) == 3 and all(row.split()[3] == "1.00" for row in table[1:])
 
+    # --plot draws the report: each subject a bar (the SVG keeps its text as text).
+    picture = tmp_path / "plot.svg"
+    drawn = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--plot", str(out), "--out", str(picture)],
+        check=False, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert drawn.returncode == 0, drawn.stderr[-3000:]
+    svg = picture.read_text()
+    assert svg.startswith("<?xml") and "</svg>" in svg
+    assert all(label in svg for label in ("echo chain", "services", "lean aio", "p99 ms", "CPU ms per call"))
+
     # --count-queries: the SQL of each RPC, and so its round trips on PostgreSQL (BEGIN is said at once
     # and there is no pre-ping). One-line orders: the PENDING insert and the outcome, each a
     # transaction of two statements; ReserveStock one transaction of three (the claim, the decrement
@@ -91,3 +108,46 @@ def test_quick_benchmark_writes_a_complete_report_without_errors(tmp_path: Path)
         1,
     )
     assert reserve["round_trips_per_call"] == 5
+
+
+def test_the_postgres_option_runs_on_a_throwaway_cluster_of_its_own() -> None:
+    """``--postgres`` (of the benchmark and of its A/B): a cluster started for the run, a fresh database
+    for each subject, all gone at the end."""
+    if backend() != "postgres":
+        pytest.skip("needs PostgreSQL's server binaries (ESHOP_TEST_BACKEND=postgres)")
+    cluster = throwaway_cluster()
+    try:
+        first, second = cluster.create_database("product"), cluster.create_database("product")
+        assert first != second
+        engine = create_engine(first)
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT 1")).scalar() == 1
+        engine.dispose()
+    finally:
+        cluster.stop()
+    assert not Path(cluster._root).exists()
+
+
+def test_the_measured_services_serve_while_the_default_metrics_ports_are_taken(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Runs and tests share a machine: the services the benchmark starts keep their Prometheus endpoints
+    on, as deployed, each on a free port, not on the one-per-machine defaults."""
+    for variable in ("PRODUCT_METRICS_ADDRESS", "ORDER_METRICS_ADDRESS"):
+        monkeypatch.delenv(variable)  # the tests' own setting (off) would hide the defaults
+    held = []
+    for port in (9464, 9465):
+        holder = socket.socket()
+        try:
+            holder.bind(("127.0.0.1", port))
+            holder.listen()
+        except OSError:  # another process holds it: the same situation
+            holder.close()
+            continue
+        held.append(holder)
+    try:
+        stack = start_stack(tmp_path)
+        stack.stop()
+    finally:
+        for holder in held:
+            holder.close()

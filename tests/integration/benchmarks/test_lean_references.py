@@ -28,6 +28,7 @@ from common.generated.eshop.product.v1 import product_pb2 as product_pb
 from common.generated.eshop.product.v1 import product_pb2_grpc as product_grpc
 from order.infrastructure.schema import create_schema as create_order_schema
 from product.infrastructure.schema import create_schema as create_product_schema
+from tests.support.backend import backend
 
 CORRELATION_ID = "lean-check.1"
 
@@ -95,7 +96,7 @@ def _shown(order: pb.Order, names: dict[str, str]) -> dict[str, Any]:
     }
 
 
-@pytest.mark.slow  # three pairs of servers in subprocesses: about 10 s
+@pytest.mark.slow  # three pairs of servers in subprocesses (five on PostgreSQL): about 10 s
 def test_each_lean_reference_answers_and_moves_stock_as_the_real_services(
     tmp_path: Path, make_database_url: Callable[[str], str]
 ) -> None:
@@ -111,7 +112,9 @@ def test_each_lean_reference_answers_and_moves_stock_as_the_real_services(
                            "total": "30.47", "reason": "cancelled by request", "failed": []}  # fmt: skip
     assert expected[10] == {"A": 5, "B": 2}
 
-    for variant in ("sync", "aio"):
+    # The asynchronous drivers' references are PostgreSQL's only.
+    asynchronous = ("aio-psycopg", "aio-asyncpg") if backend() == "postgres" else ()
+    for variant in ("sync", "aio", *asynchronous):
         urls = (make_database_url(f"lean-{variant}-product"), make_database_url(f"lean-{variant}-order"))
         lean = start_lean_stack(tmp_path, variant, *urls)
         try:

@@ -44,7 +44,7 @@ def test_each_transaction_reuses_the_connection_returned_last(database: Database
 
 def test_serving_sqlite_keeps_one_connection_between_transactions(database: Database) -> None:
     if database.system_name != "sqlite":
-        pytest.skip("transactions overlap on PostgreSQL's threads: its pool hands them out")
+        pytest.skip("transactions overlap on PostgreSQL (each awaiting its round trips): the pool hands out")
     database.serving()
     conn = database.begin(write=True)
     kept = _driver_connection(conn)

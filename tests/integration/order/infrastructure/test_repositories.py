@@ -223,6 +223,25 @@ def test_a_save_over_a_status_changed_meanwhile_is_refused(order_database: Datab
     assert stored is not None and stored.status is OrderStatus.CANCELLED and stored.status_reason == "first"
 
 
+def test_a_confirmation_over_an_order_cancelled_meanwhile_writes_neither_it_nor_its_prices(
+    order_database: Database,
+) -> None:
+    # On PostgreSQL the status and the priced lines are one statement: refused whole, lines included.
+    placed = Order.place(uuid4(), uuid4(), (OrderLine(uuid4(), 2),), utcnow(), None)
+    uow = SqlOrderUnitOfWork(order_database)
+    with uow:
+        assert uow.orders.add(placed)
+        assert uow.orders.save(placed.cancel("first", utcnow()))
+        uow.commit()
+    confirmed = placed.confirm((OrderItem(placed.lines[0].product_id, "Mug", Decimal("9.50"), 2),), utcnow())
+    with uow:
+        assert uow.orders.save(confirmed) is False
+        uow.commit()
+    with uow:
+        stored = uow.orders.get(placed.order_id)
+    assert stored is not None and stored.status is OrderStatus.CANCELLED and stored.items == ()
+
+
 def test_list_newest_first_pages_by_create_time_then_id_per_customer(order_database: Database) -> None:
     t0 = utcnow().replace(microsecond=0)
     customer, other = uuid4(), uuid4()

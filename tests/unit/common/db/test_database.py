@@ -7,6 +7,7 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
+import asyncpg  # type: ignore[import-untyped]  # no type hints
 import psycopg
 import pytest
 from sqlalchemy.exc import DBAPIError, IntegrityError, InternalError, OperationalError, PendingRollbackError
@@ -88,6 +89,41 @@ def test_a_driver_error_without_a_sqlstate_is_a_lost_connection(
     error = wrapper.instance("SELECT 1", None, orig, psycopg.Error)
 
     assert postgres.fault(error) is Fault.OUTAGE
+
+
+@pytest.mark.parametrize(
+    ("error", "fault"),
+    [
+        (ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5432)"), Fault.OUTAGE),
+        (TimeoutError(), Fault.OUTAGE),  # no answer within the connection timeout
+        (asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed"), Fault.OUTAGE),
+        (asyncpg.exceptions.CannotConnectNowError("the database system is starting up"), Fault.OUTAGE),
+        (asyncpg.exceptions.TooManyConnectionsError("sorry, too many clients already"), Fault.OUTAGE),
+        (asyncpg.exceptions.SerializationError("could not serialize access"), Fault.CONFLICT),
+        (asyncpg.exceptions.UniqueViolationError("duplicate key"), None),
+    ],
+)
+def test_what_asyncpg_raises_as_it_is_means_the_same(
+    postgres: PostgresDatabase, error: BaseException, fault: Fault | None
+) -> None:
+    # Making a connection for the loop's transactions, asyncpg's errors reach us unwrapped.
+    assert postgres.fault(error) is fault
+
+
+def test_asyncpg_errors_wrapped_by_sqlalchemy_mean_what_their_sqlstate_says(
+    postgres: PostgresDatabase,
+) -> None:
+    from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_dbapi
+
+    def wrapped(server_error: Exception) -> DBAPIError:
+        adapted = AsyncAdapt_asyncpg_dbapi.Error(str(server_error))
+        adapted.sqlstate = server_error.sqlstate  # as SQLAlchemy's translation sets it
+        return OperationalError("SELECT 1", None, adapted)
+
+    assert postgres.fault(wrapped(asyncpg.exceptions.DeadlockDetectedError("deadlock"))) is Fault.CONFLICT
+    assert (
+        postgres.fault(wrapped(asyncpg.exceptions.ReadOnlySQLTransactionError("read-only"))) is Fault.OUTAGE
+    )
 
 
 def test_what_is_not_a_database_error_is_nothing_to_either_class(
