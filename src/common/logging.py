@@ -10,15 +10,21 @@ no log call can forget it. JSON lines need nothing more: JSON escapes control ch
 Libraries that log with the standard library (aiormq and aio-pika, alembic, grpc) are routed into the
 same sink by one handler on the root logger, so a service's log is in one format whatever wrote the
 line; the library's logger name is the field ``logger``. aiormq's and alembic's chatter stops at
-WARNING.
+WARNING. The handler only queues the record; a thread of its own writes it. grpc logs while it holds
+locks of its own, and a thread writing a line holds loguru's lock, during which a garbage collection
+may run grpc's finalizers, which take grpc's locks: waiting for loguru there deadlocked a test run.
 """
 
 from __future__ import annotations
 
+import atexit
+import functools
 import json
 import logging
 import sys
+import threading
 import traceback
+from queue import SimpleQueue
 from typing import TYPE_CHECKING, Any
 
 from loguru import logger
@@ -115,15 +121,66 @@ def _json_format(record: Record) -> str:
     return "{message}"
 
 
-class _ToLoguru(logging.Handler):
+def _to_loguru(record: logging.LogRecord) -> None:
     """A standard-library record as a loguru event: its level, message, exception and logger name."""
+    try:
+        level: str | int = logger.level(record.levelname).name
+    except ValueError:  # a level of the library's own
+        level = record.levelno
+    logger.bind(logger=record.name).opt(exception=record.exc_info).log(level, record.getMessage())
+
+
+class _LibraryLines:
+    """Standard-library records, written into loguru by a thread of their own (module docstring)."""
+
+    def __init__(self) -> None:
+        self._queue: SimpleQueue[logging.LogRecord | threading.Event] = SimpleQueue()
+        threading.Thread(target=self._write, name="library-log-lines", daemon=True).start()
+        atexit.register(self.flush, timeout_s=1.0)  # the last lines before the process ends
+
+    def put(self, record: logging.LogRecord) -> None:
+        self._queue.put(record)
+
+    def flush(self, timeout_s: float = 5.0) -> None:
+        """Wait until every record queued before this call is written."""
+        written = threading.Event()
+        self._queue.put(written)
+        written.wait(timeout_s)
+
+    def _write(self) -> None:
+        while True:
+            item = self._queue.get()
+            if isinstance(item, threading.Event):
+                item.set()
+                continue
+            try:
+                _to_loguru(item)
+            except Exception:  # a line that cannot be written must not end the thread
+                logging.Handler().handleError(item)
+
+
+@functools.cache
+def _library_lines() -> _LibraryLines:
+    """Started with the first routing, once per process."""
+    return _LibraryLines()
+
+
+class _ToLoguru(logging.Handler):
+    """Queues the record, its message made now (the library may change its arguments after)."""
+
+    def __init__(self, lines: _LibraryLines) -> None:
+        super().__init__()
+        self._lines = lines
 
     def emit(self, record: logging.LogRecord) -> None:
-        try:
-            level: str | int = logger.level(record.levelname).name
-        except ValueError:  # a level of the library's own
-            level = record.levelno
-        logger.bind(logger=record.name).opt(exception=record.exc_info).log(level, record.getMessage())
+        record.msg, record.args = record.getMessage(), None
+        self._lines.put(record)
+
+
+def flush_standard_logging() -> None:
+    """Wait until what libraries logged so far is in loguru's sink (tests read it right after)."""
+    if _library_lines.cache_info().currsize:
+        _library_lines().flush()
 
 
 # Libraries that log every frame or state change at INFO or DEBUG: only their warnings are of use
@@ -135,7 +192,7 @@ def _route_standard_logging(level: str) -> None:
     root = logging.getLogger()
     for handler in [h for h in root.handlers if isinstance(h, _ToLoguru)]:
         root.removeHandler(handler)  # called again: one handler, never two copies of each line
-    root.addHandler(_ToLoguru())
+    root.addHandler(_ToLoguru(_library_lines()))
     root.setLevel(logger.level(level.upper()).no)  # loguru's numbers are the standard library's
     for name in QUIETED_LIBRARIES:
         logging.getLogger(name).setLevel(logging.WARNING)
