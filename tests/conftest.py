@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import common
+from common.logging import flush_standard_logging
 from tests.support.backend import BACKENDS, backend
 from tests.support.logs import LogLine, captured_logs
 from tests.support.postgres_cluster import PostgresServer, ThrowawayCluster, external_server
@@ -70,6 +71,14 @@ def rabbitmq() -> Iterator[PrivateRabbit]:
         yield broker
     finally:
         broker.stop()
+
+
+@pytest.fixture(autouse=True)
+def library_lines_written_in_their_test() -> Iterator[None]:
+    """What libraries logged during a test (queued, then written by a thread of its own) is written
+    before the test ends, with the logging the test set up, not into the next test's capture."""
+    yield
+    flush_standard_logging()
 
 
 @pytest.fixture
