@@ -198,6 +198,19 @@ def _route_standard_logging(level: str) -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+def reset_logging() -> None:
+    """Back to loguru's default: one sink on stderr (as it is at each line), no service fields, and the
+    standard library's logging no longer routed (tests, after a block that configured the services' log)."""
+    flush_standard_logging()
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if isinstance(h, _ToLoguru)]:
+        root.removeHandler(handler)
+    root.setLevel(logging.WARNING)
+    logger.remove()
+    logger.configure(extra={}, patcher=lambda record: None)
+    logger.add(_text_sink)
+
+
 def configure_logging(service: str, level: str = "INFO", json_lines: bool = False) -> None:
     """Replace loguru's default sink, and route the standard library's logging into it. Safe to call
     again (tests, ``eshop up``)."""

@@ -9,6 +9,8 @@ from typing import Any
 
 from loguru import logger
 
+from common.logging import configure_logging, reset_logging
+
 
 @dataclass(frozen=True)
 class LogLine:
@@ -39,3 +41,15 @@ def captured_logs() -> Iterator[list[LogLine]]:
         yield lines
     finally:
         logger.remove(sink_id)
+
+
+@contextmanager
+def configured_logging(service: str, level: str = "INFO", json_lines: bool = False) -> Iterator[None]:
+    """The services' log set up inside the block (its sink on stderr as the test captures it), and put
+    back after: what libraries logged meanwhile is written first, and the standard library's logging is
+    no longer routed, so no later line goes to a capture that has since closed."""
+    configure_logging(service, level, json_lines)
+    try:
+        yield
+    finally:
+        reset_logging()

@@ -5,18 +5,14 @@ is written escaped, so every line of the log is one the services wrote."""
 from __future__ import annotations
 
 import re
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import grpc
 import pytest
-from loguru import logger
 
 from common.generated.eshop.order.v1 import order_pb2 as order_pb
 from common.generated.eshop.product.v1 import product_pb2 as product_pb
-from common.logging import configure_logging
 from tests.support.auth import TIMEOUT_S, AuthedServices, bearer, new_customer
+from tests.support.logs import configured_logging
 
 FORGED_TIME = "2026-01-01 00:00:00.000"
 FORGED = f"{FORGED_TIME} | INFO    | product | cid=- | forged line"
@@ -25,19 +21,6 @@ FORGED = f"{FORGED_TIME} | INFO    | product | cid=- | forged line"
 HOSTILE = f"mallory\n{FORGED}\r{FORGED}\u2028{FORGED}\x1b[2J\u202e"
 LINE_START = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} \| ")
 RAW = ("\r", "\x1b", "\u2028", "\u202e", "\x85")
-
-
-@contextmanager
-def text_logging() -> Iterator[None]:
-    """The services' text log on stderr (the stream the test captures: set up inside the test, as a
-    sink keeps the stream it was given)."""
-    configure_logging("product", "DEBUG", json_lines=False)
-    try:
-        yield
-    finally:
-        logger.remove()
-        logger.configure(extra={}, patcher=lambda record: None)
-        logger.add(sys.stderr)
 
 
 def _refused(call: object) -> None:
@@ -49,7 +32,7 @@ def _refused(call: object) -> None:
 def test_hostile_values_are_escaped_in_the_text_log(
     authed: AuthedServices, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with text_logging():
+    with configured_logging("product", "DEBUG"):
         _call_with_hostile_values(authed)
 
     output = capsys.readouterr().err

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,8 +13,8 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from common import call_context, correlation
 from common.grpc.client_interceptors import client_interceptors
-from common.logging import configure_logging
 from tests.support.aio_server import serving
+from tests.support.logs import configured_logging
 
 SERVICE = "test.v1.Exploding"
 EXPLODE = f"/{SERVICE}/Explode"
@@ -47,13 +46,8 @@ def target() -> Iterator[str]:
 
 @pytest.fixture
 def json_logs(capsys: pytest.CaptureFixture[str]) -> Iterator[pytest.CaptureFixture[str]]:
-    configure_logging("product", "DEBUG", json_lines=True)
-    try:
+    with configured_logging("product", "DEBUG", json_lines=True):
         yield capsys
-    finally:
-        logger.remove()
-        logger.configure(extra={}, patcher=lambda record: None)
-        logger.add(sys.stderr)
 
 
 def parsed(capsys: pytest.CaptureFixture[str]) -> tuple[str, list[dict[str, Any]]]:
@@ -131,16 +125,11 @@ def test_a_line_written_inside_a_span_carries_its_trace_and_span_id(
 def test_text_lines_show_the_trace_id_and_keep_the_call_line_as_it_was(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    configure_logging("order", "INFO", json_lines=False)
-    try:
+    with configured_logging("order", "INFO", json_lines=False):
         tracer = TracerProvider().get_tracer("test")
         with tracer.start_as_current_span("work") as span:
             logger.bind(grpc_method="a.B/C", grpc_code="OK", duration_ms=1.0).info("rpc /a.B/C OK 1.0 ms")
             logger.bind(order_id="o-1").info("order o-1 cancelled")
-    finally:
-        logger.remove()
-        logger.configure(extra={}, patcher=lambda record: None)
-        logger.add(sys.stderr)
 
     line, order_line = capsys.readouterr().err.splitlines()
     context = span.get_span_context()

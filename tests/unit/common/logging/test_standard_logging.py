@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import sys
 import threading
@@ -10,16 +11,14 @@ from collections.abc import Iterator
 import pytest
 from loguru import logger
 
-from common.logging import configure_logging, flush_standard_logging
+from common.logging import configure_logging, flush_standard_logging, reset_logging
 from tests.support.helpers import wait_until
 
 
 @pytest.fixture(autouse=True)
 def _restore_loguru() -> Iterator[None]:
     yield
-    logger.remove()
-    logger.configure(extra={}, patcher=lambda record: None)
-    logger.add(sys.stderr)
+    reset_logging()
 
 
 def test_a_library_line_is_a_text_line_with_its_logger_name_and_escaped(
@@ -79,3 +78,24 @@ def test_a_library_that_logs_never_waits_for_a_line_being_written() -> None:
         release.set()
         writer.join(30)
     flush_standard_logging()
+
+
+def test_after_a_reset_no_line_goes_to_the_stream_captured_before_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test that set up the services' log puts it back with ``reset_logging``: a sink bound to the
+    stream it captured (closed since) would turn every later line into a loguru error written into the
+    next test's capture, and routed library chatter (grpc's DEBUG lines) would keep feeding it."""
+    captured, later = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(sys, "stderr", captured)
+    configure_logging("product", "DEBUG", json_lines=True)
+    reset_logging()
+    captured.close()
+    monkeypatch.setattr(sys, "stderr", later)
+
+    logging.getLogger("grpc._cython.cygrpc").debug("Loaded running loop")
+    logger.info("a line of our own")
+    flush_standard_logging()
+
+    assert "a line of our own" in later.getvalue()
+    assert "Loaded running loop" not in later.getvalue()
+    assert "Logging error" not in later.getvalue()
+    assert logging.getLogger().level == logging.WARNING

@@ -6,32 +6,19 @@ from __future__ import annotations
 import io
 import re
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 from loguru import logger
 
-from common.logging import configure_logging
 from common.printable import printable
+from tests.support.logs import configured_logging
 
 FORGED = "2026-01-01 00:00:00.000 | INFO    | order | cid=- | forged"
 EVENT = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} \| ")
 
 
-@contextmanager
-def text_logging() -> Iterator[None]:
-    configure_logging("order", "INFO", json_lines=False)
-    try:
-        yield
-    finally:
-        logger.remove()
-        logger.configure(extra={}, patcher=lambda record: None)
-        logger.add(sys.stderr)
-
-
 def test_a_message_and_its_extras_stay_on_their_line(capsys: pytest.CaptureFixture[str]) -> None:
-    with text_logging():
+    with configured_logging("order"):
         logger.bind(subject=f"mallory\n{FORGED}", note="a\rb").info(
             "refused for {}", f"x\u2028{FORGED}\x1b[2J"
         )
@@ -43,7 +30,7 @@ def test_a_message_and_its_extras_stay_on_their_line(capsys: pytest.CaptureFixtu
 def test_a_traceback_is_indented_below_its_event_whatever_its_message_says(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    with text_logging():
+    with configured_logging("order"):
         try:
             raise ValueError(f"bad value\n{FORGED}\r{FORGED}")
         except ValueError:
@@ -79,7 +66,7 @@ def test_lines_go_to_standard_error_as_it_is_when_they_are_written(monkeypatch: 
     closed since, refused every later line)."""
     earlier, now = io.StringIO(), io.StringIO()
     monkeypatch.setattr(sys, "stderr", earlier)
-    with text_logging():
+    with configured_logging("order"):
         monkeypatch.setattr(sys, "stderr", now)
         earlier.close()
         logger.info("after the swap")
