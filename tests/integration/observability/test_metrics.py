@@ -4,8 +4,7 @@ a known sequence of calls moves the counters by exactly what it should."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 
 import grpc
 import pytest
@@ -14,71 +13,18 @@ from common.generated.eshop.order.v1 import order_pb2
 from common.generated.eshop.order.v1 import order_pb2_grpc as order_grpc
 from common.generated.eshop.product.v1 import product_pb2
 from common.generated.eshop.product.v1 import product_pb2_grpc as product_grpc
-from order.container import OrderContainer
-from order.settings import OrderSettings
 from product.application.outcomes import CATALOGUE_OPERATIONS, CATALOGUE_RESULTS
-from product.container import ProductContainer
-from product.settings import ProductSettings
 from tests.support.backend import backend
 from tests.support.helpers import create_product, new_id, order_request
-from tests.support.interceptors import FailReserve
-from tests.support.prometheus_scrape import Scrape, scrape, scrape_until
-from tests.support.servers import RunningServer, start_order, start_product
+from tests.support.metered_pair import MeteredPair
+from tests.support.prometheus_scrape import Scrape, scrape_until
 
 CREATE = "eshop.order.v1.OrderService/CreateOrder"
 RESERVE = "eshop.product.v1.ProductService/ReserveStock"
 CATALOGUE_CHANGES = [(op, result) for op in CATALOGUE_OPERATIONS for result in CATALOGUE_RESULTS]
 
 
-@dataclass
-class Pair:
-    product: RunningServer
-    order: RunningServer
-    order_container: OrderContainer
-    product_container: ProductContainer
-    fail_reserve: FailReserve
-
-    def product_metrics(self) -> Scrape:
-        assert self.product.metrics_address is not None
-        return scrape(self.product.metrics_address)
-
-    def order_metrics(self) -> Scrape:
-        assert self.order.metrics_address is not None
-        return scrape(self.order.metrics_address)
-
-
-@pytest.fixture
-def pair(make_database_url: Callable[[str], str]) -> Iterator[Pair]:
-    fail_reserve = FailReserve(failures=0)
-    product, product_container = start_product(
-        ProductSettings(
-            listen_address="127.0.0.1:0",
-            database_url=make_database_url("product"),
-            metrics_address="127.0.0.1:0",
-            shutdown_grace_s=0,
-        ),
-        inner_interceptors=(fail_reserve,),
-    )
-    try:
-        order, container = start_order(
-            OrderSettings(
-                listen_address="127.0.0.1:0",
-                database_url=make_database_url("order"),
-                product_service_target=f"127.0.0.1:{product.port}",
-                metrics_address="127.0.0.1:0",
-                shutdown_grace_s=0,
-                outbox_poll_interval_s=0.05,
-            )
-        )
-        try:
-            yield Pair(product, order, container, product_container, fail_reserve)
-        finally:
-            order.stop(0)
-    finally:
-        product.stop(0)
-
-
-def test_counters_move_by_exactly_what_the_calls_did(pair: Pair) -> None:
+def test_counters_move_by_exactly_what_the_calls_did(pair: MeteredPair) -> None:
     with (
         grpc.insecure_channel(f"127.0.0.1:{pair.product.port}") as product_channel,
         grpc.insecure_channel(f"127.0.0.1:{pair.order.port}") as order_channel,
@@ -159,7 +105,7 @@ def test_counters_move_by_exactly_what_the_calls_did(pair: Pair) -> None:
 
 
 def _check_what_the_rules_read(
-    pair: Pair, order: tuple[Scrape, Scrape], product: tuple[Scrape, Scrape]
+    pair: MeteredPair, order: tuple[Scrape, Scrape], product: tuple[Scrape, Scrape]
 ) -> None:
     """The counters the alert rules read: logical calls on the client (with gRPC's canonical target),
     retries and failures on the server (UNAVAILABLE is a failure, NOT_FOUND an answer); the gauges."""
@@ -181,7 +127,7 @@ def _check_what_the_rules_read(
     assert after.value("eshop_orders_pending_oldest_age_seconds") == 0
 
 
-def test_an_order_given_up_on_an_unreachable_product_service_is_counted_as_such(pair: Pair) -> None:
+def test_an_order_given_up_on_an_unreachable_product_service_is_counted_as_such(pair: MeteredPair) -> None:
     pair.fail_reserve.failures = None  # every ReserveStock attempt: UNAVAILABLE
     with (
         grpc.insecure_channel(f"127.0.0.1:{pair.product.port}") as product_channel,
@@ -287,7 +233,9 @@ def _expected_product_counters() -> dict[str, LabelSets]:
     }
 
 
-def test_every_counter_is_exported_from_start_up_at_zero_with_every_known_label_value(pair: Pair) -> None:
+def test_every_counter_is_exported_from_start_up_at_zero_with_every_known_label_value(
+    pair: MeteredPair,
+) -> None:
     """Before any call: a series that appeared only with its first event would show that event to no
     rate() or increase(). Every counter sample reads 0, and each counter has every known label value."""
     expected_order = _expected_order_counters(f"dns:///127.0.0.1:{pair.product.port}")
@@ -312,7 +260,7 @@ def test_every_counter_is_exported_from_start_up_at_zero_with_every_known_label_
         assert len(pool) == (1 if backend() == "postgres" else 0)
 
 
-def test_catalogue_changes_are_counted_by_operation_and_result(pair: Pair) -> None:
+def test_catalogue_changes_are_counted_by_operation_and_result(pair: MeteredPair) -> None:
     with grpc.insecure_channel(f"127.0.0.1:{pair.product.port}") as channel:
         products = product_grpc.ProductServiceStub(channel)
         created = create_product(products)
@@ -358,7 +306,7 @@ def test_catalogue_changes_are_counted_by_operation_and_result(pair: Pair) -> No
     }
 
 
-def test_the_event_gauges_are_exported_at_zero_with_no_broker_configured(pair: Pair) -> None:
+def test_the_event_gauges_are_exported_at_zero_with_no_broker_configured(pair: MeteredPair) -> None:
     """A dashboard or alert on the event backlog reads 0 from a service that publishes nothing, rather
     than no series at all (these services have no broker configured)."""
     for server in (pair.product, pair.order):

@@ -22,15 +22,10 @@ import pytest
 from common.generated.eshop.order.v1 import order_pb2
 from common.generated.eshop.order.v1 import order_pb2_grpc as order_grpc
 from common.generated.eshop.product.v1 import product_pb2_grpc as product_grpc
-from order.container import OrderContainer
-from order.settings import OrderSettings
-from product.container import ProductContainer
-from product.settings import ProductSettings
 from tests.support.helpers import create_product, new_id, order_request, wait_until
-from tests.support.interceptors import FailReserve
-from tests.support.prometheus_scrape import Scrape, scrape
+from tests.support.metered_pair import MeteredPair
+from tests.support.prometheus_scrape import Scrape
 from tests.support.prometheus_server import REPO_ROOT, PrivatePrometheus
-from tests.support.servers import RunningServer, start_order, start_product
 
 pytestmark = [pytest.mark.slow, pytest.mark.once]
 
@@ -47,57 +42,26 @@ SCRAPES_BEFORE = 10
 
 @dataclass
 class System:
-    product: RunningServer
-    order: RunningServer
-    product_container: ProductContainer
-    order_container: OrderContainer
-    faults: FailReserve
+    pair: MeteredPair
     prometheus: PrivatePrometheus
     # What the sequence did, counted by the test as it went.
     calls: dict[str, int] = field(default_factory=dict)
 
     def scrapes(self) -> tuple[Scrape, Scrape]:
-        assert self.product.metrics_address is not None and self.order.metrics_address is not None
-        return scrape(self.product.metrics_address), scrape(self.order.metrics_address)
+        return self.pair.product_metrics(), self.pair.order_metrics()
 
 
 @pytest.fixture
-def system(make_database_url: Callable[[str], str], tmp_path: Path) -> Iterator[System]:
-    faults = FailReserve(failures=0)
-    product, product_container = start_product(
-        ProductSettings(
-            listen_address="127.0.0.1:0",
-            database_url=make_database_url("product"),
-            metrics_address="127.0.0.1:0",
-            shutdown_grace_s=0,
-        ),
-        inner_interceptors=(faults,),
+def system(pair: MeteredPair, tmp_path: Path) -> Iterator[System]:
+    assert pair.product.metrics_address is not None and pair.order.metrics_address is not None
+    prometheus = PrivatePrometheus(
+        tmp_path / "prometheus",
+        {"eshop-product": [pair.product.metrics_address], "eshop-order": [pair.order.metrics_address]},
     )
     try:
-        order, order_container = start_order(
-            OrderSettings(
-                listen_address="127.0.0.1:0",
-                database_url=make_database_url("order"),
-                product_service_target=f"127.0.0.1:{product.port}",
-                metrics_address="127.0.0.1:0",
-                shutdown_grace_s=0,
-                outbox_poll_interval_s=0.05,
-            )
-        )
-        try:
-            assert product.metrics_address is not None and order.metrics_address is not None
-            prometheus = PrivatePrometheus(
-                tmp_path / "prometheus",
-                {"eshop-product": [product.metrics_address], "eshop-order": [order.metrics_address]},
-            )
-            try:
-                yield System(product, order, product_container, order_container, faults, prometheus)
-            finally:
-                prometheus.stop()
-        finally:
-            order.stop(0)
+        yield System(pair, prometheus)
     finally:
-        product.stop(0)
+        prometheus.stop()
 
 
 def test_a_real_prometheus_sees_every_counter_from_zero_and_every_rule_and_panel_reads_the_sequence(
@@ -140,8 +104,8 @@ def _run_the_sequence(system: System) -> None:
     cancellation and a NOT_FOUND once Prometheus has stored the first round."""
     calls = system.calls
     with (
-        grpc.insecure_channel(f"127.0.0.1:{system.product.port}") as product_channel,
-        grpc.insecure_channel(f"127.0.0.1:{system.order.port}") as order_channel,
+        grpc.insecure_channel(f"127.0.0.1:{system.pair.product.port}") as product_channel,
+        grpc.insecure_channel(f"127.0.0.1:{system.pair.order.port}") as order_channel,
     ):
         products = product_grpc.ProductServiceStub(product_channel)
         orders = order_grpc.OrderServiceStub(order_channel)
@@ -171,16 +135,16 @@ def _run_the_sequence(system: System) -> None:
         assert create(product_id, 10).status == order_pb2.ORDER_STATUS_REJECTED  # insufficient stock
         confirm_cancel_and_miss(product_id)
         # Retried: two UNAVAILABLE attempts, then the reservation (stock 5 -> 4: at its threshold).
-        system.faults.failures = system.faults.attempts + 2
+        system.pair.fail_reserve.failures = system.pair.fail_reserve.attempts + 2
         assert create(product_id, 1).status == order_pb2.ORDER_STATUS_CONFIRMED
         # Every attempt UNAVAILABLE: the Order service fails the call (UNAVAILABLE) and rejects the
         # order; its release goes through the outbox.
-        system.faults.failures = None
+        system.pair.fail_reserve.failures = None
         with pytest.raises(grpc.RpcError) as unavailable:
             create(product_id, 1)
         assert unavailable.value.code() is grpc.StatusCode.UNAVAILABLE
-        system.faults.failures = 0
-        calls["reserve_attempts"] = system.faults.attempts
+        system.pair.fail_reserve.failures = 0
+        calls["reserve_attempts"] = system.pair.fail_reserve.attempts
         _wait_until_prometheus_holds(system, {'sum(eshop_outbox_deliveries_total{result="acknowledged"})': 2})
 
         confirm_cancel_and_miss(product_id)
@@ -193,15 +157,15 @@ def _wait_until_prometheus_holds(system: System, expected: dict[str, float]) -> 
     """The outbox drained and the gauges refreshed (on demand: they refresh every 5 s by themselves),
     then until Prometheus has scraped what the services now export: every call's histogram sample and
     counter, and ``expected``."""
-    order_gauges = system.order_container.order_gauges()
-    product_gauges = system.product_container.product_gauges()
+    order_gauges = system.pair.order_container.order_gauges()
+    product_gauges = system.pair.product_container.product_gauges()
 
     def drained() -> bool:
-        system.order.call(order_gauges.refresh())
+        system.pair.order.call(order_gauges.refresh())
         return system.scrapes()[1].value("eshop_outbox_pending") == 0
 
     wait_until(drained, SETTLE_S, "the outbox drained")
-    system.product.call(product_gauges.refresh())
+    system.pair.product.call(product_gauges.refresh())
     held: dict[str, float] = {}
 
     def seen() -> bool:
