@@ -1,16 +1,22 @@
 """The scrape endpoint as an operator configures it: IPv6 in brackets, /metrics and nothing else, and
-a port that cannot be bound said with the variable that chose it."""
+a port that cannot be bound said with the variable that chose it; a stop that does not wait out the
+server's poll."""
 
 from __future__ import annotations
 
 import socket
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 
 import pytest
+from prometheus_client import CollectorRegistry
 
+from common import metrics_endpoint
 from common.grpc.server import CannotServeMetrics
+from common.host_port import HostPort
+from common.metrics_endpoint import MetricsEndpoint
 from product.settings import ProductSettings
 from tests.support.prometheus_scrape import Scrape
 from tests.support.servers import start_product
@@ -63,3 +69,19 @@ def test_a_taken_metrics_port_is_refused_naming_the_variable(make_database_url: 
     message = str(refused.value)
     assert message.startswith(f"PRODUCT_METRICS_ADDRESS='{address}': cannot serve metrics there: ")
     assert "in use" in message
+
+
+def test_closing_wakes_the_endpoint_at_once_not_after_its_poll(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A service's stop closes the endpoint on its event loop: waiting out serve_forever's poll cost half
+    a second at every stop. With the poll made an hour long, close returns and the port is free."""
+    monkeypatch.setattr(metrics_endpoint, "POLL_INTERVAL_S", 3600.0)
+    endpoint = MetricsEndpoint(CollectorRegistry(), HostPort("127.0.0.1", 0))
+    assert _get(endpoint.url)[0] == 200
+
+    closing = threading.Thread(target=endpoint.close, daemon=True)
+    closing.start()
+    closing.join(30)
+
+    assert not closing.is_alive(), "close waited for the hour-long poll"
+    with socket.socket() as again:
+        again.bind(("127.0.0.1", endpoint.bound.port))  # the listening socket is closed
