@@ -53,12 +53,24 @@ def postgres_server() -> Iterator[PostgresServer]:
 @pytest.fixture
 def make_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[str], str]:
     """``make_database_url("product")`` -> a URL of a new empty database (a SQLite file by default)."""
+    return _database_maker(request, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def make_module_database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[str], str]:
+    """``make_database_url`` for a module-scoped fixture (servers a module's tests share)."""
+    return _database_maker(request, tmp_path_factory.mktemp("databases"))
+
+
+def _database_maker(request: pytest.FixtureRequest, directory: Path) -> Callable[[str], str]:
     if backend() == "postgres":
         server: PostgresServer = request.getfixturevalue("postgres_server")
         return server.create_database
 
     def make(name: str) -> str:
-        return f"sqlite:///{tmp_path / name}.db"
+        return f"sqlite:///{directory / name}.db"
 
     return make
 

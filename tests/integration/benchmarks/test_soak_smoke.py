@@ -15,6 +15,7 @@ import pytest
 
 from tests.support.backend import backend
 from tests.support.postgres_cluster import PostgresServer
+from tests.support.processes import ORDER_TEST_ENV
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
@@ -31,6 +32,9 @@ def test_a_short_soak_with_terminations_reports_no_unexpected_status(
     # `benchmarks` and `tests` live in the repository; the services come from wherever this test
     # imports them (the installed package under tox, src/ with PYTHONPATH=src).
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
+    # The reconciler and outbox at the tests' pace: an order a termination left PENDING is resolved in
+    # seconds, not after the default 30 s, before the soak reads the stock back.
+    env.update(ORDER_TEST_ENV)
     admin = server.admin_url.render_as_string(hide_password=False)
     completed = subprocess.run(
         [sys.executable, "-m", "benchmarks.soak", "--duration", "6", "--terminate-every", "2",

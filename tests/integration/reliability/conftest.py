@@ -5,6 +5,7 @@ bounded in time and torn down whatever the test did."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import grpc
@@ -40,6 +41,36 @@ def services(make_database_url: Callable[[str], str], tmp_path: Path) -> Iterato
 def start_in_process(make_database_url: Callable[[str], str]) -> Iterator[Callable[..., InProcess]]:
     """``start_in_process(product_interceptors=(...), product_db=url)`` -> both services in this process,
     stopped at teardown; the Order service talks to this Product service."""
+    with _in_process(make_database_url) as start:
+        yield start
+
+
+@pytest.fixture(scope="module")
+def target(make_module_database_url: Callable[[str], str]) -> Iterator[Target]:
+    """Both services with known products and orders, shared by a module's tests as a fuzz run shares
+    them between its examples: each test compares what is stored before and after its own call."""
+    with _in_process(make_module_database_url) as start:
+        services = start()
+        channels = {
+            "product": grpc.insecure_channel(services.product_target),
+            "order": grpc.insecure_channel(services.order_target),
+        }
+        product_stub = product_pb2_grpc.ProductServiceStub(channels["product"])
+        product_ids = [create_product(product_stub, stock=1_000).product_id for _ in range(2)]
+        order_stub = order_pb2_grpc.OrderServiceStub(channels["order"])
+        order_ids = [create_order(order_stub, [(product_ids[0], 1)]).order_id for _ in range(2)]
+        engines = {"product": create_engine(services.product_db), "order": create_engine(services.order_db)}
+        try:
+            yield Target(services, Known(product_ids, order_ids), channels, engines)
+        finally:
+            for engine in engines.values():
+                engine.dispose()
+            for channel in channels.values():
+                channel.close()
+
+
+@contextmanager
+def _in_process(make_database_url: Callable[[str], str]) -> Iterator[Callable[..., InProcess]]:
     started: list[RunningServer] = []
 
     def start(
@@ -66,24 +97,3 @@ def start_in_process(make_database_url: Callable[[str], str]) -> Iterator[Callab
     finally:
         for server in reversed(started):
             server.stop(0)
-
-
-@pytest.fixture
-def target(start_in_process: Callable[..., InProcess]) -> Iterator[Target]:
-    services = start_in_process()
-    channels = {
-        "product": grpc.insecure_channel(services.product_target),
-        "order": grpc.insecure_channel(services.order_target),
-    }
-    product_stub = product_pb2_grpc.ProductServiceStub(channels["product"])
-    product_ids = [create_product(product_stub, stock=1_000).product_id for _ in range(2)]
-    order_stub = order_pb2_grpc.OrderServiceStub(channels["order"])
-    order_ids = [create_order(order_stub, [(product_ids[0], 1)]).order_id for _ in range(2)]
-    engines = {"product": create_engine(services.product_db), "order": create_engine(services.order_db)}
-    try:
-        yield Target(services, Known(product_ids, order_ids), channels, engines)
-    finally:
-        for engine in engines.values():
-            engine.dispose()
-        for channel in channels.values():
-            channel.close()
