@@ -43,7 +43,7 @@ def postgres_server() -> Iterator[PostgresServer]:
         yield server
         server.drop_created_databases()
         return
-    cluster = ThrowawayCluster()
+    cluster = ThrowawayCluster(for_a_test_session=True)
     try:
         yield cluster
     finally:
