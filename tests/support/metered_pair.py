@@ -3,9 +3,10 @@ scrape (tests/integration/observability). Product's ReserveStock can be made to 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from order.container import OrderContainer
 from order.settings import OrderSettings
@@ -34,8 +35,13 @@ class MeteredPair:
 
 
 @contextmanager
-def metered_pair(make_database_url: Callable[[str], str]) -> Iterator[MeteredPair]:
-    """Both services on fresh databases, metrics on ephemeral ports; Order's outbox polls every 50 ms."""
+def metered_pair(
+    make_database_url: Callable[[str], str],
+    settings: Mapping[str, Any] | None = None,
+    order_settings: Mapping[str, Any] | None = None,
+) -> Iterator[MeteredPair]:
+    """Both services on fresh databases, metrics on ephemeral ports; Order's outbox polls every 50 ms.
+    ``settings`` go to both services (e.g. authorization's), ``order_settings`` to Order's alone."""
     fail_reserve = FailReserve(failures=0)
     product, product_container = start_product(
         ProductSettings(
@@ -43,6 +49,7 @@ def metered_pair(make_database_url: Callable[[str], str]) -> Iterator[MeteredPai
             database_url=make_database_url("product"),
             metrics_address="127.0.0.1:0",
             shutdown_grace_s=0,
+            **(settings or {}),
         ),
         inner_interceptors=(fail_reserve,),
     )
@@ -55,6 +62,8 @@ def metered_pair(make_database_url: Callable[[str], str]) -> Iterator[MeteredPai
                 metrics_address="127.0.0.1:0",
                 shutdown_grace_s=0,
                 outbox_poll_interval_s=0.05,
+                **(settings or {}),
+                **(order_settings or {}),
             )
         )
         try:

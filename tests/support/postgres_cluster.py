@@ -76,6 +76,9 @@ class PostgresServer:
         with self._admin_connection() as conn:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
         self._created.append(database)
+        return self._url_of(database)
+
+    def _url_of(self, database: str) -> str:
         return self.admin_url.set(database=database).render_as_string(hide_password=False)
 
     def drop_created_databases(self) -> None:
@@ -188,7 +191,7 @@ class ThrowawayCluster(PostgresServer):
                     sql.Identifier(spare), sql.Identifier(database)
                 )
             )
-        return self.admin_url.set(database=database).render_as_string(hide_password=False)
+        return self._url_of(database)
 
     def stop(self) -> None:
         spares: _SpareDatabases | None = getattr(self, "_spares", None)  # None: start-up failed

@@ -13,8 +13,6 @@ from common.generated.eshop.order.v1 import order_pb2 as order_pb
 from common.generated.eshop.order.v1 import order_pb2_grpc as order_grpc
 from common.generated.eshop.product.v1 import product_pb2 as product_pb
 from common.generated.eshop.product.v1 import product_pb2_grpc as product_grpc
-from order.settings import OrderSettings
-from product.settings import ProductSettings
 from tests.support.auth import (
     TIMEOUT_S,
     Minter,
@@ -24,8 +22,7 @@ from tests.support.auth import (
     write_service_token,
 )
 from tests.support.helpers import new_id
-from tests.support.prometheus_scrape import Scrape, scrape
-from tests.support.servers import RunningServer, start_order, start_product
+from tests.support.metered_pair import MeteredPair, metered_pair
 
 REFUSALS = "eshop_auth_refusals_total"
 
@@ -33,39 +30,10 @@ REFUSALS = "eshop_auth_refusals_total"
 @pytest.fixture
 def pair(
     make_database_url: Callable[[str], str], jwks_file: Path, minter: Minter, tmp_path: Path
-) -> Iterator[tuple[RunningServer, RunningServer]]:
-    product, _ = start_product(
-        ProductSettings(
-            listen_address="127.0.0.1:0",
-            database_url=make_database_url("product"),
-            metrics_address="127.0.0.1:0",
-            shutdown_grace_s=0,
-            **auth_settings(jwks_file),
-        )
-    )
-    try:
-        order, _ = start_order(
-            OrderSettings(
-                listen_address="127.0.0.1:0",
-                database_url=make_database_url("order"),
-                product_service_target=f"127.0.0.1:{product.port}",
-                product_token_file=write_service_token(tmp_path / "token", minter),
-                metrics_address="127.0.0.1:0",
-                shutdown_grace_s=0,
-                **auth_settings(jwks_file),
-            )
-        )
-        try:
-            yield product, order
-        finally:
-            order.stop(0)
-    finally:
-        product.stop(0)
-
-
-def _metrics(server: RunningServer) -> Scrape:
-    assert server.metrics_address is not None
-    return scrape(server.metrics_address)
+) -> Iterator[MeteredPair]:
+    token = write_service_token(tmp_path / "token", minter)
+    with metered_pair(make_database_url, auth_settings(jwks_file), {"product_token_file": token}) as running:
+        yield running
 
 
 def _refused(call: Callable[[], object]) -> grpc.StatusCode:
@@ -75,13 +43,10 @@ def _refused(call: Callable[[], object]) -> grpc.StatusCode:
     return code
 
 
-def test_every_refusal_is_counted_by_method_and_status(
-    pair: tuple[RunningServer, RunningServer], minter: Minter
-) -> None:
-    product_server, order_server = pair
+def test_every_refusal_is_counted_by_method_and_status(pair: MeteredPair, minter: Minter) -> None:
     with (
-        grpc.insecure_channel(f"127.0.0.1:{product_server.port}") as product_channel,
-        grpc.insecure_channel(f"127.0.0.1:{order_server.port}") as order_channel,
+        grpc.insecure_channel(f"127.0.0.1:{pair.product.port}") as product_channel,
+        grpc.insecure_channel(f"127.0.0.1:{pair.order.port}") as order_channel,
     ):
         products = product_grpc.ProductServiceStub(product_channel)
         orders = order_grpc.OrderServiceStub(order_channel)
@@ -104,7 +69,7 @@ def test_every_refusal_is_counted_by_method_and_status(
             is grpc.StatusCode.PERMISSION_DENIED
         )
 
-    at_product, at_order = _metrics(product_server), _metrics(order_server)
+    at_product, at_order = pair.product_metrics(), pair.order_metrics()
     product_service, order_service = "eshop.product.v1.ProductService", "eshop.order.v1.OrderService"
     assert (
         at_product.value(REFUSALS, grpc_method=f"{product_service}/GetProduct", grpc_status="UNAUTHENTICATED")
@@ -125,12 +90,11 @@ def test_every_refusal_is_counted_by_method_and_status(
 
 
 def test_a_token_the_verifier_cannot_represent_is_an_unauthenticated_refusal_and_counted(
-    pair: tuple[RunningServer, RunningServer], minter: Minter
+    pair: MeteredPair, minter: Minter
 ) -> None:
     """An exp of 400 digits once escaped as an OverflowError: INTERNAL, a traceback, and no count."""
-    product_server, _ = pair
     unrepresentable = [minter.token("staff-1", exp=10**400), minter.token("staff-1", exp="4102444800")]
-    with grpc.insecure_channel(f"127.0.0.1:{product_server.port}") as channel:
+    with grpc.insecure_channel(f"127.0.0.1:{pair.product.port}") as channel:
         products = product_grpc.ProductServiceStub(channel)
         for token in unrepresentable:
             with pytest.raises(grpc.RpcError) as raised:
@@ -141,7 +105,7 @@ def test_a_token_the_verifier_cannot_represent_is_an_unauthenticated_refusal_and
             assert raised.value.details().startswith("malformed token")
 
     assert (
-        _metrics(product_server).value(
+        pair.product_metrics().value(
             REFUSALS,
             grpc_method="eshop.product.v1.ProductService/ListProducts",
             grpc_status="UNAUTHENTICATED",
@@ -151,11 +115,10 @@ def test_a_token_the_verifier_cannot_represent_is_an_unauthenticated_refusal_and
 
 
 def test_refusals_are_exported_from_start_up_at_zero_for_every_method_and_code(
-    pair: tuple[RunningServer, RunningServer],
+    pair: MeteredPair,
 ) -> None:
     """The first refusal of a method shows in rate() and increase() only if its series was there
     before it: every method of each service, with both codes, at 0 before any call."""
-    product_server, order_server = pair
     product_methods = {
         f"eshop.product.v1.ProductService/{name}"
         for name in product_pb.DESCRIPTOR.services_by_name["ProductService"].methods_by_name
@@ -164,8 +127,8 @@ def test_refusals_are_exported_from_start_up_at_zero_for_every_method_and_code(
         f"eshop.order.v1.OrderService/{name}"
         for name in order_pb.DESCRIPTOR.services_by_name["OrderService"].methods_by_name
     }
-    for server, methods in ((product_server, product_methods), (order_server, order_methods)):
-        samples = _metrics(server).matching(REFUSALS)
+    for scraped, methods in ((pair.product_metrics, product_methods), (pair.order_metrics, order_methods)):
+        samples = scraped().matching(REFUSALS)
         assert {(s.labels["grpc_method"], s.labels["grpc_status"]) for s in samples} == {
             (method, code) for method in methods for code in ("UNAUTHENTICATED", "PERMISSION_DENIED")
         }
