@@ -15,7 +15,8 @@ from common.generated.eshop.order.v1 import order_pb2 as order_pb
 from common.generated.eshop.order.v1 import order_pb2_grpc as order_grpc
 from common.generated.eshop.product.v1 import product_pb2 as product_pb
 from common.generated.eshop.product.v1 import product_pb2_grpc as product_grpc
-from tests.support.servers import RunningServer
+from product.settings import ProductSettings
+from tests.support.servers import RunningServer, start_product
 from tests.support.signing import ISSUER, SigningKey
 
 PRODUCT_AUDIENCE = "eshop-product"
@@ -53,6 +54,21 @@ def write_service_token(path: Path, minter: Minter) -> Path:
 
 def auth_settings(jwks_file: Path) -> dict[str, Any]:
     return {"auth_mode": "required", "auth_jwks_file": jwks_file, "auth_issuer": ISSUER}
+
+
+def start_product_on_jwks(jwks_url: str, database_url: str) -> RunningServer:
+    """A Product service that requires tokens and fetches its keys from ``jwks_url``; the caller stops it."""
+    running, _ = start_product(
+        ProductSettings(
+            listen_address="127.0.0.1:0",
+            database_url=database_url,
+            auth_mode="required",
+            auth_jwks_url=jwks_url,
+            auth_issuer=ISSUER,
+            shutdown_grace_s=0,
+        )
+    )
+    return running
 
 
 @dataclass

@@ -16,12 +16,11 @@ import pytest
 
 from common.generated.eshop.product.v1 import product_pb2 as pb
 from common.generated.eshop.product.v1 import product_pb2_grpc as pb_grpc
-from product.settings import ProductSettings
-from tests.support.auth import PRODUCT_AUDIENCE, TIMEOUT_S, bearer
+from tests.support.auth import PRODUCT_AUDIENCE, TIMEOUT_S, bearer, start_product_on_jwks
 from tests.support.helpers import wait_until
 from tests.support.identity_provider import IdentityProvider, serving_jwks
-from tests.support.servers import RunningServer, start_product
-from tests.support.signing import ISSUER, SigningKey, ec_key, jwks, unsigned, valid_claims
+from tests.support.servers import RunningServer
+from tests.support.signing import SigningKey, ec_key, jwks, unsigned, valid_claims
 
 FLOOD = 400
 BATCH = 10  # made-up kids sent between two calls of the known caller
@@ -46,16 +45,7 @@ def product(
     idp: IdentityProvider, known: SigningKey, make_database_url: Callable[[str], str]
 ) -> Iterator[RunningServer]:
     idp.document = jwks(known)
-    running, _ = start_product(
-        ProductSettings(
-            listen_address="127.0.0.1:0",
-            database_url=make_database_url("product"),
-            auth_mode="required",
-            auth_jwks_url=idp.url,
-            auth_issuer=ISSUER,
-            shutdown_grace_s=0,
-        )
-    )
+    running = start_product_on_jwks(idp.url, make_database_url("product"))
     try:
         yield running
     finally:

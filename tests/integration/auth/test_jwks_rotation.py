@@ -10,12 +10,10 @@ import pytest
 
 from common.generated.eshop.product.v1 import product_pb2 as pb
 from common.generated.eshop.product.v1 import product_pb2_grpc as pb_grpc
-from product.settings import ProductSettings
-from tests.support.auth import PRODUCT_AUDIENCE, TIMEOUT_S, bearer
+from tests.support.auth import PRODUCT_AUDIENCE, TIMEOUT_S, bearer, start_product_on_jwks
 from tests.support.helpers import wait_until
 from tests.support.identity_provider import IdentityProvider, serving_jwks
-from tests.support.servers import RunningServer, start_product
-from tests.support.signing import ISSUER, SigningKey, ec_key, jwks, rsa_key
+from tests.support.signing import SigningKey, ec_key, jwks, rsa_key
 
 # The service re-fetches at most every 5 s (a flood of made-up kids must not hammer the provider).
 PICKUP_DEADLINE_S = 20.0
@@ -32,16 +30,7 @@ def product(
     idp: IdentityProvider, make_database_url: Callable[[str], str]
 ) -> Iterator[pb_grpc.ProductServiceStub]:
     idp.document = jwks(ec_key("at-start"))  # a provider serving no usable key stops the start
-    running: RunningServer
-    running, _ = start_product(
-        ProductSettings(
-            listen_address="127.0.0.1:0",
-            database_url=make_database_url("product"),
-            auth_mode="required",
-            auth_jwks_url=idp.url,
-            auth_issuer=ISSUER,
-        )
-    )
+    running = start_product_on_jwks(idp.url, make_database_url("product"))
     try:
         with grpc.insecure_channel(f"127.0.0.1:{running.port}") as channel:
             yield pb_grpc.ProductServiceStub(channel)

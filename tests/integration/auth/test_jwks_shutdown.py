@@ -11,12 +11,10 @@ import grpc
 
 from common.generated.eshop.product.v1 import product_pb2 as pb
 from common.generated.eshop.product.v1 import product_pb2_grpc as pb_grpc
-from product.settings import ProductSettings
-from tests.support.auth import PRODUCT_AUDIENCE, bearer
+from tests.support.auth import PRODUCT_AUDIENCE, bearer, start_product_on_jwks
 from tests.support.helpers import wait_until
 from tests.support.identity_provider import serving_jwks
-from tests.support.servers import start_product
-from tests.support.signing import ISSUER, ec_key, jwks, unsigned, valid_claims
+from tests.support.signing import ec_key, jwks, unsigned, valid_claims
 
 # Not the service's: the identity provider's threads, and the test client's (grpc starts one poller
 # thread per process with its first channel, for good).
@@ -39,16 +37,7 @@ def test_no_thread_is_left_once_a_service_with_a_jwks_url_stops(
     before = set(threading.enumerate())
     with serving_jwks() as idp:
         idp.status = 503  # at start: only a WARNING, and the first token may fetch at once
-        running, _ = start_product(
-            ProductSettings(
-                listen_address="127.0.0.1:0",
-                database_url=make_database_url("product"),
-                auth_mode="required",
-                auth_jwks_url=idp.url,
-                auth_issuer=ISSUER,
-                shutdown_grace_s=0,
-            )
-        )
+        running = start_product_on_jwks(idp.url, make_database_url("product"))
         try:
             idp.status, idp.document, idp.delay_s = 200, jwks(ec_key("later")), 2.0
             asked = idp.requests
